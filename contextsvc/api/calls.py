@@ -1,0 +1,80 @@
+"""POST /v1/calls and /v1/calls/batch, GET /v1/quarantine."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from contextsvc.errors import Conflict, ValidationFailed
+from contextsvc.ingest.intake import prepare, split_batch
+from contextsvc.ingest.results import ItemResult, QuarantineWork
+from contextsvc.store.queries import QuarantineView, quarantined
+
+_STATUS_CODE = {"accepted": 201, "updated": 200, "duplicate": 200, "stale": 200}
+
+
+class BatchResult(msgspec.Struct):
+    summary: dict[str, int]
+    results: list[ItemResult]
+
+
+def _trusted(request: Request) -> bool:
+    """Admin keys are trusted sources: unknown dispositions and odd phones are kept and flagged."""
+    return "admin" in request.state.api_key.scopes
+
+
+class CallsController(Controller):
+    path = "/v1"
+    tags = ["calls"]
+
+    @post("/calls", opt={"scope": "calls:write"}, status_code=201, summary="Ingest one call event")
+    async def ingest_one(self, request: Request) -> Response[ItemResult]:
+        state = request.app.state
+        work = prepare(await request.body(), state.normaliser, strict=not _trusted(request), channel="POST /v1/calls")
+        [result] = await state.writer.submit([work])
+        if result.status == "rejected":
+            assert isinstance(work, QuarantineWork)
+            raise ValidationFailed(
+                "the call event is invalid; it was kept in quarantine",
+                work.errors,
+                details={"quarantine_id": result.quarantine_id, "call_id": result.call_id},
+            )
+        if result.status == "conflict":
+            raise Conflict(result.message or "conflicting replay", code="conflicting_replay", details=msgspec.to_builtins(result))
+        return Response(result, status_code=_STATUS_CODE[result.status])
+
+    @post("/calls/batch", opt={"scope": "calls:write"}, status_code=200, summary="Ingest up to 5,000 call events")
+    async def ingest_batch(self, request: Request) -> BatchResult:
+        state = request.app.state
+        raw = await request.body()
+        try:
+            items = split_batch(raw)
+        except ValidationFailed as exc:
+            [kept] = await state.writer.submit(
+                [QuarantineWork("POST /v1/calls/batch", exc.fields[0].code, exc.fields, raw.decode("utf-8", "replace"))]
+            )
+            exc.details["quarantine_id"] = kept.quarantine_id
+            raise
+        strict = not _trusted(request)
+        work = [
+            prepare(item, state.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]")
+            for index, item in enumerate(items)
+        ]
+        results = await state.writer.submit(work) if work else []
+        for index, result in enumerate(results):
+            result.index = index
+        return BatchResult(dict(Counter(r.status for r in results)), results)
+
+    @get("/quarantine", opt={"scope": "calls:write"}, summary="List rejected items with their original bodies")
+    async def list_quarantine(
+        self,
+        request: Request,
+        after: int = Parameter(default=0, ge=0, description="return items with an id greater than this (cursor)"),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+        reason: str | None = Parameter(default=None, description="only items rejected for this reason code"),
+    ) -> dict:
+        items = await quarantined(request.app.state.engine, after_id=after, limit=limit, reason=reason)
+        return {"items": items, "next_after": items[-1].id if len(items) == limit else None}

@@ -1,0 +1,25 @@
+"""GET /v1/individuals/{lookup}: the unified person, identifiers with their rules, merges."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get
+
+from contextsvc.identity.lookup import parse_lookup
+from contextsvc.store.queries import IndividualView, individual, resolve_lookup
+
+
+class IndividualsController(Controller):
+    path = "/v1/individuals"
+    tags = ["identity"]
+
+    @get("/{lookup:str}", opt={"scope": "context:read"}, summary="A unified person by id or any identifier")
+    async def get_individual(self, request: Request, lookup: str) -> IndividualView:
+        """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), an email or a phone.
+        A merged-away id or identifier answers with the surviving person."""
+        state = request.app.state
+        key = parse_lookup(lookup, state.settings.default_region)
+        individual_id = await resolve_lookup(state.engine, key)
+        view = await individual(state.engine, individual_id)
+        if key.kind == "individual_id" and view.id != key.value:
+            view.requested_id = key.value
+        return view

@@ -1,0 +1,20 @@
+"""GET /health: liveness plus a database round trip. Open (no API key)."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get
+
+from contextsvc.store.queries import ping
+
+
+@get("/health", tags=["system"], summary="Liveness and database check")
+async def health(request: Request) -> Response[dict]:
+    state = request.app.state
+    checks = {"writer": "ok" if state.writer.running else "stopped"}
+    try:
+        await ping(state.engine)
+        checks["database"] = "ok"
+    except Exception as exc:  # a health check reports failures, it does not raise them
+        checks["database"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return Response({"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503)

@@ -1,0 +1,1 @@
+"""Identity stage: normalise identifiers and resolve every call to one unified person."""

@@ -1,0 +1,1 @@
+"""Ingest stage: wire types, the disposition picklist, validation and normalisation."""

@@ -1,0 +1,43 @@
+"""What ingest reports back for each item, and the work items the writer commits."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from contextsvc.errors import FieldError
+from contextsvc.ingest.normalise import Call
+
+Status = Literal["accepted", "updated", "duplicate", "stale", "conflict", "rejected"]
+
+
+class ItemResult(msgspec.Struct, omit_defaults=True):
+    """accepted: new call stored; updated: a newer version replaced the stored one;
+    duplicate: identical to what is stored (no-op); stale: older than what is stored
+    (ignored); conflict: same version, different content (ignored, send a newer
+    updated_at to change a call); rejected: invalid, kept in quarantine."""
+
+    status: Status
+    call_id: str | None = None
+    individual_id: str | None = None
+    version: str | None = None
+    message: str | None = None
+    errors: list[FieldError] | None = None
+    quarantine_id: int | None = None
+    index: int | None = None
+
+
+class CallWork(msgspec.Struct, frozen=True):
+    call: Call
+
+
+class QuarantineWork(msgspec.Struct, frozen=True):
+    channel: str
+    reason: str
+    errors: list[FieldError]
+    body: str
+    call_id: str | None = None
+
+
+Work = CallWork | QuarantineWork

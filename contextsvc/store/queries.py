@@ -1,0 +1,147 @@
+"""Read queries for the API. Reads never go through the writer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import msgspec
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contextsvc.errors import Conflict, NotFound
+from contextsvc.identity.lookup import LookupKey
+from contextsvc.store import tables as t
+
+
+class IdentifierView(msgspec.Struct):
+    kind: str
+    value: str
+    display: str | None
+    rule: str
+    evidence: dict
+    linked_at: datetime
+    linked_to: str  # the individual it was first linked to (a merged-away id after a merge)
+
+
+class MergeView(msgspec.Struct):
+    survivor_id: str
+    merged_id: str
+    rule: str
+    evidence: dict
+    merged_at: datetime
+
+
+class IndividualView(msgspec.Struct):
+    id: str
+    kind: str
+    created_at: datetime
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    calls: int
+    merged_ids: list[str]
+    identifiers: list[IdentifierView]
+    merges: list[MergeView]
+    requested_id: str | None = None  # set when the request named a merged-away id
+
+
+class QuarantineView(msgspec.Struct):
+    id: int
+    received_at: datetime
+    channel: str
+    call_id: str | None
+    reason: str
+    errors: list[dict]
+    body: str
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def resolve_lookup(engine: AsyncEngine, key: LookupKey) -> str:
+    """The surviving individual for a lookup key; NotFound / Conflict (ambiguous) otherwise."""
+    async with engine.connect() as conn:
+        if key.kind == "individual_id":
+            candidates = [key.value]
+        else:
+            rows = await conn.execute(
+                select(t.identifiers.c.individual_id).where(t.identifiers.c.kind == key.kind, t.identifiers.c.value == key.value)
+            )
+            candidates = [r[0] for r in rows]
+        survivors = await _survivors(conn, candidates)
+    if not survivors:
+        raise NotFound(f"no individual is known by {key.kind.replace('_', ' ')} {key.value}", details={"lookup": msgspec.to_builtins(key)})
+    people = {i: kind for i, kind in survivors.items() if kind == "person"} or survivors
+    if len(people) > 1:
+        raise Conflict(
+            f"{key.kind.replace('_', ' ')} {key.value} belongs to {len(people)} people; look up one of them by id",
+            code="ambiguous_lookup",
+            details={"lookup": msgspec.to_builtins(key), "candidates": sorted(people)},
+        )
+    return next(iter(people))
+
+
+async def _survivors(conn, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(t.individuals.c.id, t.individuals.c.merged_into, t.individuals.c.kind).where(t.individuals.c.id.in_(ids))
+    )
+    found: dict[str, str] = {}
+    for individual_id, merged_into, kind in rows:
+        found[merged_into or individual_id] = kind
+    return found
+
+
+async def individual(engine: AsyncEngine, individual_id: str, requested: str | None = None) -> IndividualView:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(t.individuals).where(t.individuals.c.id == individual_id))).first()
+        if row is None:
+            raise NotFound(f"no individual {individual_id}")
+        if row.merged_into:
+            return await individual(engine, row.merged_into, requested=individual_id)
+        merged_ids = [r[0] for r in await conn.execute(select(t.individuals.c.id).where(t.individuals.c.merged_into == individual_id).order_by(t.individuals.c.id))]
+        members = [individual_id, *merged_ids]
+        identifiers = [
+            IdentifierView(r.kind, r.value, r.display, r.rule, r.evidence, _utc(r.linked_at), r.individual_id)
+            for r in await conn.execute(
+                select(t.identifiers).where(t.identifiers.c.individual_id.in_(members)).order_by(t.identifiers.c.id)
+            )
+        ]
+        merges = [
+            MergeView(r.survivor_id, r.merged_id, r.rule, r.evidence, _utc(r.merged_at))
+            for r in await conn.execute(
+                select(t.merges).where(t.merges.c.survivor_id.in_(members) | t.merges.c.merged_id.in_(members)).order_by(t.merges.c.id)
+            )
+        ]
+        calls = (await conn.execute(select(func.count()).select_from(t.calls).where(t.calls.c.individual_id == individual_id))).scalar_one()
+    return IndividualView(
+        id=row.id,
+        kind=row.kind,
+        created_at=_utc(row.created_at),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        company=row.company,
+        title=row.title,
+        calls=calls,
+        merged_ids=merged_ids,
+        identifiers=identifiers,
+        merges=merges,
+        requested_id=requested,
+    )
+
+
+async def quarantined(engine: AsyncEngine, *, after_id: int = 0, limit: int = 100, reason: str | None = None) -> list[QuarantineView]:
+    query = select(t.quarantine).where(t.quarantine.c.id > after_id).order_by(t.quarantine.c.id).limit(limit)
+    if reason:
+        query = query.where(t.quarantine.c.reason == reason)
+    async with engine.connect() as conn:
+        rows = await conn.execute(query)
+        return [QuarantineView(r.id, _utc(r.received_at), r.channel, r.call_id, r.reason, r.errors, r.body) for r in rows]

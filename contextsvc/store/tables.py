@@ -1,0 +1,94 @@
+"""Table definitions (SQLAlchemy Core). Portable: nothing here is SQLite-specific."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# The call log: one row per call_id holding its newest accepted version. The source of
+# truth every profile can be recomputed from.
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", String(255), primary_key=True),
+    Column("individual_id", String(32), index=True),  # None: nobody identifiable
+    Column("version", DateTime(timezone=True), nullable=False),
+    Column("content_hash", LargeBinary(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("body", LargeBinary, nullable=False),  # msgspec JSON of ingest.normalise.Call
+    Column("resolution_rule", String(32), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    Column("revisions", Integer, nullable=False, default=1),
+)
+
+individuals = Table(
+    "individuals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # person | shared_line
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Always the final survivor (one hop), rewritten when a survivor is merged again.
+    Column("merged_into", String(32), index=True),
+    Column("merged_at", DateTime(timezone=True)),
+    # Display attributes, from the most recent call that carried them.
+    Column("first_name", String(40)),
+    Column("last_name", String(80)),
+    Column("company", String(255)),
+    Column("title", String(255)),
+    Column("attributes_at", DateTime(timezone=True)),
+)
+
+# Every identifier ever linked to an individual, with the rule and evidence that linked it.
+# Rows are never re-pointed on merge: they keep the history of what was learned when.
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("individual_id", String(32), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("display", String(320)),
+    Column("rule", String(32), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "value", "individual_id", name="uq_identifier_per_individual"),
+    Index("ix_identifiers_lookup", "kind", "value"),
+)
+
+merges = Table(
+    "merges",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("survivor_id", String(32), nullable=False, index=True),
+    Column("merged_id", String(32), nullable=False, index=True),
+    Column("rule", String(32), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+)
+
+# Everything a client sent that was rejected, verbatim, with the reason.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("channel", String(64), nullable=False),  # e.g. "POST /v1/calls/batch[17]"
+    Column("call_id", String(255)),
+    Column("reason", String(64), nullable=False),
+    Column("errors", JSON, nullable=False),
+    Column("body", Text, nullable=False),
+)

@@ -1,0 +1,159 @@
+"""The single writer: group commit for every write, acknowledged only after COMMIT.
+
+Requests hand their work to submit(); one task drains whatever has queued up, commits it
+in one transaction, then resolves every waiting request. While one batch commits, the
+next accumulates, so throughput rises with load without adding latency when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contextsvc.errors import Unavailable
+from contextsvc.identity.graph import IdentityGraph, IndividualRow
+from contextsvc.ingest.results import ItemResult, Work
+from contextsvc.store import tables as t
+from contextsvc.store.ingest_tx import apply_batch
+
+log = logging.getLogger(__name__)
+
+
+def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGraph:
+    """Synchronous: rebuild the identity graph from the persisted rows."""
+    graph = graph_factory()
+    individuals = (
+        IndividualRow(id, kind, merged_into)
+        for id, kind, merged_into in conn.execute(
+            select(t.individuals.c.id, t.individuals.c.kind, t.individuals.c.merged_into)
+        )
+    )
+    links = conn.execute(
+        select(t.identifiers.c.individual_id, t.identifiers.c.kind, t.identifiers.c.value, t.identifiers.c.display).order_by(
+            t.identifiers.c.id
+        )
+    )
+    graph.restore(individuals, links)
+    return graph
+
+
+class _Job:
+    __slots__ = ("work", "future")
+
+    def __init__(self, work: list[Work], future: asyncio.Future) -> None:
+        self.work = work
+        self.future = future
+
+
+class Writer:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        graph_factory: Callable[[], IdentityGraph],
+        *,
+        max_batch: int = 5000,
+        commit_window_ms: float = 0.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self._engine = engine
+        self._graph_factory = graph_factory
+        self._max_batch = max_batch
+        self._window = commit_window_ms / 1000
+        self._clock = clock
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self._conn: AsyncConnection | None = None
+        self.graph: IdentityGraph | None = None
+        self.batches_committed = 0
+
+    async def start(self) -> None:
+        self._conn = await self._engine.connect()
+        await self._conn.execution_options(writer=True)
+        await self._reload()
+        self._task = asyncio.create_task(self._run(), name="contextsvc-writer")
+
+    async def stop(self) -> None:
+        """Finish everything already queued, then close."""
+        if self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._conn is not None:
+            await self._conn.close()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def submit(self, work: list[Work]) -> list[ItemResult]:
+        if not self.running:
+            raise Unavailable("the writer is not running")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(work, future))
+        return await future
+
+    async def _reload(self) -> None:
+        assert self._conn is not None
+        self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
+        await self._conn.rollback()
+
+    async def _next_batch(self) -> list[_Job]:
+        jobs = [await self._queue.get()]
+        size = len(jobs[0].work)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._window
+        while size < self._max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            jobs.append(job)
+            size += len(job.work)
+        return jobs
+
+    async def _run(self) -> None:
+        while True:
+            jobs = await self._next_batch()
+            try:
+                await self._commit(jobs)
+            except Exception:  # the batch is lost as a whole: nobody in it was acknowledged
+                log.exception("group commit failed; rolling back %d requests", len(jobs))
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(Unavailable("the call store could not commit; retry the request"))
+                try:
+                    await self._conn.rollback()
+                    await self._reload()  # the graph saw uncommitted identity changes
+                except Exception:
+                    log.exception("could not reload the identity graph")
+            finally:
+                for _ in jobs:
+                    self._queue.task_done()
+
+    async def _commit(self, jobs: list[_Job]) -> None:
+        assert self._conn is not None and self.graph is not None
+        work = [item for job in jobs for item in job.work]
+        now = self._clock()
+        await self._conn.begin()
+        results = await self._conn.run_sync(apply_batch, self.graph, work, now)
+        await self._conn.commit()
+        self.batches_committed += 1
+        offset = 0
+        for job in jobs:
+            if not job.future.done():  # a cancelled request still had its work committed
+                job.future.set_result(results[offset : offset + len(job.work)])
+            offset += len(job.work)
