@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from contextsvc.identity.lookup import parse_lookup
 from contextsvc.store.queries import IndividualView, individual, resolve_lookup
@@ -13,7 +14,7 @@ class IndividualsController(Controller):
     tags = ["identity"]
 
     @get("/{lookup:str}", opt={"scope": "context:read"}, summary="A unified person by id or any identifier")
-    async def get_individual(self, request: Request, lookup: str) -> IndividualView:
+    async def get_individual(self, request: Request, lookup: FromPath[str]) -> IndividualView:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), an email or a phone.
         A merged-away id or identifier answers with the surviving person."""
         state = request.app.state

@@ -190,13 +190,17 @@ class IdentityGraph:
         created: IndividualKind | None = None
         merges: list[Merge] = []
         if matches:
-            # The oldest individual survives; every other one is merged into it.
+            # The strongest rule (first found) explains the call; the oldest individual
+            # survives; each merge is explained by the rule that reached the other side.
+            primary = next(iter(matches))
+            rule, evidence = matches[primary]
             survivor = min(matches)
-            rule, evidence = matches[survivor]
             for other in sorted(matches):
                 if other != survivor:
-                    other_rule, other_evidence = matches[other]
-                    merges.append(self._merge(survivor, other, other_rule, {**other_evidence, "call_id": call_id}))
+                    because = matches[other if other != primary else survivor]
+                    merges.append(
+                        self._merge(survivor, other, because[0], {**because[1], "anchored_by": rule, "call_id": call_id})
+                    )
         elif ev.phone and phone_note and not (ev.salesforce_id or ev.email or ev.last or ev.first):
             # Only a number, and the number cannot say who: the call belongs to the line.
             survivor, created = self._line_for(ev.phone), None

@@ -1,0 +1,57 @@
+"""A real `contextsvc serve` process, for tests that need true concurrency or a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(db_path: Path, api_keys: str, **env: str):
+    port = free_port()
+    environ = {
+        **os.environ,
+        "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "CONTEXTSVC_API_KEYS": api_keys,
+        **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {proc.stdout.read().decode() if proc.poll() is not None else 'timeout'}")
+            time.sleep(0.1)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,0 +1,94 @@
+"""GET /v1/individuals/{lookup}: identifiers with their rules, merges, lookups after merges."""
+
+from __future__ import annotations
+
+from tests.conftest import READER, WRITER
+from tests.helpers import call_event
+
+LEAD = "00Q5e00000XyZab"
+CONTACT = "0035e00000ABcdE"
+
+
+async def ingest(api, *calls):
+    response = await api.post("/v1/calls/batch", json={"calls": list(calls)}, headers=WRITER)
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+async def person(api, lookup):
+    return await api.get(f"/v1/individuals/{lookup}", headers=READER)
+
+
+async def test_every_identifier_finds_the_person_in_any_format(api):
+    [result] = await ingest(
+        api,
+        call_event("c1", who={"salesforce_id": CONTACT, "phone": "212.555.0142", "email": "Bob.Smith@Acme.com",
+                              "first_name": "Bob", "last_name": "Smith", "company": "Acme", "title": "CFO"}),
+    )
+    individual_id = result["individual_id"]
+    for lookup in [individual_id, CONTACT, CONTACT + "AAT", (CONTACT + "AAT").lower(), "(212) 555-0142",
+                   "+12125550142", "bob.smith@ACME.com"]:
+        response = await person(api, lookup)
+        assert response.status_code == 200, lookup
+        assert response.json()["id"] == individual_id
+    body = (await person(api, individual_id)).json()
+    assert (body["first_name"], body["last_name"], body["company"], body["title"]) == ("Bob", "Smith", "Acme", "CFO")
+    kinds = {(i["kind"], i["value"]) for i in body["identifiers"]}
+    assert {("salesforce_id", CONTACT + "AAT"), ("phone", "+12125550142"), ("email", "bob.smith@acme.com")} <= kinds
+    assert all(i["rule"] == "new" and i["evidence"]["call_id"] == "c1" for i in body["identifiers"])
+
+
+async def test_unknown_lookups_are_404_and_garbage_is_422(api):
+    missing = await person(api, "+12125550999")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    garbage = await person(api, "not a thing")
+    assert garbage.status_code == 422 and garbage.json()["code"] == "invalid_lookup"
+
+
+async def test_lead_conversion_merges_exactly_and_old_ids_lead_to_the_survivor(api):
+    lead_calls = [call_event(f"l{i}", minutes=i, who={"salesforce_id": LEAD, "email": "bob@gmail.com", "last_name": "Smith"})
+                  for i in range(3)]
+    contact_calls = [call_event(f"k{i}", minutes=10 + i, who={"salesforce_id": CONTACT, "phone": "+12125550142",
+                                                               "first_name": "Robert", "last_name": "Smith"}) for i in range(4)]
+    lead_id = (await ingest(api, *lead_calls))[0]["individual_id"]
+    contact_id = (await ingest(api, *contact_calls))[0]["individual_id"]
+    assert lead_id != contact_id
+    [converted] = await ingest(api, call_event("k9", minutes=30, who={"salesforce_id": CONTACT, "converted_lead_id": LEAD}))
+    survivor = converted["individual_id"]
+    assert survivor == min(lead_id, contact_id)
+    merged_away = max(lead_id, contact_id)
+
+    body = (await person(api, survivor)).json()
+    assert body["calls"] == 3 + 4 + 1  # every call of both, once
+    assert body["merged_ids"] == [merged_away]
+    [merge] = body["merges"]
+    assert merge["rule"] == "lead_conversion" and merge["evidence"]["lead_id"].startswith(LEAD)
+    assert {i["linked_to"] for i in body["identifiers"]} == {lead_id, contact_id}
+
+    for lookup in [merged_away, LEAD, CONTACT, "bob@gmail.com", "+12125550142"]:
+        response = (await person(api, lookup)).json()
+        assert response["id"] == survivor, lookup
+    assert (await person(api, merged_away)).json()["requested_id"] == merged_away
+
+
+async def test_a_shared_line_lookup_explains_the_ambiguity(api):
+    board = "+12125550000"
+    await ingest(api, *[call_event(f"c{i}", who={"phone": board, "first_name": f, "last_name": l})
+                        for i, (f, l) in enumerate([("Ann", "Lee"), ("Raj", "Patel")])])
+    response = await person(api, board)
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "ambiguous_lookup" and len(body["details"]["candidates"]) == 2
+
+
+async def test_identity_survives_a_restart(client_for):
+    async with client_for() as api:
+        [first] = await ingest(api, call_event("c1", who={"phone": "+12125550142", "first_name": "Bob", "last_name": "Smith",
+                                                          "company": "Acme"}))
+    async with client_for() as api:  # a new process on the same database
+        [again] = await ingest(api, call_event("c2", who={"phone": "212-555-0142"}))
+        [fuzzy] = await ingest(api, call_event("c3", who={"first_name": "Robert", "last_name": "Smith", "company": "ACME Inc"}))
+        [dup] = await ingest(api, call_event("c1", who={"phone": "+12125550142", "first_name": "Bob", "last_name": "Smith",
+                                                        "company": "Acme"}))
+    assert again["individual_id"] == fuzzy["individual_id"] == first["individual_id"]
+    assert (again["status"], fuzzy["status"], dup["status"]) == ("accepted", "accepted", "duplicate")

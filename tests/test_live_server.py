@@ -1,0 +1,59 @@
+"""Against a real server process: concurrency through group commit, and crash durability."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+
+import httpx
+
+from tests.helpers import call_event
+from tests.live import live_server
+
+KEY = {"Authorization": "Bearer k"}
+
+
+async def test_200_concurrent_posts_for_one_person_are_each_counted_once(tmp_path):
+    calls = [call_event(f"c{i}", minutes=i, who={"phone": "(212) 555-0142", "first_name": "Bob", "last_name": "Smith"})
+             for i in range(200)]
+    with live_server(tmp_path / "db.sqlite", "k") as (base, _):
+        async with httpx.AsyncClient(base_url=base, headers=KEY, timeout=30) as client:
+            first = await asyncio.gather(*(client.post("/v1/calls", json=c) for c in calls))
+            # The same 200 again, concurrently, interleaved with the originals' replies.
+            again = await asyncio.gather(*(client.post("/v1/calls", json=c) for c in calls))
+            person = (await client.get("/v1/individuals/+12125550142")).json()
+    assert [r.status_code for r in first] == [201] * 200
+    assert {r.json()["status"] for r in again} == {"duplicate"}
+    assert len({r.json()["individual_id"] for r in first + again}) == 1
+    assert person["calls"] == 200
+    assert [i["kind"] for i in person["identifiers"]].count("phone") == 1
+
+
+async def test_every_acknowledged_call_survives_a_kill_9(tmp_path):
+    db = tmp_path / "db.sqlite"
+    acknowledged: set[str] = set()
+    in_flight = asyncio.Semaphore(64)  # httpx's pool starves with thousands of queued waiters
+    with live_server(db, "k") as (base, proc):
+        async with httpx.AsyncClient(base_url=base, headers=KEY, timeout=10) as client:
+
+            async def send(i: int) -> None:
+                try:
+                    async with in_flight:
+                        response = await client.post("/v1/calls", json=call_event(f"c{i}", who={"phone": f"+1212555{i:04d}"}))
+                except httpx.TransportError:
+                    return  # in flight when the server died: never acknowledged
+                if response.status_code == 201:
+                    acknowledged.add(f"c{i}")
+
+            async def kill_when_busy() -> None:
+                while len(acknowledged) < 150:
+                    await asyncio.sleep(0.001)
+                proc.send_signal(signal.SIGKILL)
+
+            await asyncio.gather(kill_when_busy(), *(send(i) for i in range(2000)))
+    assert proc.wait(5) == -signal.SIGKILL
+    assert 150 <= len(acknowledged) < 2000, "the kill must land mid-stream for this test to mean anything"
+    with sqlite3.connect(db) as conn:
+        stored = {row[0] for row in conn.execute("SELECT call_id FROM calls")}
+    assert acknowledged <= stored
