@@ -126,6 +126,11 @@ class _Evidence(msgspec.Struct, frozen=True):
         )
 
 
+def _org_keys(companies: Iterable[str | None], domains: Iterable[str | None]) -> list[str]:
+    """Index keys for organisations: companies as c:…, company email domains as d:…"""
+    return [f"c:{c}" for c in companies if c] + [f"d:{d}" for d in domains if d]
+
+
 class IdentityGraph:
     def __init__(
         self,
@@ -142,7 +147,9 @@ class IdentityGraph:
         self._by_sfid: dict[str, str] = {}
         self._by_email: dict[str, str] = {}
         self._by_phone: dict[str, set[str]] = {}
-        self._by_last_name: dict[str, set[str]] = {}
+        # (last name, "c:"company | "d:"domain) -> people: the only pairs fuzzy_name can match,
+        # so a call costs the handful of same-surname colleagues, not every Smith.
+        self._by_surname_org: dict[tuple[str, str], set[str]] = {}
         self._line_by_phone: dict[str, str] = {}
         self._shared: set[str] = set()  # sticky: once a shared line, always one
 
@@ -262,14 +269,10 @@ class IdentityGraph:
     def _fuzzy_match(self, ev: _Evidence, matches: dict[str, tuple[str, dict]]) -> None:
         if not (ev.first and ev.last and (ev.company or ev.domain)):
             return
-        found = []
-        for p in {self.survivor(p) for p in self._by_last_name.get(ev.last, ())}:
-            if p in matches:
-                continue
-            facts = self._facts[p]
-            same_org = (ev.company and ev.company in facts.companies) or (ev.domain and ev.domain in facts.domains)
-            if same_org and not self._conflicts(p, ev) and self._name_matches(p, ev):
-                found.append(p)
+        candidates: set[str] = set()
+        for org in _org_keys([ev.company], [ev.domain]):
+            candidates.update(self.survivor(p) for p in self._by_surname_org.get((ev.last, org), ()))
+        found = [p for p in sorted(candidates) if p not in matches and not self._conflicts(p, ev) and self._name_matches(p, ev)]
         if len(found) == 1:  # two lookalikes at one company: link neither
             facts = self._facts[found[0]]
             same_company = bool(ev.company) and ev.company in facts.companies
@@ -313,6 +316,7 @@ class IdentityGraph:
     def _merge(self, survivor: str, merged: str, rule: str, evidence: dict) -> Merge:
         self._facts[survivor].absorb(self._facts.pop(merged))
         self._merged_into[merged] = survivor
+        self._index_surname_org(self._facts[survivor])
         return Merge(survivor, merged, rule, evidence)
 
     def _attach(self, individual_id: str, ev: _Evidence, who: Person, call_id: str, rule: str):
@@ -352,6 +356,7 @@ class IdentityGraph:
         if ev.company and ev.company not in facts.companies:
             facts.companies.add(ev.company)
             link("company", ev.company, who.company)
+        self._index_surname_org(facts)
         return links, shared
 
     def _add_name(self, facts: _Facts, first: str, last: str) -> None:
@@ -359,7 +364,11 @@ class IdentityGraph:
         if first:
             facts.first_names.add(first)
         facts.last_names.add(last)
-        self._by_last_name.setdefault(last, set()).add(facts.id)
+
+    def _index_surname_org(self, facts: _Facts) -> None:
+        for last in facts.last_names:
+            for org in _org_keys(facts.companies, facts.domains):
+                self._by_surname_org.setdefault((last, org), set()).add(facts.id)
 
     # --- restore from the store ------------------------------------------------------
 
@@ -375,6 +384,8 @@ class IdentityGraph:
             survivor = self.survivor(merged)
             if merged in self._facts:
                 self._facts[survivor].absorb(self._facts.pop(merged))
+        for facts in self._facts.values():
+            self._index_surname_org(facts)
 
     def _replay_link(self, individual_id: str, kind: str, value: str, display: str | None) -> None:
         facts = self._facts[individual_id]

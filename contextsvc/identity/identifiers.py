@@ -82,13 +82,19 @@ class Phone(msgspec.Struct, frozen=True):
     extension: str | None = None
 
 
-@lru_cache(maxsize=200_000)
-def normalise_phone(raw: str, region: str = "US") -> Phone:
-    """Any common phone format -> E.164 plus extension kept apart.
+_PUNCTUATION = str.maketrans("", "", " .-()/\t\u00a0")
 
-    Cached: the same few numbers recur across a prospect's whole call history, and
-    phonenumbers' parse is the most expensive step of normalising a call.
-    """
+
+def normalise_phone(raw: str, region: str = "US") -> Phone:
+    """Any common phone format -> E.164 plus extension kept apart."""
+    # Separators never change the number, so "(212) 555-0142" and "212.555.0142" share
+    # one cache entry: the same numbers recur across a prospect's whole call history,
+    # and phonenumbers' parse is the most expensive step of normalising a call.
+    return _parse_phone(raw.translate(_PUNCTUATION), region)
+
+
+@lru_cache(maxsize=200_000)
+def _parse_phone(raw: str, region: str) -> Phone:
     text = raw.strip()
     if text.startswith("00"):  # international prefix written as 00 (E.123 habit in Europe)
         text = "+" + text[2:]
@@ -142,11 +148,13 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=100_000)
 def name_key(name: str) -> str:
     """'José' / 'jose ' / "O'Brien" -> 'jose' / 'jose' / 'obrien'."""
     return _NOT_LETTER.sub("", _fold(name))
 
 
+@lru_cache(maxsize=100_000)
 def company_key(company: str) -> str:
     """'Acme, Inc.' / 'ACME Corporation' / 'The Acme Co' -> 'acme'."""
     words = re.split(r"[^0-9a-z]+", _fold(company).replace("&", " and "))

@@ -1,13 +1,13 @@
 """One group-commit transaction: versioning, identity resolution and every write it implies.
 
 Runs as plain synchronous SQLAlchemy Core on the writer's connection (via run_sync), so
-the whole batch costs a handful of statements, not a round trip per call.
+the whole batch costs a handful of executemany statements, not a round trip per call.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime
 
 import msgspec
 from sqlalchemy import Connection, bindparam, func, or_, select, update
@@ -16,13 +16,22 @@ from contextsvc.identity.graph import IdentityGraph, Resolution
 from contextsvc.ingest.normalise import Call
 from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, Work
 from contextsvc.store import tables as t
+from contextsvc.store.bulk import bulk_insert
+from contextsvc.store.codec import from_micros, json_text, micros
 
 _encode = msgspec.json.Encoder().encode
 _IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
+ATTRIBUTES = ("first_name", "last_name", "company", "title")
 
 
 def content_hash(body: bytes) -> bytes:
     return hashlib.blake2b(body, digest_size=16).digest()
+
+
+class _Stored(msgspec.Struct):
+    version: int  # micros
+    digest: bytes
+    individual_id: str | None
 
 
 class _Pending:
@@ -35,95 +44,102 @@ class _Pending:
         self.inserts: dict[str, dict] = {}
         self.updates: dict[str, dict] = {}
         self.quarantine: list[tuple[int, dict]] = []
-        self.attributes: dict[str, tuple[datetime, Call]] = {}
+        self.attributes: dict[str, tuple[int, Call]] = {}  # individual -> newest call naming them
 
 
-def apply_batch(conn: Connection, graph: IdentityGraph, work: list[Work], now: datetime) -> list[ItemResult]:
+class DisplayCache:
+    """The display attributes last written per individual, so unchanged ones are not rewritten."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, tuple[int, tuple]] = {}
+
+    def changed(self, individual_id: str, at: int, values: tuple) -> bool:
+        previous = self.known.get(individual_id)
+        if previous is not None and (previous[0] > at or previous[1] == values):
+            return False
+        self.known[individual_id] = (at, values)
+        return True
+
+
+def apply_batch(
+    conn: Connection, graph: IdentityGraph, display: DisplayCache, work: list[Work], now: datetime
+) -> list[ItemResult]:
+    now_us = micros(now)
     stored = _stored_versions(conn, [w.call.call_id for w in work if isinstance(w, CallWork)])
     pending = _Pending()
     results: list[ItemResult] = []
     for item in work:
         if isinstance(item, QuarantineWork):
-            pending.quarantine.append((len(results), _quarantine_row(item, now)))
+            pending.quarantine.append((len(results), _quarantine_row(item, now_us)))
             results.append(ItemResult("rejected", call_id=item.call_id, errors=item.errors, message="quarantined"))
         else:
-            results.append(_ingest_call(graph, item.call, stored, pending, now))
-    _flush(conn, graph, pending, results, now)
+            results.append(_ingest_call(graph, item.call, stored, pending, now_us))
+    _flush(conn, graph, display, pending, results, now_us)
     return results
 
 
-def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, tuple[datetime, bytes, str | None]]:
+def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, _Stored]:
     unique = list(dict.fromkeys(call_ids))
-    found: dict[str, tuple[datetime, bytes, str | None]] = {}
+    found: dict[str, _Stored] = {}
+    c = t.calls.c
     for start in range(0, len(unique), _IN_CHUNK):
         rows = conn.execute(
-            select(t.calls.c.call_id, t.calls.c.version, t.calls.c.content_hash, t.calls.c.individual_id).where(
-                t.calls.c.call_id.in_(unique[start : start + _IN_CHUNK])
-            )
+            select(c.call_id, c.version, c.content_hash, c.individual_id).where(c.call_id.in_(unique[start : start + _IN_CHUNK]))
         )
         for call_id, version, digest, individual_id in rows:
-            found[call_id] = (_aware(version), digest, individual_id)
+            found[call_id] = _Stored(version, digest, individual_id)
     return found
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def _ingest_call(graph: IdentityGraph, call: Call, stored: dict, pending: _Pending, now: datetime) -> ItemResult:
+def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], pending: _Pending, now_us: int) -> ItemResult:
     body = _encode(call)
     digest = content_hash(body)
-    version = call.version.isoformat()
+    version = micros(call.version)
+    version_text = call.version.isoformat()
     previous = stored.get(call.call_id)
     if previous is not None:
-        prev_version, prev_digest, prev_individual = previous
-        if call.version < prev_version:
-            return ItemResult(
-                "stale",
-                call.call_id,
-                prev_individual and graph.survivor(prev_individual),
-                version,
-                f"ignored: a newer version ({prev_version.isoformat()}) is already stored",
-            )
-        if call.version == prev_version:
-            if digest == prev_digest:
-                return ItemResult("duplicate", call.call_id, prev_individual and graph.survivor(prev_individual), version)
+        person = previous.individual_id and graph.survivor(previous.individual_id)
+        if version < previous.version:
+            newer = from_micros(previous.version).isoformat()
+            return ItemResult("stale", call.call_id, person, version_text, f"ignored: a newer version ({newer}) is already stored")
+        if version == previous.version:
+            if digest == previous.digest:
+                return ItemResult("duplicate", call.call_id, person, version_text)
             return ItemResult(
                 "conflict",
                 call.call_id,
-                prev_individual and graph.survivor(prev_individual),
-                version,
-                "ignored: this version was already stored with different content; "
-                "send a newer updated_at to change a call",
+                person,
+                version_text,
+                "ignored: this version was already stored with different content; send a newer updated_at to change a call",
             )
     resolution = graph.resolve(call.call_id, call.who)
     _collect_identity(resolution, pending)
-    if resolution.individual_id and (call.who.first_name or call.who.last_name or call.who.company or call.who.title):
+    started = micros(call.started_at)
+    if resolution.individual_id and any(getattr(call.who, name) for name in ATTRIBUTES):
         latest = pending.attributes.get(resolution.individual_id)
-        if latest is None or latest[0] <= call.started_at:
-            pending.attributes[resolution.individual_id] = (call.started_at, call)
+        if latest is None or latest[0] <= started:
+            pending.attributes[resolution.individual_id] = (started, call)
     row = {
         "call_id": call.call_id,
         "individual_id": resolution.individual_id,
-        "version": call.version,
+        "version": version,
         "content_hash": digest,
-        "started_at": call.started_at,
+        "started_at": started,
         "body": body,
         "resolution_rule": resolution.rule,
-        "ingested_at": now,
+        "ingested_at": now_us,
     }
-    stored[call.call_id] = (call.version, digest, resolution.individual_id)
-    if previous is None and call.call_id not in pending.inserts:
+    stored[call.call_id] = _Stored(version, digest, resolution.individual_id)
+    if call.call_id in pending.inserts:  # inserted earlier in this same batch
+        pending.inserts[call.call_id] = row
+        status = "updated"
+    elif previous is None:
         pending.inserts[call.call_id] = row
         status = "accepted"
     else:
-        if call.call_id in pending.inserts:
-            pending.inserts[call.call_id] = row
-        else:
-            pending.updates[call.call_id] = row
+        pending.updates[call.call_id] = row
         status = "updated"
-    return ItemResult(status, call.call_id, resolution.individual_id, version)
+    return ItemResult(status, call.call_id, resolution.individual_id, version_text)
 
 
 def _collect_identity(resolution: Resolution, pending: _Pending) -> None:
@@ -133,79 +149,15 @@ def _collect_identity(resolution: Resolution, pending: _Pending) -> None:
     pending.links.extend(resolution.links)
 
 
-def _quarantine_row(item: QuarantineWork, now: datetime) -> dict:
+def _quarantine_row(item: QuarantineWork, now_us: int) -> dict:
     return {
-        "received_at": now,
+        "received_at": now_us,
         "channel": item.channel,
         "call_id": item.call_id,
         "reason": item.reason,
-        "errors": msgspec.to_builtins(item.errors),
+        "errors": json_text(item.errors),
         "body": item.body,
     }
-
-
-def _flush(conn: Connection, graph: IdentityGraph, pending: _Pending, results: list[ItemResult], now: datetime) -> None:
-    survivor = graph.survivor
-    if pending.new_individuals:
-        conn.execute(
-            t.individuals.insert(),
-            [
-                {
-                    "id": individual_id,
-                    "kind": kind,
-                    "created_at": now,
-                    "merged_into": None if survivor(individual_id) == individual_id else survivor(individual_id),
-                    "merged_at": None if survivor(individual_id) == individual_id else now,
-                }
-                for individual_id, kind in pending.new_individuals.items()
-            ],
-        )
-    for merge in pending.merges:
-        final = survivor(merge.merged_id)
-        if merge.merged_id not in pending.new_individuals:
-            conn.execute(
-                update(t.individuals)
-                .where(or_(t.individuals.c.id == merge.merged_id, t.individuals.c.merged_into == merge.merged_id))
-                .values(merged_into=final, merged_at=now)
-            )
-            conn.execute(update(t.calls).where(t.calls.c.individual_id == merge.merged_id).values(individual_id=final))
-    if pending.merges:
-        conn.execute(
-            t.merges.insert(),
-            [
-                {"survivor_id": m.survivor_id, "merged_id": m.merged_id, "rule": m.rule, "evidence": m.evidence, "merged_at": now}
-                for m in pending.merges
-            ],
-        )
-    if pending.links:
-        conn.execute(
-            t.identifiers.insert(),
-            [
-                {
-                    "individual_id": link.individual_id,
-                    "kind": link.kind,
-                    "value": link.value,
-                    "display": link.display,
-                    "rule": link.rule,
-                    "evidence": link.evidence,
-                    "linked_at": now,
-                }
-                for link in pending.links
-            ],
-        )
-    for row in (*pending.inserts.values(), *pending.updates.values()):
-        if row["individual_id"]:
-            row["individual_id"] = survivor(row["individual_id"])
-    if pending.inserts:
-        conn.execute(t.calls.insert(), list(pending.inserts.values()))
-    if pending.updates:
-        conn.execute(_UPDATE_CALL, [{"b_" + k: v for k, v in row.items()} for row in pending.updates.values()])
-    _write_attributes(conn, survivor, pending.attributes)
-    for index, row in pending.quarantine:
-        results[index].quarantine_id = conn.execute(t.quarantine.insert().values(**row)).inserted_primary_key[0]
-    for result in results:
-        if result.individual_id:
-            result.individual_id = survivor(result.individual_id)
 
 
 _UPDATE_CALL = (
@@ -213,32 +165,109 @@ _UPDATE_CALL = (
     .where(t.calls.c.call_id == bindparam("b_call_id"))
     .values(
         {
-            **{c: bindparam("b_" + c) for c in ("individual_id", "version", "content_hash", "started_at", "body", "resolution_rule", "ingested_at")},
+            **{
+                name: bindparam("b_" + name)
+                for name in ("individual_id", "version", "content_hash", "started_at", "body", "resolution_rule", "ingested_at")
+            },
             "revisions": t.calls.c.revisions + 1,
         }
     )
 )
 
-_ATTRIBUTES = ("first_name", "last_name", "company", "title")
 _UPDATE_ATTRIBUTES = (
     update(t.individuals)
     .where(t.individuals.c.id == bindparam("b_id"))
     .where(or_(t.individuals.c.attributes_at.is_(None), t.individuals.c.attributes_at <= bindparam("b_at")))
     .values(
         {
-            **{name: func.coalesce(bindparam("b_" + name), t.individuals.c[name]) for name in _ATTRIBUTES},
+            **{name: func.coalesce(bindparam("b_" + name), t.individuals.c[name]) for name in ATTRIBUTES},
             "attributes_at": bindparam("b_at"),
         }
     )
 )
 
 
-def _write_attributes(conn: Connection, survivor, attributes: dict[str, tuple[datetime, Call]]) -> None:
+def _flush(
+    conn: Connection, graph: IdentityGraph, display: DisplayCache, pending: _Pending, results: list[ItemResult], now_us: int
+) -> None:
+    survivor = graph.survivor
+    if pending.new_individuals:
+        rows = []
+        for individual_id, kind in pending.new_individuals.items():
+            final = survivor(individual_id)
+            merged = final != individual_id
+            rows.append(
+                {
+                    "id": individual_id,
+                    "kind": kind,
+                    "created_at": now_us,
+                    "merged_into": final if merged else None,
+                    "merged_at": now_us if merged else None,
+                }
+            )
+        bulk_insert(conn, t.individuals, rows)
+    for merge in pending.merges:
+        if merge.merged_id not in pending.new_individuals:
+            final = survivor(merge.merged_id)
+            conn.execute(
+                update(t.individuals)
+                .where(or_(t.individuals.c.id == merge.merged_id, t.individuals.c.merged_into == merge.merged_id))
+                .values(merged_into=final, merged_at=now_us)
+            )
+            conn.execute(update(t.calls).where(t.calls.c.individual_id == merge.merged_id).values(individual_id=final))
+    if pending.merges:
+        bulk_insert(
+            conn,
+            t.merges,
+            [
+                {
+                    "survivor_id": m.survivor_id,
+                    "merged_id": m.merged_id,
+                    "rule": m.rule,
+                    "evidence": json_text(m.evidence),
+                    "merged_at": now_us,
+                }
+                for m in pending.merges
+            ],
+        )
+    if pending.links:
+        bulk_insert(
+            conn,
+            t.identifiers,
+            [
+                {
+                    "individual_id": link.individual_id,
+                    "kind": link.kind,
+                    "value": link.value,
+                    "display": link.display,
+                    "rule": link.rule,
+                    "evidence": json_text(link.evidence),
+                    "linked_at": now_us,
+                }
+                for link in pending.links
+            ],
+        )
+    for row in (*pending.inserts.values(), *pending.updates.values()):
+        if row["individual_id"]:
+            row["individual_id"] = survivor(row["individual_id"])
+    bulk_insert(conn, t.calls, list(pending.inserts.values()))
+    if pending.updates:
+        conn.execute(_UPDATE_CALL, [{"b_" + k: v for k, v in row.items()} for row in pending.updates.values()])
+    _write_attributes(conn, survivor, display, pending.attributes)
+    for index, row in pending.quarantine:
+        results[index].quarantine_id = conn.execute(t.quarantine.insert().values(**row)).inserted_primary_key[0]
+    for result in results:
+        if result.individual_id:
+            result.individual_id = survivor(result.individual_id)
+
+
+def _write_attributes(conn: Connection, survivor, display: DisplayCache, attributes: dict[str, tuple[int, Call]]) -> None:
     """Display name, company, title: the most recent call that carried them wins."""
-    if not attributes:
-        return
-    rows = [
-        {"b_id": survivor(individual_id), "b_at": at, **{"b_" + n: getattr(call.who, n) for n in _ATTRIBUTES}}
-        for individual_id, (at, call) in attributes.items()
-    ]
-    conn.execute(_UPDATE_ATTRIBUTES, rows)
+    rows = []
+    for individual_id, (at, call) in attributes.items():
+        final = survivor(individual_id)
+        values = tuple(getattr(call.who, name) for name in ATTRIBUTES)
+        if display.changed(final, at, values):
+            rows.append({"b_id": final, "b_at": at, **{"b_" + name: value for name, value in zip(ATTRIBUTES, values)}})
+    if rows:
+        conn.execute(_UPDATE_ATTRIBUTES, rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import msgspec
 from sqlalchemy import func, select, text
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity.lookup import LookupKey
 from contextsvc.store import tables as t
+from contextsvc.store.codec import from_json_text, from_micros
 
 
 class IdentifierView(msgspec.Struct):
@@ -54,10 +55,6 @@ class QuarantineView(msgspec.Struct):
     reason: str
     errors: list[dict]
     body: str
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 async def ping(engine: AsyncEngine) -> None:
@@ -110,13 +107,13 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
         merged_ids = [r[0] for r in await conn.execute(select(t.individuals.c.id).where(t.individuals.c.merged_into == individual_id).order_by(t.individuals.c.id))]
         members = [individual_id, *merged_ids]
         identifiers = [
-            IdentifierView(r.kind, r.value, r.display, r.rule, r.evidence, _utc(r.linked_at), r.individual_id)
+            IdentifierView(r.kind, r.value, r.display, r.rule, from_json_text(r.evidence), from_micros(r.linked_at), r.individual_id)
             for r in await conn.execute(
                 select(t.identifiers).where(t.identifiers.c.individual_id.in_(members)).order_by(t.identifiers.c.id)
             )
         ]
         merges = [
-            MergeView(r.survivor_id, r.merged_id, r.rule, r.evidence, _utc(r.merged_at))
+            MergeView(r.survivor_id, r.merged_id, r.rule, from_json_text(r.evidence), from_micros(r.merged_at))
             for r in await conn.execute(
                 select(t.merges).where(t.merges.c.survivor_id.in_(members) | t.merges.c.merged_id.in_(members)).order_by(t.merges.c.id)
             )
@@ -125,7 +122,7 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
     return IndividualView(
         id=row.id,
         kind=row.kind,
-        created_at=_utc(row.created_at),
+        created_at=from_micros(row.created_at),
         first_name=row.first_name,
         last_name=row.last_name,
         company=row.company,
@@ -144,4 +141,4 @@ async def quarantined(engine: AsyncEngine, *, after_id: int = 0, limit: int = 10
         query = query.where(t.quarantine.c.reason == reason)
     async with engine.connect() as conn:
         rows = await conn.execute(query)
-        return [QuarantineView(r.id, _utc(r.received_at), r.channel, r.call_id, r.reason, r.errors, r.body) for r in rows]
+        return [QuarantineView(r.id, from_micros(r.received_at), r.channel, r.call_id, r.reason, from_json_text(r.errors), r.body) for r in rows]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -19,6 +17,11 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Timestamps are UTC microseconds since the epoch and JSON is msgspec-encoded text:
+# see store/codec.py for why.
+Micros = BigInteger
+JsonText = Text
+
 # The call log: one row per call_id holding its newest accepted version. The source of
 # truth every profile can be recomputed from.
 calls = Table(
@@ -26,13 +29,13 @@ calls = Table(
     metadata,
     Column("call_id", String(255), primary_key=True),
     Column("individual_id", String(32), index=True),  # None: nobody identifiable
-    Column("version", DateTime(timezone=True), nullable=False),
+    Column("version", Micros, nullable=False),
     Column("content_hash", LargeBinary(16), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", Micros, nullable=False),
     Column("body", LargeBinary, nullable=False),  # msgspec JSON of ingest.normalise.Call
     Column("resolution_rule", String(32), nullable=False),
-    Column("ingested_at", DateTime(timezone=True), nullable=False),
-    Column("revisions", Integer, nullable=False, default=1),
+    Column("ingested_at", Micros, nullable=False),
+    Column("revisions", Integer, nullable=False, server_default="1"),
 )
 
 individuals = Table(
@@ -40,16 +43,16 @@ individuals = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("kind", String(16), nullable=False),  # person | shared_line
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Micros, nullable=False),
     # Always the final survivor (one hop), rewritten when a survivor is merged again.
     Column("merged_into", String(32), index=True),
-    Column("merged_at", DateTime(timezone=True)),
+    Column("merged_at", Micros),
     # Display attributes, from the most recent call that carried them.
     Column("first_name", String(40)),
     Column("last_name", String(80)),
     Column("company", String(255)),
     Column("title", String(255)),
-    Column("attributes_at", DateTime(timezone=True)),
+    Column("attributes_at", Micros),
 )
 
 # Every identifier ever linked to an individual, with the rule and evidence that linked it.
@@ -63,8 +66,8 @@ identifiers = Table(
     Column("value", String(320), nullable=False),
     Column("display", String(320)),
     Column("rule", String(32), nullable=False),
-    Column("evidence", JSON, nullable=False),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("evidence", JsonText, nullable=False),
+    Column("linked_at", Micros, nullable=False),
     UniqueConstraint("kind", "value", "individual_id", name="uq_identifier_per_individual"),
     Index("ix_identifiers_lookup", "kind", "value"),
 )
@@ -76,8 +79,8 @@ merges = Table(
     Column("survivor_id", String(32), nullable=False, index=True),
     Column("merged_id", String(32), nullable=False, index=True),
     Column("rule", String(32), nullable=False),
-    Column("evidence", JSON, nullable=False),
-    Column("merged_at", DateTime(timezone=True), nullable=False),
+    Column("evidence", JsonText, nullable=False),
+    Column("merged_at", Micros, nullable=False),
 )
 
 # Everything a client sent that was rejected, verbatim, with the reason.
@@ -85,10 +88,10 @@ quarantine = Table(
     "quarantine",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("received_at", Micros, nullable=False, index=True),
     Column("channel", String(64), nullable=False),  # e.g. "POST /v1/calls/batch[17]"
     Column("call_id", String(255)),
     Column("reason", String(64), nullable=False),
-    Column("errors", JSON, nullable=False),
+    Column("errors", JsonText, nullable=False),
     Column("body", Text, nullable=False),
 )

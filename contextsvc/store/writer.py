@@ -19,7 +19,7 @@ from contextsvc.errors import Unavailable
 from contextsvc.identity.graph import IdentityGraph, IndividualRow
 from contextsvc.ingest.results import ItemResult, Work
 from contextsvc.store import tables as t
-from contextsvc.store.ingest_tx import apply_batch
+from contextsvc.store.ingest_tx import DisplayCache, apply_batch
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Writer:
         self._task: asyncio.Task | None = None
         self._conn: AsyncConnection | None = None
         self.graph: IdentityGraph | None = None
+        self._display = DisplayCache()
         self.batches_committed = 0
 
     async def start(self) -> None:
@@ -103,6 +104,7 @@ class Writer:
     async def _reload(self) -> None:
         assert self._conn is not None
         self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
+        self._display = DisplayCache()
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
@@ -149,7 +151,7 @@ class Writer:
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
-        results = await self._conn.run_sync(apply_batch, self.graph, work, now)
+        results = await self._conn.run_sync(apply_batch, self.graph, self._display, work, now)
         await self._conn.commit()
         self.batches_committed += 1
         offset = 0
