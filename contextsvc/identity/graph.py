@@ -167,7 +167,12 @@ class IdentityGraph:
         return individual_id in self._facts or individual_id in self._merged_into
 
     def people_with_phone(self, e164: str) -> set[str]:
-        return {self.survivor(p) for p in self._by_phone.get(e164, ())}
+        owners = self._by_phone.get(e164)
+        if not owners:
+            return set()
+        if len(owners) == 1:  # the common case: one person's own number
+            return {self.survivor(next(iter(owners)))}
+        return {self.survivor(p) for p in owners}
 
     def is_shared_line(self, e164: str) -> bool:
         if e164 in self.listed_shared or e164 in self._shared:
@@ -356,7 +361,8 @@ class IdentityGraph:
         if ev.company and ev.company not in facts.companies:
             facts.companies.add(ev.company)
             link("company", ev.company, who.company)
-        self._index_surname_org(facts)
+        if any(l.kind in ("name", "company", "email") for l in links):
+            self._index_surname_org(facts)
         return links, shared
 
     def _add_name(self, facts: _Facts, first: str, last: str) -> None:
