@@ -24,8 +24,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     seed_dir: str = str(REPO_ROOT / "seed")
     # Group commit: the writer waits at most this long for more work before committing,
     # and never puts more than max_batch events in one transaction.
-    commit_window_ms: float = 2.0
+    commit_window_ms: float = 0.0
     max_batch: int = 5000
+    # Profile states kept decoded in memory (read cache; the writer keeps as many).
+    cache_size: int = 100_000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from contextsvc import __version__
 from contextsvc.api.auth import parse_api_keys, require_scope
 from contextsvc.api.calls import CallsController
+from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.system import health
@@ -22,7 +23,9 @@ from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.settings import Settings
+from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
+from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.writer import Writer
 
 
@@ -51,7 +54,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Loop-bound resources are created here, on the app's own event loop.
         engine = create_engine(settings.database_url)
         await create_schema(engine)
-        writer = Writer(engine, graph_factory, max_batch=settings.max_batch, commit_window_ms=settings.commit_window_ms)
+        writer = Writer(
+            engine,
+            graph_factory,
+            ProfileWriter(picklist, settings.cache_size),
+            ProfileCache(settings.cache_size),
+            max_batch=settings.max_batch,
+            commit_window_ms=settings.commit_window_ms,
+        )
         await writer.start()
         app.state.engine, app.state.writer = engine, writer
         try:
@@ -61,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[CallsController, IndividualsController, health],
+        route_handlers=[CallsController, ContextController, IndividualsController, health],
         lifespan=[lifespan],
         guards=[require_scope],
         exception_handlers=EXCEPTION_HANDLERS,

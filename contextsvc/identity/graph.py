@@ -186,6 +186,20 @@ class IdentityGraph:
     def __len__(self) -> int:
         return len(self._facts)
 
+    def lookup(self, kind: str, value: str) -> list[str]:
+        """Surviving individuals known by this identifier (several for a shared number)."""
+        if kind == "individual_id":
+            return [self.survivor(value)] if self.exists(value) else []
+        index = {"salesforce_id": self._by_sfid, "email": self._by_email}.get(kind)
+        if index is not None:
+            found = index.get(value)
+            return [self.survivor(found)] if found else []
+        if kind == "phone":
+            owners = self.people_with_phone(value)
+            people = [p for p in owners if self._facts[p].kind == "person"]
+            return sorted(people or owners)
+        return []
+
     # --- resolution ------------------------------------------------------------------
 
     def resolve(self, call_id: str, who: Person) -> Resolution:

@@ -17,6 +17,7 @@ from contextsvc.ingest.normalise import Call
 from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, Work
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
+from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.codec import from_micros, json_text, micros
 
 _encode = msgspec.json.Encoder().encode
@@ -43,6 +44,8 @@ class _Pending:
         self.links: list = []
         self.inserts: dict[str, dict] = {}
         self.updates: dict[str, dict] = {}
+        self.calls: dict[str, Call] = {}  # call_id -> the version being written
+        self.retracted: set[str] = set()  # people who lost a call version (replaced)
         self.quarantine: list[tuple[int, dict]] = []
         self.attributes: dict[str, tuple[int, Call]] = {}  # individual -> newest call naming them
 
@@ -61,9 +64,22 @@ class DisplayCache:
         return True
 
 
-def apply_batch(
-    conn: Connection, graph: IdentityGraph, display: DisplayCache, work: list[Work], now: datetime
-) -> list[ItemResult]:
+class BatchContext(msgspec.Struct):
+    """The writer's in-memory state that a batch reads and updates."""
+
+    graph: IdentityGraph
+    display: DisplayCache
+    profiles: ProfileWriter
+
+
+class BatchOutcome(msgspec.Struct):
+    results: list[ItemResult]
+    published: dict[str, tuple[int, bytes]]  # profiles to publish to the read cache
+    removed: set[str]  # individuals merged away, or left without calls, in this batch
+
+
+def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: datetime) -> BatchOutcome:
+    graph, display = ctx.graph, ctx.display
     now_us = micros(now)
     stored = _stored_versions(conn, [w.call.call_id for w in work if isinstance(w, CallWork)])
     pending = _Pending()
@@ -75,7 +91,21 @@ def apply_batch(
         else:
             results.append(_ingest_call(graph, item.call, stored, pending, now_us))
     _flush(conn, graph, display, pending, results, now_us)
-    return results
+    published, removed = _update_profiles(conn, ctx, pending, now_us)
+    return BatchOutcome(results, published, removed)
+
+
+def _update_profiles(conn: Connection, ctx: BatchContext, pending: _Pending, now_us: int):
+    survivor = ctx.graph.survivor
+    adds: dict[str, list[Call]] = {}
+    for call_id, row in pending.inserts.items():
+        if row["individual_id"]:
+            adds.setdefault(row["individual_id"], []).append(pending.calls[call_id])
+    rebuild = {survivor(i) for i in pending.retracted}
+    rebuild.update(row["individual_id"] for row in pending.updates.values() if row["individual_id"])
+    rebuild.update(survivor(m.survivor_id) for m in pending.merges)
+    removed = {m.merged_id for m in pending.merges}
+    return ctx.profiles.apply(conn, adds, rebuild, removed, now_us), removed
 
 
 def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, _Stored]:
@@ -130,6 +160,9 @@ def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], p
         "ingested_at": now_us,
     }
     stored[call.call_id] = _Stored(version, digest, resolution.individual_id)
+    pending.calls[call.call_id] = call
+    if previous is not None and previous.individual_id:
+        pending.retracted.add(previous.individual_id)
     if call.call_id in pending.inserts:  # inserted earlier in this same batch
         pending.inserts[call.call_id] = row
         status = "updated"

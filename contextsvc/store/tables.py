@@ -95,3 +95,14 @@ quarantine = Table(
     Column("errors", JsonText, nullable=False),
     Column("body", Text, nullable=False),
 )
+
+# Per-person profile state (profile/state.py), msgpack-encoded. Derivable from `calls`:
+# `contextsvc rebuild` recomputes every row. `version` rises with every change.
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("individual_id", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("updated_at", Micros, nullable=False),
+)

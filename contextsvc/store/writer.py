@@ -19,7 +19,9 @@ from contextsvc.errors import Unavailable
 from contextsvc.identity.graph import IdentityGraph, IndividualRow
 from contextsvc.ingest.results import ItemResult, Work
 from contextsvc.store import tables as t
-from contextsvc.store.ingest_tx import DisplayCache, apply_batch
+from contextsvc.store.cache import ProfileCache
+from contextsvc.store.ingest_tx import BatchContext, DisplayCache, apply_batch
+from contextsvc.store.profiles import ProfileWriter
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class Writer:
         self,
         engine: AsyncEngine,
         graph_factory: Callable[[], IdentityGraph],
+        profiles: ProfileWriter,
+        cache: ProfileCache,
         *,
         max_batch: int = 5000,
         commit_window_ms: float = 0.0,
@@ -70,6 +74,8 @@ class Writer:
         self._conn: AsyncConnection | None = None
         self.graph: IdentityGraph | None = None
         self._display = DisplayCache()
+        self._profiles = profiles
+        self.cache = cache
         self.batches_committed = 0
 
     async def start(self) -> None:
@@ -105,6 +111,8 @@ class Writer:
         assert self._conn is not None
         self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
         self._display = DisplayCache()
+        self._profiles.forget()
+        self.cache.clear()
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
@@ -151,9 +159,16 @@ class Writer:
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
-        results = await self._conn.run_sync(apply_batch, self.graph, self._display, work, now)
+        context = BatchContext(self.graph, self._display, self._profiles)
+        outcome = await self._conn.run_sync(apply_batch, context, work, now)
         await self._conn.commit()
         self.batches_committed += 1
+        # Published before anyone is answered: a read after an acknowledgement sees it.
+        for individual_id in outcome.removed:
+            self.cache.invalidate(individual_id)
+        for individual_id, (version, blob) in outcome.published.items():
+            self.cache.put(individual_id, version, blob)
+        results = outcome.results
         offset = 0
         for job in jobs:
             if not job.future.done():  # a cancelled request still had its work committed

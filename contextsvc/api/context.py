@@ -1,0 +1,46 @@
+"""GET /v1/context/{lookup}: a person's call context as JSON, or only the prompt block."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.params import FromPath, Parameter
+
+from contextsvc.context.assemble import CallContext, assemble
+from contextsvc.context.prompt import render
+from contextsvc.errors import FieldError, ValidationFailed
+from contextsvc.identity.lookup import parse_lookup
+from contextsvc.store.reads import resolve_individual, state_as_of
+
+
+class ContextController(Controller):
+    path = "/v1/context"
+    tags = ["context"]
+
+    @get("/{lookup:str}", opt={"scope": "context:read"}, summary="A person's call context, for grounding an LLM")
+    async def get_context(
+        self,
+        request: Request,
+        lookup: FromPath[str],
+        as_of: datetime | None = Parameter(default=None, description="ISO 8601 with timezone; default now"),
+        max_tokens: int = Parameter(default=300, ge=20, le=4000, description="budget of the prompt block"),
+        recent: int = Parameter(default=5, ge=0, le=50, description="how many recent calls to include"),
+        format: Literal["json", "prompt"] = Parameter(default="json", description="prompt: only the text block"),
+    ) -> Response:
+        """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), a phone in any
+        common format or an email address in any case."""
+        state = request.app.state
+        if as_of is None:
+            as_of = datetime.now(timezone.utc)
+        elif as_of.tzinfo is None:
+            raise ValidationFailed("as_of needs a timezone", [FieldError("as_of", "naive_datetime", "add Z or an offset such as +00:00")])
+        key = parse_lookup(lookup, state.settings.default_region)
+        individual_id = resolve_individual(state.writer.graph, key)
+        profile = await state_as_of(state.engine, state.writer.cache, state.picklist, individual_id, as_of)
+        context: CallContext = assemble(individual_id, profile, as_of.astimezone(timezone.utc), recent)
+        context.prompt, context.prompt_tokens = render(context, max_tokens)
+        if format == "prompt":
+            return Response(context.prompt, media_type=MediaType.TEXT)
+        return Response(context)

@@ -1,0 +1,1 @@
+"""Context stage: assemble a person's call context and render it for an LLM."""

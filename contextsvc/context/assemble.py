@@ -1,0 +1,299 @@
+"""Assemble a person's call context from their ProfileState, relative to `as_of`. Pure.
+
+The state must hold exactly the calls started at or before `as_of` (the caller rebuilds
+it from the call log when `as_of` is earlier than the person's newest call). Cost is
+O(day buckets + recent calls), independent of the length of the history.
+
+Windows are whole UTC days: the `7d` window at `as_of` is the 7 days ending with the UTC
+day of `as_of`, i.e. days (day(as_of) − 7, day(as_of)].
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+
+import msgspec
+
+from contextsvc.profile.state import ProfileState
+from contextsvc.timeutil import DAY_US, day_of, from_micros, micros
+
+WINDOWS = (7, 30, 90)
+HIGH_INTENT_DAYS = 14
+QUIET_AFTER_INTEREST_DAYS = 21
+MANY_ATTEMPTS = 6
+
+
+class Identifiers(msgspec.Struct):
+    salesforce_ids: list[str]
+    emails: list[str]
+    phones: list[str]
+
+
+class PersonView(msgspec.Struct):
+    name: str | None
+    first_name: str | None
+    last_name: str | None
+    title: str | None
+    company: str | None
+    identifiers: Identifiers
+
+
+class Summary(msgspec.Struct):
+    calls: int
+    outbound: int
+    inbound: int
+    connects: int
+    connect_rate: float | None
+    talk_seconds: int
+    first_call_at: datetime | None
+    last_call_at: datetime | None
+    last_connect_at: datetime | None
+    days_since_last_call: int | None
+    days_since_last_connect: int | None
+    last_disposition: str | None
+    attempts_to_first_connect: int | None
+    attempts_since_last_connect: int
+    do_not_call: bool
+
+
+class Window(msgspec.Struct):
+    calls: int = 0
+    outbound: int = 0
+    inbound: int = 0
+    connects: int = 0
+    talk_seconds: int = 0
+    dispositions: dict[str, int] = {}
+
+
+class Trend(msgspec.Struct):
+    calls: int
+    prior_calls: int
+    calls_change: int
+    connects: int
+    prior_connects: int
+    connects_change: int
+    connect_rate: float | None
+    prior_connect_rate: float | None
+    connect_rate_change: float | None
+    label: str  # rising | steady | falling | gone quiet | new | inactive
+
+
+class Velocity(msgspec.Struct):
+    calls_per_week_30d: float
+    calls_per_week_90d: float
+    median_gap_days: float | None
+    days_first_touch_to_first_connect: float | None
+
+
+class RecentCallView(msgspec.Struct):
+    call_id: str
+    started_at: datetime
+    direction: str
+    connect: bool
+    disposition: str | None
+    disposition_text: str | None
+    talk_seconds: int
+    duration_seconds: int | None
+    rep_id: str | None
+    notes: str | None
+    opportunity_id: str | None
+    opportunity_stage: str | None
+
+
+class Signal(msgspec.Struct):
+    code: str
+    severity: str  # critical | warning | opportunity | info
+    message: str
+    evidence: dict
+
+
+class RelatedView(msgspec.Struct):
+    id: str
+    kind: str
+    stage: str | None
+    last_touched_at: datetime
+    calls: int
+
+
+class DataQuality(msgspec.Struct):
+    issues: dict[str, int]
+    unmapped_dispositions: dict[str, int]
+
+
+class CallContext(msgspec.Struct):
+    individual_id: str
+    as_of: datetime
+    person: PersonView
+    summary: Summary
+    windows: dict[str, Window]
+    trend: dict[str, Trend]
+    velocity: Velocity
+    recent_calls: list[RecentCallView]
+    signals: list[Signal]
+    related: list[RelatedView]
+    data_quality: DataQuality
+    prompt: str = ""
+    prompt_tokens: int = 0
+    segments: list[str] = []
+
+
+def _rate(connects: int, calls: int) -> float | None:
+    return round(connects / calls, 4) if calls else None
+
+
+def _days_between(later_us: int, earlier_us: int) -> int:
+    return (later_us - earlier_us) // DAY_US
+
+
+def window(state: ProfileState, last_day: int, days: int) -> Window:
+    """Sum of the day buckets in (last_day − days, last_day]."""
+    total = Window(dispositions={})
+    for day, bucket in state.buckets.items():
+        if last_day - days < day <= last_day:
+            total.calls += bucket.calls
+            total.outbound += bucket.outbound
+            total.inbound += bucket.inbound
+            total.connects += bucket.connects
+            total.talk_seconds += bucket.talk_seconds
+            for code, count in bucket.dispositions.items():
+                total.dispositions[code] = total.dispositions.get(code, 0) + count
+    total.dispositions = dict(sorted(total.dispositions.items()))
+    return total
+
+
+def trend_label(current: int, prior: int, first_call_day: int | None, period_start_day: int) -> str:
+    if current == 0 and prior == 0:
+        return "inactive"
+    if current == 0:
+        return "gone quiet"
+    if prior == 0:
+        return "new" if first_call_day is not None and first_call_day > period_start_day else "rising"
+    if current >= prior * 1.5 and current - prior >= 2:
+        return "rising"
+    if current <= prior * 0.5 and prior - current >= 2:
+        return "falling"
+    return "steady"
+
+
+def _trend(state: ProfileState, as_of_day: int, days: int) -> Trend:
+    current = window(state, as_of_day, days)
+    prior = window(state, as_of_day - days, days)
+    rate, prior_rate = _rate(current.connects, current.calls), _rate(prior.connects, prior.calls)
+    first_day = day_of(state.first_call[0]) if state.first_call else None
+    return Trend(
+        calls=current.calls,
+        prior_calls=prior.calls,
+        calls_change=current.calls - prior.calls,
+        connects=current.connects,
+        prior_connects=prior.connects,
+        connects_change=current.connects - prior.connects,
+        connect_rate=rate,
+        prior_connect_rate=prior_rate,
+        connect_rate_change=round(rate - prior_rate, 4) if rate is not None and prior_rate is not None else None,
+        label=trend_label(current.calls, prior.calls, first_day, as_of_day - days),
+    )
+
+
+def _signals(state: ProfileState, as_of_us: int, summary: Summary) -> list[Signal]:
+    signals: list[Signal] = []
+    flag = state.flag_last
+
+    def at(key) -> str:
+        return from_micros(key[0]).isoformat()
+
+    if "do_not_call" in flag:
+        key = flag["do_not_call"]
+        signals.append(Signal("do_not_call", "critical", "Asked not to be called again: do not call.",
+                              {"call_id": key[1], "at": at(key)}))
+    if "bad_number" in flag and (state.last_connect is None or flag["bad_number"] > state.last_connect):
+        key = flag["bad_number"]
+        signals.append(Signal("bad_number", "warning", "The number on file reached the wrong line; verify it before dialling.",
+                              {"call_id": key[1], "at": at(key)}))
+    intent = max((flag[f] for f in ("meeting", "positive") if f in flag), default=None)
+    if intent and as_of_us - intent[0] <= HIGH_INTENT_DAYS * DAY_US:
+        kind = "meeting booked" if "meeting" in flag and flag["meeting"] == intent else "positive outcome"
+        signals.append(Signal("high_intent", "opportunity",
+                              f"High intent: {kind} {_days_between(as_of_us, intent[0])} days ago.",
+                              {"call_id": intent[1], "at": at(intent), "outcome": kind}))
+    elif intent and as_of_us - intent[0] > QUIET_AFTER_INTEREST_DAYS * DAY_US and (
+        state.last_connect is None or state.last_connect <= intent
+    ):
+        quiet = _days_between(as_of_us, intent[0])
+        signals.append(Signal("quiet_after_interest", "warning",
+                              f"Went quiet after showing interest: no conversation in the {quiet} days since.",
+                              {"call_id": intent[1], "at": at(intent), "days_quiet": quiet}))
+    if "callback" in flag and (state.last_outbound is None or state.last_outbound <= flag["callback"]):
+        key = flag["callback"]
+        waiting = _days_between(as_of_us, key[0])
+        signals.append(Signal("callback_due", "warning", f"Asked for a call back {waiting} days ago; not yet called back.",
+                              {"call_id": key[1], "requested_at": at(key), "days_waiting": waiting}))
+    if summary.attempts_since_last_connect >= MANY_ATTEMPTS:
+        since = "the last conversation" if state.last_connect else "the first call"
+        signals.append(Signal("many_attempts_no_connect", "warning",
+                              f"{summary.attempts_since_last_connect} outbound attempts since {since} without reaching them.",
+                              {"attempts": summary.attempts_since_last_connect,
+                               "since": at(state.last_connect or state.first_call)}))
+    return signals
+
+
+def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5) -> CallContext:
+    as_of_us = micros(as_of)
+    as_of_day = day_of(as_of_us)
+    person = state.person
+    name = " ".join(filter(None, [person.first_name, person.last_name])) or None
+    last_call_us = state.last_call[0] if state.last_call else None
+    last_connect_us = state.last_connect[0] if state.last_connect else None
+    newest = state.recent[0] if state.recent else None
+    summary = Summary(
+        calls=state.calls,
+        outbound=state.outbound,
+        inbound=state.inbound,
+        connects=state.connects,
+        connect_rate=_rate(state.connects, state.calls),
+        talk_seconds=state.talk_seconds,
+        first_call_at=from_micros(state.first_call[0]) if state.first_call else None,
+        last_call_at=from_micros(last_call_us),
+        last_connect_at=from_micros(last_connect_us),
+        days_since_last_call=_days_between(as_of_us, last_call_us) if last_call_us is not None else None,
+        days_since_last_connect=_days_between(as_of_us, last_connect_us) if last_connect_us is not None else None,
+        last_disposition=(newest.disposition or newest.disposition_text) if newest else None,
+        attempts_to_first_connect=state.outbound_to_first_connect if state.first_connect else None,
+        attempts_since_last_connect=state.outbound_since_last_connect,
+        do_not_call="do_not_call" in state.flag_last,
+    )
+    windows = {f"{days}d": window(state, as_of_day, days) for days in WINDOWS}
+    touches = sorted(r.started_at for r in state.recent)
+    gaps = [(b - a) / DAY_US for a, b in zip(touches, touches[1:])]
+    velocity = Velocity(
+        calls_per_week_30d=round(windows["30d"].calls * 7 / 30, 2),
+        calls_per_week_90d=round(windows["90d"].calls * 7 / 90, 2),
+        median_gap_days=round(statistics.median(gaps), 2) if gaps else None,
+        days_first_touch_to_first_connect=round((state.first_connect[0] - state.first_call[0]) / DAY_US, 2)
+        if state.first_connect
+        else None,
+    )
+    return CallContext(
+        individual_id=individual_id,
+        as_of=as_of,
+        person=PersonView(
+            name, person.first_name, person.last_name, person.title, person.company,
+            Identifiers(list(person.salesforce_ids), list(person.emails), list(person.phones)),
+        ),
+        summary=summary,
+        windows=windows,
+        trend={"7d": _trend(state, as_of_day, 7), "30d": _trend(state, as_of_day, 30)},
+        velocity=velocity,
+        recent_calls=[
+            RecentCallView(r.call_id, from_micros(r.started_at), r.direction, r.connect, r.disposition, r.disposition_text,
+                           r.talk_seconds, r.duration_seconds, r.rep_id, r.notes, r.opportunity_id, r.opportunity_stage)
+            for r in state.recent[:recent]
+        ],
+        signals=_signals(state, as_of_us, summary),
+        related=sorted(
+            (RelatedView(r.id, r.kind, r.stage, from_micros(r.last_touched_at), r.calls) for r in state.related.values()),
+            key=lambda r: (r.last_touched_at, r.id),
+            reverse=True,
+        ),
+        data_quality=DataQuality(dict(sorted(state.quality.items())), dict(sorted(state.unmapped.items()))),
+    )

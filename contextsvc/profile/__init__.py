@@ -1,0 +1,1 @@
+"""Profile stage: per-person call state, updated incrementally as calls land."""

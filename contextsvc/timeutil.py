@@ -1,0 +1,20 @@
+"""Time as integers: UTC microseconds since the epoch, and UTC day numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DAY_US = 86_400 * 1_000_000
+
+
+def micros(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + timedelta(microseconds=value)
+
+
+def day_of(us: int) -> int:
+    return us // DAY_US

@@ -1,0 +1,152 @@
+"""The served context equals a from-scratch recomputation from the call log.
+
+Random streams of calls — duplicates, newer and older versions, out-of-order arrival,
+identities that merge — go through the real writer (identity resolution, group commit,
+incremental profiles, cache). Then, for random as_of values including window
+boundaries, the context served from the cache and from the stored profile must equal
+the one assembled from a state rebuilt from the calls table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from contextsvc.context.assemble import assemble
+from contextsvc.context.prompt import render
+from contextsvc.identity.graph import IdentityGraph
+from contextsvc.ingest.dispositions import Picklist
+from contextsvc.ingest.events import CallEvent
+from contextsvc.ingest.normalise import Normaliser
+from contextsvc.ingest.results import CallWork
+from contextsvc.profile.facts import fact_from_call
+from contextsvc.profile.state import build
+from contextsvc.settings import REPO_ROOT
+from contextsvc.store import tables as t
+from contextsvc.store.cache import ProfileCache
+from contextsvc.store.engine import create_engine, create_schema
+from contextsvc.store.profiles import ProfileWriter, decode_call
+from contextsvc.store.reads import state_as_of
+from contextsvc.store.writer import Writer
+from contextsvc.timeutil import micros
+
+PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
+NORMALISER = Normaliser(PICKLIST)
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+# Identities chosen so streams merge people: the lead and the contact share an email
+# through "both", the phone-only caller joins whoever owns the number first, Bob/Robert.
+WHO = [
+    {"salesforce_id": "00Q5e00000AAAAA", "email": "pat@acme.com", "last_name": "Doe", "first_name": "Pat"},
+    {"salesforce_id": "0035e00000BBBBB", "phone": "+14155550100", "last_name": "Doe", "first_name": "Patricia"},
+    {"salesforce_id": "0035e00000BBBBB", "email": "pat@acme.com"},
+    {"phone": "(415) 555-0100"},
+    {"salesforce_id": "0035e00000CCCCC", "converted_lead_id": "00Q5e00000DDDDD", "last_name": "Roe"},
+    {"salesforce_id": "00Q5e00000DDDDD", "phone": "+14155550111", "first_name": "Bob", "last_name": "Roe", "company": "Initech"},
+    {"first_name": "Robert", "last_name": "Roe", "company": "Initech Inc", "email": "rob@initech.com"},
+    {"email": "solo@else.org"},
+]
+DISPOSITIONS = ["no_answer", "voicemail_left", "interested", "meeting_booked", "call_back_later", "not_interested",
+                "do_not_call", "bad_number", "Left VM", None, "Spoke to his dog"]
+
+event_strategy = st.builds(
+    lambda call, who, day, minute, direction, disposition, version, talk, stage: {
+        "call_id": f"c{call}",
+        "direction": direction,
+        "started_at": (T0 + timedelta(days=day, minutes=minute)).isoformat(),
+        "duration_seconds": 600,
+        "talk_seconds": talk,
+        "disposition": disposition,
+        "who": WHO[who],
+        "related": {"opportunity_id": "0065e00000OPP01", "opportunity_stage": stage} if stage else {},
+        "updated_at": (T0 + timedelta(days=300, minutes=version)).isoformat(),
+    },
+    st.integers(0, 25),  # few call ids: duplicates and new versions are common
+    st.integers(0, len(WHO) - 1),
+    st.integers(0, 120),
+    st.integers(0, 1439),
+    st.sampled_from(["outbound", "outbound", "inbound"]),
+    st.sampled_from(DISPOSITIONS),
+    st.integers(0, 3),  # version: same, newer or older than what is stored
+    st.integers(0, 600),
+    st.sampled_from([None, "Qualification", "Proposal/Price Quote"]),
+)
+
+
+def to_work(body: dict) -> CallWork:
+    event = msgspec.convert(body, CallEvent)
+    return CallWork(NORMALISER.normalise(event, strict=False))
+
+
+async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    await create_schema(engine)
+    cache = ProfileCache(1000)
+    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), cache)
+    await writer.start()
+    try:
+        work = [to_work(e) for e in events]
+        bounds = sorted({0, len(work), *[c % (len(work) + 1) for c in cuts]})
+        # Batches go in concurrently, so group commit mixes them as it likes.
+        await asyncio.gather(*(writer.submit(work[a:b]) for a, b in zip(bounds, bounds[1:]) if b > a))
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(t.calls.c.individual_id, t.calls.c.body))).all()
+            stored = {r[0]: r[1] for r in await conn.execute(select(t.profiles.c.individual_id, t.profiles.c.state))}
+        calls_of: dict[str, list] = {}
+        for individual_id, body in rows:
+            if individual_id:
+                calls_of.setdefault(individual_id, []).append(fact_from_call(decode_call(body), PICKLIST))
+        assert set(stored) == set(calls_of), "one profile per person with calls, none for merged-away people"
+        last = max(f.started_at for facts in calls_of.values() for f in facts) if calls_of else micros(T0)
+        for individual_id, facts in calls_of.items():
+            assert writer.graph.survivor(individual_id) == individual_id
+            for probe in probes:
+                as_of = _as_of(probe, last)
+                oracle = build(f for f in facts if f.started_at <= micros(as_of))
+                expected = assemble(individual_id, oracle, as_of, 50)
+                cold = ProfileCache(10)  # the stored row, not the writer's cache
+                for served_cache in (cache, cold):
+                    state = await state_as_of(engine, served_cache, PICKLIST, individual_id, as_of)
+                    served = assemble(individual_id, state, as_of, 50)
+                    assert msgspec.to_builtins(served) == msgspec.to_builtins(expected)
+                    assert render(served, 300) == render(expected, 300)
+    finally:
+        await writer.stop()
+        await engine.dispose()
+
+
+def _as_of(probe: int, last_us: int) -> datetime:
+    """Probes: after the newest call, on window edges (midnight, 7/30/90 days on), or
+    in the past (which serves from the call log)."""
+    last = datetime.fromtimestamp(last_us / 1e6, timezone.utc)
+    midnight = last.replace(hour=0, minute=0, second=0, microsecond=0)
+    choices = [
+        last,
+        last + timedelta(hours=3),
+        midnight + timedelta(days=7),
+        midnight + timedelta(days=7) - timedelta(microseconds=1),
+        midnight + timedelta(days=30),
+        midnight + timedelta(days=90, hours=12),
+        midnight + timedelta(days=200),
+        last - timedelta(days=10),
+        T0 + timedelta(days=60, hours=5),
+    ]
+    return choices[probe % len(choices)]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(event_strategy, min_size=1, max_size=40),
+    st.lists(st.integers(0, 100), max_size=5),
+    st.lists(st.integers(0, 100), min_size=1, max_size=4),
+)
+def test_served_context_equals_recomputation_from_the_call_log(events, cuts, probes):
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(scenario(events, cuts, probes, Path(tmp) / "db.sqlite"))

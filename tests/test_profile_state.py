@@ -1,0 +1,105 @@
+"""ProfileState.add() equals build() from scratch, for every arrival order."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contextsvc.profile import state as profile_state
+from contextsvc.profile.facts import CallFact
+from contextsvc.profile.state import ProfileState, build
+
+DAY = 86_400 * 1_000_000
+T0 = 20_000 * DAY  # 2024-10-04
+
+DISPOSITIONS = {
+    "no_answer": (False, ()),
+    "voicemail_left": (False, ("voicemail",)),
+    "interested": (True, ("positive",)),
+    "meeting_booked": (True, ("positive", "meeting")),
+    "call_back_later": (True, ("callback",)),
+    "do_not_call": (True, ("negative", "do_not_call")),
+    None: (False, ()),
+}
+
+
+def fact(call_id: str, started_at: int, direction: str, disposition: str | None, **extra) -> CallFact:
+    connect, flags = DISPOSITIONS[disposition]
+    fields = dict(
+        call_id=call_id, started_at=started_at, direction=direction, connect=connect, human_answered=connect,
+        flags=flags, disposition=disposition, disposition_text=disposition or extra.pop("text", None),
+        talk_seconds=60 if connect else 0, duration_seconds=90, rep_id="r1", notes=None, account_id=None,
+        opportunity_id=None, opportunity_stage=None, case_id=None, quality=() if disposition else ("disposition_missing",),
+        salesforce_id=None, email=None, phone=None, first_name=None, last_name=None, company=None, title=None,
+    )
+    fields.update(extra)
+    return CallFact(**fields)
+
+
+facts_strategy = st.lists(
+    st.builds(
+        lambda i, day, second, direction, disposition, stage, title: fact(
+            f"c{i}", T0 + day * DAY + second * 1_000_000, direction, disposition,
+            opportunity_id="006A" if stage else None, opportunity_stage=stage, title=title,
+        ),
+        st.integers(0, 10_000),
+        st.integers(0, 600),  # spans more than the 400 retained bucket days
+        st.integers(0, 3),  # tiny range: equal timestamps happen, ordered by call_id
+        st.sampled_from(["outbound", "outbound", "inbound", "internal"]),
+        st.sampled_from(list(DISPOSITIONS)),
+        st.sampled_from([None, "Prospecting", "Negotiation/Review"]),
+        st.sampled_from([None, "CFO", "VP Sales"]),
+    ),
+    max_size=60,
+    unique_by=lambda f: f.call_id,
+)
+
+
+def incrementally(facts: list[CallFact]) -> ProfileState:
+    state = build([])
+    seen: list[CallFact] = []
+    for f in facts:
+        seen.append(f)
+        if not state.add(f):
+            state = build(seen)
+    return state
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts_strategy, st.randoms(use_true_random=False))
+def test_any_arrival_order_gives_the_from_scratch_state(facts, rnd):
+    shuffled = list(facts)
+    rnd.shuffle(shuffled)
+    assert incrementally(shuffled) == build(facts)
+
+
+def test_attempt_counts_follow_their_definitions():
+    calls = [fact("a", T0, "outbound", "no_answer"), fact("b", T0 + 1, "outbound", "voicemail_left"),
+             fact("c", T0 + 2, "inbound", "interested"), fact("d", T0 + 3, "outbound", "no_answer"),
+             fact("e", T0 + 4, "outbound", "no_answer")]
+    state = build(calls)
+    assert state.outbound_to_first_connect == 2  # two dials, then the prospect called in
+    assert state.outbound_since_last_connect == 2
+    assert state.first_connect == state.last_connect == (T0 + 2, "c")
+
+
+def test_recent_calls_are_bounded_and_newest_first():
+    calls = [fact(f"c{i:03d}", T0 + i, "outbound", "no_answer") for i in range(profile_state.RECENT_KEEP + 30)]
+    random.Random(1).shuffle(calls)
+    state = incrementally(calls)
+    assert len(state.recent) == profile_state.RECENT_KEEP
+    assert [r.started_at for r in state.recent] == sorted((r.started_at for r in state.recent), reverse=True)
+    assert state.recent[0].call_id == f"c{profile_state.RECENT_KEEP + 29:03d}"
+
+
+def test_buckets_keep_400_days_back_from_the_newest_call():
+    state = build([fact("old", T0, "outbound", "no_answer"), fact("new", T0 + 500 * DAY, "outbound", "no_answer")])
+    assert list(state.buckets) == [T0 // DAY + 500]
+    assert state.calls == 2  # lifetime counters still count the old call
+
+
+def test_state_round_trips_through_its_storage_encoding():
+    state = build([fact("a", T0, "outbound", "meeting_booked", opportunity_id="006A", opportunity_stage="Prospecting")])
+    assert profile_state.decode_state(profile_state.encode_state(state)) == state
