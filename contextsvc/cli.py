@@ -25,6 +25,38 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(args: argparse.Namespace) -> int:
+    """Recompute every profile from the call log, in one transaction."""
+    import asyncio
+    import time
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from contextsvc.ingest.dispositions import Picklist
+    from contextsvc.store.engine import create_engine, create_schema
+    from contextsvc.store.profiles import rebuild_all
+    from contextsvc.timeutil import micros
+
+    settings = Settings.from_env()
+    picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        await create_schema(engine)
+        try:
+            async with engine.connect() as conn:
+                await conn.execution_options(writer=True)
+                async with conn.begin():
+                    return await conn.run_sync(rebuild_all, picklist, micros(datetime.now(timezone.utc)))
+        finally:
+            await engine.dispose()
+
+    started = time.perf_counter()
+    people = asyncio.run(run())
+    print(f"rebuilt {people:,} profiles from the call log in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contextsvc", description="Call-context service.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true", help="log every request (slow under load)")
     serve.set_defaults(handler=_serve)
+    rebuild = commands.add_parser(
+        "rebuild", help="recompute every person's profile from the call log (stop the server first)"
+    )
+    rebuild.set_defaults(handler=_rebuild)
     return parser
 
 
