@@ -7,6 +7,7 @@ to exercise every identity rule at the rates real traffic does.
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
 FORMATS = ["({a}) {b}-{c}", "{a}.{b}.{c}", "+1 {a} {b} {c}", "{a}{b}{c}", "001 {a} {b} {c}", "1-{a}-{b}-{c}"]
@@ -24,7 +25,9 @@ def _letters(n: int) -> str:
     return out
 
 
-def population(people: int, rng: random.Random) -> list[dict]:
+@lru_cache(maxsize=4)
+def population(people: int) -> list[dict]:
+    """The same people every time for a given size, so chunks of one stream agree."""
     out = []
     for i in range(people):
         a, b, c = 200 + i % 700, 200 + (i // 700) % 700, f"{i % 10_000:04d}"
@@ -42,13 +45,18 @@ def population(people: int, rng: random.Random) -> list[dict]:
     return out
 
 
-def calls(count: int, people: int, seed: int = 7, prefix: str = "call") -> list[dict]:
+def calls(
+    count: int, people: int, seed: int = 7, prefix: str = "call", first_index: int = 0, seconds_apart: float = 7.0
+) -> list[dict]:
+    """Calls first_index.. first_index+count of a stream spaced seconds_apart, in time order.
+    Half go to a uniformly chosen person, half to a power-law favourite (the top 1% of
+    people draw about a fifth of those), as repeat prospects do."""
     rng = random.Random(seed)
-    pop = population(people, rng)
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    pop = population(people)
+    start = datetime(2025, 11, 1, tzinfo=timezone.utc)
     out = []
-    for n in range(count):
-        p = pop[min(int(rng.paretovariate(1.2)) - 1, people - 1) if n % 2 else rng.randrange(people)]
+    for n in range(first_index, first_index + count):
+        p = pop[int(people * rng.random() ** 3) if n % 2 else rng.randrange(people)]
         a, b, c = p["phone"]
         who = {k: v for k, v in p.items() if v is not None and k != "phone"}
         who["phone"] = rng.choice(FORMATS).format(a=a, b=b, c=c)
@@ -57,7 +65,7 @@ def calls(count: int, people: int, seed: int = 7, prefix: str = "call") -> list[
             {
                 "call_id": f"{prefix}-{n}",
                 "direction": "outbound" if n % 5 else "inbound",
-                "started_at": (start + timedelta(seconds=n * 7)).isoformat(),
+                "started_at": (start + timedelta(seconds=n * seconds_apart)).isoformat(),
                 "duration_seconds": duration,
                 "talk_seconds": duration // 2,
                 "disposition": rng.choice(DISPOSITIONS),

@@ -33,7 +33,8 @@ from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.store.profiles import ProfileWriter, decode_call
-from contextsvc.store.reads import state_as_of
+from contextsvc.store.engine import create_sqlite_read_engine
+from contextsvc.store.reads import ProfileReader, state_as_of
 from contextsvc.store.writer import Writer
 from contextsvc.timeutil import micros
 
@@ -91,6 +92,7 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
     cache = ProfileCache(1000)
     writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), cache)
     await writer.start()
+    reader = ProfileReader(engine, create_sqlite_read_engine(f"sqlite+aiosqlite:///{db}"))
     try:
         work = [to_work(e) for e in events]
         bounds = sorted({0, len(work), *[c % (len(work) + 1) for c in cuts]})
@@ -113,11 +115,12 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
                 expected = assemble(individual_id, oracle, as_of, 50)
                 cold = ProfileCache(10)  # the stored row, not the writer's cache
                 for served_cache in (cache, cold):
-                    state = await state_as_of(engine, served_cache, PICKLIST, individual_id, as_of)
+                    state = await state_as_of(reader, served_cache, PICKLIST, individual_id, as_of)
                     served = assemble(individual_id, state, as_of, 50)
                     assert msgspec.to_builtins(served) == msgspec.to_builtins(expected)
                     assert render(served, 300) == render(expected, 300)
     finally:
+        reader.close()
         await writer.stop()
         await engine.dispose()
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
-from litestar import Litestar
+from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
@@ -24,8 +24,9 @@ from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.settings import Settings
 from contextsvc.store.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
+from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
 from contextsvc.store.profiles import ProfileWriter
+from contextsvc.store.reads import ProfileReader
 from contextsvc.store.writer import Writer
 
 
@@ -37,6 +38,16 @@ def _shared_phones(settings: Settings) -> set[str]:
         except InvalidIdentifier as exc:
             raise SystemExit(f"CONTEXTSVC_SHARED_PHONES: {raw!r}: {exc.message}") from None
     return phones
+
+
+def baseline_handler(payload: bytes):
+    """A bare endpoint returning a fixed payload: the benchmark's yardstick."""
+
+    @get("/bench/baseline", opt={"scope": "context:read"}, include_in_schema=False)
+    async def baseline() -> Response[bytes]:
+        return Response(payload, media_type=MediaType.JSON)
+
+    return baseline
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -63,15 +74,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             commit_window_ms=settings.commit_window_ms,
         )
         await writer.start()
-        app.state.engine, app.state.writer = engine, writer
+        reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
+        app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         try:
             yield
         finally:
             await writer.stop()
+            reader.close()
             await engine.dispose()
 
+    handlers = [CallsController, ContextController, IndividualsController, health]
+    if settings.bench_baseline_file:
+        handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(
-        route_handlers=[CallsController, ContextController, IndividualsController, health],
+        route_handlers=handlers,
         lifespan=[lifespan],
         guards=[require_scope],
         exception_handlers=EXCEPTION_HANDLERS,

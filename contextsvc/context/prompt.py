@@ -99,4 +99,5 @@ def render(ctx: CallContext, max_tokens: int) -> tuple[str, int]:
         kept.remove(index)
         total -= costs[index]
     text = "\n".join(lines[i][1] for i in kept)
-    return text, count_tokens(text) if text else 0
+    # No token spans a newline, so the block costs its lines plus the newlines between.
+    return text, max(total - 1, 0)

@@ -22,6 +22,19 @@ class Disposition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     do_not_call: bool = False
 
 
+# Flags a profile tracks "last seen" for (connect and human_answered are counted apart).
+OUTCOME_FLAGS = ("positive", "negative", "meeting", "callback", "voicemail", "bad_number", "do_not_call")
+
+
+class Meaning(msgspec.Struct, frozen=True):
+    connect: bool = False
+    human_answered: bool = False
+    flags: tuple[str, ...] = ()
+
+
+NO_MEANING = Meaning()
+
+
 class _PicklistFile(msgspec.Struct, forbid_unknown_fields=True):
     disposition: list[Disposition]
     aliases: dict[str, str] = {}
@@ -47,6 +60,10 @@ class Picklist:
             if code not in self.by_code:
                 raise ValueError(f"alias {text!r} points at unknown code {code!r}")
             self._by_key[alias_key(text)] = code
+        self._meanings = {
+            d.code: Meaning(d.connect, d.human_answered, tuple(f for f in OUTCOME_FLAGS if getattr(d, f)))
+            for d in dispositions
+        }
 
     @classmethod
     def load(cls, path: Path) -> "Picklist":
@@ -63,5 +80,6 @@ class Picklist:
             return text
         return self._by_key.get(alias_key(text))
 
-    def flags(self, code: str | None) -> Disposition | None:
-        return self.by_code.get(code) if code else None
+    def meaning(self, code: str | None) -> Meaning:
+        """What a code says about the call; NO_MEANING for a missing or unmapped one."""
+        return self._meanings.get(code, NO_MEANING) if code else NO_MEANING

@@ -8,7 +8,6 @@ from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Call
 from contextsvc.timeutil import DAY_US, micros
 
-FLAGS = ("positive", "negative", "meeting", "callback", "voicemail", "bad_number", "do_not_call")
 
 
 class CallFact(msgspec.Struct, frozen=True):
@@ -17,7 +16,7 @@ class CallFact(msgspec.Struct, frozen=True):
     direction: str
     connect: bool
     human_answered: bool
-    flags: tuple[str, ...]  # the FLAGS this call's disposition carries
+    flags: tuple[str, ...]  # the OUTCOME_FLAGS this call's disposition carries
     disposition: str | None
     disposition_text: str | None
     talk_seconds: int
@@ -49,14 +48,14 @@ class CallFact(msgspec.Struct, frozen=True):
 
 
 def fact_from_call(call: Call, picklist: Picklist) -> CallFact:
-    meaning = picklist.flags(call.disposition)
+    meaning = picklist.meaning(call.disposition)
     return CallFact(
         call_id=call.call_id,
         started_at=micros(call.started_at),
         direction=call.direction,
-        connect=bool(meaning and meaning.connect),
-        human_answered=bool(meaning and meaning.human_answered),
-        flags=tuple(flag for flag in FLAGS if meaning and getattr(meaning, flag)),
+        connect=meaning.connect,
+        human_answered=meaning.human_answered,
+        flags=meaning.flags,
         disposition=call.disposition,
         disposition_text=call.disposition_text,
         talk_seconds=call.talk_seconds or 0,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.errors import Conflict, NotFound
@@ -33,16 +34,36 @@ def resolve_individual(graph: IdentityGraph, key: LookupKey) -> str:
     return found[0]
 
 
-async def profile_state(engine: AsyncEngine, cache: ProfileCache, individual_id: str) -> ProfileState:
+class ProfileReader:
+    """Loads one profile row: on SQLite through a sync engine in a thread (see engine.py)."""
+
+    def __init__(self, engine: AsyncEngine, sync_engine: Engine | None) -> None:
+        self.engine = engine
+        self.sync_engine = sync_engine
+
+    def _load_sync(self, individual_id: str):
+        with self.sync_engine.connect() as conn:
+            return conn.execute(_PROFILE_ROW, {"id": individual_id}).first()
+
+    async def load(self, individual_id: str):
+        if self.sync_engine is not None:
+            return await asyncio.to_thread(self._load_sync, individual_id)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(_PROFILE_ROW, {"id": individual_id})).first()
+
+    def close(self) -> None:
+        if self.sync_engine is not None:
+            self.sync_engine.dispose()
+
+
+_PROFILE_ROW = select(t.profiles.c.version, t.profiles.c.state).where(t.profiles.c.individual_id == bindparam("id"))
+
+
+async def profile_state(reader: ProfileReader, cache: ProfileCache, individual_id: str) -> ProfileState:
     cached = cache.get(individual_id)
     if cached is not None:
         return cached[1]
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(t.profiles.c.version, t.profiles.c.state).where(t.profiles.c.individual_id == individual_id)
-            )
-        ).first()
+    row = await reader.load(individual_id)
     if row is None:
         return build([])
     cache.put(individual_id, row.version, row.state)
@@ -50,14 +71,14 @@ async def profile_state(engine: AsyncEngine, cache: ProfileCache, individual_id:
 
 
 async def state_as_of(
-    engine: AsyncEngine, cache: ProfileCache, picklist: Picklist, individual_id: str, as_of: datetime
+    reader: ProfileReader, cache: ProfileCache, picklist: Picklist, individual_id: str, as_of: datetime
 ) -> ProfileState:
     """The state holding exactly the calls started at or before as_of."""
-    state = await profile_state(engine, cache, individual_id)
+    state = await profile_state(reader, cache, individual_id)
     if state.last_call is None or state.last_call[0] <= micros(as_of):
         return state
     # A look back in time: rebuild from the call log (O(this person's history), not cached).
-    async with engine.connect() as conn:
+    async with reader.engine.connect() as conn:
         rows = await conn.execute(
             select(t.calls.c.body).where(t.calls.c.individual_id == individual_id, t.calls.c.started_at <= micros(as_of))
         )

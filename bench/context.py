@@ -1,0 +1,145 @@
+"""Context-read benchmark: warm and cold reads against a bare endpoint on the same server.
+
+    .venv/bin/python -m bench.context [--calls 1000000 --people 100000] [--seconds 10]
+
+Builds (once, cached under var/bench/) a database of --calls calls over --people people,
+and a small one of --small-calls over --small-people, through the real writer. Then, on
+one server process per measurement (wrk as the load generator, on the same 2 cores):
+
+- warm: context reads of 1,000 hot people, all in the cache, vs GET /bench/baseline — a
+  bare Litestar endpoint on the same server, behind the same auth, returning the bytes of
+  a real context response. Throughput at 32 connections; latency at 4 connections.
+- cold: the cache holds one entry, reads spread over every person, so each read is a
+  primary-key lookup plus decode plus assembly.
+- size ratio: cold and warm p50 on the big database over the same on the small one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.dataset import database
+from bench.ingest import ensure_wrk
+from tests.live import live_server
+
+KEY = "bench-key"
+console = Console()
+
+WRK_PATHS = r"""
+local paths = {}
+for line in io.lines("PATHS") do paths[#paths + 1] = line end
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter % #paths) + 1], {["Authorization"] = "Bearer KEY"})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("non2xx=%d p50us=%d p99us=%d\n", summary.errors.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def individuals(db: Path, count: int, seed: int = 1) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        ids = [row[0] for row in conn.execute("SELECT individual_id FROM profiles ORDER BY individual_id")]
+    return random.Random(seed).sample(ids, min(count, len(ids)))
+
+
+def wrk(base: str, paths: list[str], connections: int, seconds: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path_file = Path(tmp) / "paths.txt"
+        path_file.write_text("\n".join(paths) + "\n")
+        script = Path(tmp) / "paths.lua"
+        script.write_text(WRK_PATHS.replace("PATHS", str(path_file)).replace("KEY", KEY))
+        out = subprocess.run(
+            [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    stats = dict(re.findall(r"(\w+)=(\d+)", out))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "non2xx": int(stats["non2xx"]),
+        "p50_ms": int(stats["p50us"]) / 1000,
+        "p99_ms": int(stats["p99us"]) / 1000,
+    }
+
+
+def measure(db: Path, seconds: int, *, cache_size: int, lookups: list[str], baseline: Path | None, warm_up: bool) -> dict:
+    env = {"cache_size": str(cache_size)}
+    if baseline:
+        env["bench_baseline_file"] = str(baseline)
+    paths = [f"/v1/context/{i}" for i in lookups]
+    results = {}
+    with live_server(db, KEY, **env) as (base, _):
+        if warm_up:
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
+                for path in paths:
+                    client.get(path).raise_for_status()
+        results["context_throughput"] = wrk(base, paths, 32, seconds)
+        results["context_latency"] = wrk(base, paths, 4, seconds)
+        if baseline:
+            results["baseline_throughput"] = wrk(base, ["/bench/baseline"], 32, seconds)
+            results["baseline_latency"] = wrk(base, ["/bench/baseline"], 4, seconds)
+    return results
+
+
+def sample_payload(db: Path, individual_id: str, out: Path) -> int:
+    with live_server(db, KEY) as (base, _):
+        body = httpx.get(f"{base}/v1/context/{individual_id}", headers={"Authorization": f"Bearer {KEY}"}).content
+    out.write_bytes(body)
+    return len(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--small-calls", type=int, default=10_000)
+    parser.add_argument("--small-people", type=int, default=1_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+
+    big = database(args.calls, args.people)
+    small = database(args.small_calls, args.small_people)
+    hot = individuals(big, 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = Path(tmp) / "baseline.json"
+        size = sample_payload(big, hot[0], baseline)
+        warm = measure(big, args.seconds, cache_size=200_000, lookups=hot, baseline=baseline, warm_up=True)
+    cold = measure(big, args.seconds, cache_size=1, lookups=individuals(big, 20_000, seed=2), baseline=None, warm_up=False)
+    small_warm = measure(small, args.seconds, cache_size=200_000, lookups=individuals(small, 1000), baseline=None, warm_up=True)
+    small_cold = measure(small, args.seconds, cache_size=1, lookups=individuals(small, 1000, seed=2), baseline=None, warm_up=False)
+
+    ratio = warm["context_throughput"]["rps"] / warm["baseline_throughput"]["rps"]
+    table = Table(title=f"context reads: {args.calls:,} calls / {args.people:,} people; payload {size:,} bytes; one uvicorn worker")
+    for column in ("measure", "result", "target"):
+        table.add_column(column)
+    table.add_row("warm context reads/s (32 conns)", f"{warm['context_throughput']['rps']:,.0f}", "")
+    table.add_row("bare endpoint reads/s, same size, same server", f"{warm['baseline_throughput']['rps']:,.0f}", "")
+    table.add_row("ratio context / bare", f"{ratio:.2f}", "≥ 0.7")
+    table.add_row("warm p50 / p99 (4 conns)", f"{warm['context_latency']['p50_ms']:.2f} / {warm['context_latency']['p99_ms']:.2f} ms", "")
+    table.add_row("bare p50 / p99 (4 conns)", f"{warm['baseline_latency']['p50_ms']:.2f} / {warm['baseline_latency']['p99_ms']:.2f} ms", "")
+    table.add_row("cold p50 / p99 (4 conns, every read a cache miss)", f"{cold['context_latency']['p50_ms']:.2f} / {cold['context_latency']['p99_ms']:.2f} ms", "p99 ≤ 10 ms")
+    table.add_row("cold reads/s (32 conns)", f"{cold['context_throughput']['rps']:,.0f}", "")
+    warm_ratio = warm["context_latency"]["p50_ms"] / small_warm["context_latency"]["p50_ms"]
+    cold_ratio = cold["context_latency"]["p50_ms"] / small_cold["context_latency"]["p50_ms"]
+    table.add_row(f"p50 at {args.calls:,} / at {args.small_calls:,} calls: warm", f"{warm_ratio:.2f}", "≤ 1.2")
+    table.add_row(f"p50 at {args.calls:,} / at {args.small_calls:,} calls: cold", f"{cold_ratio:.2f}", "≤ 1.2")
+    errors = sum(r["non2xx"] for m in (warm, cold, small_warm, small_cold) for r in m.values())
+    table.add_row("non-2xx responses", str(errors), "0")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
