@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.context
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

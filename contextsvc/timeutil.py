@@ -18,3 +18,7 @@ def from_micros(value: int | None) -> datetime | None:
 
 def day_of(us: int) -> int:
     return us // DAY_US
+
+
+def days_ago(days: int) -> str:
+    return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"

@@ -15,8 +15,8 @@ from datetime import datetime
 
 import msgspec
 
-from contextsvc.profile.state import ProfileState
-from contextsvc.timeutil import DAY_US, day_of, from_micros, micros
+from contextsvc.profile.state import CallCounts, ProfileState
+from contextsvc.timeutil import DAY_US, day_of, days_ago, from_micros, micros
 
 WINDOWS = (7, 30, 90)
 HIGH_INTENT_DAYS = 14
@@ -57,13 +57,8 @@ class Summary(msgspec.Struct):
     do_not_call: bool
 
 
-class Window(msgspec.Struct):
-    calls: int = 0
-    outbound: int = 0
-    inbound: int = 0
-    connects: int = 0
-    talk_seconds: int = 0
-    dispositions: dict[str, int] = {}
+class Window(CallCounts):
+    pass
 
 
 class Trend(msgspec.Struct):
@@ -146,18 +141,16 @@ def _days_between(later_us: int, earlier_us: int) -> int:
     return (later_us - earlier_us) // DAY_US
 
 
+def _ago(later_us: int, earlier_us: int) -> str:
+    return days_ago(_days_between(later_us, earlier_us))
+
+
 def window(state: ProfileState, last_day: int, days: int) -> Window:
     """Sum of the day buckets in (last_day − days, last_day]."""
     total = Window(dispositions={})
     for day, bucket in state.buckets.items():
         if last_day - days < day <= last_day:
-            total.calls += bucket.calls
-            total.outbound += bucket.outbound
-            total.inbound += bucket.inbound
-            total.connects += bucket.connects
-            total.talk_seconds += bucket.talk_seconds
-            for code, count in bucket.dispositions.items():
-                total.dispositions[code] = total.dispositions.get(code, 0) + count
+            total.absorb(bucket)
     total.dispositions = dict(sorted(total.dispositions.items()))
     return total
 
@@ -214,7 +207,7 @@ def _signals(state: ProfileState, as_of_us: int, summary: Summary) -> list[Signa
     if intent and as_of_us - intent[0] <= HIGH_INTENT_DAYS * DAY_US:
         kind = "meeting booked" if "meeting" in flag and flag["meeting"] == intent else "positive outcome"
         signals.append(Signal("high_intent", "opportunity",
-                              f"High intent: {kind} {_days_between(as_of_us, intent[0])} days ago.",
+                              f"High intent: {kind} {_ago(as_of_us, intent[0])}.",
                               {"call_id": intent[1], "at": at(intent), "outcome": kind}))
     elif intent and as_of_us - intent[0] > QUIET_AFTER_INTEREST_DAYS * DAY_US and (
         state.last_connect is None or state.last_connect <= intent
@@ -226,7 +219,7 @@ def _signals(state: ProfileState, as_of_us: int, summary: Summary) -> list[Signa
     if "callback" in flag and (state.last_outbound is None or state.last_outbound <= flag["callback"]):
         key = flag["callback"]
         waiting = _days_between(as_of_us, key[0])
-        signals.append(Signal("callback_due", "warning", f"Asked for a call back {waiting} days ago; not yet called back.",
+        signals.append(Signal("callback_due", "warning", f"Asked for a call back {_ago(as_of_us, key[0])}; not yet called back.",
                               {"call_id": key[1], "requested_at": at(key), "days_waiting": waiting}))
     if summary.attempts_since_last_connect >= MANY_ATTEMPTS:
         since = "the last conversation" if state.last_connect else "the first call"

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from contextsvc.context.assemble import CallContext
 from contextsvc.context.tokens import count_tokens
+from contextsvc.timeutil import days_ago
 
 # Signals rank just below the headline: they are why an agent should act differently.
 _SEVERITY_SALIENCE = {"critical": 995, "opportunity": 985, "warning": 975, "info": 900}
@@ -20,9 +21,7 @@ _SEVERITY_SALIENCE = {"critical": 995, "opportunity": 985, "warning": 975, "info
 def when(moment: datetime | None, as_of: datetime) -> str:
     if moment is None:
         return "never"
-    days = (as_of - moment).days
-    relative = "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
-    return f"{moment.date().isoformat()} ({relative})"
+    return f"{moment.date().isoformat()} ({days_ago((as_of - moment).days)})"
 
 
 def _disposition(code: str | None, text: str | None) -> str:
@@ -50,8 +49,8 @@ def candidate_lines(ctx: CallContext) -> list[tuple[int, str]]:
         lines.append((999, "No calls on record."))
         return lines
     rate = f" ({s.connect_rate:.0%})" if s.connect_rate is not None else ""
-    lines.append((990, f"{s.calls} calls ({s.outbound} outbound, {s.inbound} inbound), {s.connects} conversations{rate}, "
-                       f"{_minutes(s.talk_seconds)} talk time."))
+    lines.append((990, f"{_count(s.calls, 'call')} ({s.outbound} outbound, {s.inbound} inbound), "
+                       f"{_count(s.connects, 'conversation')}{rate}, {_minutes(s.talk_seconds)} talk time."))
     last = ctx.recent_calls[0] if ctx.recent_calls else None
     outcome = f": {_disposition(last.disposition, last.disposition_text)}" if last else ""
     lines.append((980, f"Last call {when(s.last_call_at, as_of)}{outcome}."))
@@ -60,9 +59,10 @@ def candidate_lines(ctx: CallContext) -> list[tuple[int, str]]:
         lines.append((_SEVERITY_SALIENCE.get(signal.severity, 900), f"Signal: {signal.message}"))
     for key in ("30d", "7d"):
         t = ctx.trend[key]
-        lines.append((900 if key == "30d" else 700,
-                      f"Last {key[:-1]} days: {t.calls} calls, {t.connects} conversations; {t.label} "
-                      f"(prior {key[:-1]} days: {t.prior_calls} calls, {t.prior_connects} conversations)."))
+        salience = 900 if key == "30d" else 690 if t.label != "inactive" else 450
+        lines.append((salience,
+                      f"Last {key[:-1]} days: {_count(t.calls, 'call')}, {_count(t.connects, 'conversation')}; {t.label} "
+                      f"(prior {key[:-1]} days: {_count(t.prior_calls, 'call')}, {_count(t.prior_connects, 'conversation')})."))
     if s.attempts_to_first_connect is not None:
         lines.append((650, f"First conversation took {s.attempts_to_first_connect} outbound attempts "
                            f"({ctx.velocity.days_first_touch_to_first_connect} days)."))
@@ -76,7 +76,7 @@ def candidate_lines(ctx: CallContext) -> list[tuple[int, str]]:
         lines.append((620 - rank, f"{record.kind.capitalize()} {record.id}{stage}, last discussed {when(record.last_touched_at, as_of)}."))
     for rank, call in enumerate(ctx.recent_calls):
         notes = f' Notes: "{call.notes}"' if call.notes else ""
-        lines.append((560 - 10 * rank, f"- {when(call.started_at, as_of)} {call.direction}, "
+        lines.append((660 - 15 * rank, f"- {when(call.started_at, as_of)} {call.direction}, "
                                        f"{_disposition(call.disposition, call.disposition_text)}, "
                                        f"{_minutes(call.talk_seconds)} talk.{notes}"))
     issues = sum(ctx.data_quality.issues.values())

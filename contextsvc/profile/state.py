@@ -25,7 +25,9 @@ UNMAPPED_KEEP = 20
 Key = tuple[int, str]  # (started_at µs, call_id)
 
 
-class DayBucket(msgspec.Struct, array_like=True):
+class CallCounts(msgspec.Struct):
+    """Counts over a set of calls: one day's bucket, or a window summed from buckets."""
+
     calls: int = 0
     outbound: int = 0
     inbound: int = 0
@@ -33,6 +35,17 @@ class DayBucket(msgspec.Struct, array_like=True):
     talk_seconds: int = 0
     dispositions: dict[str, int] = {}
 
+    def absorb(self, other: "CallCounts") -> None:
+        self.calls += other.calls
+        self.outbound += other.outbound
+        self.inbound += other.inbound
+        self.connects += other.connects
+        self.talk_seconds += other.talk_seconds
+        for code, count in other.dispositions.items():
+            self.dispositions[code] = self.dispositions.get(code, 0) + count
+
+
+class DayBucket(CallCounts, array_like=True):
     def add(self, fact: CallFact) -> None:
         self.calls += 1
         self.outbound += fact.direction == "outbound"
