@@ -54,7 +54,8 @@ def presented_key(connection: ASGIConnection) -> str | None:
     return connection.headers.get("x-api-key") or None
 
 
-def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    # async on purpose: Litestar runs sync guards in a thread pool, a hand-off per request.
     scope = handler.opt.get("scope")
     if scope is None:
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from contextsvc.context.assemble import CallContext
-from contextsvc.context.tokens import count_tokens
+from contextsvc.context.tokens import line_tokens
 from contextsvc.timeutil import days_ago
 
 # Signals rank just below the headline: they are why an agent should act differently.
@@ -90,7 +90,7 @@ def render(ctx: CallContext, max_tokens: int) -> tuple[str, int]:
     """The block and its estimated token count (never above max_tokens)."""
     lines = candidate_lines(ctx)
     kept = list(range(len(lines)))
-    costs = [count_tokens(text) + 1 for _, text in lines]  # + the newline joining it
+    costs = [line_tokens(text) + 1 for _, text in lines]  # + the newline joining it
     total = sum(costs)
     drop_order = sorted(kept, key=lambda i: (lines[i][0], -i))
     for index in drop_order:

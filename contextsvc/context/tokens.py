@@ -11,6 +11,7 @@ and a block estimated within `max_tokens` fits the real budget.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Each estimated token is exactly one match: up to 4 letters of a word, up to 3 digits,
 # one punctuation character, or a newline. Counting matches runs in C.
@@ -19,3 +20,10 @@ _TOKEN = re.compile(r"[^\W\d_]{1,4}|\d{1,3}|[^\w\s]|_|\n")
 
 def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
+
+
+@lru_cache(maxsize=262_144)
+def line_tokens(line: str) -> int:
+    """count_tokens for one line, memoised: a person's lines repeat from read to read
+    until a call lands or a day passes, and the regex is most of a render's cost."""
+    return count_tokens(line)
