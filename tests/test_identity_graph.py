@@ -189,3 +189,13 @@ def test_a_graph_restored_from_its_links_resolves_like_the_original(history, pro
         assert (a.rule, bool(a.merges), a.created) == (b.rule, bool(b.merges), b.created)
         if not a.created:
             assert live.survivor(a.individual_id) == restored.survivor(b.individual_id)
+
+
+def test_a_fuzzy_lookalike_never_joins_two_different_contacts_anchored_by_another_rule():
+    g = graph()
+    robert = g.resolve("c1", person(salesforce_id=CONTACT, salesforce_kind="contact", first_name="Robert", last_name="Smith", company="Acme"))
+    bob = g.resolve("c2", person(salesforce_id=CONTACT_2, salesforce_kind="contact", first_name="Bob", last_name="Smith",
+                                 company="Acme", email="bob@acme.com"))
+    call = g.resolve("c3", person(email="bob@acme.com", first_name="Bob", last_name="Smith", company="Acme"))
+    assert call.individual_id == bob.individual_id and not call.merges
+    assert g.survivor(robert.individual_id) != g.survivor(bob.individual_id)

@@ -92,3 +92,22 @@ async def test_identity_survives_a_restart(client_for):
                                                         "company": "Acme"}))
     assert again["individual_id"] == fuzzy["individual_id"] == first["individual_id"]
     assert (again["status"], fuzzy["status"], dup["status"]) == ("accepted", "accepted", "duplicate")
+
+
+async def test_a_shared_line_stays_shared_after_merges_and_a_restart(client_for):
+    board = "+12125550000"
+    people = [("Ann", "Lee", "ann@x.com"), ("Raj", "Patel", "raj@x.com"), ("Tom", "Ng", "tom@x.com")]
+    async with client_for(shared_line_threshold=2) as api:
+        await ingest(api, *[call_event(f"c{i}", who={"phone": board, "first_name": f, "last_name": l, "email": e})
+                            for i, (f, l, e) in enumerate(people)])
+        # Raj turns out to be Ann's duplicate record: fewer people on the number now.
+        await ingest(api, call_event("m", who={"email": "raj@x.com", "salesforce_id": LEAD}),
+                     call_event("m2", who={"email": "ann@x.com", "salesforce_id": LEAD}))
+        [live] = await ingest(api, call_event("probe1", who={"phone": board, "first_name": "Ann", "last_name": "Lee"}))
+    async with client_for(shared_line_threshold=2) as api:
+        [restored] = await ingest(api, call_event("probe2", who={"phone": board, "first_name": "Ann", "last_name": "Lee"}))
+    # Neither probe is linked through the switchboard: each is a new person, live and restored.
+    assert live["individual_id"] != restored["individual_id"]
+    async with client_for(shared_line_threshold=2) as api:
+        ann = (await person(api, "ann@x.com")).json()
+        assert ann["calls"] == 4  # c0, c1 (Raj, merged in), m and m2: never the probes

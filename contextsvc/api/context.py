@@ -37,7 +37,7 @@ class ContextController(Controller):
         elif as_of.tzinfo is None:
             raise ValidationFailed("as_of needs a timezone", [FieldError("as_of", "naive_datetime", "add Z or an offset such as +00:00")])
         key = parse_lookup(lookup, state.settings.default_region)
-        individual_id = resolve_individual(state.writer.graph, key)
+        individual_id = await resolve_individual(state.writer, key)
         profile = await state_as_of(state.reader, state.writer.cache, state.picklist, individual_id, as_of)
         context: CallContext = assemble(individual_id, profile, as_of.astimezone(timezone.utc), recent)
         context.prompt, context.prompt_tokens = render(context, max_tokens)

@@ -10,7 +10,7 @@ from contextsvc.store.queries import ping
 @get("/health", tags=["system"], summary="Liveness and database check")
 async def health(request: Request) -> Response[dict]:
     state = request.app.state
-    checks = {"writer": "ok" if state.writer.running else "stopped"}
+    checks = {"writer": "ok" if state.writer.running else (state.writer.failed or "stopped")}
     try:
         await ping(state.engine)
         checks["database"] = "ok"

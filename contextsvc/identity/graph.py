@@ -152,6 +152,9 @@ class IdentityGraph:
         self._by_surname_org: dict[tuple[str, str], set[str]] = {}
         self._line_by_phone: dict[str, str] = {}
         self._shared: set[str] = set()  # sticky: once a shared line, always one
+        # Individuals changed since begin_batch(): readers wait for the commit before
+        # trusting a lookup that lands on one of them.
+        self.touched: set[str] = set()
 
     # --- queries ---------------------------------------------------------------------
 
@@ -239,6 +242,8 @@ class IdentityGraph:
             rule, evidence = "new", {"reason": "no existing person matches this call's identifiers"}
 
         links, shared = self._attach(survivor, ev, who, call_id, rule)
+        self.touched.add(survivor)
+        self.touched.update(m.merged_id for m in merges)
         return Resolution(
             survivor,
             rule,
@@ -291,8 +296,11 @@ class IdentityGraph:
         candidates: set[str] = set()
         for org in _org_keys([ev.company], [ev.domain]):
             candidates.update(self.survivor(p) for p in self._by_surname_org.get((ev.last, org), ()))
-        found = [p for p in sorted(candidates) if p not in matches and not self._conflicts(p, ev) and self._name_matches(p, ev)]
-        if len(found) == 1:  # two lookalikes at one company: link neither
+        lookalikes = [p for p in sorted(candidates) if not self._conflicts(p, ev) and self._name_matches(p, ev)]
+        found = [p for p in lookalikes if p not in matches and not any(self._records_clash(p, m) for m in matches)]
+        # Two lookalikes at one company (counting one already matched by another rule):
+        # the name cannot say which, so it links neither.
+        if len(found) == 1 and len(lookalikes) == 1 + sum(p in matches for p in lookalikes):
             facts = self._facts[found[0]]
             same_company = bool(ev.company) and ev.company in facts.companies
             matches[found[0]] = (
@@ -308,6 +316,12 @@ class IdentityGraph:
     def _name_matches(self, individual_id: str, ev: _Evidence) -> bool:
         facts = self._facts[individual_id]
         return ev.last in facts.last_names and any(first_names_match(ev.first, f) for f in facts.first_names)
+
+    def _records_clash(self, a: str, b: str) -> bool:
+        """Both are known by different records of the same Salesforce object."""
+        kinds_a = {kind for sfid, kind in self._facts[a].salesforce_ids.items() if sfid not in self._facts[b].salesforce_ids}
+        kinds_b = {kind for sfid, kind in self._facts[b].salesforce_ids.items() if sfid not in self._facts[a].salesforce_ids}
+        return bool(kinds_a & kinds_b)
 
     def _conflicts(self, individual_id: str, ev: _Evidence) -> bool:
         """Evidence that this call is about somebody else than that person."""
@@ -392,8 +406,16 @@ class IdentityGraph:
 
     # --- restore from the store ------------------------------------------------------
 
-    def restore(self, individuals: Iterable[IndividualRow], links: Iterable[tuple[str, str, str, str | None]]) -> None:
-        """Rebuild from persisted rows: (id, kind, merged_into) and (individual_id, kind, value, display)."""
+    def restore(
+        self,
+        individuals: Iterable[IndividualRow],
+        links: Iterable[tuple[str, str, str, str | None]],
+        shared_lines: Iterable[str] = (),
+    ) -> None:
+        """Rebuild from persisted rows: (id, kind, merged_into), (individual_id, kind,
+        value, display), and the numbers detected as shared lines (sticky: merges later
+        lower the count of people on a number, but a switchboard stays a switchboard)."""
+        self._shared.update(shared_lines)
         for row in individuals:
             self._facts[row.id] = _Facts(row.id, row.kind)
             if row.merged_into:

@@ -48,6 +48,7 @@ class _Pending:
         self.retracted: set[str] = set()  # people who lost a call version (replaced)
         self.quarantine: list[tuple[int, dict]] = []
         self.attributes: dict[str, tuple[int, Call]] = {}  # individual -> newest call naming them
+        self.shared_lines: list[dict] = []
 
 
 class DisplayCache:
@@ -143,7 +144,7 @@ def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], p
                 "ignored: this version was already stored with different content; send a newer updated_at to change a call",
             )
     resolution = graph.resolve(call.call_id, call.who)
-    _collect_identity(resolution, pending)
+    _collect_identity(resolution, pending, now_us)
     started = micros(call.started_at)
     if resolution.individual_id and any(getattr(call.who, name) for name in ATTRIBUTES):
         latest = pending.attributes.get(resolution.individual_id)
@@ -175,7 +176,9 @@ def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], p
     return ItemResult(status, call.call_id, resolution.individual_id, version_text)
 
 
-def _collect_identity(resolution: Resolution, pending: _Pending) -> None:
+def _collect_identity(resolution: Resolution, pending: _Pending, now_us: int) -> None:
+    for phone in resolution.shared_lines:
+        pending.shared_lines.append({"phone": phone, "detected_at": now_us, "evidence": json_text(resolution.evidence)})
     if resolution.created:
         pending.new_individuals[resolution.individual_id] = resolution.created
     pending.merges.extend(resolution.merges)
@@ -284,6 +287,7 @@ def _flush(
         if row["individual_id"]:
             row["individual_id"] = survivor(row["individual_id"])
     bulk_insert(conn, t.calls, list(pending.inserts.values()))
+    bulk_insert(conn, t.shared_lines, pending.shared_lines)
     if pending.updates:
         conn.execute(_UPDATE_CALL, [{"b_" + k: v for k, v in row.items()} for row in pending.updates.values()])
     _write_attributes(conn, survivor, display, pending.attributes)

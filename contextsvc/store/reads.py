@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.errors import Conflict, NotFound
-from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.lookup import LookupKey
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.profile.facts import fact_from_call
@@ -19,9 +19,17 @@ from contextsvc.store.cache import ProfileCache
 from contextsvc.store.profiles import decode_call
 from contextsvc.timeutil import micros
 
+if TYPE_CHECKING:
+    from contextsvc.store.writer import Writer
 
-def resolve_individual(graph: IdentityGraph, key: LookupKey) -> str:
-    found = graph.lookup(key.kind, key.value)
+
+async def resolve_individual(writer: "Writer", key: LookupKey) -> str:
+    found = writer.graph.lookup(key.kind, key.value)
+    if writer.graph.touched.intersection(found):
+        # The in-flight batch is changing this person (a merge, a new individual): answer
+        # from its committed outcome, not from a half-applied one.
+        await writer.settled()
+        found = writer.graph.lookup(key.kind, key.value)
     label = key.kind.replace("_", " ")
     if not found:
         raise NotFound(f"no one is known by {label} {key.value}", details={"lookup": {"kind": key.kind, "value": key.value}})

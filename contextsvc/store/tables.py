@@ -106,3 +106,12 @@ profiles = Table(
     Column("state", LargeBinary, nullable=False),
     Column("updated_at", Micros, nullable=False),
 )
+
+# Numbers detected as shared lines (switchboards): they stop linking people, for good.
+shared_lines = Table(
+    "shared_lines",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("detected_at", Micros, nullable=False),
+    Column("evidence", JsonText, nullable=False),
+)

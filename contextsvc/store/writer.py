@@ -40,7 +40,8 @@ def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGrap
             t.identifiers.c.id
         )
     )
-    graph.restore(individuals, links)
+    shared = [row[0] for row in conn.execute(select(t.shared_lines.c.phone))]
+    graph.restore(individuals, links, shared)
     return graph
 
 
@@ -77,6 +78,9 @@ class Writer:
         self._profiles = profiles
         self.cache = cache
         self.batches_committed = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self.failed: str | None = None  # set when the writer had to stop taking writes
 
     async def start(self) -> None:
         self._conn = await self._engine.connect()
@@ -98,7 +102,11 @@ class Writer:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task is not None and not self._task.done() and self.failed is None
+
+    async def settled(self) -> None:
+        """Wait until no batch is between identity resolution and commit."""
+        await self._settled.wait()
 
     async def submit(self, work: list[Work]) -> list[ItemResult]:
         if not self.running:
@@ -109,10 +117,11 @@ class Writer:
 
     async def _reload(self) -> None:
         assert self._conn is not None
-        self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
+        # Forget everything that may hold uncommitted changes before anything can fail.
         self._display = DisplayCache()
         self._profiles.forget()
         self.cache.clear()
+        self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
@@ -138,21 +147,38 @@ class Writer:
     async def _run(self) -> None:
         while True:
             jobs = await self._next_batch()
+            self._settled.clear()
             try:
                 await self._commit(jobs)
             except Exception:  # the batch is lost as a whole: nobody in it was acknowledged
                 log.exception("group commit failed; rolling back %d requests", len(jobs))
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(Unavailable("the call store could not commit; retry the request"))
                 try:
                     await self._conn.rollback()
                     await self._reload()  # the graph saw uncommitted identity changes
                 except Exception:
-                    log.exception("could not reload the identity graph")
+                    # Carrying on with a graph that holds rolled-back changes would corrupt
+                    # identity; refuse writes until restarted (health reports it).
+                    self.failed = "could not reload the identity graph after a failed commit"
+                    log.exception(self.failed)
+                # Answered only now, so a client retrying at once meets a clean state.
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(Unavailable("the call store could not commit; retry the request"))
             finally:
+                if self.graph is not None:
+                    self.graph.touched.clear()
+                self._settled.set()
                 for _ in jobs:
                     self._queue.task_done()
+            if self.failed:
+                self._fail_queued()
+                return
+
+    def _fail_queued(self) -> None:
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            job.future.set_exception(Unavailable(self.failed or "the writer stopped"))
+            self._queue.task_done()
 
     async def _commit(self, jobs: list[_Job]) -> None:
         assert self._conn is not None and self.graph is not None
