@@ -33,3 +33,12 @@ def test_invalidation_and_decoding_once():
     assert cache.get("p1")[1] is first
     cache.invalidate("p1")
     assert cache.get("p1") is None
+
+
+def test_a_cold_read_that_raced_a_publication_is_not_cached():
+    cache = ProfileCache(10)
+    generation = cache.generation  # a cold read starts and reads v1 from the store...
+    cache.publish({"p1": (2, TWO)}, set())  # ...the writer commits v2 meanwhile...
+    cache.invalidate("p1")  # ...and v2 is evicted before the cold read finishes
+    cache.fill("p1", 1, ONE, generation)
+    assert cache.get("p1") is None

@@ -129,7 +129,7 @@ async def test_as_of_in_the_past_sees_only_what_had_happened(api):
 async def test_bad_parameters_are_refused_with_the_field_named(api):
     await ingest(api, call_event("c1", who=DANA))
     naive = await api.get("/v1/context/+14155550101", params={"as_of": "2026-11-21T12:00:00"}, headers=READER)
-    assert naive.status_code == 422 and naive.json()["fields"][0]["field"] == "as_of"
+    assert naive.status_code == 400 and naive.json()["fields"][0]["field"] == "as_of"
     too_many = await api.get("/v1/context/+14155550101", params={"recent": 51}, headers=READER)
     assert too_many.status_code == 400 and too_many.json()["code"] == "invalid_request"
 

@@ -103,3 +103,10 @@ def test_buckets_keep_400_days_back_from_the_newest_call():
 def test_state_round_trips_through_its_storage_encoding():
     state = build([fact("a", T0, "outbound", "meeting_booked", opportunity_id="006A", opportunity_stage="Prospecting")])
     assert profile_state.decode_state(profile_state.encode_state(state)) == state
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.permutations(list(range(30))))
+def test_the_kept_unmapped_texts_do_not_depend_on_arrival_order(order):
+    facts = [fact(f"c{i:02d}", T0 + i * DAY, "outbound", None, text=f"free text {i}") for i in range(30)]
+    assert incrementally([facts[i] for i in order]) == build(facts)

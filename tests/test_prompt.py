@@ -60,7 +60,8 @@ def test_do_not_call_outranks_everything_but_the_headline():
 def test_dates_are_absolute_and_relative():
     facts = [fact("a", T0 + 697 * DAY, "outbound", "interested"), fact("b", T0 + 699 * DAY + DAY // 2, "outbound", "no_answer")]
     text, _ = render(context_of(facts), 500)
-    assert re.search(r"Last call \d{4}-\d{2}-\d{2} \(today\): no answer\.", text)
+    # Relative days are UTC days, as the windows count them: noon yesterday is "yesterday".
+    assert re.search(r"Last call \d{4}-\d{2}-\d{2} \(yesterday\): no answer\.", text)
     assert re.search(r"Last conversation \d{4}-\d{2}-\d{2} \(3 days ago\)\.", text)
 
 

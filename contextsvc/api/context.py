@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from litestar import Controller, MediaType, Request, Response, get
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, Parameter
 
 from contextsvc.context.assemble import CallContext, assemble
 from contextsvc.context.prompt import render
-from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity.lookup import parse_lookup
 from contextsvc.store.reads import resolve_individual, state_as_of
 
@@ -35,7 +35,10 @@ class ContextController(Controller):
         if as_of is None:
             as_of = datetime.now(timezone.utc)
         elif as_of.tzinfo is None:
-            raise ValidationFailed("as_of needs a timezone", [FieldError("as_of", "naive_datetime", "add Z or an offset such as +00:00")])
+            raise ValidationException(
+                "Validation failed for GET /v1/context",
+                extra=[{"key": "as_of", "message": "as_of needs a timezone: add Z or an offset such as +00:00"}],
+            )
         key = parse_lookup(lookup, state.settings.default_region)
         individual_id = await resolve_individual(state.writer, key)
         profile = await state_as_of(state.reader, state.writer.cache, state.picklist, individual_id, as_of)

@@ -138,7 +138,8 @@ def _rate(connects: int, calls: int) -> float | None:
 
 
 def _days_between(later_us: int, earlier_us: int) -> int:
-    return (later_us - earlier_us) // DAY_US
+    """Whole UTC days apart, as the windows count them (23:00 to 01:00 is one day)."""
+    return day_of(later_us) - day_of(earlier_us)
 
 
 def _ago(later_us: int, earlier_us: int) -> str:

@@ -21,7 +21,7 @@ _SEVERITY_SALIENCE = {"critical": 995, "opportunity": 985, "warning": 975, "info
 def when(moment: datetime | None, as_of: datetime) -> str:
     if moment is None:
         return "never"
-    return f"{moment.date().isoformat()} ({days_ago((as_of - moment).days)})"
+    return f"{moment.date().isoformat()} ({days_ago((as_of.date() - moment.date()).days)})"  # UTC days
 
 
 def _disposition(code: str | None, text: str | None) -> str:

@@ -140,8 +140,12 @@ class ProfileState(msgspec.Struct, omit_defaults=True):
             self.last_outbound = key if self.last_outbound is None else max(self.last_outbound, key)
         if fact.disposition:
             self.dispositions[fact.disposition] = self.dispositions.get(fact.disposition, 0) + 1
-        elif fact.disposition_text and (fact.disposition_text in self.unmapped or len(self.unmapped) < UNMAPPED_KEEP):
-            self.unmapped[fact.disposition_text] = self.unmapped.get(fact.disposition_text, 0) + 1
+        elif fact.disposition_text:
+            text = fact.disposition_text
+            if text in self.unmapped or len(self.unmapped) < UNMAPPED_KEEP:
+                self.unmapped[text] = self.unmapped.get(text, 0) + 1
+            elif not newest:
+                exact = False  # the kept texts are the oldest ones; an older new text changes which
         for flag in fact.flags:
             if flag not in self.flag_last or key > self.flag_last[flag]:
                 self.flag_last[flag] = key

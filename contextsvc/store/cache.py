@@ -27,6 +27,9 @@ class ProfileCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self.hits = self.misses = 0
+        # Bumped by every writer publication; a cold read fills the cache only if no
+        # publication happened while it read, so it cannot reinstall a stale state.
+        self.generation = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -53,6 +56,19 @@ class ProfileCache:
 
     def invalidate(self, individual_id: str) -> None:
         self._entries.pop(individual_id, None)
+
+    def publish(self, published: dict[str, tuple[int, bytes]], removed: set[str]) -> None:
+        """The writer's post-commit update."""
+        self.generation += 1
+        for individual_id in removed:
+            self.invalidate(individual_id)
+        for individual_id, (version, blob) in published.items():
+            self.put(individual_id, version, blob)
+
+    def fill(self, individual_id: str, version: int, blob: bytes, generation: int) -> None:
+        """A cold read's result, kept only if nothing was published since it started."""
+        if generation == self.generation:
+            self.put(individual_id, version, blob)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -71,10 +71,11 @@ async def profile_state(reader: ProfileReader, cache: ProfileCache, individual_i
     cached = cache.get(individual_id)
     if cached is not None:
         return cached[1]
+    generation = cache.generation
     row = await reader.load(individual_id)
     if row is None:
         return build([])
-    cache.put(individual_id, row.version, row.state)
+    cache.fill(individual_id, row.version, row.state, generation)
     return decode_state(row.state)
 
 

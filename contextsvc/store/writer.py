@@ -190,10 +190,7 @@ class Writer:
         await self._conn.commit()
         self.batches_committed += 1
         # Published before anyone is answered: a read after an acknowledgement sees it.
-        for individual_id in outcome.removed:
-            self.cache.invalidate(individual_id)
-        for individual_id, (version, blob) in outcome.published.items():
-            self.cache.put(individual_id, version, blob)
+        self.cache.publish(outcome.published, outcome.removed)
         results = outcome.results
         offset = 0
         for job in jobs:
