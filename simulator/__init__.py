@@ -1,0 +1,1 @@
+"""simulator: realistic sales-call traffic with known ground truth."""

@@ -1,0 +1,128 @@
+"""The `simulator` command: generate, stream, verify."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from simulator.population import build_world
+from simulator.scenario import load
+from simulator.traffic import Traffic
+
+console = Console(stderr=True)
+
+
+def _scenario(args: argparse.Namespace):
+    return load(args.scenario, args.set or [])
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from simulator.output import write
+
+    scenario = _scenario(args)
+    started = time.perf_counter()
+    world = build_world(scenario)
+    traffic = Traffic(world, scenario)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    built = time.perf_counter()
+    count = write(world, traffic, out / "calls.ndjson", out / "truth.ndjson", limit=args.limit)
+    elapsed = time.perf_counter() - built
+    console.print(
+        f"{count:,} calls for {len(world.people):,} people in {elapsed:.2f}s "
+        f"({count / elapsed:,.0f} calls/s; population {built - started:.2f}s) -> {out}/calls.ndjson, {out}/truth.ndjson"
+    )
+    return 0
+
+
+def _stream(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from simulator.stream import stream
+
+    scenario = _scenario(args)
+    world = build_world(scenario)
+    calls = Traffic(world, scenario).calls()
+    started = time.perf_counter()
+    statuses = asyncio.run(
+        stream(calls, args.url, args.key, rate=args.rate, batch=args.batch, total=args.limit)
+    )
+    elapsed = time.perf_counter() - started
+    total = sum(statuses.values())
+    console.print(f"streamed {total:,} calls in {elapsed:.1f}s ({total / elapsed:,.0f} calls/s): {dict(statuses)}")
+    return 0 if set(statuses) <= {"accepted", "duplicate", "updated"} else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rich.table import Table
+
+    from simulator.verify import simulation_end, verify
+
+    scenario = _scenario(args)
+    world = build_world(scenario)
+    calls = list(Traffic(world, scenario).calls())
+    as_of = simulation_end(calls)
+    report = asyncio.run(verify(world, calls, args.url, args.key, as_of))
+    table = Table(title=f"verify: {report.people:,} people, {report.records:,} CRM records, as of {as_of.isoformat()}")
+    table.add_column("measure")
+    table.add_column("result")
+    table.add_column("threshold")
+    table.add_row("completeness", f"{report.completeness:.2%} ({report.reflected_calls:,}/{report.expected_calls:,} calls)",
+                  f"≥ {args.min_completeness:.2%}")
+    table.add_row("identity precision", f"{report.precision:.4f}", "")
+    table.add_row("identity recall", f"{report.recall:.4f}", "")
+    table.add_row("identity F1", f"{report.f1:.4f}", f"≥ {args.min_f1}")
+    exact_share = report.exact_people / max(1, report.exact_people + report.inexact_people)
+    table.add_row("summary + windows exact", f"{exact_share:.2%} of individuals", f"≥ {args.min_exact:.2%}")
+    console.print(table)
+    for mismatch in report.mismatches[:3]:
+        console.print(mismatch)
+    ok = report.completeness >= args.min_completeness and report.f1 >= args.min_f1 and exact_share >= args.min_exact
+    return 0 if ok else 1
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", default="default", help="a name under seed/scenarios/ or a TOML path")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter, e.g. days=30")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simulator", description="Realistic sales-call traffic with ground truth.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser("generate", help="write calls.ndjson and truth.ndjson")
+    _common(generate)
+    generate.add_argument("--out", default="var/sim", help="output directory")
+    generate.add_argument("--limit", type=int, default=None, help="stop after this many calls")
+    generate.set_defaults(handler=_generate)
+
+    for name, handler, text in (("stream", _stream, "send the scenario's calls to a running service"),
+                                ("verify", _verify, "check a service that was fed the scenario against its truth")):
+        command = commands.add_parser(name, help=text)
+        _common(command)
+        command.add_argument("--url", default="http://127.0.0.1:8000")
+        command.add_argument("--key", default="demo-key", help="API key")
+        command.set_defaults(handler=handler)
+        if name == "stream":
+            command.add_argument("--rate", type=float, default=None, help="calls per second (default: as fast as possible)")
+            command.add_argument("--batch", type=int, default=500, help="calls per request (1: single POSTs)")
+            command.add_argument("--limit", type=int, default=None)
+        else:
+            command.add_argument("--min-completeness", type=float, default=1.0)
+            command.add_argument("--min-f1", type=float, default=0.99)
+            command.add_argument("--min-exact", type=float, default=0.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

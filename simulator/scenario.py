@@ -1,0 +1,107 @@
+"""Scenario parameters (seed/scenarios/*.toml), with --set overrides from the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "seed" / "scenarios"
+
+
+class PhoneFormats(msgspec.Struct, forbid_unknown_fields=True):
+    e164: float
+    nanp: float
+    digits: float
+    spaced: float
+    extension: float
+
+
+class Population(msgspec.Struct, forbid_unknown_fields=True):
+    accounts: int
+    people_per_account: tuple[int, int]
+    reps: int
+    teams: int
+    lead_share: float
+    duplicate_share: float
+    converted_lead_share: float
+    switchboard_share: float
+    nickname_share: float
+    typo_share: float
+    email_case_share: float
+    unlinked_call_share: float
+    no_disposition_share: float
+    bad_number_share: float
+    phone_formats: PhoneFormats
+
+
+class Outbound(msgspec.Struct, forbid_unknown_fields=True):
+    dials_per_rep_per_day: tuple[float, float]
+    max_attempts: int
+    reachability: tuple[float, float]
+    other_human: float
+    voicemail: float
+    leave_voicemail: float
+    busy: float
+    outcomes: dict[str, float]
+    talk_mixture: list[tuple[float, float]]
+    talk_sigma: float
+    answer_seconds: float
+    voicemail_ring_seconds: float
+    no_answer_ring_seconds: float
+    voicemail_message_seconds: tuple[float, float]
+    second_attempt_hours: float
+    later_gap_days: tuple[int, int]
+    hour_multiplier: dict[int, float]
+    weekday_multiplier: list[float]
+
+
+class Inbound(msgspec.Struct, forbid_unknown_fields=True):
+    calls_per_day: float
+    weekday_index: list[float]
+    peak_to_trough: float
+    day_level_cv: float
+    talk_median_seconds: float
+    talk_sigma: float
+    patience_mean_seconds: float
+    agents: int
+    transfer_share: float
+    known_caller_share: float
+    queues: list[str]
+
+
+class Scenario(msgspec.Struct, forbid_unknown_fields=True):
+    seed: int
+    days: int
+    start: str
+    population: Population
+    outbound: Outbound
+    inbound: Inbound
+
+
+def _set(data: dict, dotted: str, raw: str) -> None:
+    *path, leaf = dotted.split(".")
+    node = data
+    for part in path:
+        if not isinstance(node.get(part), dict):
+            raise SystemExit(f"--set {dotted}: no section {part!r}")
+        node = node[part]
+    if leaf not in node:
+        raise SystemExit(f"--set {dotted}: unknown parameter {leaf!r}; known: {', '.join(sorted(node))}")
+    node[leaf] = msgspec.toml.decode(f"v = {raw}".encode())["v"] if raw[:1] in "[{" or raw.replace(".", "", 1).lstrip("-").isdigit() or raw in ("true", "false") else raw
+
+
+def load(name_or_path: str = "default", overrides: list[str] = ()) -> Scenario:
+    path = Path(name_or_path)
+    if not path.exists():
+        path = SCENARIO_DIR / f"{name_or_path}.toml"
+    data = msgspec.toml.decode(path.read_bytes())
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes key=value, got {item!r}")
+        _set(data, key.strip(), value.strip())
+    try:
+        return msgspec.convert(data, Scenario, strict=False)  # TOML keys are strings: "8" -> 8
+    except msgspec.ValidationError as exc:
+        raise SystemExit(f"scenario {path.name}: {exc}") from None

@@ -1,0 +1,69 @@
+"""Stream a scenario's calls to a running service over HTTP, at a target rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable
+
+import httpx
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from simulator.traffic import SimCall
+
+
+async def stream(
+    calls: Iterable[SimCall],
+    base_url: str,
+    api_key: str,
+    *,
+    rate: float | None = None,
+    batch: int = 500,
+    total: int | None = None,
+    concurrency: int = 2,
+    show_progress: bool = True,
+) -> Counter:
+    """POST calls in batches (or one by one when batch == 1); rate is calls per second
+    (None: as fast as the service takes them). Returns the count per item status."""
+    statuses: Counter = Counter()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 2)
+    started = time.perf_counter()
+    sent = 0
+
+    async def producer() -> None:
+        nonlocal sent
+        chunk: list[dict] = []
+        for call in calls:
+            chunk.append(call.event)
+            if len(chunk) >= batch:
+                await queue.put(chunk)
+                sent += len(chunk)
+                chunk = []
+                if rate:
+                    await asyncio.sleep(max(0.0, sent / rate - (time.perf_counter() - started)))
+        if chunk:
+            await queue.put(chunk)
+        for _ in range(concurrency):
+            await queue.put(None)
+
+    async def consumer(client: httpx.AsyncClient, progress, task) -> None:
+        while (chunk := await queue.get()) is not None:
+            if len(chunk) == 1:
+                response = await client.post("/v1/calls", json=chunk[0])
+                statuses[response.json().get("status", response.json().get("code"))] += 1
+            else:
+                response = await client.post("/v1/calls/batch", json={"calls": chunk})
+                response.raise_for_status()
+                statuses.update(response.json()["summary"])
+            if progress:
+                progress.update(task, advance=len(chunk),
+                                description=f"{sum(statuses.values()) / (time.perf_counter() - started):,.0f} calls/s")
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as client:
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        with Progress(*columns, disable=not show_progress) as progress:
+            task = progress.add_task("streaming", total=total)
+            await asyncio.gather(producer(), *(consumer(client, progress, task) for _ in range(concurrency)))
+    return statuses

@@ -1,0 +1,318 @@
+"""Call traffic: outbound cadences and an inbound queue, day by day, in time order.
+
+Each simulated call yields the CallEvent body the API accepts and its ground truth (the
+true person behind it, and whether the call carries enough evidence to identify them).
+Everything is drawn from one seeded random.Random, so a scenario and seed give the same
+calls byte for byte.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import msgspec
+
+from simulator.population import Person, Record, World, salesforce_id, written
+from simulator.scenario import Scenario
+
+# Outcomes that end a cadence (SmartReach: positive and negative outcomes end it).
+CADENCE_ENDS = {"meeting_booked", "interested", "send_info", "not_interested", "do_not_call", "referral", "hung_up"}
+FREE_TEXT = {"no_answer": "No Answer", "voicemail_left": "Left VM", "busy": "Busy", "not_interested": "Not Interested",
+             "call_back_later": "Call back later", "meeting_booked": "Meeting Set"}
+STAGES = ["Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote", "Negotiation/Review"]
+
+
+class Truth(msgspec.Struct, omit_defaults=True):
+    call_id: str
+    person: str | None  # the true person, None for an internal call
+    attributable: bool  # the event carries evidence that identifies the person
+    record_id: str | None = None  # the CRM record the call was linked to
+
+
+class SimCall(msgspec.Struct):
+    event: dict
+    truth: Truth
+
+
+class _Cadence:
+    __slots__ = ("person", "attempts", "due")
+
+    def __init__(self, person: int, due: datetime) -> None:
+        self.person = person
+        self.attempts = 0
+        self.due = due
+
+
+class Traffic:
+    def __init__(self, world: World, scenario: Scenario) -> None:
+        self.world = world
+        self.s = scenario
+        self.rng = random.Random(scenario.seed * 7919 + 1)
+        self.start = datetime.fromisoformat(scenario.start.replace("Z", "+00:00")).astimezone(timezone.utc)
+        self.sequence = 0
+        reps = len(world.reps)
+        self.book = [[i for i, p in enumerate(world.people) if p.account % reps == r] for r in range(reps)]
+        self.next_new = [0] * reps
+        self.active: list[list[_Cadence]] = [[] for _ in range(reps)]
+        self.opportunity: dict[int, list] = {}  # account -> [id, stage index]
+        self.unknown_callers: list[Person] = []
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _call_id(self) -> str:
+        self.sequence += 1
+        return f"SIM-{self.s.seed}-{self.sequence:08d}"
+
+    def _disposition(self, code: str) -> str | None:
+        roll = self.rng.random()
+        if roll < self.s.population.no_disposition_share:
+            return None
+        if roll > 0.85 and code in FREE_TEXT:
+            return FREE_TEXT[code]  # a rep typing the Salesforce "Call Result" by hand
+        return code
+
+    def _who(self, person: Person, record: Record | None, phone: str | None) -> tuple[dict, bool]:
+        if record is None:
+            who = {"phone": phone} if phone else {}
+            return who, bool(phone) and phone_is_personal(person, self.world)
+        who = {
+            "salesforce_id": record.id_as_sent,
+            "first_name": record.first_name,
+            "last_name": record.last_name,
+            "company": record.company,
+            "email": record.email,
+            "phone": record.phone,
+        }
+        if record.title:
+            who["title"] = record.title
+        if record.converted_lead_id:
+            who["converted_lead_id"] = record.converted_lead_id
+        return {k: v for k, v in who.items() if v}, True
+
+    def _related(self, person: Person) -> dict:
+        account = self.world.accounts[person.account]
+        related = {"account_id": account.id}
+        opportunity = self.opportunity.get(person.account)
+        if opportunity:
+            related["opportunity_id"], related["opportunity_stage"] = opportunity[0], STAGES[opportunity[1]]
+        return related
+
+    def _talk(self) -> int:
+        weights = [w for w, _ in self.s.outbound.talk_mixture]
+        median = self.rng.choices([m for _, m in self.s.outbound.talk_mixture], weights)[0]
+        return max(3, int(self.rng.lognormvariate(math.log(median), self.s.outbound.talk_sigma)))
+
+    # --- outbound --------------------------------------------------------------------
+
+    def _dial(self, rep_index: int, cadence: _Cadence, at: datetime) -> SimCall:
+        o = self.s.outbound
+        person = self.world.people[cadence.person]
+        account = self.world.accounts[person.account]
+        cadence.attempts += 1
+        local_hour = (at.hour + account.utc_offset) % 24
+        multiplier = o.hour_multiplier.get(local_hour, 0.8) * o.weekday_multiplier[min(at.weekday(), 4)]
+        p_connect = min(0.95, person.reachability * multiplier)
+        ring = 0
+        talk = 0
+        if person.bad_number:
+            code = "bad_number"
+            ring = 3
+        else:
+            roll = self.rng.random()
+            if roll < p_connect:
+                outcomes = o.outcomes
+                code = self.rng.choices(list(outcomes), list(outcomes.values()))[0]
+                ring = int(self.rng.lognormvariate(math.log(o.answer_seconds), 0.4))
+                talk = self._talk() if code != "meeting_booked" else int(self.rng.lognormvariate(math.log(330), 0.4))
+            else:
+                rest = (roll - p_connect) / (1 - p_connect)
+                if rest < o.other_human:
+                    code = self.rng.choice(["gatekeeper", "gatekeeper", "wrong_person"])
+                    ring, talk = int(o.answer_seconds), self.rng.randint(10, 60)
+                elif rest < o.other_human + o.voicemail:
+                    leave = self.rng.random() < o.leave_voicemail * (1.0 if cadence.attempts <= 2 else 0.5)
+                    code = "voicemail_left" if leave else "voicemail_no_message"
+                    ring = int(self.rng.lognormvariate(math.log(o.voicemail_ring_seconds), 0.2))
+                    talk = int(self.rng.uniform(*o.voicemail_message_seconds)) if leave else 0
+                elif rest < o.other_human + o.voicemail + o.busy:
+                    code, ring = "busy", 2
+                else:
+                    code, ring = "no_answer", int(o.no_answer_ring_seconds)
+        if code == "meeting_booked":
+            opportunity = self.opportunity.setdefault(person.account, [_opportunity_id(self.rng), 0])
+            opportunity[1] = min(opportunity[1] + 1, len(STAGES) - 1)
+        linked = self.rng.random() >= self.s.population.unlinked_call_share
+        record = self.rng.choice(person.records) if linked else None
+        dialled = person.phone or self.world.accounts[person.account].switchboard
+        who, attributable = self._who(person, record, written(dialled, self.rng, self.s) if dialled else None)
+        call_id = self._call_id()
+        event = {
+            "call_id": call_id,
+            "direction": "outbound",
+            "started_at": _iso(at),
+            "ended_at": _iso(at + timedelta(seconds=ring + talk)),
+            "duration_seconds": ring + talk,
+            "talk_seconds": talk,
+            "ring_seconds": ring,
+            "attempt_number": cadence.attempts,
+            "rep_id": self.world.reps[rep_index].id,
+            "who": who,
+            "related": self._related(person),
+            "source": "simulator",
+        }
+        disposition = self._disposition(code)
+        if disposition:
+            event["disposition"] = disposition
+        if code == "meeting_booked":
+            event["notes"] = "Meeting booked; send calendar invite and agenda."
+        self._reschedule(cadence, code, at)
+        return SimCall(event, Truth(call_id, person.id, attributable, record.record_id if record else None))
+
+    def _reschedule(self, cadence: _Cadence, code: str, at: datetime) -> None:
+        o = self.s.outbound
+        if code in CADENCE_ENDS or code == "bad_number" or cadence.attempts >= o.max_attempts:
+            cadence.due = None
+            return
+        if cadence.attempts == 1:
+            gap = timedelta(hours=self.rng.expovariate(1 / o.second_attempt_hours))
+        else:
+            low, high = o.later_gap_days
+            gap = timedelta(days=min(7, self.rng.randint(low, high) + cadence.attempts // 3))
+        cadence.due = at + max(gap, timedelta(hours=2))
+
+    def _outbound_day(self, day: datetime) -> list[SimCall]:
+        if day.weekday() >= 5:
+            return []
+        calls = []
+        end_of_day = day + timedelta(days=1)
+        mean, sd = self.s.outbound.dials_per_rep_per_day
+        for rep_index in range(len(self.world.reps)):
+            dials = max(0, int(self.rng.gauss(mean, sd)))
+            active = self.active[rep_index]
+            due = [c for c in active if c.due is not None and c.due < end_of_day]
+            book = self.book[rep_index]
+            while len(due) < dials and book:
+                # New prospects enter the cadence; once the book is worked through, the
+                # oldest prospects come round again (nurture), so dials stay steady.
+                cadence = _Cadence(book[self.next_new[rep_index] % len(book)], day)
+                self.next_new[rep_index] += 1
+                active.append(cadence)
+                due.append(cadence)
+            # The rep works 8:00–17:00 in their own (US-Central) time, dials spread out.
+            for n, cadence in enumerate(due[:dials]):
+                minute = 14 * 60 + int(540 * (n + self.rng.random()) / max(dials, 1))
+                calls.append(self._dial(rep_index, cadence, day + timedelta(minutes=minute, seconds=self.rng.randint(0, 59))))
+            self.active[rep_index] = [c for c in active if c.due is not None]
+        return calls
+
+    # --- inbound ---------------------------------------------------------------------
+
+    def _inbound_day(self, day: datetime) -> list[SimCall]:
+        i = self.s.inbound
+        level = i.calls_per_day * i.weekday_index[day.weekday()]
+        shape = i.day_level_cv
+        level *= self.rng.gammavariate(1 / shape**2, shape**2) if shape > 0 else 1
+        arrivals = sorted(day + timedelta(seconds=self._arrival_second()) for _ in range(_poisson(self.rng, level)))
+        agents_free = [day] * i.agents
+        heapq.heapify(agents_free)
+        calls = []
+        for at in arrivals:
+            free_at = heapq.heappop(agents_free)
+            wait = max(0.0, (free_at - at).total_seconds())
+            patience = self.rng.expovariate(1 / i.patience_mean_seconds)
+            person, record, phone = self._caller()
+            queue = self.rng.choice(i.queues)
+            if wait > patience:
+                heapq.heappush(agents_free, free_at)
+                code, talk, hold = "abandoned", 0, int(patience)
+            else:
+                talk = max(20, int(self.rng.lognormvariate(math.log(i.talk_median_seconds), i.talk_sigma)))
+                code = "transferred" if self.rng.random() < i.transfer_share else "resolved"
+                hold = int(wait)
+                heapq.heappush(agents_free, at + timedelta(seconds=wait + talk + 45))  # + after-call work
+            who, attributable = self._who(person, record, phone)
+            call_id = self._call_id()
+            event = {
+                "call_id": call_id,
+                "direction": "inbound",
+                "started_at": _iso(at),
+                "ended_at": _iso(at + timedelta(seconds=hold + talk)),
+                "duration_seconds": hold + talk,
+                "talk_seconds": talk,
+                "hold_seconds": hold,
+                "queue": queue,
+                "who": who,
+                "source": "simulator",
+            }
+            if code != "abandoned":
+                event["rep_id"] = self.world.reps[self.rng.randrange(len(self.world.reps))].id
+                event["related"] = self._related(person) if person.account >= 0 else {}
+            disposition = self._disposition(code)
+            if disposition:
+                event["disposition"] = disposition
+            calls.append(SimCall(event, Truth(call_id, person.id, attributable, record.record_id if record else None)))
+        return calls
+
+    def _arrival_second(self) -> float:
+        """A time of day from the double-peaked intraday shape (peaks 10:00–11:30 and
+        15:30–17:30 US-Eastern, trough at lunch), by rejection sampling."""
+        peak = self.s.inbound.peak_to_trough
+        while True:
+            hour = self.rng.uniform(8, 18)
+            weight = 1 + (peak - 1) * max(math.exp(-((hour - 10.75) ** 2) / 0.8), math.exp(-((hour - 16.5) ** 2) / 0.8))
+            if self.rng.random() * peak <= weight:
+                return (hour + 5) * 3600  # US-Eastern business hours in UTC
+
+    def _caller(self) -> tuple[Person, Record | None, str]:
+        if self.rng.random() < self.s.inbound.known_caller_share or not self.world.people:
+            person = self.world.people[self.rng.randrange(len(self.world.people))]
+            phone = person.phone or self.world.accounts[person.account].switchboard or person.records[0].phone
+            record = self.rng.choice(person.records) if self.rng.random() < 0.6 else None
+            return person, record, written(phone, self.rng, self.s) if phone.startswith("+") else phone
+        # A caller the CRM has never seen: known to us only by caller id. Some call again.
+        if self.unknown_callers and self.rng.random() < 0.3:
+            person = self.rng.choice(self.unknown_callers)
+        else:
+            person = Person(f"U{len(self.unknown_callers) + 1:06d}", "", "", "", -1, "",
+                            f"+1{self.rng.randint(201, 989)}{self.rng.randint(200, 999)}{self.rng.randint(0, 9999):04d}",
+                            False, 0.0, [])
+            self.unknown_callers.append(person)
+        return person, None, written(person.phone, self.rng, self.s)
+
+    # --- the stream ------------------------------------------------------------------
+
+    def calls(self) -> Iterator[SimCall]:
+        """Every call of the scenario, day by day, ordered by start time then call id."""
+        for offset in range(self.s.days):
+            day = self.start + timedelta(days=offset)
+            today = self._outbound_day(day) + self._inbound_day(day)
+            today.sort(key=lambda c: (c.event["started_at"], c.event["call_id"]))
+            yield from today
+
+
+def phone_is_personal(person: Person, world: World) -> bool:
+    """A call carrying only a phone identifies its person only on a personal line."""
+    return person.phone is not None
+
+
+def _opportunity_id(rng: random.Random) -> str:
+    return salesforce_id(rng, "006")
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    # Normal approximation is fine at contact-centre volumes; exact inversion when small.
+    if mean > 50:
+        return max(0, int(round(rng.gauss(mean, math.sqrt(mean)))))
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
