@@ -87,6 +87,24 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from simulator.calibration import calibrate
+
+    scenario = _scenario(args)
+    world = build_world(scenario)
+    rates = calibrate(Traffic(world, scenario).calls())
+    table = Table(title=f"calibration: scenario {args.scenario}, seed {scenario.seed}")
+    for column in ("rate", "realised", "target", "plausible range", "source", ""):
+        table.add_column(column)
+    for rate in rates:
+        table.add_row(rate.name, f"{rate.value:.4g}", rate.target, f"{rate.low:.4g}–{rate.high:.4g}", rate.source,
+                      "ok" if rate.within else "OUT")
+    Console().print(table)
+    return 0 if all(r.within for r in rates) else 1
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="default", help="a name under seed/scenarios/ or a TOML path")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter, e.g. days=30")
@@ -100,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", default="var/sim", help="output directory")
     generate.add_argument("--limit", type=int, default=None, help="stop after this many calls")
     generate.set_defaults(handler=_generate)
+
+    calibration = commands.add_parser("calibrate", help="realised rates beside the reference ranges")
+    _common(calibration)
+    calibration.set_defaults(handler=_calibrate)
 
     for name, handler, text in (("stream", _stream, "send the scenario's calls to a running service"),
                                 ("verify", _verify, "check a service that was fed the scenario against its truth")):

@@ -30,6 +30,7 @@ class Truth(msgspec.Struct, omit_defaults=True):
     call_id: str
     person: str | None  # the true person, None for an internal call
     attributable: bool  # the event carries evidence that identifies the person
+    outcome: str = ""  # what really happened (picklist code), logged or not
     record_id: str | None = None  # the CRM record the call was linked to
 
 
@@ -170,7 +171,7 @@ class Traffic:
         if code == "meeting_booked":
             event["notes"] = "Meeting booked; send calendar invite and agenda."
         self._reschedule(cadence, code, at)
-        return SimCall(event, Truth(call_id, person.id, attributable, record.record_id if record else None))
+        return SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None))
 
     def _reschedule(self, cadence: _Cadence, code: str, at: datetime) -> None:
         o = self.s.outbound
@@ -254,7 +255,7 @@ class Traffic:
             disposition = self._disposition(code)
             if disposition:
                 event["disposition"] = disposition
-            calls.append(SimCall(event, Truth(call_id, person.id, attributable, record.record_id if record else None)))
+            calls.append(SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None)))
         return calls
 
     def _arrival_second(self) -> float:

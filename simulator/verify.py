@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import httpx
 import msgspec
 
+from contextsvc.identity.identifiers import normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.settings import REPO_ROOT
 from simulator.population import World
@@ -102,8 +103,8 @@ async def verify(world: World, calls: list[SimCall], base_url: str, api_key: str
             if named:
                 person_individual[p.id] = predicted[named[0]]
         expected: dict[str, list[dict]] = defaultdict(list)
-        for call in calls:
-            if call.truth.attributable and call.truth.person in person_individual:
+        for call in identifiable(calls):
+            if call.truth.person in person_individual:
                 expected[person_individual[call.truth.person]].append(call.event)
         contexts: dict[str, dict] = {}
 
@@ -132,6 +133,22 @@ async def verify(world: World, calls: list[SimCall], base_url: str, api_key: str
         expected_calls=total, reflected_calls=reflected, exact_people=exact, inexact_people=len(expected) - exact,
         mismatches=mismatches,
     )
+
+
+def identifiable(calls: list[SimCall]) -> list[SimCall]:
+    """Calls whose evidence can identify their person: those linked to a CRM record, and
+    phone-only calls on a personal number that some record-linked call of the same person
+    also carried (otherwise nothing ever tells the service whose number it is)."""
+    vouched = {
+        (c.truth.person, normalise_phone(c.event["who"]["phone"]).e164)
+        for c in calls
+        if c.truth.record_id and "phone" in c.event["who"]
+    }
+    return [
+        c for c in calls
+        if c.truth.attributable
+        and (c.truth.record_id or (c.truth.person, normalise_phone(c.event["who"]["phone"]).e164) in vouched)
+    ]
 
 
 def simulation_end(calls: list[SimCall]) -> datetime:
