@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The sales demo: seeds 90 days of simulated calls (first run only), serves the API and
+# streams live calls. Plain server without the demo: .venv/bin/contextsvc serve
 run: $(STAMP)
 	@mkdir -p var
-	@echo "Demo API key: $(DEMO_KEY)   (try: curl -H 'Authorization: Bearer $(DEMO_KEY)' http://$(HOST):$(PORT)/v1/quarantine)"
-	CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY)} $(BIN)/contextsvc serve --host $(HOST) --port $(PORT)
+	CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY)} $(BIN)/simulator demo --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--limit", type=int, default=None, help="stop after this many calls")
     generate.set_defaults(handler=_generate)
 
+    demo = commands.add_parser("demo", help="seed 90 days of history, serve the API, stream live calls (make run)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--every", type=float, default=3.0, help="seconds between live calls")
+    demo.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario parameter")
+    demo.set_defaults(handler=lambda a: __import__("simulator.demo", fromlist=["run"]).run(a.host, a.port, a.every, a.set or []))
+
     calibration = commands.add_parser("calibrate", help="realised rates beside the reference ranges")
     _common(calibration)
     calibration.set_defaults(handler=_calibrate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -88,7 +89,11 @@ def _set(data: dict, dotted: str, raw: str) -> None:
         node = node[part]
     if leaf not in node:
         raise SystemExit(f"--set {dotted}: unknown parameter {leaf!r}; known: {', '.join(sorted(node))}")
-    node[leaf] = msgspec.toml.decode(f"v = {raw}".encode())["v"] if raw[:1] in "[{" or raw.replace(".", "", 1).lstrip("-").isdigit() or raw in ("true", "false") else raw
+    try:  # a TOML value (8, 0.5, [50, 15], "text"); anything else is taken as plain text
+        value = msgspec.toml.decode(f"v = {raw}".encode())["v"]
+    except msgspec.DecodeError:
+        value = raw
+    node[leaf] = value.isoformat() if isinstance(value, datetime) else value
 
 
 def load(name_or_path: str = "default", overrides: list[str] = ()) -> Scenario:

@@ -1,0 +1,148 @@
+"""`make run`: seed 90 days of a sales floor's calls, serve the API, keep calls coming.
+
+History is ingested in-process through the service's own writer (much faster than over
+HTTP), then the API is served and a background task posts new simulated calls over HTTP
+at a rate a person can watch, stamped with the current time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import msgspec
+import uvicorn
+from rich.console import Console
+from sqlalchemy import func, select
+
+from contextsvc.api.app import create_app
+from contextsvc.identity.graph import IdentityGraph
+from contextsvc.ingest.dispositions import Picklist
+from contextsvc.ingest.events import CallEvent
+from contextsvc.ingest.normalise import Normaliser
+from contextsvc.ingest.results import CallWork
+from contextsvc.settings import Settings
+from contextsvc.store import tables as t
+from contextsvc.store.cache import ProfileCache
+from contextsvc.store.engine import create_engine, create_schema
+from contextsvc.store.profiles import ProfileWriter
+from contextsvc.store.writer import Writer
+from simulator.population import World, build_world
+from simulator.scenario import Scenario, load
+from simulator.traffic import SimCall, Traffic
+
+console = Console()
+
+
+def demo_scenario(overrides: list[str]) -> Scenario:
+    """The default scenario, ending today: 90 days of history up to last midnight (UTC)."""
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=90)
+    return load("default", [f'start="{start.strftime("%Y-%m-%dT%H:%M:%SZ")}"', "days=180", *overrides])
+
+
+async def seed(settings: Settings, history: list[SimCall]) -> int:
+    """Ingest the history unless the database already has calls. Returns calls ingested."""
+    picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+    engine = create_engine(settings.database_url)
+    await create_schema(engine)
+    try:
+        async with engine.connect() as conn:
+            if (await conn.execute(select(func.count()).select_from(t.calls))).scalar_one():
+                return 0
+        writer = Writer(engine, IdentityGraph, ProfileWriter(picklist, 200_000), ProfileCache(10))
+        await writer.start()
+        normaliser = Normaliser(picklist, settings.default_region)
+        try:
+            for start in range(0, len(history), 5000):
+                chunk = history[start : start + 5000]
+                await writer.submit([CallWork(normaliser.normalise(msgspec.convert(c.event, CallEvent), strict=True)) for c in chunk])
+        finally:
+            await writer.stop()
+        return len(history)
+    finally:
+        await engine.dispose()
+
+
+def showcase(world: World, history: list[SimCall]) -> list[str]:
+    """Three real people to look up: by phone, by email, by Contact id (busiest first)."""
+    calls_of: dict[str, int] = {}
+    used: set[str] = set()
+    for call in history:
+        if call.truth.record_id:
+            calls_of[call.truth.person] = calls_of.get(call.truth.person, 0) + 1
+            used.add(call.truth.record_id)
+    people = {p.id: p for p in world.people}
+    ranked = [people[i] for i, _ in sorted(calls_of.items(), key=lambda kv: (-kv[1], kv[0]))]
+    # People whose every record was used, so each identifier below is known to the service.
+    plain = [p for p in ranked if all(r.record_id in used and not r.converted_lead_id for r in p.records)]
+    by_phone = next(p for p in plain if p.phone)
+    by_email = next(p for p in plain if p is not by_phone)
+    by_contact = next(p for p in plain if p not in (by_phone, by_email) and any(r.kind == "contact" for r in p.records))
+    area, exchange, line = by_phone.phone[2:5], by_phone.phone[5:8], by_phone.phone[8:]
+    contact = next(r for r in by_contact.records if r.kind == "contact")
+    return [f"({area}) {exchange}-{line}", by_email.email.upper(), contact.record_id[:15]]
+
+
+async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds: float) -> None:
+    await asyncio.sleep(1.0)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        for call in upcoming:
+            event = dict(call.event)
+            now = datetime.now(timezone.utc)
+            duration = event.get("duration_seconds", 0)
+            event["started_at"] = (now - timedelta(seconds=duration)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            event["ended_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+            event["call_id"] = f"LIVE-{event['call_id']}-{int(time.time())}"
+            try:
+                response = await client.post("/v1/calls", json=event)
+                who = event["who"].get("last_name") or event["who"].get("phone", "unknown caller")
+                console.print(f"[dim]{event['ended_at']}[/] {event['direction']:8} {who:<20} "
+                              f"{event.get('disposition', '(no disposition)'):<22} -> {response.json().get('individual_id')}")
+            except httpx.HTTPError as exc:
+                console.print(f"[red]live call failed: {exc}[/]")
+            await asyncio.sleep(every_seconds)
+
+
+def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per live call is enough
+    settings = Settings.from_env()
+    key = settings.api_keys.split(",")[0].split(":")[0].strip() if settings.api_keys.strip() else None
+    if not key:
+        raise SystemExit("set CONTEXTSVC_API_KEYS (make run sets a demo key)")
+    scenario = demo_scenario(overrides)
+    world = build_world(scenario)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    history, upcoming = [], []
+    for call in Traffic(world, scenario).calls():
+        (history if call.event["started_at"] < now[:10] else upcoming).append(call)
+        if len(upcoming) >= 20_000:
+            break
+    started = time.perf_counter()
+    ingested = asyncio.run(seed(settings, history))
+    if ingested:
+        console.print(f"seeded {ingested:,} calls ({len(world.people):,} prospects, {len(world.reps)} reps, 90 days) "
+                      f"in {time.perf_counter() - started:.1f}s")
+    else:
+        console.print("database already seeded; keeping it (make clean starts afresh)")
+    base = f"http://{host}:{port}"
+    console.print(f"\n[bold]Demo API key:[/] {key}\nTry these real people from the simulated sales floor:")
+    for lookup in showcase(world, history):
+        path = lookup.replace(" ", "%20")
+        print(f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/context/{path}?format=prompt'", flush=True)
+    console.print(f"\nLive calls follow, one every {every_seconds:g}s (Ctrl-C to stop):\n")
+
+    async def serve() -> None:
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+        feeder = asyncio.create_task(live_calls(base, key, upcoming, every_seconds))
+        try:
+            await server.serve()
+        finally:
+            feeder.cancel()
+
+    asyncio.run(serve())
+    return 0

@@ -1,0 +1,13 @@
+"""The default scenario streamed into a live service verifies: every identifiable call in
+its person's context, identity F1 >= 0.99 (the issue's acceptance run)."""
+
+from __future__ import annotations
+
+from simulator.cli import main as simulator
+from tests.live import live_server
+
+
+def test_default_scenario_streams_and_verifies(tmp_path):
+    with live_server(tmp_path / "db.sqlite", "sim-key") as (base, _):
+        assert simulator(["stream", "--url", base, "--key", "sim-key", "--batch", "2000"]) == 0
+        assert simulator(["verify", "--url", base, "--key", "sim-key", "--min-completeness", "1.0", "--min-f1", "0.99"]) == 0
