@@ -46,7 +46,7 @@ def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, li
             _encode(call.event, buffer)
             events += buffer
             events += b"\n"
-            _encode({"type": "call", **msgspec.to_builtins(call.truth)}, buffer)
+            _encode(call.truth, buffer)  # tagged: {"type": "call", ...}
             truths += buffer
             truths += b"\n"
             written += 1

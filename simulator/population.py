@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import random
+from functools import lru_cache
+from itertools import accumulate
 
 import msgspec
 from faker import Faker
@@ -81,11 +83,17 @@ def _phone(rng: random.Random) -> str:
     return f"+1{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
 
 
+_STYLES = ["e164", "nanp", "digits", "spaced", "extension"]
+
+
+@lru_cache(maxsize=8)
+def _format_weights(formats) -> list[float]:
+    return list(accumulate(getattr(formats, style) for style in _STYLES))
+
+
 def written(e164: str, rng: random.Random, scenario: Scenario) -> str:
     """An E.164 number the way CRMs and dialers write it (call-traffic.md §4)."""
-    formats = scenario.population.phone_formats
-    style = rng.choices(["e164", "nanp", "digits", "spaced", "extension"],
-                        [formats.e164, formats.nanp, formats.digits, formats.spaced, formats.extension])[0]
+    style = rng.choices(_STYLES, cum_weights=_format_weights(scenario.population.phone_formats))[0]
     if not e164.startswith("+1"):
         return e164 if style == "e164" else "00" + e164[1:]
     area, exchange, line = e164[2:5], e164[5:8], e164[8:]

@@ -10,7 +10,7 @@ import msgspec
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "seed" / "scenarios"
 
 
-class PhoneFormats(msgspec.Struct, forbid_unknown_fields=True):
+class PhoneFormats(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     e164: float
     nanp: float
     digits: float

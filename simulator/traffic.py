@@ -9,6 +9,7 @@ calls byte for byte.
 from __future__ import annotations
 
 import heapq
+from itertools import accumulate
 import math
 import random
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ FREE_TEXT = {"no_answer": "No Answer", "voicemail_left": "Left VM", "busy": "Bus
 STAGES = ["Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote", "Negotiation/Review"]
 
 
-class Truth(msgspec.Struct, omit_defaults=True):
+class Truth(msgspec.Struct, omit_defaults=True, tag="call", tag_field="type"):
     call_id: str
     person: str | None  # the true person, None for an internal call
     attributable: bool  # the event carries evidence that identifies the person
@@ -61,6 +62,11 @@ class Traffic:
         self.active: list[list[_Cadence]] = [[] for _ in range(reps)]
         self.opportunity: dict[int, list] = {}  # account -> [id, stage index]
         self.unknown_callers: list[Person] = []
+        # Cumulative weights once, not on every draw.
+        outcomes = scenario.outbound.outcomes
+        self.outcome_codes, self.outcome_cum = list(outcomes), list(accumulate(outcomes.values()))
+        mixture = scenario.outbound.talk_mixture
+        self.talk_medians, self.talk_cum = [m for _, m in mixture], list(accumulate(w for w, _ in mixture))
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -85,14 +91,12 @@ class Traffic:
             "first_name": record.first_name,
             "last_name": record.last_name,
             "company": record.company,
-            "email": record.email,
-            "phone": record.phone,
         }
-        if record.title:
-            who["title"] = record.title
-        if record.converted_lead_id:
-            who["converted_lead_id"] = record.converted_lead_id
-        return {k: v for k, v in who.items() if v}, True
+        for name in ("email", "phone", "title", "converted_lead_id"):
+            value = getattr(record, name)
+            if value:
+                who[name] = value
+        return who, True
 
     def _related(self, person: Person) -> dict:
         account = self.world.accounts[person.account]
@@ -103,8 +107,7 @@ class Traffic:
         return related
 
     def _talk(self) -> int:
-        weights = [w for w, _ in self.s.outbound.talk_mixture]
-        median = self.rng.choices([m for _, m in self.s.outbound.talk_mixture], weights)[0]
+        median = self.rng.choices(self.talk_medians, cum_weights=self.talk_cum)[0]
         return max(3, int(self.rng.lognormvariate(math.log(median), self.s.outbound.talk_sigma)))
 
     # --- outbound --------------------------------------------------------------------
@@ -125,8 +128,7 @@ class Traffic:
         else:
             roll = self.rng.random()
             if roll < p_connect:
-                outcomes = o.outcomes
-                code = self.rng.choices(list(outcomes), list(outcomes.values()))[0]
+                code = self.rng.choices(self.outcome_codes, cum_weights=self.outcome_cum)[0]
                 ring = int(self.rng.lognormvariate(math.log(o.answer_seconds), 0.4))
                 talk = self._talk() if code != "meeting_booked" else int(self.rng.lognormvariate(math.log(330), 0.4))
             else:
@@ -147,8 +149,8 @@ class Traffic:
             opportunity = self.opportunity.setdefault(person.account, [_opportunity_id(self.rng), 0])
             opportunity[1] = min(opportunity[1] + 1, len(STAGES) - 1)
         linked = self.rng.random() >= self.s.population.unlinked_call_share
-        record = self.rng.choice(person.records) if linked else None
-        dialled = person.phone or self.world.accounts[person.account].switchboard
+        record = person.records[int(self.rng.random() * len(person.records))] if linked else None
+        dialled = None if record else person.phone or self.world.accounts[person.account].switchboard
         who, attributable = self._who(person, record, written(dialled, self.rng, self.s) if dialled else None)
         call_id = self._call_id()
         event = {
@@ -206,7 +208,7 @@ class Traffic:
             # The rep works 8:00–17:00 in their own (US-Central) time, dials spread out.
             for n, cadence in enumerate(due[:dials]):
                 minute = 14 * 60 + int(540 * (n + self.rng.random()) / max(dials, 1))
-                calls.append(self._dial(rep_index, cadence, day + timedelta(minutes=minute, seconds=self.rng.randint(0, 59))))
+                calls.append(self._dial(rep_index, cadence, day + timedelta(minutes=minute, seconds=int(self.rng.random() * 60))))
             self.active[rep_index] = [c for c in active if c.due is not None]
         return calls
 
@@ -316,4 +318,4 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 def _iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return at.isoformat()  # whole seconds, +00:00; several times faster than strftime
