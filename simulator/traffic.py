@@ -152,27 +152,32 @@ class Traffic:
         record = person.records[int(self.rng.random() * len(person.records))] if linked else None
         dialled = None if record else person.phone or self.world.accounts[person.account].switchboard
         who, attributable = self._who(person, record, written(dialled, self.rng, self.s) if dialled else None)
+        extra = {"attempt_number": cadence.attempts, "rep_id": self.world.reps[rep_index].id, "related": self._related(person)}
+        if code == "meeting_booked":
+            extra["notes"] = "Meeting booked; send calendar invite and agenda."
+        self._reschedule(cadence, code, at)
+        return self._call("outbound", at, ("ring_seconds", ring), talk, code, who, extra, person, record, attributable)
+
+    def _call(self, direction: str, at: datetime, waited: tuple[str, int], talk: int, code: str, who: dict,
+              extra: dict, person: Person, record: Record | None, attributable: bool) -> SimCall:
+        """The CallEvent body as a CTI adapter would post it, and its ground truth."""
         call_id = self._call_id()
+        wait_field, wait = waited
         event = {
             "call_id": call_id,
-            "direction": "outbound",
+            "direction": direction,
             "started_at": _iso(at),
-            "ended_at": _iso(at + timedelta(seconds=ring + talk)),
-            "duration_seconds": ring + talk,
+            "ended_at": _iso(at + timedelta(seconds=wait + talk)),
+            "duration_seconds": wait + talk,
             "talk_seconds": talk,
-            "ring_seconds": ring,
-            "attempt_number": cadence.attempts,
-            "rep_id": self.world.reps[rep_index].id,
+            wait_field: wait,
             "who": who,
-            "related": self._related(person),
             "source": "simulator",
+            **extra,
         }
         disposition = self._disposition(code)
         if disposition:
             event["disposition"] = disposition
-        if code == "meeting_booked":
-            event["notes"] = "Meeting booked; send calendar invite and agenda."
-        self._reschedule(cadence, code, at)
         return SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None))
 
     def _reschedule(self, cadence: _Cadence, code: str, at: datetime) -> None:
@@ -238,26 +243,12 @@ class Traffic:
                 hold = int(wait)
                 heapq.heappush(agents_free, at + timedelta(seconds=wait + talk + 45))  # + after-call work
             who, attributable = self._who(person, record, phone)
-            call_id = self._call_id()
-            event = {
-                "call_id": call_id,
-                "direction": "inbound",
-                "started_at": _iso(at),
-                "ended_at": _iso(at + timedelta(seconds=hold + talk)),
-                "duration_seconds": hold + talk,
-                "talk_seconds": talk,
-                "hold_seconds": hold,
-                "queue": queue,
-                "who": who,
-                "source": "simulator",
-            }
+            extra = {"queue": queue}
             if code != "abandoned":
-                event["rep_id"] = self.world.reps[self.rng.randrange(len(self.world.reps))].id
-                event["related"] = self._related(person) if person.account >= 0 else {}
-            disposition = self._disposition(code)
-            if disposition:
-                event["disposition"] = disposition
-            calls.append(SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None)))
+                extra["rep_id"] = self.world.reps[self.rng.randrange(len(self.world.reps))].id
+                if person.account >= 0:
+                    extra["related"] = self._related(person)
+            calls.append(self._call("inbound", at, ("hold_seconds", hold), talk, code, who, extra, person, record, attributable))
         return calls
 
     def _arrival_second(self) -> float:
