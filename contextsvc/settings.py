@@ -28,6 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_batch: int = 5000
     # Profile states kept decoded in memory (read cache; the writer keeps as many).
     cache_size: int = 100_000
+    # Assembled contexts kept per (person, profile version, as_of day, recent, max_tokens).
+    context_memo_size: int = 10_000
     # Benchmarks only: serve this file's bytes at GET /bench/baseline (same server, same
     # auth) so context reads can be compared with a bare endpoint of the same size.
     bench_baseline_file: str = ""

@@ -34,7 +34,8 @@ from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.store.profiles import ProfileWriter, decode_call
 from contextsvc.store.engine import create_sqlite_read_engine
-from contextsvc.store.reads import ProfileReader, state_as_of
+from contextsvc.context.memo import ContextMemo
+from contextsvc.store.reads import ProfileReader, read_context
 from contextsvc.store.writer import Writer
 from contextsvc.timeutil import micros
 
@@ -109,20 +110,26 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
         last = max(f.started_at for facts in calls_of.values() for f in facts) if calls_of else micros(T0)
         for individual_id, facts in calls_of.items():
             assert writer.graph.survivor(individual_id) == individual_id
+            memo = ContextMemo(1000)  # shared across probes: later ones may hit earlier entries
             for probe in probes:
-                as_of = _as_of(probe, last)
-                oracle = build(f for f in facts if f.started_at <= micros(as_of))
-                expected = assemble(individual_id, oracle, as_of, 50)
-                cold = ProfileCache(10)  # the stored row, not the writer's cache
-                for served_cache in (cache, cold):
-                    state = await state_as_of(reader, served_cache, PICKLIST, individual_id, as_of)
-                    served = assemble(individual_id, state, as_of, 50)
-                    assert msgspec.to_builtins(served) == msgspec.to_builtins(expected)
-                    assert render(served, 300) == render(expected, 300)
+                for as_of in _same_day(_as_of(probe, last)):
+                    oracle = build(f for f in facts if f.started_at <= micros(as_of))
+                    expected = assemble(individual_id, oracle, as_of, 50)
+                    expected.prompt, expected.prompt_tokens = render(expected, 300)
+                    cold = ProfileCache(10)  # the stored row, not the writer's cache
+                    for served_cache in (cache, cold):
+                        served = await read_context(reader, served_cache, memo, PICKLIST, individual_id, as_of, 50, 300)
+                        assert msgspec.to_builtins(served) == msgspec.to_builtins(expected)
     finally:
         reader.close()
         await writer.stop()
         await engine.dispose()
+
+
+def _same_day(as_of: datetime) -> list[datetime]:
+    """as_of, then later moments of the same UTC day: a memoised context must fit them all."""
+    end = as_of.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return [as_of, as_of + (end - as_of) / 2, end]
 
 
 def _as_of(probe: int, last_us: int) -> datetime:

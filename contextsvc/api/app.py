@@ -18,6 +18,7 @@ from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.system import health
+from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await writer.start()
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
+        app.state.memo = ContextMemo(settings.context_memo_size)
         try:
             yield
         finally:

@@ -9,10 +9,8 @@ from litestar import Controller, MediaType, Request, Response, get
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, Parameter
 
-from contextsvc.context.assemble import CallContext, assemble
-from contextsvc.context.prompt import render
 from contextsvc.identity.lookup import parse_lookup
-from contextsvc.store.reads import resolve_individual, state_as_of
+from contextsvc.store.reads import read_context, resolve_individual
 
 
 class ContextController(Controller):
@@ -41,9 +39,10 @@ class ContextController(Controller):
             )
         key = parse_lookup(lookup, state.settings.default_region)
         individual_id = await resolve_individual(state.writer, key)
-        profile = await state_as_of(state.reader, state.writer.cache, state.picklist, individual_id, as_of)
-        context: CallContext = assemble(individual_id, profile, as_of.astimezone(timezone.utc), recent)
-        context.prompt, context.prompt_tokens = render(context, max_tokens)
+        context = await read_context(
+            state.reader, state.writer.cache, state.memo, state.picklist, individual_id,
+            as_of.astimezone(timezone.utc), recent, max_tokens,
+        )
         if format == "prompt":
             return Response(context.prompt, media_type=MediaType.TEXT)
         return Response(context)

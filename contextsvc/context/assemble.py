@@ -2,7 +2,8 @@
 
 The state must hold exactly the calls started at or before `as_of` (the caller rebuilds
 it from the call log when `as_of` is earlier than the person's newest call). Cost is
-O(day buckets + recent calls), independent of the length of the history.
+O(day buckets + recent calls), independent of the length of the history. Apart from the
+`as_of` field itself, the result depends on `as_of` only through its UTC day.
 
 Windows are whole UTC days: the `7d` window at `as_of` is the 7 days ending with the UTC
 day of `as_of`, i.e. days (day(as_of) − 7, day(as_of)].
@@ -205,12 +206,15 @@ def _signals(state: ProfileState, as_of_us: int, summary: Summary) -> list[Signa
         signals.append(Signal("bad_number", "warning", "The number on file reached the wrong line; verify it before dialling.",
                               {"call_id": key[1], "at": at(key)}))
     intent = max((flag[f] for f in ("meeting", "positive") if f in flag), default=None)
-    if intent and as_of_us - intent[0] <= HIGH_INTENT_DAYS * DAY_US:
+    # Thresholds in whole UTC days, like every other as_of dependency: a context is then a
+    # function of the as_of day alone, which is what lets reads memoise it exactly.
+    intent_age = _days_between(as_of_us, intent[0]) if intent else None
+    if intent and intent_age <= HIGH_INTENT_DAYS:
         kind = "meeting booked" if "meeting" in flag and flag["meeting"] == intent else "positive outcome"
         signals.append(Signal("high_intent", "opportunity",
                               f"High intent: {kind} {_ago(as_of_us, intent[0])}.",
                               {"call_id": intent[1], "at": at(intent), "outcome": kind}))
-    elif intent and as_of_us - intent[0] > QUIET_AFTER_INTEREST_DAYS * DAY_US and (
+    elif intent and intent_age > QUIET_AFTER_INTEREST_DAYS and (
         state.last_connect is None or state.last_connect <= intent
     ):
         quiet = _days_between(as_of_us, intent[0])

@@ -71,6 +71,7 @@ class BatchContext(msgspec.Struct):
     graph: IdentityGraph
     display: DisplayCache
     profiles: ProfileWriter
+    version: int  # this batch's profile version: one more than any before it
 
 
 class BatchOutcome(msgspec.Struct):
@@ -106,7 +107,7 @@ def _update_profiles(conn: Connection, ctx: BatchContext, pending: _Pending, now
     rebuild.update(row["individual_id"] for row in pending.updates.values() if row["individual_id"])
     rebuild.update(survivor(m.survivor_id) for m in pending.merges)
     removed = {m.merged_id for m in pending.merges}
-    return ctx.profiles.apply(conn, adds, rebuild, removed, now_us), removed
+    return ctx.profiles.apply(conn, adds, rebuild, removed, now_us, ctx.version), removed
 
 
 def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, _Stored]:

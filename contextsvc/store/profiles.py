@@ -57,8 +57,12 @@ class ProfileWriter:
         rebuild: set[str],
         removed: set[str],
         now_us: int,
+        version: int,
     ) -> dict[str, tuple[int, bytes]]:
-        """Update the profiles of everyone touched by one batch; returns what to publish."""
+        """Update the profiles of everyone touched by one batch; returns what to publish.
+
+        `version` is the writer's batch number: it only ever rises, so a version is never
+        reused, even for a profile deleted and created again (cache keys rely on that)."""
         touched = (set(adds) | rebuild) - removed
         existing = self._load(conn, touched)
         for individual_id, calls in adds.items():
@@ -81,14 +85,14 @@ class ProfileWriter:
         published: dict[str, tuple[int, bytes]] = {}
         inserts, updates = [], []
         for individual_id in touched:
-            version, state = existing[individual_id]
+            stored_version, state = existing[individual_id]
             blob = encode_state(state)
-            published[individual_id] = (version + 1, blob)
-            self._remember(individual_id, version + 1, state)
-            if version == 0:
-                inserts.append({"individual_id": individual_id, "version": 1, "state": blob, "updated_at": now_us})
+            published[individual_id] = (version, blob)
+            self._remember(individual_id, version, state)
+            if stored_version == 0:  # no row yet
+                inserts.append({"individual_id": individual_id, "version": version, "state": blob, "updated_at": now_us})
             else:
-                updates.append({"b_id": individual_id, "b_version": version + 1, "b_state": blob, "b_at": now_us})
+                updates.append({"b_id": individual_id, "b_version": version, "b_state": blob, "b_at": now_us})
         bulk_insert(conn, t.profiles, inserts)
         if updates:
             conn.execute(_UPDATE_PROFILE, updates)

@@ -9,6 +9,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import msgspec
+
+from contextsvc.context.assemble import CallContext, assemble
+from contextsvc.context.memo import ContextMemo
+from contextsvc.context.prompt import render
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity.lookup import LookupKey
 from contextsvc.ingest.dispositions import Picklist
@@ -17,7 +22,7 @@ from contextsvc.profile.state import ProfileState, build, decode_state
 from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.profiles import decode_call
-from contextsvc.timeutil import micros
+from contextsvc.timeutil import day_of, micros
 
 if TYPE_CHECKING:
     from contextsvc.store.writer import Writer
@@ -67,28 +72,53 @@ class ProfileReader:
 _PROFILE_ROW = select(t.profiles.c.version, t.profiles.c.state).where(t.profiles.c.individual_id == bindparam("id"))
 
 
-async def profile_state(reader: ProfileReader, cache: ProfileCache, individual_id: str) -> ProfileState:
+async def profile_state(reader: ProfileReader, cache: ProfileCache, individual_id: str) -> tuple[int, ProfileState]:
+    """(version, state); version 0 and an empty state for someone with no profile row."""
     cached = cache.get(individual_id)
     if cached is not None:
-        return cached[1]
+        return cached
     generation = cache.generation
     row = await reader.load(individual_id)
     if row is None:
-        return build([])
+        return 0, build([])
     cache.fill(individual_id, row.version, row.state, generation)
-    return decode_state(row.state)
+    return row.version, decode_state(row.state)
 
 
-async def state_as_of(
-    reader: ProfileReader, cache: ProfileCache, picklist: Picklist, individual_id: str, as_of: datetime
-) -> ProfileState:
-    """The state holding exactly the calls started at or before as_of."""
-    state = await profile_state(reader, cache, individual_id)
-    if state.last_call is None or state.last_call[0] <= micros(as_of):
-        return state
-    # A look back in time: rebuild from the call log (O(this person's history), not cached).
+async def history_state(reader: ProfileReader, picklist: Picklist, individual_id: str, as_of: datetime) -> ProfileState:
+    """A look back in time: the state of the calls started at or before as_of, rebuilt from
+    the call log (O(this person's history), so never the hot path)."""
     async with reader.engine.connect() as conn:
         rows = await conn.execute(
             select(t.calls.c.body).where(t.calls.c.individual_id == individual_id, t.calls.c.started_at <= micros(as_of))
         )
         return build(fact_from_call(decode_call(body), picklist) for (body,) in rows)
+
+
+async def read_context(
+    reader: ProfileReader,
+    cache: ProfileCache,
+    memo: ContextMemo,
+    picklist: Picklist,
+    individual_id: str,
+    as_of: datetime,
+    recent: int,
+    max_tokens: int,
+) -> CallContext:
+    """The context served for (individual, as_of, recent, max_tokens), prompt included."""
+    version, state = await profile_state(reader, cache, individual_id)
+    as_of_us = micros(as_of)
+    if state.last_call is not None and state.last_call[0] > as_of_us:
+        return _assembled(individual_id, await history_state(reader, picklist, individual_id, as_of), as_of, recent, max_tokens)
+    key = (individual_id, version, day_of(as_of_us), recent, max_tokens)
+    context = memo.get(key)
+    if context is None:
+        context = _assembled(individual_id, state, as_of, recent, max_tokens)
+        memo.put(key, context)
+    return msgspec.structs.replace(context, as_of=as_of)
+
+
+def _assembled(individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int) -> CallContext:
+    context = assemble(individual_id, state, as_of, recent)
+    context.prompt, context.prompt_tokens = render(context, max_tokens)
+    return context

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contextsvc.errors import Unavailable
@@ -76,6 +76,7 @@ class Writer:
         self.graph: IdentityGraph | None = None
         self._display = DisplayCache()
         self._profiles = profiles
+        self._version = 0
         self.cache = cache
         self.batches_committed = 0
         self._settled = asyncio.Event()
@@ -122,6 +123,7 @@ class Writer:
         self._profiles.forget()
         self.cache.clear()
         self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
+        self._version = (await self._conn.execute(select(func.max(t.profiles.c.version)))).scalar() or 0
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
@@ -185,9 +187,10 @@ class Writer:
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
-        context = BatchContext(self.graph, self._display, self._profiles)
+        context = BatchContext(self.graph, self._display, self._profiles, self._version + 1)
         outcome = await self._conn.run_sync(apply_batch, context, work, now)
         await self._conn.commit()
+        self._version = context.version
         self.batches_committed += 1
         # Published before anyone is answered: a read after an acknowledgement sees it.
         self.cache.publish(outcome.published, outcome.removed)
