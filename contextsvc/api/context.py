@@ -7,7 +7,10 @@ from typing import Literal
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.exceptions import ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, Parameter
+
+from contextsvc.context.assemble import CallContext
 
 from contextsvc.identity.lookup import parse_lookup
 from contextsvc.store.reads import read_context, resolve_individual
@@ -17,7 +20,12 @@ class ContextController(Controller):
     path = "/v1/context"
     tags = ["context"]
 
-    @get("/{lookup:str}", opt={"scope": "context:read"}, summary="A person's call context, for grounding an LLM")
+    @get(
+        "/{lookup:str}",
+        opt={"scope": "context:read"},
+        summary="A person's call context, for grounding an LLM",
+        responses={200: ResponseSpec(data_container=CallContext, description="the call context (format=json)")},
+    )
     async def get_context(
         self,
         request: Request,
@@ -45,4 +53,4 @@ class ContextController(Controller):
         )
         if format == "prompt":
             return Response(context.prompt, media_type=MediaType.TEXT)
-        return Response(context)
+        return Response(context.json(as_of.astimezone(timezone.utc)), media_type=MediaType.JSON)

@@ -1,12 +1,39 @@
 """Assembled contexts, memoised by (individual, profile version, as_of UTC day, recent,
 max_tokens): everything in a context but its `as_of` field is a function of exactly those
-(assemble.py), and profile versions are never reused, so a hit is exact."""
+(assemble.py), and profile versions are never reused, so a hit is exact.
+
+Entries are kept encoded — the JSON body with a fixed `as_of` slot, and the prompt text —
+two objects each instead of a tree of thousands: a memo of struct trees made every full
+garbage collection walk millions of objects (cold-read p99 went from 6 ms to 460 ms).
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime, timezone
+
+import msgspec
 
 from contextsvc.context.assemble import CallContext
+
+_SLOT_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SLOT = b'"as_of":' + msgspec.json.encode(_SLOT_TIME)
+_encode = msgspec.json.Encoder().encode
+
+
+class RenderedContext(msgspec.Struct, frozen=True):
+    body: bytes  # CallContext as JSON, as_of set to the slot value
+    prompt: str
+
+    @classmethod
+    def of(cls, context: CallContext) -> "RenderedContext":
+        body = _encode(msgspec.structs.replace(context, as_of=_SLOT_TIME))
+        return cls(body, context.prompt)
+
+    def json(self, as_of: datetime) -> bytes:
+        # The top-level as_of is the first occurrence: nested text is escaped JSON and
+        # cannot contain the unescaped slot.
+        return self.body.replace(_SLOT, b'"as_of":' + msgspec.json.encode(as_of), 1)
 
 MemoKey = tuple[str, int, int, int, int]
 
@@ -14,15 +41,15 @@ MemoKey = tuple[str, int, int, int, int]
 class ContextMemo:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[MemoKey, CallContext] = OrderedDict()
+        self._entries: OrderedDict[MemoKey, RenderedContext] = OrderedDict()
 
-    def get(self, key: MemoKey) -> CallContext | None:
+    def get(self, key: MemoKey) -> RenderedContext | None:
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: MemoKey, context: CallContext) -> None:
+    def put(self, key: MemoKey, context: RenderedContext) -> None:
         self._entries[key] = context
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import msgspec
-
-from contextsvc.context.assemble import CallContext, assemble
-from contextsvc.context.memo import ContextMemo
+from contextsvc.context.assemble import assemble
+from contextsvc.context.memo import ContextMemo, RenderedContext
 from contextsvc.context.prompt import render
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity.lookup import LookupKey
@@ -104,21 +102,22 @@ async def read_context(
     as_of: datetime,
     recent: int,
     max_tokens: int,
-) -> CallContext:
-    """The context served for (individual, as_of, recent, max_tokens), prompt included."""
+) -> RenderedContext:
+    """The context served for (individual, as_of, recent, max_tokens), prompt included;
+    `.json(as_of)` gives the response body."""
     version, state = await profile_state(reader, cache, individual_id)
     as_of_us = micros(as_of)
     if state.last_call is not None and state.last_call[0] > as_of_us:
-        return _assembled(individual_id, await history_state(reader, picklist, individual_id, as_of), as_of, recent, max_tokens)
+        return _rendered(individual_id, await history_state(reader, picklist, individual_id, as_of), as_of, recent, max_tokens)
     key = (individual_id, version, day_of(as_of_us), recent, max_tokens)
-    context = memo.get(key)
-    if context is None:
-        context = _assembled(individual_id, state, as_of, recent, max_tokens)
-        memo.put(key, context)
-    return msgspec.structs.replace(context, as_of=as_of)
+    rendered = memo.get(key)
+    if rendered is None:
+        rendered = _rendered(individual_id, state, as_of, recent, max_tokens)
+        memo.put(key, rendered)
+    return rendered
 
 
-def _assembled(individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int) -> CallContext:
+def _rendered(individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int) -> RenderedContext:
     context = assemble(individual_id, state, as_of, recent)
     context.prompt, context.prompt_tokens = render(context, max_tokens)
-    return context
+    return RenderedContext.of(context)
