@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 from rich.console import Console
@@ -46,15 +47,22 @@ def _stream(args: argparse.Namespace) -> int:
 
     scenario = _scenario(args)
     world = build_world(scenario)
-    calls = Traffic(world, scenario).calls()
+    calls = islice(Traffic(world, scenario).calls(), args.limit)
     started = time.perf_counter()
+    lags: list[float] | None = [] if args.freshness else None
     statuses = asyncio.run(
-        stream(calls, args.url, args.key, rate=args.rate, batch=args.batch, total=args.limit)
+        stream(calls, args.url, args.key, rate=args.rate, batch=args.batch, total=args.limit, freshness=lags)
     )
     elapsed = time.perf_counter() - started
     total = sum(statuses.values())
     console.print(f"streamed {total:,} calls in {elapsed:.1f}s ({total / elapsed:,.0f} calls/s): {dict(statuses)}")
-    return 0 if set(statuses) <= {"accepted", "duplicate", "updated"} else 1
+    fresh_ok = True
+    if lags:
+        lags.sort()
+        p50, p99 = lags[len(lags) // 2] * 1000, lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000
+        console.print(f"freshness (ack -> visible in the context), {len(lags)} probes: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        fresh_ok = p99 <= args.freshness_p99_ms
+    return 0 if set(statuses) <= {"accepted", "duplicate", "updated"} and fresh_ok else 1
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -141,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--rate", type=float, default=None, help="calls per second (default: as fast as possible)")
             command.add_argument("--batch", type=int, default=500, help="calls per request (1: single POSTs)")
             command.add_argument("--limit", type=int, default=None)
+            command.add_argument("--freshness", action="store_true",
+                                 help="after each acknowledged request, time until one of its calls shows in a context")
+            command.add_argument("--freshness-p99-ms", type=float, default=50.0, help="fail above this p99 (with --freshness)")
         else:
             command.add_argument("--min-completeness", type=float, default=1.0)
             command.add_argument("--min-f1", type=float, default=0.99)

@@ -23,9 +23,14 @@ async def stream(
     total: int | None = None,
     concurrency: int = 2,
     show_progress: bool = True,
+    freshness: list[float] | None = None,
 ) -> Counter:
     """POST calls in batches (or one by one when batch == 1); rate is calls per second
-    (None: as fast as the service takes them). Returns the count per item status."""
+    (None: as fast as the service takes them). Returns the count per item status.
+
+    With `freshness` (a list to fill), after every acknowledged request one of its calls
+    is looked up until its person's context shows it; the seconds from acknowledgement to
+    visible are appended."""
     statuses: Counter = Counter()
     queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 2)
     started = time.perf_counter()
@@ -51,14 +56,33 @@ async def stream(
         while (chunk := await queue.get()) is not None:
             if len(chunk) == 1:
                 response = await client.post("/v1/calls", json=chunk[0])
-                statuses[response.json().get("status", response.json().get("code"))] += 1
+                results = [response.json()]
+                statuses[results[0].get("status", results[0].get("code"))] += 1
             else:
                 response = await client.post("/v1/calls/batch", json={"calls": chunk})
                 response.raise_for_status()
+                results = response.json()["results"]
                 statuses.update(response.json()["summary"])
+            if freshness is not None:
+                await probe(client, chunk, results)
             if progress:
                 progress.update(task, advance=len(chunk),
                                 description=f"{sum(statuses.values()) / (time.perf_counter() - started):,.0f} calls/s")
+
+    async def probe(client: httpx.AsyncClient, chunk: list[dict], results: list[dict]) -> None:
+        acked = time.perf_counter()
+        for event, result in zip(chunk, results):
+            if result.get("status") == "accepted" and result.get("individual_id"):
+                break
+        else:
+            return
+        params = {"as_of": event["started_at"], "recent": 50, "max_tokens": 20}
+        while time.perf_counter() - acked < 5:
+            context = await client.get(f"/v1/context/{result['individual_id']}", params=params)
+            if context.status_code == 200 and any(c["call_id"] == event["call_id"] for c in context.json()["recent_calls"]):
+                freshness.append(time.perf_counter() - acked)
+                return
+        freshness.append(float("inf"))  # never became visible within 5 s
 
     headers = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as client:

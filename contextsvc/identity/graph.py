@@ -152,8 +152,8 @@ class IdentityGraph:
         self._by_surname_org: dict[tuple[str, str], set[str]] = {}
         self._line_by_phone: dict[str, str] = {}
         self._shared: set[str] = set()  # sticky: once a shared line, always one
-        # Individuals changed since begin_batch(): readers wait for the commit before
-        # trusting a lookup that lands on one of them.
+        # Individuals created or merged by the batch in flight: readers wait for its commit
+        # before trusting a lookup that lands on one of them (the writer clears the set).
         self.touched: set[str] = set()
 
     # --- queries ---------------------------------------------------------------------
@@ -242,8 +242,11 @@ class IdentityGraph:
             rule, evidence = "new", {"reason": "no existing person matches this call's identifiers"}
 
         links, shared = self._attach(survivor, ev, who, call_id, rule)
-        self.touched.add(survivor)
-        self.touched.update(m.merged_id for m in merges)
+        if created or merges:
+            # Only these can make a lookup answer something not yet committed; a person who
+            # merely gains a call still has a consistent committed profile to serve.
+            self.touched.add(survivor)
+            self.touched.update(m.merged_id for m in merges)
         return Resolution(
             survivor,
             rule,
