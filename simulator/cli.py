@@ -31,8 +31,20 @@ def _generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     built = time.perf_counter()
-    count = write(world, traffic, out / "calls.ndjson", out / "truth.ndjson", limit=args.limit)
+    salesforce = None
+    if args.salesforce:
+        from simulator.salesforce import SalesforceWriter
+
+        salesforce = SalesforceWriter(out / "salesforce", scenario.seed)
+    try:
+        count = write(world, traffic, out / "calls.ndjson", out / "truth.ndjson", limit=args.limit, salesforce=salesforce)
+    finally:
+        if salesforce is not None:
+            salesforce.close()
     elapsed = time.perf_counter() - built
+    if salesforce is not None:
+        console.print("Salesforce records: " + ", ".join(f"{n:,} {name}" for name, n in salesforce.counts.items())
+                      + f" -> {out}/salesforce/")
     console.print(
         f"{count:,} calls for {len(world.people):,} people in {elapsed:.2f}s "
         f"({count / elapsed:,.0f} calls/s; population {built - started:.2f}s) -> {out}/calls.ndjson, {out}/truth.ndjson"
@@ -51,7 +63,8 @@ def _stream(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     lags: list[float] | None = [] if args.freshness else None
     statuses = asyncio.run(
-        stream(calls, args.url, args.key, rate=args.rate, batch=args.batch, total=args.limit, freshness=lags)
+        stream(calls, args.url, args.key, rate=args.rate, batch=args.batch, total=args.limit, freshness=lags,
+               speed=args.speed)
     )
     elapsed = time.perf_counter() - started
     total = sum(statuses.values())
@@ -125,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(generate)
     generate.add_argument("--out", default="var/sim", help="output directory")
     generate.add_argument("--limit", type=int, default=None, help="stop after this many calls")
+    generate.add_argument("--salesforce", action="store_true",
+                          help="also write Salesforce-shaped Account/Contact/Lead/Opportunity/Task/VoiceCall NDJSON")
     generate.set_defaults(handler=_generate)
 
     demo = commands.add_parser("demo", help="seed 90 days of history, serve the API, stream live calls (make run)")
@@ -147,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         if name == "stream":
             command.add_argument("--rate", type=float, default=None, help="calls per second (default: as fast as possible)")
+            command.add_argument("--speed", type=float, default=None,
+                                 help="pace by the calls' own times: simulated seconds per second (1 = real time)")
             command.add_argument("--batch", type=int, default=500, help="calls per request (1: single POSTs)")
             command.add_argument("--limit", type=int, default=None)
             command.add_argument("--freshness", action="store_true",

@@ -32,7 +32,9 @@ def truth_header(world: World) -> Iterator[dict]:
 
 
 def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, limit: int | None = None,
-          on_progress=None) -> int:
+          on_progress=None, salesforce=None) -> int:
+    """Stream the scenario to NDJSON; `salesforce` (a SalesforceWriter) also gets every call
+    and, at the end, the people, accounts and opportunities as they then stand."""
     buffer = bytearray()
     written = 0
     with open(calls_path, "wb") as calls_out, open(truth_path, "wb") as truth_out:
@@ -50,6 +52,8 @@ def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, li
             truths += buffer
             truths += b"\n"
             written += 1
+            if salesforce is not None:
+                salesforce.call(call)
             if len(events) > 1 << 20:
                 calls_out.write(events)
                 truth_out.write(truths)
@@ -61,6 +65,8 @@ def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, li
                 break
         calls_out.write(events)
         truth_out.write(truths)
+        if salesforce is not None and written:
+            salesforce.people(world, traffic, call.event["ended_at"])
         for person in traffic.unknown_callers:
             _encode({"type": "person", "id": person.id, "phone": person.phone, "unknown_caller": True}, buffer)
             truth_out.write(buffer + b"\n")

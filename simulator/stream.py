@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import datetime
 from collections.abc import Iterable
 
 import httpx
@@ -24,9 +25,13 @@ async def stream(
     concurrency: int = 2,
     show_progress: bool = True,
     freshness: list[float] | None = None,
+    speed: float | None = None,
 ) -> Counter:
     """POST calls in batches (or one by one when batch == 1); rate is calls per second
-    (None: as fast as the service takes them). Returns the count per item status.
+    (None: as fast as the service takes them). With `speed`, calls are instead paced by
+    their own timestamps on a simulated clock running `speed` times real time (1: real
+    time; 3600: an hour a second); a batch is sent early rather than hold a due call back.
+    Returns the count per item status.
 
     With `freshness` (a list to fill), after every acknowledged request one of its calls
     is looked up until its person's context shows it; the seconds from acknowledgement to
@@ -39,7 +44,18 @@ async def stream(
     async def producer() -> None:
         nonlocal sent
         chunk: list[dict] = []
+        first: datetime | None = None
         for call in calls:
+            if speed:
+                at = datetime.fromisoformat(call.event["started_at"])
+                first = first or at
+                wait = (at - first).total_seconds() / speed - (time.perf_counter() - started)
+                if wait > 0:
+                    if chunk:  # everything due so far goes out before the clock moves on
+                        await queue.put(chunk)
+                        sent += len(chunk)
+                        chunk = []
+                    await asyncio.sleep(wait)
             chunk.append(call.event)
             if len(chunk) >= batch:
                 await queue.put(chunk)

@@ -82,3 +82,23 @@ def test_pairwise_identity_scores():
     assert (precision, recall) == (2 / 6, 1.0)
     precision, recall, _ = identity_scores(truth, {"r1": "x", "r2": "y", "r3": "z", "r4": "w"})
     assert (precision, recall) == (1.0, 0.0)
+
+
+def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
+    out = tmp_path / "sf"
+    assert simulator(["generate", "--out", str(out), "--salesforce", *sum((["--set", o] for o in SMALL), [])]) == 0
+    read = lambda name: [msgspec.json.decode(line) for line in (out / "salesforce" / f"{name}.ndjson").read_bytes().splitlines()]  # noqa: E731
+    contacts, leads, tasks, voice = read("Contact"), read("Lead"), read("Task"), read("VoiceCall")
+    accounts = {a["Id"] for a in read("Account")}
+    people = {r["Id"] for r in contacts} | {r["Id"] for r in leads}
+    calls = {e["call_id"]: e for e in map(msgspec.json.decode, (out / "calls.ndjson").read_bytes().splitlines())}
+    assert tasks and {t["TaskSubtype"] for t in tasks} == {"Call"}
+    assert all(t["WhoId"] in people and t["CallObject"] in calls for t in tasks)
+    assert all(t["CallType"].lower() == calls[t["CallObject"]]["direction"] for t in tasks)
+    assert all(c["AccountId"] in accounts for c in contacts)
+    converted = [lead for lead in leads if lead["IsConverted"]]
+    assert converted and all(lead["ConvertedContactId"] in people for lead in converted)
+    task_ids = {t["Id"] for t in tasks}
+    assert all(v["ActivityId"] in task_ids and v["VendorCallKey"] in calls for v in voice)
+    assert all(len(r["Id"]) == 18 for r in contacts + leads + tasks + voice)
+    assert all(t["SystemModstamp"].endswith(".000+0000") for t in tasks)
