@@ -31,7 +31,8 @@ class Rate(msgspec.Struct):
 def calibrate(calls: Iterable[SimCall]) -> list[Rate]:
     """Rates from the true outcomes (what happened), except the logging-quality rows."""
     outbound = first_dials = first_connects = inbound = connects = voicemail = meetings = 0
-    abandoned = no_disposition = unlinked = 0
+    abandoned = no_disposition = unlinked = callbacks = missed_callbacks = 0
+    web_first_dials = web_first_connects = 0
     connected_talk: list[int] = []
     first_connect_attempt: dict[str, int] = {}
     for call in calls:
@@ -42,7 +43,14 @@ def calibrate(calls: Iterable[SimCall]) -> list[Rate]:
             inbound += 1
             abandoned += outcome == "abandoned"
             continue
+        if "attempt_number" not in event:  # an agent returning a queued callback, not a dial
+            callbacks += 1
+            missed_callbacks += outcome == "no_answer"
+            continue
         outbound += 1
+        if call.truth.person.startswith("W") and event["attempt_number"] == 1:
+            web_first_dials += 1
+            web_first_connects += PICKLIST.meaning(outcome).connect
         connect = PICKLIST.meaning(outcome).connect
         first = event["attempt_number"] == 1
         first_dials += first
@@ -53,7 +61,7 @@ def calibrate(calls: Iterable[SimCall]) -> list[Rate]:
             connects += 1
             connected_talk.append(event["talk_seconds"])
             first_connect_attempt.setdefault(call.truth.person, event["attempt_number"])
-    total = outbound + inbound
+    total = outbound + inbound + callbacks
     attempts = sorted(first_connect_attempt.values())
     return [
         Rate("right-party connect, first dial", first_connects / max(first_dials, 1), "≈0.08", 0.045, 0.13, "S1, S2, S3"),
@@ -65,6 +73,9 @@ def calibrate(calls: Iterable[SimCall]) -> list[Rate]:
         Rate("median attempts to first connect", attempts[len(attempts) // 2] if attempts else 0, "1–3", 1, 4, "S2, S14"),
         Rate("inbound abandonment", abandoned / max(inbound, 1), "≈0.05", 0.03, 0.15, "S62, S29"),
         Rate("calls logged without disposition", no_disposition / max(total, 1), "0.20", 0.05, 0.6, "S37, S66"),
+        Rate("web leads reached on the first attempt", web_first_connects / max(web_first_dials, 1),
+             "≈0.17 (delay mix × contact by delay)", 0.05, 0.35, "S10, S11"),
+        Rate("queued callbacks missed", missed_callbacks / max(callbacks, 1), "0.2", 0.05, 0.4, "A"),
         Rate("calls not linked to a Lead/Contact", unlinked / max(total, 1), "0.05 outbound; more inbound", 0.01, 0.35, "A"),
     ]
 

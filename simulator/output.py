@@ -67,6 +67,14 @@ def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, li
         truth_out.write(truths)
         if salesforce is not None and written:
             salesforce.people(world, traffic, call.event["ended_at"])
+        for person in traffic.web_leads:
+            _encode({"type": "person", "id": person.id, "account": world.accounts[person.account].id,
+                     "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
+                     "phone": person.phone, "web_lead": True}, buffer)
+            truth_out.write(buffer + b"\n")
+            for record in person.records:
+                _encode({"type": "record", "person": person.id, **msgspec.to_builtins(record)}, buffer)
+                truth_out.write(buffer + b"\n")
         for person in traffic.unknown_callers:
             _encode({"type": "person", "id": person.id, "phone": person.phone, "unknown_caller": True}, buffer)
             truth_out.write(buffer + b"\n")

@@ -69,6 +69,16 @@ class Inbound(msgspec.Struct, forbid_unknown_fields=True):
     transfer_share: float
     known_caller_share: float
     queues: list[str]
+    service_level_seconds: float
+    callback_offer_share: float
+    callback_acceptance: float
+    callback_answer_share: float
+
+
+class WebLeads(msgspec.Struct, forbid_unknown_fields=True):
+    per_day: float
+    response_delay: dict[str, float]
+    first_attempt_contact: dict[str, float]
 
 
 class Scenario(msgspec.Struct, forbid_unknown_fields=True):
@@ -78,6 +88,7 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     population: Population
     outbound: Outbound
     inbound: Inbound
+    web_leads: WebLeads
 
 
 def _set(data: dict, dotted: str, raw: str) -> None:

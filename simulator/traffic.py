@@ -41,12 +41,18 @@ class SimCall(msgspec.Struct):
 
 
 class _Cadence:
-    __slots__ = ("person", "attempts", "due")
+    __slots__ = ("person", "attempts", "due", "first_contact")
 
-    def __init__(self, person: int, due: datetime) -> None:
+    def __init__(self, person: int, due: datetime, first_contact: float | None = None) -> None:
         self.person = person
         self.attempts = 0
         self.due = due
+        self.first_contact = first_contact  # web leads: chance the first call reaches them
+
+
+# Rep response delay buckets for web leads, in seconds (call-traffic.md §2, S11, S22).
+DELAY_BUCKETS = {"within_5_min": (30, 300), "within_30_min": (300, 1800), "within_60_min": (1800, 3600),
+                 "within_24_h": (3600, 86_400), "later": (86_400, 4 * 86_400)}
 
 
 class Traffic:
@@ -62,6 +68,7 @@ class Traffic:
         self.active: list[list[_Cadence]] = [[] for _ in range(reps)]
         self.opportunity: dict[int, list] = {}  # account -> [id, stage index]
         self.unknown_callers: list[Person] = []
+        self.web_leads: list[Person] = []
         # Cumulative weights once, not on every draw.
         outcomes = scenario.outbound.outcomes
         self.outcome_codes, self.outcome_cum = list(outcomes), list(accumulate(outcomes.values()))
@@ -120,6 +127,8 @@ class Traffic:
         local_hour = (at.hour + account.utc_offset) % 24
         multiplier = o.hour_multiplier.get(local_hour, 0.8) * o.weekday_multiplier[min(at.weekday(), 4)]
         p_connect = min(0.95, person.reachability * multiplier)
+        if cadence.first_contact is not None and cadence.attempts == 1:
+            p_connect = cadence.first_contact  # speed to lead: how fast the rep called back
         ring = 0
         talk = 0
         if person.bad_number:
@@ -210,12 +219,52 @@ class Traffic:
                 self.next_new[rep_index] += 1
                 active.append(cadence)
                 due.append(cadence)
-            # The rep works 8:00–17:00 in their own (US-Central) time, dials spread out.
-            for n, cadence in enumerate(due[:dials]):
+            # Fresh web leads are called when the rep gets to them (their due time); the rest
+            # of the day's dials are spread over 8:00–17:00 in the rep's own (US-Central) time.
+            fresh = [c for c in due if c.first_contact is not None and c.attempts == 0 and c.due >= day]
+            for cadence in fresh:
+                calls.append(self._dial(rep_index, cadence, cadence.due))
+            worklist = [c for c in due if c not in fresh][: max(0, dials - len(fresh))]
+            for n, cadence in enumerate(worklist):
                 minute = 14 * 60 + int(540 * (n + self.rng.random()) / max(dials, 1))
                 calls.append(self._dial(rep_index, cadence, day + timedelta(minutes=minute, seconds=int(self.rng.random() * 60))))
             self.active[rep_index] = [c for c in active if c.due is not None]
         return calls
+
+    def _web_leads(self, day: datetime) -> None:
+        """Web-form leads arrive in business hours; each rep responds after a delay drawn
+        from the reference mix, or never (call-traffic.md §2, speed to lead)."""
+        w = self.s.web_leads
+        if day.weekday() >= 5:
+            return
+        buckets = list(w.response_delay)
+        for _ in range(_poisson(self.rng, w.per_day)):
+            arrival = day + timedelta(seconds=self.rng.uniform(13, 22) * 3600)
+            person = self._new_web_lead()
+            bucket = self.rng.choices(buckets, [w.response_delay[b] for b in buckets])[0]
+            if bucket == "never":
+                continue
+            low, high = DELAY_BUCKETS[bucket]
+            rep = person.account % len(self.world.reps)
+            self.active[rep].append(_Cadence(len(self.world.people) - 1, arrival + timedelta(seconds=self.rng.uniform(low, high)),
+                                             w.first_attempt_contact[bucket]))
+
+    def _new_web_lead(self) -> Person:
+        people, accounts = self.world.people, self.world.accounts
+        account_index = self.rng.randrange(len(accounts))
+        first = people[self.rng.randrange(len(people))].first_name
+        last = people[self.rng.randrange(len(people))].last_name
+        person_id = f"W{len(self.web_leads) + 1:06d}"
+        email = f"{first.lower()}.{last.lower()}.{person_id.lower()}@{accounts[account_index].domain}".replace("'", "")
+        phone = f"+1{self.rng.randint(201, 989)}{self.rng.randint(200, 999)}{self.rng.randint(0, 9999):04d}"
+        record = Record(record_id=salesforce_id(self.rng, "00Q"), kind="lead", first_name=first, last_name=last,
+                        company=accounts[account_index].name, email=email, phone=written(phone, self.rng, self.s))
+        record.id_as_sent = record.record_id
+        person = Person(person_id, first, last, "", account_index, email, phone, False,
+                        self.rng.betavariate(*self.s.outbound.reachability), [record])
+        people.append(person)
+        self.web_leads.append(person)
+        return person
 
     # --- inbound ---------------------------------------------------------------------
 
@@ -228,13 +277,20 @@ class Traffic:
         agents_free = [day] * i.agents
         heapq.heapify(agents_free)
         calls = []
+        callbacks: list[tuple] = []
         for at in arrivals:
             free_at = heapq.heappop(agents_free)
             wait = max(0.0, (free_at - at).total_seconds())
             patience = self.rng.expovariate(1 / i.patience_mean_seconds)
             person, record, phone = self._caller()
             queue = self.rng.choice(i.queues)
-            if wait > patience:
+            offered = wait > i.service_level_seconds and self.rng.random() < i.callback_offer_share
+            if offered and self.rng.random() < i.callback_acceptance:
+                # The caller leaves a callback request; the agent who frees up first calls back.
+                heapq.heappush(agents_free, free_at)
+                code, talk, hold = "callback_scheduled", 0, int(i.service_level_seconds)
+                callbacks.append((free_at, person, record, phone, queue))
+            elif wait > patience:
                 heapq.heappush(agents_free, free_at)
                 code, talk, hold = "abandoned", 0, int(patience)
             else:
@@ -249,7 +305,26 @@ class Traffic:
                 if person.account >= 0:
                     extra["related"] = self._related(person)
             calls.append(self._call("inbound", at, ("hold_seconds", hold), talk, code, who, extra, person, record, attributable))
+        for at, person, record, phone, queue in callbacks:
+            calls.append(self._callback(at, person, record, phone, queue, agents_free))
         return calls
+
+    def _callback(self, requested: datetime, person: Person, record: Record | None, phone: str, queue: str,
+                  agents_free: list[datetime]) -> SimCall:
+        """An agent returns a queued callback when one frees up; some are missed."""
+        i = self.s.inbound
+        at = max(requested, heapq.heappop(agents_free)) + timedelta(seconds=30)
+        if self.rng.random() < i.callback_answer_share:
+            talk = max(20, int(self.rng.lognormvariate(math.log(i.talk_median_seconds), i.talk_sigma)))
+            code, ring = ("transferred" if self.rng.random() < i.transfer_share else "resolved"), int(self.s.outbound.answer_seconds)
+        else:
+            talk, code, ring = 0, "no_answer", int(self.s.outbound.no_answer_ring_seconds)
+        heapq.heappush(agents_free, at + timedelta(seconds=ring + talk + 45))
+        who, attributable = self._who(person, record, phone)
+        extra = {"queue": queue, "rep_id": self.world.reps[self.rng.randrange(len(self.world.reps))].id}
+        if person.account >= 0:
+            extra["related"] = self._related(person)
+        return self._call("outbound", at, ("ring_seconds", ring), talk, code, who, extra, person, record, attributable)
 
     def _arrival_second(self) -> float:
         """A time of day from the double-peaked intraday shape (peaks 10:00–11:30 and
@@ -283,6 +358,7 @@ class Traffic:
         """Every call of the scenario, day by day, ordered by start time then call id."""
         for offset in range(self.s.days):
             day = self.start + timedelta(days=offset)
+            self._web_leads(day)
             today = self._outbound_day(day) + self._inbound_day(day)
             today.sort(key=lambda c: (c.event["started_at"], c.event["call_id"]))
             yield from today

@@ -58,6 +58,12 @@ def test_the_mess_the_issue_asks_for_is_there(default_calls):
     assert any(p.startswith("+") for p in phones) and any(p.startswith("(") for p in phones) and any("x" in p for p in phones)
     assert any("disposition" not in c.event for c in calls) and any(c.event["who"] == {} or "salesforce_id" not in c.event["who"] for c in calls)
     assert {c.event["direction"] for c in calls} == {"inbound", "outbound"}
+    outcomes = {c.truth.outcome for c in calls}
+    assert {"callback_scheduled", "abandoned", "transferred", "meeting_booked", "bad_number"} <= outcomes
+    returned = [c for c in calls if c.event["direction"] == "outbound" and "attempt_number" not in c.event]
+    assert returned and all("queue" in c.event for c in returned)  # agents returning queued callbacks
+    web_dials = [c for c in calls if c.truth.person.startswith("W") and "attempt_number" in c.event]
+    assert web_dials and web_dials[0].event["attempt_number"] == 1  # web leads get called back
 
 
 def test_realised_rates_fall_within_the_reference_ranges(default_calls):
