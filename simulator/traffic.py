@@ -198,7 +198,7 @@ class Traffic:
             gap = timedelta(hours=self.rng.expovariate(1 / o.second_attempt_hours))
         else:
             low, high = o.later_gap_days
-            gap = timedelta(days=min(7, self.rng.randint(low, high) + cadence.attempts // 3))
+            gap = timedelta(days=min(7, low + int(self.rng.random() * (high - low + 1)) + cadence.attempts // 3))
         cadence.due = at + max(gap, timedelta(hours=2))
 
     def _outbound_day(self, day: datetime) -> list[SimCall]:
