@@ -18,15 +18,20 @@ from simulator.traffic import SimCall, Traffic
 _encode = msgspec.json.Encoder().encode_into
 
 
+def person_lines(world: World, person, **flags) -> Iterator[dict]:
+    """A true person and each of their CRM records, as truth lines."""
+    yield {"type": "person", "id": person.id, "account": world.accounts[person.account].id,
+           "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
+           "phone": person.phone, **flags}
+    for record in person.records:
+        yield {"type": "record", "person": person.id, **msgspec.to_builtins(record)}
+
+
 def truth_header(world: World) -> Iterator[dict]:
     for account in world.accounts:
         yield {"type": "account", **msgspec.to_builtins(account)}
     for person in world.people:
-        yield {"type": "person", "id": person.id, "account": world.accounts[person.account].id,
-               "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
-               "phone": person.phone}
-        for record in person.records:
-            yield {"type": "record", "person": person.id, **msgspec.to_builtins(record)}
+        yield from person_lines(world, person)
     for rep in world.reps:
         yield {"type": "rep", **msgspec.to_builtins(rep)}
 
@@ -67,13 +72,9 @@ def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, li
         truth_out.write(truths)
         if salesforce is not None and written:
             salesforce.people(world, traffic, call.event["ended_at"])
-        for person in traffic.web_leads:
-            _encode({"type": "person", "id": person.id, "account": world.accounts[person.account].id,
-                     "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
-                     "phone": person.phone, "web_lead": True}, buffer)
-            truth_out.write(buffer + b"\n")
-            for record in person.records:
-                _encode({"type": "record", "person": person.id, **msgspec.to_builtins(record)}, buffer)
+        for person in traffic.web_leads:  # people who appeared during the simulation
+            for line in person_lines(world, person, web_lead=True):
+                _encode(line, buffer)
                 truth_out.write(buffer + b"\n")
         for person in traffic.unknown_callers:
             _encode({"type": "person", "id": person.id, "phone": person.phone, "unknown_caller": True}, buffer)
