@@ -111,3 +111,14 @@ async def test_a_shared_line_stays_shared_after_merges_and_a_restart(client_for)
     async with client_for(shared_line_threshold=2) as api:
         ann = (await person(api, "ann@x.com")).json()
         assert ann["calls"] == 4  # c0, c1 (Raj, merged in), m and m2: never the probes
+
+
+async def test_display_fields_follow_the_newest_call_even_across_a_merge(api):
+    await ingest(api, call_event("a", minutes=10, who={"salesforce_id": LEAD, "first_name": "Robert", "last_name": "Smith",
+                                                       "title": "VP Sales", "email": "rs@acme.com"}))
+    await ingest(api, call_event("b", minutes=0, who={"salesforce_id": CONTACT, "first_name": "Bob", "last_name": "Smith",
+                                                      "company": "Acme"}))
+    [merged] = await ingest(api, call_event("c", minutes=5, who={"salesforce_id": CONTACT, "email": "rs@acme.com"}))
+    body = (await person(api, merged["individual_id"])).json()
+    # Newest call naming each field: first name and title from "a" (minute 10), company from "b".
+    assert (body["first_name"], body["title"], body["company"]) == ("Robert", "VP Sales", "Acme")

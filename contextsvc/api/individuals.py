@@ -7,6 +7,7 @@ from litestar.params import FromPath
 
 from contextsvc.identity.lookup import parse_lookup
 from contextsvc.store.queries import IndividualView, individual, resolve_lookup
+from contextsvc.store.reads import profile_state
 
 
 class IndividualsController(Controller):
@@ -23,4 +24,9 @@ class IndividualsController(Controller):
         view = await individual(state.engine, individual_id)
         if key.kind == "individual_id" and view.id != key.value:
             view.requested_id = key.value
+        # Name, company and title as the profile has them: exact after merges and late calls,
+        # where the individuals table keeps whatever the last write carried.
+        _, profile = await profile_state(state.reader, state.writer.cache, view.id)
+        for name in ("first_name", "last_name", "company", "title"):
+            setattr(view, name, getattr(profile.person, name) or getattr(view, name))
         return view
