@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 
 from tests.conftest import ADMIN, READER, WRITER
 from tests.helpers import call_event

@@ -11,7 +11,7 @@ from litestar.params import Parameter
 from contextsvc.errors import Conflict, ValidationFailed
 from contextsvc.ingest.intake import prepare, split_batch
 from contextsvc.ingest.results import ItemResult, QuarantineWork
-from contextsvc.store.queries import QuarantineView, quarantined
+from contextsvc.store.queries import quarantined
 
 _STATUS_CODE = {"accepted": 201, "updated": 200, "duplicate": 200, "stale": 200}
 

@@ -6,8 +6,8 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 
 from contextsvc.identity.lookup import parse_lookup
-from contextsvc.store.queries import IndividualView, individual, resolve_lookup
-from contextsvc.store.reads import profile_state
+from contextsvc.store.queries import IndividualView, individual
+from contextsvc.store.reads import profile_state, resolve_individual
 
 
 class IndividualsController(Controller):
@@ -20,13 +20,13 @@ class IndividualsController(Controller):
         A merged-away id or identifier answers with the surviving person."""
         state = request.app.state
         key = parse_lookup(lookup, state.settings.default_region)
-        individual_id = await resolve_lookup(state.engine, key)
+        individual_id = await resolve_individual(state.writer, key)
         view = await individual(state.engine, individual_id)
         if key.kind == "individual_id" and view.id != key.value:
             view.requested_id = key.value
-        # Name, company and title as the profile has them: exact after merges and late calls,
-        # where the individuals table keeps whatever the last write carried.
+        # Name, company and title as the profile has them: per attribute, the newest call
+        # that carried it, exact across merges and late arrivals.
         _, profile = await profile_state(state.reader, state.writer.cache, view.id)
         for name in ("first_name", "last_name", "company", "title"):
-            setattr(view, name, getattr(profile.person, name) or getattr(view, name))
+            setattr(view, name, getattr(profile.person, name))
         return view

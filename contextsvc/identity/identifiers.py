@@ -51,8 +51,10 @@ def _restore_case(id18: str) -> str:
     return "".join(chars)
 
 
+@lru_cache(maxsize=200_000)
 def normalise_salesforce_id(raw: str) -> str:
-    """Any 15- or 18-char Salesforce id -> its canonical 18-char form."""
+    """Any 15- or 18-char Salesforce id -> its canonical 18-char form (cached: a person's
+    id recurs on every one of their calls)."""
     value = raw.strip()
     if not _SFID_CHARS.match(value) or len(value) not in (15, 18):
         raise InvalidIdentifier("invalid_salesforce_id", "a Salesforce id has 15 or 18 letters and digits")

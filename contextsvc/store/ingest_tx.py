@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from contextsvc.identity.graph import IdentityGraph, Resolution
 from contextsvc.ingest.normalise import Call
@@ -22,7 +22,6 @@ from contextsvc.store.codec import from_micros, json_text, micros
 
 _encode = msgspec.json.Encoder().encode
 _IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
-ATTRIBUTES = ("first_name", "last_name", "company", "title")
 
 
 def content_hash(body: bytes) -> bytes:
@@ -47,29 +46,13 @@ class _Pending:
         self.calls: dict[str, Call] = {}  # call_id -> the version being written
         self.retracted: set[str] = set()  # people who lost a call version (replaced)
         self.quarantine: list[tuple[int, dict]] = []
-        self.attributes: dict[str, tuple[int, Call]] = {}  # individual -> newest call naming them
         self.shared_lines: list[dict] = []
-
-
-class DisplayCache:
-    """The display attributes last written per individual, so unchanged ones are not rewritten."""
-
-    def __init__(self) -> None:
-        self.known: dict[str, tuple[int, tuple]] = {}
-
-    def changed(self, individual_id: str, at: int, values: tuple) -> bool:
-        previous = self.known.get(individual_id)
-        if previous is not None and (previous[0] > at or previous[1] == values):
-            return False
-        self.known[individual_id] = (at, values)
-        return True
 
 
 class BatchContext(msgspec.Struct):
     """The writer's in-memory state that a batch reads and updates."""
 
     graph: IdentityGraph
-    display: DisplayCache
     profiles: ProfileWriter
     version: int  # this batch's profile version: one more than any before it
 
@@ -81,7 +64,7 @@ class BatchOutcome(msgspec.Struct):
 
 
 def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: datetime) -> BatchOutcome:
-    graph, display = ctx.graph, ctx.display
+    graph = ctx.graph
     now_us = micros(now)
     stored = _stored_versions(conn, [w.call.call_id for w in work if isinstance(w, CallWork)])
     pending = _Pending()
@@ -92,7 +75,7 @@ def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: date
             results.append(ItemResult("rejected", call_id=item.call_id, errors=item.errors, message="quarantined"))
         else:
             results.append(_ingest_call(graph, item.call, stored, pending, now_us))
-    _flush(conn, graph, display, pending, results, now_us)
+    _flush(conn, graph, pending, results, now_us)
     published, removed = _update_profiles(conn, ctx, pending, now_us)
     return BatchOutcome(results, published, removed)
 
@@ -147,10 +130,6 @@ def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], p
     resolution = graph.resolve(call.call_id, call.who)
     _collect_identity(resolution, pending, now_us)
     started = micros(call.started_at)
-    if resolution.individual_id and any(getattr(call.who, name) for name in ATTRIBUTES):
-        latest = pending.attributes.get(resolution.individual_id)
-        if latest is None or latest[0] <= started:
-            pending.attributes[resolution.individual_id] = (started, call)
     row = {
         "call_id": call.call_id,
         "individual_id": resolution.individual_id,
@@ -211,21 +190,8 @@ _UPDATE_CALL = (
     )
 )
 
-_UPDATE_ATTRIBUTES = (
-    update(t.individuals)
-    .where(t.individuals.c.id == bindparam("b_id"))
-    .where(or_(t.individuals.c.attributes_at.is_(None), t.individuals.c.attributes_at <= bindparam("b_at")))
-    .values(
-        {
-            **{name: func.coalesce(bindparam("b_" + name), t.individuals.c[name]) for name in ATTRIBUTES},
-            "attributes_at": bindparam("b_at"),
-        }
-    )
-)
-
-
 def _flush(
-    conn: Connection, graph: IdentityGraph, display: DisplayCache, pending: _Pending, results: list[ItemResult], now_us: int
+    conn: Connection, graph: IdentityGraph, pending: _Pending, results: list[ItemResult], now_us: int
 ) -> None:
     survivor = graph.survivor
     if pending.new_individuals:
@@ -291,21 +257,8 @@ def _flush(
     bulk_insert(conn, t.shared_lines, pending.shared_lines)
     if pending.updates:
         conn.execute(_UPDATE_CALL, [{"b_" + k: v for k, v in row.items()} for row in pending.updates.values()])
-    _write_attributes(conn, survivor, display, pending.attributes)
     for index, row in pending.quarantine:
         results[index].quarantine_id = conn.execute(t.quarantine.insert().values(**row)).inserted_primary_key[0]
     for result in results:
         if result.individual_id:
             result.individual_id = survivor(result.individual_id)
-
-
-def _write_attributes(conn: Connection, survivor, display: DisplayCache, attributes: dict[str, tuple[int, Call]]) -> None:
-    """Display name, company, title: the most recent call that carried them wins."""
-    rows = []
-    for individual_id, (at, call) in attributes.items():
-        final = survivor(individual_id)
-        values = tuple(getattr(call.who, name) for name in ATTRIBUTES)
-        if display.changed(final, at, values):
-            rows.append({"b_id": final, "b_at": at, **{"b_" + name: value for name, value in zip(ATTRIBUTES, values)}})
-    if rows:
-        conn.execute(_UPDATE_ATTRIBUTES, rows)

@@ -8,8 +8,7 @@ import msgspec
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.errors import Conflict, NotFound
-from contextsvc.identity.lookup import LookupKey
+from contextsvc.errors import NotFound
 from contextsvc.store import tables as t
 from contextsvc.store.codec import from_json_text, from_micros
 
@@ -36,15 +35,16 @@ class IndividualView(msgspec.Struct):
     id: str
     kind: str
     created_at: datetime
-    first_name: str | None
-    last_name: str | None
-    company: str | None
-    title: str | None
     calls: int
     merged_ids: list[str]
     identifiers: list[IdentifierView]
     merges: list[MergeView]
     requested_id: str | None = None  # set when the request named a merged-away id
+    # Filled by the API from the person's profile (the newest call carrying each one).
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
 
 
 class QuarantineView(msgspec.Struct):
@@ -60,41 +60,6 @@ class QuarantineView(msgspec.Struct):
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-
-
-async def resolve_lookup(engine: AsyncEngine, key: LookupKey) -> str:
-    """The surviving individual for a lookup key; NotFound / Conflict (ambiguous) otherwise."""
-    async with engine.connect() as conn:
-        if key.kind == "individual_id":
-            candidates = [key.value]
-        else:
-            rows = await conn.execute(
-                select(t.identifiers.c.individual_id).where(t.identifiers.c.kind == key.kind, t.identifiers.c.value == key.value)
-            )
-            candidates = [r[0] for r in rows]
-        survivors = await _survivors(conn, candidates)
-    if not survivors:
-        raise NotFound(f"no individual is known by {key.kind.replace('_', ' ')} {key.value}", details={"lookup": msgspec.to_builtins(key)})
-    people = {i: kind for i, kind in survivors.items() if kind == "person"} or survivors
-    if len(people) > 1:
-        raise Conflict(
-            f"{key.kind.replace('_', ' ')} {key.value} belongs to {len(people)} people; look up one of them by id",
-            code="ambiguous_lookup",
-            details={"lookup": msgspec.to_builtins(key), "candidates": sorted(people)},
-        )
-    return next(iter(people))
-
-
-async def _survivors(conn, ids: list[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    rows = await conn.execute(
-        select(t.individuals.c.id, t.individuals.c.merged_into, t.individuals.c.kind).where(t.individuals.c.id.in_(ids))
-    )
-    found: dict[str, str] = {}
-    for individual_id, merged_into, kind in rows:
-        found[merged_into or individual_id] = kind
-    return found
 
 
 async def individual(engine: AsyncEngine, individual_id: str, requested: str | None = None) -> IndividualView:
@@ -123,10 +88,6 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
         id=row.id,
         kind=row.kind,
         created_at=from_micros(row.created_at),
-        first_name=row.first_name,
-        last_name=row.last_name,
-        company=row.company,
-        title=row.title,
         calls=calls,
         merged_ids=merged_ids,
         identifiers=identifiers,

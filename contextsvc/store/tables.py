@@ -47,12 +47,7 @@ individuals = Table(
     # Always the final survivor (one hop), rewritten when a survivor is merged again.
     Column("merged_into", String(32), index=True),
     Column("merged_at", Micros),
-    # Display attributes, from the most recent call that carried them.
-    Column("first_name", String(40)),
-    Column("last_name", String(80)),
-    Column("company", String(255)),
-    Column("title", String(255)),
-    Column("attributes_at", Micros),
+    # Name, company and title live in the person's profile (newest call per attribute).
 )
 
 # Every identifier ever linked to an individual, with the rule and evidence that linked it.

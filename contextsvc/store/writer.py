@@ -20,7 +20,7 @@ from contextsvc.identity.graph import IdentityGraph, IndividualRow
 from contextsvc.ingest.results import ItemResult, Work
 from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
-from contextsvc.store.ingest_tx import BatchContext, DisplayCache, apply_batch
+from contextsvc.store.ingest_tx import BatchContext, apply_batch
 from contextsvc.store.profiles import ProfileWriter
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,9 @@ class Writer:
         self._task: asyncio.Task | None = None
         self._conn: AsyncConnection | None = None
         self.graph: IdentityGraph | None = None
-        self._display = DisplayCache()
         self._profiles = profiles
         self._version = 0
         self.cache = cache
-        self.batches_committed = 0
         self._settled = asyncio.Event()
         self._settled.set()
         self.failed: str | None = None  # set when the writer had to stop taking writes
@@ -119,7 +117,6 @@ class Writer:
     async def _reload(self) -> None:
         assert self._conn is not None
         # Forget everything that may hold uncommitted changes before anything can fail.
-        self._display = DisplayCache()
         self._profiles.forget()
         self.cache.clear()
         self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
@@ -187,11 +184,10 @@ class Writer:
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
-        context = BatchContext(self.graph, self._display, self._profiles, self._version + 1)
+        context = BatchContext(self.graph, self._profiles, self._version + 1)
         outcome = await self._conn.run_sync(apply_batch, context, work, now)
         await self._conn.commit()
         self._version = context.version
-        self.batches_committed += 1
         # Published before anyone is answered: a read after an acknowledgement sees it.
         self.cache.publish(outcome.published, outcome.removed)
         results = outcome.results
