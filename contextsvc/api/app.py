@@ -26,6 +26,7 @@ from contextsvc.ingest.normalise import Normaliser
 from contextsvc.settings import Settings
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
+from contextsvc.store.observers import BatchObserver
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.reads import ProfileReader
 from contextsvc.store.writer import Writer
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     api_keys = parse_api_keys(settings.api_keys)
     picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+    # Side branches off the profile update (segments, activation, data quality) register here.
+    observers: list[BatchObserver] = []
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProfileCache(settings.cache_size),
             max_batch=settings.max_batch,
             commit_window_ms=settings.commit_window_ms,
+            observers=observers,
         )
         await writer.start()
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))

@@ -38,6 +38,12 @@ def facts_of(conn: Connection, individual_ids: Iterable[str], picklist: Picklist
     return found
 
 
+class ProfileUpdate(msgspec.Struct):
+    published: dict[str, tuple[int, bytes]]  # individual id -> (version, encoded state)
+    states: dict[str, ProfileState]  # the same people's decoded states
+    removed: set[str]  # individuals whose profile row is gone
+
+
 class ProfileWriter:
     """The writer's side of profiles: a working set of mutable states, bounded."""
 
@@ -58,7 +64,7 @@ class ProfileWriter:
         removed: set[str],
         now_us: int,
         version: int,
-    ) -> dict[str, tuple[int, bytes]]:
+    ) -> ProfileUpdate:
         """Update the profiles of everyone touched by one batch; returns what to publish.
 
         `version` is the writer's batch number: it only ever rises, so a version is never
@@ -83,11 +89,13 @@ class ProfileWriter:
             existing[individual_id] = (existing.get(individual_id, (0, None))[0], build(facts))
 
         published: dict[str, tuple[int, bytes]] = {}
+        states: dict[str, ProfileState] = {}
         inserts, updates = [], []
         for individual_id in touched:
             stored_version, state = existing[individual_id]
             blob = encode_state(state)
             published[individual_id] = (version, blob)
+            states[individual_id] = state
             self._remember(individual_id, version, state)
             if stored_version == 0:  # no row yet
                 inserts.append({"individual_id": individual_id, "version": version, "state": blob, "updated_at": now_us})
@@ -100,7 +108,7 @@ class ProfileWriter:
             conn.execute(delete(t.profiles).where(t.profiles.c.individual_id.in_(list(removed))))
             for individual_id in removed:
                 self._working.pop(individual_id, None)
-        return published
+        return ProfileUpdate(published, states, removed)
 
     def _load(self, conn: Connection, ids: set[str]) -> dict[str, tuple[int, ProfileState]]:
         found = {i: self._working[i] for i in ids if i in self._working}
