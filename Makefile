@@ -13,7 +13,7 @@ DEMO_KEY ?= demo-key
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,loadtest]'
 	touch $(STAMP)
 
 # The sales demo: seeds 90 days of simulated calls (first run only), serves the API and

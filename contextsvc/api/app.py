@@ -12,7 +12,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from contextsvc import __version__
-from contextsvc.api.auth import parse_api_keys, require_scope
+from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        guards=[require_scope],
+        before_request=authenticate,
         exception_handlers=EXCEPTION_HANDLERS,
         state=State(
             {
