@@ -8,7 +8,7 @@ PORT   ?= 8000
 # A demo key so the README's curl examples work as written; never use it in production.
 DEMO_KEY ?= demo-key
 
-.PHONY: run test bench clean
+.PHONY: run test bench loadtest loadtest-ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.context
+
+# A fresh seeded service under Locust for a fixed time, then verification; fails on any
+# SLO breach. PROFILE=smoke (30 s, runs in CI) | standard (120 s) | stress (120 s, 3x).
+PROFILE ?= smoke
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtests.run --profile $(PROFILE)
+
+# The same users in Locust's web UI (http://127.0.0.1:8089), for demos.
+loadtest-ui: $(STAMP)
+	$(BIN)/python -m loadtests.run --profile $(PROFILE) --ui
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
