@@ -25,9 +25,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Every performance target in one run, side by side (about 10 minutes; builds a
+# 1M-call database under var/bench/ on first use). Installs wrk if missing.
 bench: $(STAMP)
-	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.context
+	$(BIN)/python -m bench
 
 # A fresh seeded service under Locust for a fixed time, then verification; fails on any
 # SLO breach. PROFILE=smoke (30 s, runs in CI) | standard (120 s) | stress (120 s, 3x).

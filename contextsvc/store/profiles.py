@@ -14,8 +14,10 @@ from contextsvc.profile.facts import CallFact, fact_from_call
 from contextsvc.profile.state import ProfileState, build, decode_state, encode_state
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
+from contextsvc.store.engine import pause_for_readers
 
 _IN_CHUNK = 500
+PAUSE_EVERY = 32  # people between pauses for readers (engine.pause_for_readers)
 decode_call = msgspec.json.Decoder(Call).decode
 
 _UPDATE_PROFILE = (
@@ -71,7 +73,9 @@ class ProfileWriter:
         reused, even for a profile deleted and created again (cache keys rely on that)."""
         touched = (set(adds) | rebuild) - removed
         existing = self._load(conn, touched)
-        for individual_id, calls in adds.items():
+        for position, (individual_id, calls) in enumerate(adds.items(), 1):
+            if position % PAUSE_EVERY == 0:
+                pause_for_readers()
             if individual_id in rebuild or individual_id in removed:
                 continue
             _, state = existing.get(individual_id) or (0, build([]))
@@ -91,7 +95,9 @@ class ProfileWriter:
         published: dict[str, tuple[int, bytes]] = {}
         states: dict[str, ProfileState] = {}
         inserts, updates = [], []
-        for individual_id in touched:
+        for position, individual_id in enumerate(touched, 1):
+            if position % PAUSE_EVERY == 0:
+                pause_for_readers()
             stored_version, state = existing[individual_id]
             blob = encode_state(state)
             published[individual_id] = (version, blob)
