@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 
@@ -62,6 +63,7 @@ async def test_every_acknowledged_call_survives_a_kill_9(tmp_path):
 async def test_context_reads_keep_flowing_while_a_5000_call_batch_commits(tmp_path):
     batch = [call_event(f"b{i}", minutes=i % 600, who={"phone": f"+1646555{i:04d}", "last_name": f"P{i}"})
              for i in range(5000)]
+    body = json.dumps({"calls": batch}).encode()  # encoded up front: the client's loop must stay free
     with live_server(tmp_path / "db.sqlite", "k") as (base, _):
         async with httpx.AsyncClient(base_url=base, headers=KEY, timeout=60) as client:
             await client.post("/v1/calls", json=call_event("seed", who={"email": "reader@x.com"}))
@@ -78,10 +80,11 @@ async def test_context_reads_keep_flowing_while_a_5000_call_batch_commits(tmp_pa
             async def post_batch() -> tuple[float, float]:
                 loop = asyncio.get_running_loop()
                 started = loop.time()
-                response = await client.post("/v1/calls/batch", json={"calls": batch})
-                assert response.json()["summary"] == {"accepted": 5000}
+                response = await client.post("/v1/calls/batch", content=body, headers={"content-type": "application/json"})
+                finished = loop.time()
                 done.set()
-                return started, loop.time()
+                assert response.json()["summary"] == {"accepted": 5000}
+                return started, finished
 
             reader = asyncio.create_task(read_until_done())
             started, finished = await post_batch()
@@ -91,5 +94,6 @@ async def test_context_reads_keep_flowing_while_a_5000_call_batch_commits(tmp_pa
     # Parsing and committing the batch is pure Python on the serving event loop; the
     # writer pauses between calls, so no read waits for a large share of the batch.
     assert len(during) >= 5
-    # (Measured: the longest gap is ~9% of the batch with pauses, ~25% without.)
-    assert max(gaps) < (finished - started) / 6
+    # (Measured on an idle machine: the longest gap is ~9% of the batch with pauses, ~25%
+    # without them.)
+    assert max(gaps) < (finished - started) / 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -79,6 +80,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             observers=observers,
         )
         await writer.start()
+        # The identity graph just loaded is long-lived: move it out of the collector's
+        # reach, or every full collection re-walks it (80 ms pauses at 200k objects).
+        gc.collect()
+        gc.freeze()
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)

@@ -31,7 +31,7 @@ def content_hash(body: bytes) -> bytes:
     return hashlib.blake2b(body, digest_size=16).digest()
 
 
-class _Stored(msgspec.Struct):
+class _Stored(msgspec.Struct, gc=False):
     version: int  # micros
     digest: bytes
     individual_id: str | None
