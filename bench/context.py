@@ -46,7 +46,7 @@ def wrk(base: str, paths: list[str], connections: int, seconds: int, **kw) -> di
 
 
 def measure(db: Path, seconds: int, *, cache_size: int, lookups: list[str], baseline: Path | None, warm_up: bool,
-            server: str = "uvicorn", sweep: list[float] = (), latency: bool = True) -> dict:
+            server: str = "granian", sweep: list[float] = (), latency: bool = True) -> dict:
     """wrk phases against one server process; `sweep`: offered rates as shares of the
     measured maximum, for the latency-versus-throughput curve."""
     env = {"cache_size": str(cache_size)}

@@ -86,7 +86,7 @@ def single_phase(base: str, seconds: int, connections: int) -> tuple[float, int,
 
 
 def measure_ingest(*, calls_total: int = 200_000, people: int = 20_000, batch: int = 5000, seconds: int = 15,
-                   connections: int = 64, server: str = "uvicorn") -> dict:
+                   connections: int = 64, server: str = "granian") -> dict:
     events = calls(calls_total, people)
     with tempfile.TemporaryDirectory() as tmp:
         with live_server(Path(tmp) / "bench.db", KEY, server=server) as (base, _):
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--seconds", type=int, default=15, help="duration of the single-POST phase")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections for the single-POST phase")
-    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     args = parser.parse_args()
     r = measure_ingest(calls_total=args.calls, people=args.people, batch=args.batch, seconds=args.seconds,
                        connections=args.connections, server=args.server)

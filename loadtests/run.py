@@ -144,7 +144,7 @@ def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
-    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     parser.add_argument("--ui", action="store_true", help="Locust's web UI instead of a timed headless run")
     args = parser.parse_args()
     profile = PROFILES[args.profile]

@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_path: Path, api_keys: str, *, server: str = "uvicorn", cpus: str | None = None, **env: str):
+def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus: str | None = None, **env: str):
     """`cpus` pins the server to those cores (taskset list, e.g. "0"): benchmarks keep the
     load generator off the server's core."""
     port = free_port()
@@ -32,8 +32,9 @@ def live_server(db_path: Path, api_keys: str, *, server: str = "uvicorn", cpus: 
         "CONTEXTSVC_API_KEYS": api_keys,
         **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
     }
-    command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", "warning",
-               "--server", server]
+    command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    if server is not None:  # default: whatever `contextsvc serve` serves with
+        command += ["--server", server]
     if cpus is not None and shutil.which("taskset"):
         command = ["taskset", "-c", cpus, *command]
     proc = subprocess.Popen(
@@ -41,6 +42,7 @@ def live_server(db_path: Path, api_keys: str, *, server: str = "uvicorn", cpus: 
         env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: granian serves from a child process
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -62,3 +64,12 @@ def live_server(db_path: Path, api_keys: str, *, server: str = "uvicorn", cpus: 
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        kill_group(proc)  # whatever the server left behind
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Signal the server and every process it started, as a crash or power loss would."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass

@@ -10,7 +10,7 @@ import sqlite3
 import httpx
 
 from tests.helpers import call_event
-from tests.live import live_server
+from tests.live import kill_group, live_server
 
 KEY = {"Authorization": "Bearer k"}
 
@@ -50,7 +50,7 @@ async def test_every_acknowledged_call_survives_a_kill_9(tmp_path):
             async def kill_when_busy() -> None:
                 while len(acknowledged) < 150:
                     await asyncio.sleep(0.001)
-                proc.send_signal(signal.SIGKILL)
+                kill_group(proc)
 
             await asyncio.gather(kill_when_busy(), *(send(i) for i in range(2000)))
     assert proc.wait(5) == -signal.SIGKILL
