@@ -10,6 +10,7 @@ from pathlib import Path
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc import __version__
 from contextsvc.api.auth import parse_api_keys, require_scope
@@ -51,29 +52,35 @@ def baseline_handler(payload: bytes):
     return baseline
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings.from_env()
-    api_keys = parse_api_keys(settings.api_keys)
-    picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist) -> Writer:
+    """The one Writer for a database (the API's, or a CLI's such as salesforce sync)."""
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
         shared_phones=_shared_phones(settings),
     )
+    return Writer(
+        engine,
+        graph_factory,
+        ProfileWriter(picklist, settings.cache_size),
+        ProfileCache(settings.cache_size),
+        max_batch=settings.max_batch,
+        commit_window_ms=settings.commit_window_ms,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    api_keys = parse_api_keys(settings.api_keys)
+    picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+    _shared_phones(settings)  # a bad CONTEXTSVC_SHARED_PHONES stops start-up, not the first request
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Loop-bound resources are created here, on the app's own event loop.
         engine = create_engine(settings.database_url)
         await create_schema(engine)
-        writer = Writer(
-            engine,
-            graph_factory,
-            ProfileWriter(picklist, settings.cache_size),
-            ProfileCache(settings.cache_size),
-            max_batch=settings.max_batch,
-            commit_window_ms=settings.commit_window_ms,
-        )
+        writer = build_writer(settings, engine, picklist)
         await writer.start()
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
