@@ -19,6 +19,7 @@ REQUEST_LIMIT_EXCEEDED on demand. It understands only the SOQL the connector sen
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -338,8 +339,10 @@ class _Handler(BaseHTTPRequestHandler):
         org = self.server.org
         get = lambda k: form.get(k, [""])[0]  # noqa: E731
         grant = get("grant_type")
+        basic = self.headers.get("Authorization", "").removeprefix("Basic ")
+        key, _, secret = base64.b64decode(basic).decode().partition(":") if basic else ("", "", "")
         ok = (
-            (grant == "client_credentials" and org.apps.get(get("client_id")) == get("client_secret"))
+            (grant == "client_credentials" and key in org.apps and org.apps[key] == secret)
             or (grant == "password" and org.users.get(get("username")) == get("password"))
             or (grant.endswith("jwt-bearer") and bool(get("assertion")))
         )
@@ -387,7 +390,7 @@ class FakeSalesforce(ThreadingHTTPServer):
 
 
 class _RouteTo(HTTPAdapter):
-    """Sends requests for a login host (login.salesforce.com) to the fake instead."""
+    """Sends every request (login hosts such as login.salesforce.com too) to the fake."""
 
     def __init__(self, netloc: str) -> None:
         super().__init__()
@@ -418,8 +421,7 @@ class RunningFake:
         session = TimeoutSession(timeout)
         session.verify = str(self.ca_path)
         session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment wins over verify
-        for domain in ("login", "test"):
-            session.mount(f"https://{domain}.salesforce.com", _RouteTo(urlsplit(self.instance_url).netloc))
+        session.mount("https://", _RouteTo(urlsplit(self.instance_url).netloc))  # login hosts included
         return session
 
     def close(self) -> None:

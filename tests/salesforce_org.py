@@ -64,10 +64,10 @@ async def contexts(db: Path, lookups: list[str], as_of: str = AS_OF) -> dict[str
     return found
 
 
-async def sync_once(db: Path, fake: RunningFake, **overrides):
-    config = settings(db, fake, **overrides)
-    async with open_connector(config, fake.session()) as connector:
-        return await connector.sync(connector.api()).run_once()
+async def sync_once(db: Path, fake: RunningFake, config: dict | None = None, **sync_options):
+    """One sync pass of the fake org into `db`; `config` overrides settings."""
+    async with open_connector(settings(db, fake, **(config or {})), fake.session()) as connector:
+        return await connector.sync(connector.api(), **sync_options).run_once()
 
 
 def differences(a, b, path: str = "") -> list[str]:

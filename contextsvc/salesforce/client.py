@@ -106,7 +106,7 @@ def login(settings: Settings, session: requests.Session) -> Salesforce:
             **common,
         )
     except SalesforceAuthenticationFailed as exc:
-        raise SalesforceAuthError(f"Salesforce login ({mode}) failed: {exc.code}: {exc.message}") from None
+        raise SalesforceAuthError(f"Salesforce login ({mode}) failed: {exc.code}: {exc.auth_message}") from None
     except requests.RequestException as exc:
         raise SalesforceCallFailed(f"Salesforce login ({mode}) failed: {exc}") from None
 
@@ -157,7 +157,7 @@ class SalesforceApi:
                     ) from None
                 raise SalesforceCallFailed(f"Salesforce refused the request: {exc.content}") from None
             except SalesforceAuthenticationFailed as exc:
-                raise SalesforceAuthError(f"Salesforce login failed: {exc.code}: {exc.message}") from None
+                raise SalesforceAuthError(f"Salesforce login failed: {exc.code}: {exc.auth_message}") from None
             except SalesforceError as exc:
                 raise SalesforceCallFailed(f"Salesforce answered {exc.status} to {exc.resource_name}: {exc.content}") from None
             except requests.RequestException as exc:

@@ -81,9 +81,10 @@ class SalesforceSync:
 
     async def run_once(self) -> SyncReport:
         report = SyncReport()
-        await self._submit_pending(report)  # what a crashed run filed but did not submit
         for sobject in SOBJECTS:
             await self._pull(sobject, report)
+        # Every pending call, a crashed run's included: submitted once all its records are
+        # read, so a first sync does not send Task-only versions that its VoiceCall replaces.
         await self._submit_pending(report)
         return report
 
