@@ -79,6 +79,7 @@ class FakeOrg:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.schema = {name: set(fields) for name, fields in SCHEMA.items()}  # add custom fields per test
         self.records: dict[str, dict[str, dict]] = {name: {} for name in SCHEMA}
         self.clock = datetime(2030, 1, 1, tzinfo=timezone.utc)
         self.tokens: set[str] = set()
@@ -151,10 +152,10 @@ class FakeOrg:
 
     def query(self, soql: str, include_deleted: bool, page_size: int, version: str) -> dict:
         match = _SELECT.match(soql)
-        if not match or match["sobject"] not in SCHEMA:
+        if not match or match["sobject"] not in self.schema:
             raise SalesforceFault(400, "MALFORMED_QUERY", f"unexpected SOQL: {soql}")
         sobject, fields = match["sobject"], match["fields"].split(", ")
-        unknown = [f for f in fields if f not in SCHEMA[sobject] | SYSTEM]
+        unknown = [f for f in fields if f not in self.schema[sobject] | SYSTEM]
         if unknown:
             raise SalesforceFault(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{sobject}'")
         since, subtype = None, None
@@ -201,9 +202,9 @@ class FakeOrg:
         def error(code: str, message: str, fields_: list[str] | None = None) -> dict:
             return {"success": False, "errors": [{"statusCode": code, "message": message, "fields": fields_ or []}]}
 
-        if sobject not in SCHEMA:
+        if sobject not in self.schema:
             return error("INVALID_TYPE", f"sObject type '{sobject}' is not supported")
-        unknown = [f for f in fields if f not in SCHEMA[sobject]]
+        unknown = [f for f in fields if f not in self.schema[sobject]]
         if unknown:
             return error("INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {sobject}", unknown)
         with self.lock:
