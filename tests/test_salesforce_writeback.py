@@ -111,3 +111,19 @@ def test_dry_run_prints_the_diff_and_sends_nothing(org_dir, fake, tmp_path, monk
 def test_a_bad_field_map_is_refused():
     with pytest.raises(FieldMapError):
         parse_field_map("windows.30d.calls")
+
+
+def test_simulator_push_creates_the_org_with_references_rewritten(org_dir, fake, tmp_path):
+    from simulator.salesforce_push import push
+
+    api = SalesforceApi(settings(tmp_path / "sf.db", fake), fake.session())
+    outcome = push(api, org_dir / "salesforce")
+    assert all(not result["failed"] for result in outcome.values())
+    sent = collection_requests(fake)
+    assert sent and all(0 < len(chunk) <= 200 for chunk in sent)
+    org = fake.org.records
+    assert len(org["Task"]) == outcome["Task"]["created"] > 200
+    for task in org["Task"].values():
+        assert task["WhoId"] in org["Contact"] or task["WhoId"] in org["Lead"]
+    for voice in org["VoiceCall"].values():
+        assert org["Task"][voice["ActivityId"]]["CallObject"] == voice["VendorCallKey"]
