@@ -8,12 +8,12 @@ PORT   ?= 8000
 # A demo key so the README's curl examples work as written; never use it in production.
 DEMO_KEY ?= demo-key
 
-.PHONY: run test bench clean
+.PHONY: run test bench loadtest loadtest-ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,loadtest]'
 	touch $(STAMP)
 
 # The sales demo: seeds 90 days of simulated calls (first run only), serves the API and
@@ -25,10 +25,21 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Every performance target in one run, side by side (about 10 minutes; builds a
+# 1M-call database under var/bench/ on first use). Installs wrk if missing.
 bench: $(STAMP)
-	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.context
+	$(BIN)/python -m bench
 	$(BIN)/python -m bench.salesforce_sync
+
+# A fresh seeded service under Locust for a fixed time, then verification; fails on any
+# SLO breach. PROFILE=smoke (30 s, runs in CI) | standard (120 s) | stress (120 s, 3x).
+PROFILE ?= smoke
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtests.run --profile $(PROFILE)
+
+# The same users in Locust's web UI (http://127.0.0.1:8089), for demos.
+loadtest-ui: $(STAMP)
+	$(BIN)/python -m loadtests.run --profile $(PROFILE) --ui
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

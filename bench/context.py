@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import sqlite3
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -30,25 +28,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.dataset import database
-from bench.ingest import ensure_wrk
+from bench.wrk import wrk as run_wrk
 from tests.live import live_server
 
 KEY = "bench-key"
 console = Console()
-
-WRK_PATHS = r"""
-local paths = {}
-for line in io.lines("PATHS") do paths[#paths + 1] = line end
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter % #paths) + 1], {["Authorization"] = "Bearer KEY"})
-end
-done = function(summary, latency, requests)
-  io.write(string.format("non2xx=%d p50us=%d p99us=%d\n", summary.errors.status,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
 
 
 def individuals(db: Path, count: int, seed: int = 1) -> list[str]:
@@ -57,32 +41,20 @@ def individuals(db: Path, count: int, seed: int = 1) -> list[str]:
     return random.Random(seed).sample(ids, min(count, len(ids)))
 
 
-def wrk(base: str, paths: list[str], connections: int, seconds: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        path_file = Path(tmp) / "paths.txt"
-        path_file.write_text("\n".join(paths) + "\n")
-        script = Path(tmp) / "paths.lua"
-        script.write_text(WRK_PATHS.replace("PATHS", str(path_file)).replace("KEY", KEY))
-        out = subprocess.run(
-            [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
-            capture_output=True, text=True, check=True,
-        ).stdout
-    stats = dict(re.findall(r"(\w+)=(\d+)", out))
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "non2xx": int(stats["non2xx"]),
-        "p50_ms": int(stats["p50us"]) / 1000,
-        "p99_ms": int(stats["p99us"]) / 1000,
-    }
+def wrk(base: str, paths: list[str], connections: int, seconds: int, **kw) -> dict:
+    return run_wrk(base, paths, connections, seconds, KEY, **kw)
 
 
-def measure(db: Path, seconds: int, *, cache_size: int, lookups: list[str], baseline: Path | None, warm_up: bool) -> dict:
+def measure(db: Path, seconds: int, *, cache_size: int, lookups: list[str], baseline: Path | None, warm_up: bool,
+            server: str = "uvicorn", sweep: list[float] = (), latency: bool = True) -> dict:
+    """wrk phases against one server process; `sweep`: offered rates as shares of the
+    measured maximum, for the latency-versus-throughput curve."""
     env = {"cache_size": str(cache_size)}
     if baseline:
         env["bench_baseline_file"] = str(baseline)
     paths = [f"/v1/context/{i}" for i in lookups]
     results = {}
-    with live_server(db, KEY, **env) as (base, _):
+    with live_server(db, KEY, server=server, **env) as (base, _):
         if warm_up:
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
                 for path in paths:
@@ -92,15 +64,22 @@ def measure(db: Path, seconds: int, *, cache_size: int, lookups: list[str], base
             # a miss in our cache (a row read + decode), not a first read from disk.
             wrk(base, paths, 4, 3)
         results["context_throughput"] = wrk(base, paths, 32, seconds)
-        results["context_latency"] = wrk(base, paths, 4, seconds)
+        if latency:
+            results["context_latency"] = wrk(base, paths, 4, seconds)
+        results["sweep"] = [
+            {"offered": share * results["context_throughput"]["rps"],
+             **wrk(base, paths, 64, seconds, rate=share * results["context_throughput"]["rps"])}
+            for share in sweep
+        ]
         if baseline:
             results["baseline_throughput"] = wrk(base, ["/bench/baseline"], 32, seconds)
-            results["baseline_latency"] = wrk(base, ["/bench/baseline"], 4, seconds)
+            if latency:
+                results["baseline_latency"] = wrk(base, ["/bench/baseline"], 4, seconds)
     return results
 
 
 def sample_payload(db: Path, individual_id: str, out: Path) -> int:
-    with live_server(db, KEY) as (base, _):
+    with live_server(db, KEY, cache_size="10") as (base, _):
         body = httpx.get(f"{base}/v1/context/{individual_id}", headers={"Authorization": f"Bearer {KEY}"}).content
     out.write_bytes(body)
     return len(body)

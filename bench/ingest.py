@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.traffic import calls
+from bench.wrk import ensure_wrk
 from tests.live import live_server
 
 KEY = "bench-key"
@@ -71,16 +71,8 @@ async def batch_phase(base: str, events: list[dict], batch: int, connections: in
         return time.perf_counter() - started, statuses
 
 
-def ensure_wrk() -> str | None:
-    if shutil.which("wrk") is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True)
-    return shutil.which("wrk")
-
-
 def single_phase(base: str, seconds: int, connections: int) -> tuple[float, int, str]:
     wrk = ensure_wrk()
-    if wrk is None:
-        raise SystemExit("wrk is not installed and could not be installed (apt-get install wrk)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     out = subprocess.run(
@@ -93,6 +85,17 @@ def single_phase(base: str, seconds: int, connections: int) -> tuple[float, int,
     return rate, non2xx, p99
 
 
+def measure_ingest(*, calls_total: int = 200_000, people: int = 20_000, batch: int = 5000, seconds: int = 15,
+                   connections: int = 64, server: str = "uvicorn") -> dict:
+    events = calls(calls_total, people)
+    with tempfile.TemporaryDirectory() as tmp:
+        with live_server(Path(tmp) / "bench.db", KEY, server=server) as (base, _):
+            elapsed, statuses = asyncio.run(batch_phase(base, events, batch, 2))
+            single_rate, non2xx, p99 = single_phase(base, seconds, connections)
+    return {"batch_rate": calls_total / elapsed, "batch_seconds": elapsed, "batch_statuses": statuses,
+            "single_rate": single_rate, "single_non2xx": non2xx, "single_p99": p99}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=200_000)
@@ -100,21 +103,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--seconds", type=int, default=15, help="duration of the single-POST phase")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections for the single-POST phase")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     args = parser.parse_args()
-
-    console.print(f"generating {args.calls:,} calls over {args.people:,} people …")
-    events = calls(args.calls, args.people)
-    with tempfile.TemporaryDirectory() as tmp:
-        with live_server(Path(tmp) / "bench.db", KEY) as (base, _):
-            elapsed, statuses = asyncio.run(batch_phase(base, events, args.batch, 2))
-            batch_rate = args.calls / elapsed
-            single_rate, non2xx, p99 = single_phase(base, args.seconds, args.connections)
-
-    table = Table(title="contextsvc ingest (SQLite, synchronous=FULL, one uvicorn worker, 2 cores shared with the client)")
+    r = measure_ingest(calls_total=args.calls, people=args.people, batch=args.batch, seconds=args.seconds,
+                       connections=args.connections, server=args.server)
+    table = Table(title=f"contextsvc ingest (SQLite, synchronous=FULL, one {args.server} worker, 2 cores shared with the client)")
     for column in ("measure", "result", "target", "notes"):
         table.add_column(column)
-    table.add_row("batch ingest", f"{batch_rate:,.0f} calls/s", "≥ 20,000", f"{args.calls:,} calls in {elapsed:.1f}s, {args.batch}/batch; {statuses}")
-    table.add_row("single POST", f"{single_rate:,.0f} calls/s", "≥ 2,000", f"wrk {args.connections} conns, {args.seconds}s, p99 {p99}, non-2xx {non2xx}")
+    table.add_row("batch ingest", f"{r['batch_rate']:,.0f} calls/s", "≥ 20,000",
+                  f"{args.calls:,} calls in {r['batch_seconds']:.1f}s, {args.batch}/batch; {r['batch_statuses']}")
+    table.add_row("single POST", f"{r['single_rate']:,.0f} calls/s", "≥ 2,000",
+                  f"wrk {args.connections} conns, {args.seconds}s, p99 {r['single_p99']}, non-2xx {r['single_non2xx']}")
     console.print(table)
 
 

@@ -11,17 +11,29 @@ from contextsvc.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    if not Settings.from_env().api_keys.strip():
+        key = secrets.token_urlsafe(24)
+        os.environ["CONTEXTSVC_API_KEYS"] = key  # read by create_app in whichever process serves
+        print(f"CONTEXTSVC_API_KEYS is not set; this run's key (all scopes): {key}", file=sys.stderr)
+    if args.server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian(
+            "contextsvc.api.app:create_app", factory=True, interface=Interfaces.ASGI, address=args.host,
+            port=args.port, workers=1, log_level=args.log_level, log_access=args.access_log,
+        ).serve()
+        return 0
     import uvicorn
 
     from contextsvc.api.app import create_app
 
-    settings = Settings.from_env()
-    if not settings.api_keys.strip():
-        key = secrets.token_urlsafe(24)
-        settings = Settings.from_env(api_keys=key)
-        print(f"CONTEXTSVC_API_KEYS is not set; this run's key (all scopes): {key}", file=sys.stderr)
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    # One worker by design: it owns the single writer (see README, "Scaling out").
+    # uvloop and httptools are used when installed (they are pinned dependencies).
+    uvicorn.run(create_app(Settings.from_env()), host=args.host, port=args.port, log_level=args.log_level,
+                access_log=args.access_log, loop="auto", http="auto")
     return 0
 
 
@@ -65,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true", help="log every request (slow under load)")
+    serve.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
+                       help="ASGI server (uvicorn: the measured default, see BENCHMARKS.md)")
     serve.set_defaults(handler=_serve)
     rebuild = commands.add_parser(
         "rebuild", help="recompute every person's profile from the call log (stop the server first)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_path: Path, api_keys: str, **env: str):
+def live_server(db_path: Path, api_keys: str, *, server: str = "uvicorn", cpus: str | None = None, **env: str):
+    """`cpus` pins the server to those cores (taskset list, e.g. "0"): benchmarks keep the
+    load generator off the server's core."""
     port = free_port()
     environ = {
         **os.environ,
@@ -29,8 +32,12 @@ def live_server(db_path: Path, api_keys: str, **env: str):
         "CONTEXTSVC_API_KEYS": api_keys,
         **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
     }
+    command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", "warning",
+               "--server", server]
+    if cpus is not None and shutil.which("taskset"):
+        command = ["taskset", "-c", cpus, *command]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        command,
         env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

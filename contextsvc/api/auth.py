@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 
 import msgspec
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
 from contextsvc.errors import Forbidden, Unauthenticated
@@ -54,9 +54,19 @@ def presented_key(connection: ASGIConnection) -> str | None:
     return connection.headers.get("x-api-key") or None
 
 
+async def authenticate(request: Request) -> None:
+    """App-wide before-request hook for HTTP handlers. Not a guard: Litestar copies the
+    route handler for every guard call, which cost more than the whole context read."""
+    check_scope(request, request.route_handler.opt.get("scope"))
+
+
 async def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    # async on purpose: Litestar runs sync guards in a thread pool, a hand-off per request.
-    scope = handler.opt.get("scope")
+    """The same check as a guard, for mounted ASGI apps and websockets (no before-request
+    hook runs for them). async on purpose: Litestar runs sync guards in a thread pool."""
+    check_scope(connection, handler.opt.get("scope"))
+
+
+def check_scope(connection: ASGIConnection, scope: str | None) -> None:
     if scope is None:
         return
     presented = presented_key(connection)

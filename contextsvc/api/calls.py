@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import msgspec
@@ -13,6 +14,7 @@ from contextsvc.ingest.intake import prepare, split_batch
 from contextsvc.ingest.results import ItemResult, QuarantineWork
 from contextsvc.store.queries import quarantined
 
+_PAUSE_EVERY = 128
 _STATUS_CODE = {"accepted": 201, "updated": 200, "duplicate": 200, "stale": 200}
 
 
@@ -59,10 +61,11 @@ class CallsController(Controller):
             exc.details["quarantine_id"] = kept.quarantine_id
             raise
         strict = not _trusted(request)
-        work = [
-            prepare(item, state.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]")
-            for index, item in enumerate(items)
-        ]
+        work = []
+        for index, item in enumerate(items):
+            if index and index % _PAUSE_EVERY == 0:
+                await asyncio.sleep(0)  # a 5,000-call body is ~90 ms of parsing: let reads in
+            work.append(prepare(item, state.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]"))
         results = await state.writer.submit(work) if work else []
         for index, result in enumerate(results):
             result.index = index

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Literal
 
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, MediaType, Request, get
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, Parameter
+from litestar.response.base import ASGIResponse
 
 from contextsvc.context.assemble import CallContext
 
 from contextsvc.identity.lookup import parse_lookup
 from contextsvc.store.reads import read_context, resolve_individual
+
+
+_TEXT = "text/plain; charset=utf-8"
 
 
 class ContextController(Controller):
@@ -34,7 +38,7 @@ class ContextController(Controller):
         max_tokens: int = Parameter(default=300, ge=20, le=4000, description="budget of the prompt block"),
         recent: int = Parameter(default=5, ge=0, le=50, description="how many recent calls to include"),
         format: Literal["json", "prompt"] = Parameter(default="json", description="prompt: only the text block"),
-    ) -> Response:
+    ) -> ASGIResponse:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), a phone in any
         common format or an email address in any case."""
         state = request.app.state
@@ -45,12 +49,14 @@ class ContextController(Controller):
                 "Validation failed for GET /v1/context",
                 extra=[{"key": "as_of", "message": "as_of needs a timezone: add Z or an offset such as +00:00"}],
             )
+        else:
+            as_of = as_of.astimezone(timezone.utc)
         key = parse_lookup(lookup, state.settings.default_region)
         individual_id = await resolve_individual(state.writer, key)
         context = await read_context(
-            state.reader, state.writer.cache, state.memo, state.picklist, individual_id,
-            as_of.astimezone(timezone.utc), recent, max_tokens,
+            state.reader, state.writer.cache, state.memo, state.picklist, individual_id, as_of, recent, max_tokens
         )
+        # A ready ASGIResponse skips Litestar's response conversion: the hot path of the service.
         if format == "prompt":
-            return Response(context.prompt, media_type=MediaType.TEXT)
-        return Response(context.json(as_of.astimezone(timezone.utc)), media_type=MediaType.JSON)
+            return ASGIResponse(body=context.prompt.encode(), media_type=_TEXT)
+        return ASGIResponse(body=context.json(as_of), media_type=MediaType.JSON)

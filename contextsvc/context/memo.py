@@ -21,7 +21,7 @@ _SLOT = b'"as_of":' + msgspec.json.encode(_SLOT_TIME)
 _encode = msgspec.json.Encoder().encode
 
 
-class RenderedContext(msgspec.Struct, frozen=True):
+class RenderedContext(msgspec.Struct, gc=False, frozen=True):
     body: bytes  # CallContext as JSON, as_of set to the slot value
     prompt: str
 

@@ -33,7 +33,7 @@ IdentifierKind = Literal["salesforce_id", "email", "phone", "name", "company"]
 IndividualKind = Literal["person", "shared_line"]
 
 
-class Link(msgspec.Struct, frozen=True):
+class Link(msgspec.Struct, gc=False, frozen=True):
     individual_id: str
     kind: str  # IdentifierKind
     value: str  # normalised: 18-char id, lower-case email, E.164, "first|last" keys, company key
@@ -42,14 +42,14 @@ class Link(msgspec.Struct, frozen=True):
     evidence: dict
 
 
-class Merge(msgspec.Struct, frozen=True):
+class Merge(msgspec.Struct, gc=False, frozen=True):
     survivor_id: str
     merged_id: str
     rule: str
     evidence: dict
 
 
-class Resolution(msgspec.Struct, frozen=True):
+class Resolution(msgspec.Struct, gc=False, frozen=True):
     individual_id: str | None  # None: the call names nobody we could identify
     rule: str
     evidence: dict
@@ -98,7 +98,7 @@ class _Facts:
             getattr(self, name).update(getattr(other, name))
 
 
-class _Evidence(msgspec.Struct, frozen=True):
+class _Evidence(msgspec.Struct, gc=False, frozen=True):
     """A Person reduced to the keys the rules compare."""
 
     salesforce_id: str | None

@@ -79,7 +79,7 @@ def person_record_kind(id18: str) -> str:
 # --- Phones --------------------------------------------------------------------------
 
 
-class Phone(msgspec.Struct, frozen=True):
+class Phone(msgspec.Struct, gc=False, frozen=True):
     e164: str
     extension: str | None = None
 

@@ -16,7 +16,7 @@ ShortText = Annotated[str, msgspec.Meta(max_length=255)]
 Direction = Literal["inbound", "outbound", "internal"]
 
 
-class Who(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class Who(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):
     """The person on the other end, as the source system knows them."""
 
     salesforce_id: ShortText | None = None  # Contact (003…) or Lead (00Q…), 15 or 18 chars
@@ -30,14 +30,14 @@ class Who(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     title: ShortText | None = None
 
 
-class Related(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class Related(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):
     account_id: ShortText | None = None
     opportunity_id: ShortText | None = None
     opportunity_stage: ShortText | None = None
     case_id: ShortText | None = None
 
 
-class CallEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class CallEvent(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):
     call_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     direction: Direction
     started_at: AwareDatetime

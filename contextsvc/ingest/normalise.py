@@ -25,7 +25,7 @@ from contextsvc.ingest.events import CallEvent, Related
 UTC = timezone.utc
 
 
-class Person(msgspec.Struct, omit_defaults=True, frozen=True):
+class Person(msgspec.Struct, gc=False, omit_defaults=True, frozen=True):
     """The caller's identifiers after normalisation: the evidence identity resolution uses."""
 
     salesforce_id: str | None = None  # 18-char
@@ -45,7 +45,7 @@ class Person(msgspec.Struct, omit_defaults=True, frozen=True):
         return not (self.salesforce_id or self.phone or self.email or self.last_name or self.first_name)
 
 
-class Call(msgspec.Struct, omit_defaults=True, frozen=True):
+class Call(msgspec.Struct, gc=False, omit_defaults=True, frozen=True):
     """One call as stored in the call log (the source of truth)."""
 
     call_id: str

@@ -12,7 +12,7 @@ from contextsvc.ingest.normalise import Call
 Status = Literal["accepted", "updated", "duplicate", "stale", "conflict", "rejected", "retracted"]
 
 
-class ItemResult(msgspec.Struct, omit_defaults=True):
+class ItemResult(msgspec.Struct, gc=False, omit_defaults=True):
     """accepted: new call stored; updated: a newer version replaced the stored one;
     duplicate: identical to what is stored (no-op); stale: older than what is stored
     (ignored); conflict: same version, different content (ignored, send a newer
@@ -29,7 +29,7 @@ class ItemResult(msgspec.Struct, omit_defaults=True):
     index: int | None = None
 
 
-class CallWork(msgspec.Struct, frozen=True):
+class CallWork(msgspec.Struct, gc=False, frozen=True):
     call: Call
 
 

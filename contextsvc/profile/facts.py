@@ -10,7 +10,7 @@ from contextsvc.timeutil import DAY_US, micros
 
 
 
-class CallFact(msgspec.Struct, frozen=True):
+class CallFact(msgspec.Struct, gc=False, frozen=True):
     call_id: str
     started_at: int  # UTC microseconds
     direction: str

@@ -25,7 +25,7 @@ UNMAPPED_KEEP = 20
 Key = tuple[int, str]  # (started_at µs, call_id)
 
 
-class CallCounts(msgspec.Struct):
+class CallCounts(msgspec.Struct, gc=False):
     """Counts over a set of calls: one day's bucket, or a window summed from buckets."""
 
     calls: int = 0
@@ -56,7 +56,7 @@ class DayBucket(CallCounts, array_like=True):
             self.dispositions[fact.disposition] = self.dispositions.get(fact.disposition, 0) + 1
 
 
-class RecentCall(msgspec.Struct, omit_defaults=True):
+class RecentCall(msgspec.Struct, gc=False, omit_defaults=True):
     call_id: str
     started_at: int
     direction: str
@@ -71,7 +71,7 @@ class RecentCall(msgspec.Struct, omit_defaults=True):
     opportunity_stage: str | None = None
 
 
-class RelatedRecord(msgspec.Struct):
+class RelatedRecord(msgspec.Struct, gc=False):
     id: str
     kind: str  # account | opportunity | case
     last_touched_at: int
@@ -83,7 +83,7 @@ class RelatedRecord(msgspec.Struct):
 ATTRIBUTES = ("first_name", "last_name", "company", "title")
 
 
-class PersonInfo(msgspec.Struct, omit_defaults=True):
+class PersonInfo(msgspec.Struct, gc=False, omit_defaults=True):
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
@@ -94,7 +94,10 @@ class PersonInfo(msgspec.Struct, omit_defaults=True):
     phones: list[str] = []
 
 
-class ProfileState(msgspec.Struct, omit_defaults=True):
+# gc=False on this module's structs (and on Call, CallFact and the other per-call structs):
+# they are plain acyclic data, and untracked objects keep full garbage collections short —
+# the writer and cache hold hundreds of thousands of them.
+class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
     calls: int = 0
     outbound: int = 0
     inbound: int = 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import sqlalchemy
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from contextsvc.store.tables import metadata
 
@@ -72,3 +74,14 @@ def create_sqlite_read_engine(url: str) -> Engine | None:
 async def create_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+
+
+def pause_for_readers() -> None:
+    """Inside the writer's run_sync (a greenlet on the serving event loop): let waiting
+    requests run for a moment. A 5,000-call batch is ~0.5 s of Python; without pauses
+    every context read queued behind it would wait that long. Called between whole
+    calls, so readers see the same committed-or-waiting state as at any other await
+    (reads of people the batch creates or merges wait for its commit: see reads.py).
+    Outside a greenlet (a plain synchronous connection) there is no loop to yield to."""
+    if in_greenlet():
+        await_only(asyncio.sleep(0))

@@ -14,8 +14,10 @@ from contextsvc.profile.facts import CallFact, fact_from_call
 from contextsvc.profile.state import ProfileState, build, decode_state, encode_state
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
+from contextsvc.store.engine import pause_for_readers
 
 _IN_CHUNK = 500
+PAUSE_EVERY = 32  # people between pauses for readers (engine.pause_for_readers)
 decode_call = msgspec.json.Decoder(Call).decode
 
 _UPDATE_PROFILE = (
@@ -38,6 +40,12 @@ def facts_of(conn: Connection, individual_ids: Iterable[str], picklist: Picklist
     return found
 
 
+class ProfileUpdate(msgspec.Struct):
+    published: dict[str, tuple[int, bytes]]  # individual id -> (version, encoded state)
+    states: dict[str, ProfileState]  # the same people's decoded states
+    removed: set[str]  # individuals whose profile row is gone
+
+
 class ProfileWriter:
     """The writer's side of profiles: a working set of mutable states, bounded."""
 
@@ -58,14 +66,16 @@ class ProfileWriter:
         removed: set[str],
         now_us: int,
         version: int,
-    ) -> dict[str, tuple[int, bytes]]:
+    ) -> ProfileUpdate:
         """Update the profiles of everyone touched by one batch; returns what to publish.
 
         `version` is the writer's batch number: it only ever rises, so a version is never
         reused, even for a profile deleted and created again (cache keys rely on that)."""
         touched = (set(adds) | rebuild) - removed
         existing = self._load(conn, touched)
-        for individual_id, calls in adds.items():
+        for position, (individual_id, calls) in enumerate(adds.items(), 1):
+            if position % PAUSE_EVERY == 0:
+                pause_for_readers()
             if individual_id in rebuild or individual_id in removed:
                 continue
             _, state = existing.get(individual_id) or (0, build([]))
@@ -83,11 +93,15 @@ class ProfileWriter:
             existing[individual_id] = (existing.get(individual_id, (0, None))[0], build(facts))
 
         published: dict[str, tuple[int, bytes]] = {}
+        states: dict[str, ProfileState] = {}
         inserts, updates = [], []
-        for individual_id in touched:
+        for position, individual_id in enumerate(touched, 1):
+            if position % PAUSE_EVERY == 0:
+                pause_for_readers()
             stored_version, state = existing[individual_id]
             blob = encode_state(state)
             published[individual_id] = (version, blob)
+            states[individual_id] = state
             self._remember(individual_id, version, state)
             if stored_version == 0:  # no row yet
                 inserts.append({"individual_id": individual_id, "version": version, "state": blob, "updated_at": now_us})
@@ -100,7 +114,7 @@ class ProfileWriter:
             conn.execute(delete(t.profiles).where(t.profiles.c.individual_id.in_(list(removed))))
             for individual_id in removed:
                 self._working.pop(individual_id, None)
-        return published
+        return ProfileUpdate(published, states, removed)
 
     def _load(self, conn: Connection, ids: set[str]) -> dict[str, tuple[int, ProfileState]]:
         found = {i: self._working[i] for i in ids if i in self._working}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from contextsvc.ingest.results import ItemResult, Work
 from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.ingest_tx import BatchContext, apply_batch
+from contextsvc.store.observers import BatchObserver
 from contextsvc.store.profiles import ProfileWriter
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Writer:
         *,
         max_batch: int = 5000,
         commit_window_ms: float = 0.0,
+        observers: Sequence[BatchObserver] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self._engine = engine
@@ -75,6 +77,7 @@ class Writer:
         self._conn: AsyncConnection | None = None
         self.graph: IdentityGraph | None = None
         self._profiles = profiles
+        self._observers = tuple(observers)
         self._version = 0
         self.cache = cache
         self._settled = asyncio.Event()
@@ -121,6 +124,8 @@ class Writer:
         self.cache.clear()
         self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
         self._version = (await self._conn.execute(select(func.max(t.profiles.c.version)))).scalar() or 0
+        for observer in self._observers:
+            await self._conn.run_sync(observer.load)
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
@@ -184,12 +189,17 @@ class Writer:
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
-        context = BatchContext(self.graph, self._profiles, self._version + 1)
+        context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers)
         outcome = await self._conn.run_sync(apply_batch, context, work, now)
         await self._conn.commit()
         self._version = context.version
         # Published before anyone is answered: a read after an acknowledgement sees it.
         self.cache.publish(outcome.published, outcome.removed)
+        for observer in self._observers:
+            try:
+                observer.after_commit(outcome.changes)
+            except Exception:  # the batch is durable; an observer's hiccup must not undo the answer
+                log.exception("observer %r failed after commit", observer)
         results = outcome.results
         offset = 0
         for job in jobs:

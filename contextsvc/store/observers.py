@@ -1,0 +1,43 @@
+"""Side branches off "update profile state": segments, activation, data-quality counters.
+
+An observer sees every committed batch twice: inside the ingest transaction (to write its
+own rows atomically with the calls and profiles, so its view is exact and durable) and
+after COMMIT, before any request in the batch is answered (to publish in-memory state or
+wake a dispatcher). Observers run on the writer's connection, serialised with ingest.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from sqlalchemy import Connection
+
+from contextsvc.ingest.normalise import Call
+from contextsvc.ingest.results import ItemResult, QuarantineWork
+from contextsvc.profile.state import ProfileState
+
+
+class BatchChanges(msgspec.Struct):
+    """What one batch changed, after identity resolution and profile updates."""
+
+    version: int  # the batch's profile version
+    now_us: int  # the batch's commit clock, microseconds since the epoch
+    calls: dict[str, Call]  # call versions written (new or replacing), by call id
+    call_owner: dict[str, str | None]  # call id -> surviving individual id
+    profiles: dict[str, ProfileState]  # the new state of every person whose profile changed
+    removed: set[str]  # individuals merged away, or left without calls
+    results: list[ItemResult]  # one per work item, in order
+    quarantined: list[QuarantineWork]
+
+
+class BatchObserver:
+    """Override what you need; every method defaults to doing nothing."""
+
+    def load(self, conn: Connection) -> None:
+        """At start-up and after a failed commit: (re)build in-memory state from the database."""
+
+    def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
+        """Inside the batch's transaction: an exception here rolls the whole batch back."""
+
+    def after_commit(self, changes: BatchChanges) -> None:
+        """After COMMIT, before the batch's requests are answered. Must be cheap; errors are
+        logged, never propagated (the batch is already durable)."""

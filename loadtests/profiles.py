@@ -1,0 +1,67 @@
+"""Load profiles: how many of each user, at what pace, for how long, and the SLOs they gate.
+
+Rates are per user (Locust's constant_throughput); the totals are in the table in README.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Profile(msgspec.Struct, frozen=True):
+    name: str
+    seconds: int
+    # scenario: a population and enough days of traffic for the writers to never run dry
+    scenario: tuple[str, ...]
+    history_days: int
+    readers: int  # agent grounding reads
+    reads_per_user: float  # per second
+    single_writers: int  # CTI adapters posting each call as it ends
+    singles_per_user: float
+    batch_writers: int  # dialers flushing batches
+    batches_per_user: float
+    batch_size: int
+    probers: int  # freshness probes
+    probes_per_user: float
+    # SLOs: any breach makes the run fail
+    context_p99_ms: float
+    freshness_p99_ms: float = 50.0
+    max_error_rate: float = 0.0
+    min_completeness: float = 1.0
+
+    @property
+    def users(self) -> int:
+        return self.readers + self.single_writers + self.batch_writers + self.probers
+
+    def tail_calls(self) -> int:
+        """Calls the writers can post in the run, with a margin."""
+        per_second = (self.single_writers * self.singles_per_user + self.batch_writers * self.batches_per_user *
+                      self.batch_size + self.probers * self.probes_per_user)
+        return int(per_second * self.seconds * 1.5) + 1000
+
+
+PROFILES = {
+    p.name: p
+    for p in (
+        # CI: small population, light load, 30 s.
+        Profile(
+            name="smoke", seconds=30, scenario=("population.accounts=150", "days=40"), history_days=20,
+            readers=8, reads_per_user=10, single_writers=2, singles_per_user=5, batch_writers=1,
+            batches_per_user=0.5, batch_size=50, probers=1, probes_per_user=2, context_p99_ms=20,
+        ),
+        # The sales floor at a busy hour, times ten: the run recorded in BENCHMARKS.md.
+        Profile(
+            name="standard", seconds=120, scenario=("days=120",), history_days=60,
+            readers=24, reads_per_user=20, single_writers=4, singles_per_user=10, batch_writers=1,
+            batches_per_user=1, batch_size=200, probers=2, probes_per_user=2, context_p99_ms=10,
+        ),
+        # Past the knee: three times standard. Gates only errors, freshness and completeness
+        # loosely; its figures show where latency bends.
+        Profile(
+            name="stress", seconds=120, scenario=("days=240",), history_days=60,
+            readers=72, reads_per_user=20, single_writers=12, singles_per_user=10, batch_writers=3,
+            batches_per_user=1, batch_size=200, probers=2, probes_per_user=2, context_p99_ms=100,
+            freshness_p99_ms=250,
+        ),
+    )
+}

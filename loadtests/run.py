@@ -1,0 +1,175 @@
+"""`make loadtest PROFILE=smoke|standard|stress`: a fresh seeded service, Locust headless,
+then verification and SLO gates. Exit status 0 only if every SLO holds.
+
+    .venv/bin/python -m loadtests.run --profile standard [--server uvicorn|granian] [--ui]
+
+Writes under var/loadtest/<profile>/: locust_*.csv, report.html, summary.json (the SLO
+table), acked.txt (every acknowledged call id) and the database itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from contextsvc.settings import REPO_ROOT, Settings
+from loadtests import dataset
+from loadtests.profiles import PROFILES, Profile
+from simulator.verify import simulation_end, verify
+from tests.live import live_server
+
+KEY = "loadtest-key"
+console = Console()
+
+
+class Check(msgspec.Struct):
+    name: str
+    value: float
+    limit: float
+    unit: str
+    passed: bool
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def locust_rows(prefix: Path) -> list[dict]:
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_locust(profile: Profile, out: Path, base: str, ui: bool) -> int:
+    env = {**os.environ, "LOADTEST_DIR": str(out), "LOADTEST_PROFILE": profile.name, "LOADTEST_KEY": KEY,
+           "PYTHONPATH": str(REPO_ROOT)}
+    command = [str(Path(sys.executable).with_name("locust")), "-f", str(REPO_ROOT / "loadtests" / "locustfile.py"),
+               "--host", base, "-u", str(profile.users), "-r", str(profile.users)]
+    if ui:
+        console.print("Locust web UI on http://127.0.0.1:8089 — press Start, Ctrl-C here to finish")
+        command += ["--web-host", "127.0.0.1", "--web-port", "8089"]
+    else:
+        command += ["--headless", "-t", f"{profile.seconds}s", "--stop-timeout", "10", "--only-summary",
+                    "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--loglevel", "WARNING"]
+    return subprocess.run(command, env=env, cwd=REPO_ROOT).returncode
+
+
+def verify_acknowledged(data: dataset.Dataset, out: Path, base: str) -> tuple[msgspec.Struct, int]:
+    acked = set((out / "acked.txt").read_text().split())
+    calls = data.history + [c for c in data.tail if c.event["call_id"] in acked]
+    report = asyncio.run(verify(data.world, calls, base, KEY, simulation_end(calls)))
+    return report, len(acked)
+
+
+def evaluate(profile: Profile, out: Path, report, acked: int) -> tuple[list[Check], dict]:
+    rows = locust_rows(out / "locust")
+    aggregated = next(r for r in rows if r["Name"] == "Aggregated")
+    requests, failures = int(aggregated["Request Count"]), int(aggregated["Failure Count"])
+    latencies = msgspec.json.decode((out / "latencies.json").read_bytes())
+    context, fresh = latencies["context"], latencies["freshness"]
+    error_rate = failures / requests if requests else 1.0
+    checks = [
+        Check("error rate", error_rate * 100, profile.max_error_rate * 100, "%", error_rate <= profile.max_error_rate),
+        Check("context p99", percentile(context, 0.99), profile.context_p99_ms, "ms",
+              bool(context) and percentile(context, 0.99) <= profile.context_p99_ms),
+        Check("freshness p99", percentile(fresh, 0.99), profile.freshness_p99_ms, "ms",
+              bool(fresh) and percentile(fresh, 0.99) <= profile.freshness_p99_ms),
+        Check("completeness", report.completeness * 100, profile.min_completeness * 100, "%",
+              report.completeness >= profile.min_completeness),
+        Check("writers never ran dry", 0.0 if latencies["tail_exhausted"] else 1.0, 1.0, "", not latencies["tail_exhausted"]),
+    ]
+    by_name = {
+        r["Name"]: {"requests": int(r["Request Count"]), "failures": int(r["Failure Count"]),
+                    "rps": float(r["Requests/s"]), "p50_ms": float(r["50%"]), "p99_ms": float(r["99%"])}
+        for r in rows
+    }
+    seconds = profile.seconds
+    summary = {
+        "profile": msgspec.to_builtins(profile),
+        "requests": requests,
+        "failures": failures,
+        "rps": float(aggregated["Requests/s"]),
+        "context": {"reads": len(context), "reads_per_s": len(context) / seconds, "p50_ms": percentile(context, 0.5),
+                    "p95_ms": percentile(context, 0.95), "p99_ms": percentile(context, 0.99), "max_ms": context[-1] if context else 0},
+        "freshness": {"probes": len(fresh), "p50_ms": percentile(fresh, 0.5), "p99_ms": percentile(fresh, 0.99),
+                      "max_ms": fresh[-1] if fresh else 0},
+        "calls_acknowledged": acked,
+        "calls_acknowledged_per_s": acked / seconds,
+        "verify": msgspec.to_builtins(report),
+        "locust": by_name,
+        "checks": msgspec.to_builtins(checks),
+        "passed": all(c.passed for c in checks),
+    }
+    return checks, summary
+
+
+def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -> None:
+    table = Table(title=f"load test '{profile.name}': {profile.users} users, {profile.seconds}s "
+                        f"({summary['rps']:,.0f} req/s; {summary['calls_acknowledged']:,} calls posted)")
+    for column in ("request", "count", "req/s", "p50 ms", "p99 ms", "failures"):
+        table.add_column(column, justify="right" if column != "request" else "left")
+    for name, row in summary["locust"].items():
+        table.add_row(escape(name), f"{row['requests']:,}", f"{row['rps']:,.1f}", f"{row['p50_ms']:g}", f"{row['p99_ms']:g}",
+                      str(row["failures"]))
+    console.print(table)
+    gates = Table(title="SLO gates (context and freshness percentiles exact, from every sample)")
+    for column in ("SLO", "measured", "limit", ""):
+        gates.add_column(column)
+    for check in checks:
+        if check.name == "writers never ran dry":
+            gates.add_row(check.name, "yes" if check.passed else "NO", "", "ok" if check.passed else "[red]FAIL[/]")
+            continue
+        comparison = "≥" if check.name == "completeness" else "≤"
+        gates.add_row(check.name, f"{check.value:.2f} {check.unit}", f"{comparison} {check.limit:g} {check.unit}",
+                      "ok" if check.passed else "[red]FAIL[/]")
+    console.print(gates)
+    v = summary["verify"]
+    console.print(f"verify: completeness {v['completeness']:.2%} ({v['reflected_calls']:,}/{v['expected_calls']:,} calls), "
+                  f"identity F1 {v['f1']:.4f}; whole run {elapsed:.0f}s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    parser.add_argument("--ui", action="store_true", help="Locust's web UI instead of a timed headless run")
+    args = parser.parse_args()
+    profile = PROFILES[args.profile]
+    out = REPO_ROOT / "var" / "loadtest" / profile.name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    started = time.perf_counter()
+    db = out / "contextsvc.db"
+    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{db}", api_keys=KEY)
+    data = dataset.build(profile)
+    seeded = dataset.seed_database(settings, data)
+    people, tail = dataset.write(out, settings, data)
+    console.print(f"seeded {seeded:,} calls ({len(data.world.people):,} prospects); {people:,} read targets; "
+                  f"{tail:,} calls queued for the writers ({time.perf_counter() - started:.0f}s)")
+    with live_server(db, KEY, server=args.server) as (base, _):
+        code = run_locust(profile, out, base, args.ui)
+        if args.ui:
+            return code
+        report, acked = verify_acknowledged(data, out, base)
+    checks, summary = evaluate(profile, out, report, acked)
+    (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
+    show(profile, summary, checks, time.perf_counter() - started)
+    console.print(f"CSV, HTML and summary.json in {out.relative_to(REPO_ROOT)}/")
+    return 0 if summary["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
