@@ -29,6 +29,7 @@ test: $(STAMP)
 # 1M-call database under var/bench/ on first use). Installs wrk if missing.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.salesforce_sync
 
 # A fresh seeded service under Locust for a fixed time, then verification; fails on any
 # SLO breach. PROFILE=smoke (30 s, runs in CI) | standard (120 s) | stress (120 s, 3x).

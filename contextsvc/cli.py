@@ -1,4 +1,4 @@
-"""The `contextsvc` command: serve (more subcommands arrive with later stages)."""
+"""The `contextsvc` command: serve, rebuild, salesforce sync/writeback."""
 
 from __future__ import annotations
 
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild", help="recompute every person's profile from the call log (stop the server first)"
     )
     rebuild.set_defaults(handler=_rebuild)
+    from contextsvc.salesforce.cli import add_commands as add_salesforce_commands
+
+    add_salesforce_commands(commands)
     return parser
 
 

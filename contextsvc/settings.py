@@ -34,6 +34,37 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # auth) so context reads can be compared with a bare endpoint of the same size.
     bench_baseline_file: str = ""
 
+    # --- Salesforce connector (README "Salesforce"). One auth mode, first that is complete:
+    # session id + instance URL; username + password + security token; username + consumer
+    # key + private key file (JWT bearer); consumer key + secret (client credentials).
+    salesforce_instance_url: str = ""
+    salesforce_session_id: str = ""
+    salesforce_username: str = ""
+    salesforce_password: str = ""
+    salesforce_security_token: str = ""
+    salesforce_consumer_key: str = ""
+    salesforce_consumer_secret: str = ""
+    salesforce_private_key_file: str = ""
+    # login, test (sandboxes) or your My Domain prefix, e.g. acme.my
+    salesforce_domain: str = "login"
+    salesforce_api_version: str = "59.0"
+    # Every HTTP call to Salesforce gives up after this long (simple-salesforce has no default).
+    salesforce_timeout_s: float = 30.0
+    # Records per query page asked for (Sforce-Query-Options batchSize, 200–2,000).
+    salesforce_page_size: int = 2000
+    # Re-read records modified this long before the watermark: a record committed late by a
+    # long Salesforce transaction can carry an older SystemModstamp. Re-reading is idempotent.
+    salesforce_lookback_s: int = 120
+    # --watch: seconds between sync passes; after REQUEST_LIMIT_EXCEEDED the wait doubles
+    # up to salesforce_max_backoff_s.
+    salesforce_sync_interval_s: float = 60.0
+    salesforce_max_backoff_s: float = 3600.0
+    # Write-back: context attribute path = Contact/Lead field API name, comma-separated.
+    salesforce_writeback_fields: str = (
+        "windows.30d.calls=Call_Attempts_30d__c,summary.last_connect_at=Last_Connected_At__c,"
+        "trend.30d.label=Engagement_Trend__c,summary.attempts_to_first_connect=Calls_To_First_Connect__c"
+    )
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
         env = os.environ if environ is None else environ

@@ -1,4 +1,4 @@
-"""The `simulator` command: generate, stream, verify."""
+"""The `simulator` command: generate, stream, verify, salesforce push."""
 
 from __future__ import annotations
 
@@ -126,6 +126,25 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0 if all(r.within for r in rates) else 1
 
 
+def _salesforce_push(args: argparse.Namespace) -> int:
+    from contextsvc.salesforce.client import SalesforceApi, SalesforceProblem
+    from contextsvc.settings import Settings
+    from simulator.salesforce_push import push
+
+    try:
+        api = SalesforceApi(Settings.from_env())
+        outcome = push(api, Path(args.directory), lambda name, done, total: console.print(f"{name}: {done:,}/{total:,}"))
+    except SalesforceProblem as exc:
+        console.print(f"salesforce push: {exc}")
+        return 2
+    for sobject, result in outcome.items():
+        console.print(f"{sobject}: {result['created']:,} created, {len(result['failed']):,} failed")
+        for failure in result["failed"][:5]:
+            console.print(f"  {failure}")
+    console.print("Lead conversions are not replayed (only convertLead converts a Lead).")
+    return 1 if any(r["failed"] for r in outcome.values()) else 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="default", help="a name under seed/scenarios/ or a TOML path")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter, e.g. days=30")
@@ -148,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--every", type=float, default=3.0, help="seconds between live calls")
     demo.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario parameter")
     demo.set_defaults(handler=lambda a: __import__("simulator.demo", fromlist=["run"]).run(a.host, a.port, a.every, a.set or []))
+
+    salesforce = commands.add_parser("salesforce", help="load generated Salesforce records into an org")
+    salesforce_actions = salesforce.add_subparsers(dest="action", required=True)
+    push = salesforce_actions.add_parser("push", help="create the records of generate --salesforce in the org of "
+                                                      "CONTEXTSVC_SALESFORCE_* (a sandbox), 200 per request")
+    push.add_argument("--from", dest="directory", default="var/sim/salesforce", help="generate --salesforce output")
+    push.set_defaults(handler=_salesforce_push)
 
     calibration = commands.add_parser("calibrate", help="realised rates beside the reference ranges")
     _common(calibration)

@@ -10,7 +10,7 @@ VoiceCall (VendorCallKey = the call id, ActivityId -> the Task).
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -23,9 +23,10 @@ _encode = msgspec.json.Encoder().encode
 
 
 def sf_datetime(iso: str) -> str:
-    """'2026-11-21T10:00:00+00:00' -> '2026-11-21T10:00:00.000+0000' (the REST wire format)."""
+    """'2026-11-21T10:00:00.123456+00:00' -> '2026-11-21T10:00:00.123+0000' (the REST wire
+    format: Salesforce keeps dateTimes to the millisecond)."""
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
 class SalesforceWriter:
@@ -66,6 +67,11 @@ class SalesforceWriter:
             "SystemModstamp": stamp,
         })
         inbound = event["direction"] == "inbound"
+        start = datetime.fromisoformat(event["started_at"].replace("Z", "+00:00"))
+        # When a person (or voicemail) picked up: after the ring (outbound), or when an agent
+        # took the call off the queue (inbound). Talk time is the end minus this moment.
+        waited = event.get("hold_seconds" if inbound else "ring_seconds") or 0
+        answered = sf_datetime((start + timedelta(seconds=waited)).isoformat()) if event.get("talk_seconds") else None
         self.write("VoiceCall", {
             "Id": salesforce_id(self.rng, "0LQ"),
             "VendorCallKey": event["call_id"],
@@ -73,6 +79,9 @@ class SalesforceWriter:
             "CallStartDateTime": sf_datetime(event["started_at"]),
             "CallEndDateTime": stamp,
             "CallDurationInSeconds": event.get("duration_seconds"),
+            "CallConnectDateTime": None if inbound else answered,
+            "CallQueuedDateTime": sf_datetime(event["started_at"]) if inbound else None,
+            "CallAcceptDateTime": answered if inbound else None,
             "CallDisposition": "completed",
             "FromPhoneNumber": event["who"].get("phone") if inbound else None,
             "ToPhoneNumber": None if inbound else event["who"].get("phone"),
@@ -80,7 +89,6 @@ class SalesforceWriter:
             "ActivityId": task_id,
             "UserId": event.get("rep_id"),
             "QueueName": event.get("queue"),
-            "CustomerHoldDuration": event.get("hold_seconds"),
             "SystemModstamp": stamp,
         })
 

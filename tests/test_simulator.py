@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import msgspec
 import pytest
@@ -106,4 +107,4 @@ def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     task_ids = {t["Id"] for t in tasks}
     assert all(v["ActivityId"] in task_ids and v["VendorCallKey"] in calls for v in voice)
     assert all(len(r["Id"]) == 18 for r in contacts + leads + tasks + voice)
-    assert all(t["SystemModstamp"].endswith(".000+0000") for t in tasks)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", t["SystemModstamp"]) for t in tasks)

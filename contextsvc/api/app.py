@@ -11,6 +11,7 @@ from pathlib import Path
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc import __version__
 from contextsvc.api.auth import authenticate, parse_api_keys
@@ -53,32 +54,40 @@ def baseline_handler(payload: bytes):
     return baseline
 
 
+def build_writer(
+    settings: Settings, engine: AsyncEngine, picklist: Picklist, observers: list[BatchObserver] | None = None
+) -> Writer:
+    """The one Writer for a database (the API's, or a CLI's such as salesforce sync)."""
+    graph_factory = partial(
+        IdentityGraph,
+        shared_line_threshold=settings.shared_line_threshold,
+        shared_phones=_shared_phones(settings),
+    )
+    return Writer(
+        engine,
+        graph_factory,
+        ProfileWriter(picklist, settings.cache_size),
+        ProfileCache(settings.cache_size),
+        max_batch=settings.max_batch,
+        commit_window_ms=settings.commit_window_ms,
+        observers=observers if observers is not None else [],
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     api_keys = parse_api_keys(settings.api_keys)
     picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
     # Side branches off the profile update (segments, activation, data quality) register here.
     observers: list[BatchObserver] = []
-    graph_factory = partial(
-        IdentityGraph,
-        shared_line_threshold=settings.shared_line_threshold,
-        shared_phones=_shared_phones(settings),
-    )
+    _shared_phones(settings)  # a bad CONTEXTSVC_SHARED_PHONES stops start-up, not the first request
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Loop-bound resources are created here, on the app's own event loop.
         engine = create_engine(settings.database_url)
         await create_schema(engine)
-        writer = Writer(
-            engine,
-            graph_factory,
-            ProfileWriter(picklist, settings.cache_size),
-            ProfileCache(settings.cache_size),
-            max_batch=settings.max_batch,
-            commit_window_ms=settings.commit_window_ms,
-            observers=observers,
-        )
+        writer = build_writer(settings, engine, picklist, observers)
         await writer.start()
         # The identity graph just loaded is long-lived: move it out of the collector's
         # reach, or every full collection re-walks it (80 ms pauses at 200k objects).

@@ -9,14 +9,15 @@ import msgspec
 from contextsvc.errors import FieldError
 from contextsvc.ingest.normalise import Call
 
-Status = Literal["accepted", "updated", "duplicate", "stale", "conflict", "rejected"]
+Status = Literal["accepted", "updated", "duplicate", "stale", "conflict", "rejected", "retracted"]
 
 
 class ItemResult(msgspec.Struct, gc=False, omit_defaults=True):
     """accepted: new call stored; updated: a newer version replaced the stored one;
     duplicate: identical to what is stored (no-op); stale: older than what is stored
     (ignored); conflict: same version, different content (ignored, send a newer
-    updated_at to change a call); rejected: invalid, kept in quarantine."""
+    updated_at to change a call); rejected: invalid, kept in quarantine; retracted: the
+    call was removed (deleted at its source) and its person's profile recomputed."""
 
     status: Status
     call_id: str | None = None
@@ -40,4 +41,10 @@ class QuarantineWork(msgspec.Struct, frozen=True):
     call_id: str | None = None
 
 
-Work = CallWork | QuarantineWork
+class RetractWork(msgspec.Struct, frozen=True):
+    """Remove a call from the log (its source deleted it); a no-op (duplicate) if absent."""
+
+    call_id: str
+
+
+Work = CallWork | QuarantineWork | RetractWork

@@ -10,11 +10,11 @@ import hashlib
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, or_, select, update
 
 from contextsvc.identity.graph import IdentityGraph, Resolution
 from contextsvc.ingest.normalise import Call
-from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, Work
+from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, RetractWork, Work
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
 from contextsvc.store.engine import pause_for_readers
@@ -47,7 +47,8 @@ class _Pending:
         self.inserts: dict[str, dict] = {}
         self.updates: dict[str, dict] = {}
         self.calls: dict[str, Call] = {}  # call_id -> the version being written
-        self.retracted: set[str] = set()  # people who lost a call version (replaced)
+        self.retracted: set[str] = set()  # people who lost a call version (replaced or deleted)
+        self.deletes: set[str] = set()  # call ids removed from the log
         self.quarantine: list[tuple[int, dict]] = []
         self.shared_lines: list[dict] = []
 
@@ -71,7 +72,8 @@ class BatchOutcome(msgspec.Struct):
 def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: datetime) -> BatchOutcome:
     graph = ctx.graph
     now_us = micros(now)
-    stored = _stored_versions(conn, [w.call.call_id for w in work if isinstance(w, CallWork)])
+    stored = _stored_versions(conn, [w.call.call_id if isinstance(w, CallWork) else w.call_id for w in work
+                                     if not isinstance(w, QuarantineWork)])
     pending = _Pending()
     results: list[ItemResult] = []
     for position, item in enumerate(work, 1):
@@ -80,6 +82,8 @@ def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: date
         if isinstance(item, QuarantineWork):
             pending.quarantine.append((len(results), _quarantine_row(item, now_us)))
             results.append(ItemResult("rejected", call_id=item.call_id, errors=item.errors, message="quarantined"))
+        elif isinstance(item, RetractWork):
+            results.append(_retract_call(graph, item.call_id, stored, pending))
         else:
             results.append(_ingest_call(graph, item.call, stored, pending, now_us))
     _flush(conn, graph, pending, results, now_us)
@@ -182,6 +186,22 @@ def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], p
     return ItemResult(status, call.call_id, resolution.individual_id, version_text)
 
 
+def _retract_call(graph: IdentityGraph, call_id: str, stored: dict[str, _Stored], pending: _Pending) -> ItemResult:
+    """The call leaves the log and its person is rebuilt from the calls that remain. What
+    it taught identity resolution stays: the graph never unlearns (as for replaced versions)."""
+    previous = stored.pop(call_id, None)
+    if previous is None:
+        return ItemResult("duplicate", call_id, message="no such call is stored")
+    pending.inserts.pop(call_id, None)
+    pending.updates.pop(call_id, None)
+    pending.calls.pop(call_id, None)
+    pending.deletes.add(call_id)
+    person = previous.individual_id and graph.survivor(previous.individual_id)
+    if previous.individual_id:
+        pending.retracted.add(previous.individual_id)
+    return ItemResult("retracted", call_id, person)
+
+
 def _collect_identity(resolution: Resolution, pending: _Pending, now_us: int) -> None:
     for phone in resolution.shared_lines:
         pending.shared_lines.append({"phone": phone, "detected_at": now_us, "evidence": json_text(resolution.evidence)})
@@ -279,6 +299,8 @@ def _flush(
     for row in (*pending.inserts.values(), *pending.updates.values()):
         if row["individual_id"]:
             row["individual_id"] = survivor(row["individual_id"])
+    for start in range(0, len(deletes := list(pending.deletes)), _IN_CHUNK):
+        conn.execute(delete(t.calls).where(t.calls.c.call_id.in_(deletes[start : start + _IN_CHUNK])))
     bulk_insert(conn, t.calls, list(pending.inserts.values()))
     bulk_insert(conn, t.shared_lines, pending.shared_lines)
     if pending.updates:

@@ -1,0 +1,116 @@
+"""The connector against a misbehaving org: expired sessions, spent API limits, queries
+it does not speak, servers that never answer."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from contextsvc.salesforce.client import SalesforceApi, SalesforceAuthError, SalesforceCallFailed
+from contextsvc.salesforce.runtime import open_connector
+from contextsvc.salesforce.sync import sync_with_backoff
+from tests.fake_salesforce import RunningFake
+from tests.salesforce_org import contexts, generate_org, load_org, settings, sync_once
+
+
+@pytest.fixture(scope="module")
+def org_dir(tmp_path_factory):
+    return generate_org(tmp_path_factory.mktemp("org"))
+
+
+@pytest.fixture
+def fake(tmp_path):
+    running = RunningFake(tmp_path)
+    yield running
+    running.close()
+
+
+def expire_at_page(fake: RunningFake, page: int):
+    async def after_page(sobject: str, pages: int) -> None:
+        if pages == page:
+            fake.org.expire_sessions()
+
+    return after_page
+
+
+async def assert_same_as_clean_sync(org, fake, db, tmp_path):
+    await sync_once(tmp_path / "clean.db", fake)
+    people = sorted({t["WhoId"] for t in org["Task"]})
+    assert await contexts(db, people) == await contexts(tmp_path / "clean.db", people)
+
+
+async def test_an_expired_session_id_is_a_clear_error_and_a_fresh_one_resumes(org_dir, fake, tmp_path):
+    org = load_org(fake, org_dir)
+    db = tmp_path / "sf.db"
+    with pytest.raises(SalesforceAuthError, match="INVALID_SESSION_ID.*CONTEXTSVC_SALESFORCE_SESSION_ID"):
+        await sync_once(db, fake, after_page=expire_at_page(fake, 5))
+    await sync_once(db, fake)  # a new session id (settings() issues one)
+    await assert_same_as_clean_sync(org, fake, db, tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["client_credentials", "password"])
+async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fake, tmp_path, mode):
+    org = load_org(fake, org_dir)
+    fake.org.apps["connected-app"] = "app-secret"
+    fake.org.users["sync@example.org"] = "pw" + "token"
+    credentials = (
+        {"salesforce_consumer_key": "connected-app", "salesforce_consumer_secret": "app-secret", "salesforce_domain": "acme.my"}
+        if mode == "client_credentials"
+        else {"salesforce_username": "sync@example.org", "salesforce_password": "pw", "salesforce_security_token": "token"}
+    )
+    db = tmp_path / "sf.db"
+    report = await sync_once(db, fake, {**credentials, "salesforce_session_id": ""}, after_page=expire_at_page(fake, 5))
+    assert fake.org.logins == 2  # the first login, and one after the session expired
+    assert report.calls == {"accepted": len(org["Task"])}
+    await assert_same_as_clean_sync(org, fake, db, tmp_path)
+
+
+async def test_wrong_credentials_say_so(fake, tmp_path):
+    config = settings(tmp_path / "sf.db", fake, salesforce_session_id="", salesforce_consumer_key="nope",
+                      salesforce_consumer_secret="wrong", salesforce_domain="acme.my")
+    with pytest.raises(SalesforceAuthError, match="client_credentials.*authentication failure"):
+        SalesforceApi(config, fake.session())
+
+
+async def test_request_limit_backs_off_and_resumes_from_the_watermark(org_dir, fake, tmp_path):
+    org = load_org(fake, org_dir)
+    fake.org.api_limit = 12  # spent part-way through the first pass
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        fake.org.api_used = 0  # the rolling 24-hour window moved on
+
+    db = tmp_path / "sf.db"
+    async with open_connector(settings(db, fake), fake.session()) as connector:
+        report = await sync_with_backoff(connector.sync(connector.api()), first_wait_s=60, max_wait_s=3600, sleep=sleep)
+    assert len(waits) >= 2 and waits == [60 * 2**i for i in range(len(waits))]  # each pass got further
+    assert report.calls == {"accepted": len(org["Task"])}
+    fake.org.api_limit = 1_000_000
+    await assert_same_as_clean_sync(org, fake, db, tmp_path)
+
+
+async def test_the_fake_answers_soql_it_does_not_speak_with_malformed_query(fake, tmp_path):
+    api = SalesforceApi(settings(tmp_path / "sf.db", fake), fake.session())
+    with pytest.raises(SalesforceCallFailed, match="MALFORMED_QUERY"):
+        api.query_all("SELECT Id FROM Task WHERE Subject LIKE 'Call%'")
+    page = api.query_all("SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp >= 1970-01-01T00:00:00.000Z "
+                         "ORDER BY SystemModstamp, Id")
+    assert page == {"totalSize": 0, "done": True, "records": []}
+    assert api.api_usage == f"{fake.org.api_used}/{fake.org.api_limit}"  # from Sforce-Limit-Info
+
+
+def test_a_silent_server_times_out_instead_of_hanging(tmp_path):
+    with socket.socket() as silent:  # accepts TCP connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        config = settings(tmp_path / "sf.db", None, salesforce_instance_url=f"https://127.0.0.1:{port}",
+                          salesforce_session_id="x", salesforce_timeout_s=0.5)
+        api = SalesforceApi(config)
+        started = time.monotonic()
+        with pytest.raises(SalesforceCallFailed, match="did not answer"):
+            api.query_all("SELECT Id FROM Account")
+        assert time.monotonic() - started < 5
