@@ -57,6 +57,25 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (3.0 for Salesforce External Services, or Litestar's 3.1)."""
+    import msgspec
+
+    from contextsvc.api.app import create_app
+    from contextsvc.api.schema_export import openapi_document
+
+    # The document depends on the routes only; no key or database is opened to build it.
+    app = create_app(Settings.from_env(api_keys="openapi-export"))
+    text = msgspec.json.format(msgspec.json.encode(openapi_document(app, args.version)), indent=2)
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(text + b"\n")
+        print(f"wrote OpenAPI {args.version} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(text + b"\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contextsvc", description="Call-context service.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild", help="recompute every person's profile from the call log (stop the server first)"
     )
     rebuild.set_defaults(handler=_rebuild)
+    openapi = commands.add_parser("openapi", help="print or write the OpenAPI document")
+    openapi.add_argument("--version", choices=["3.0", "3.1"], default="3.0", help="3.0: for Salesforce External Services")
+    openapi.add_argument("--output", "-o", help="write to this file instead of standard output")
+    openapi.set_defaults(handler=_openapi)
     return parser
 
 

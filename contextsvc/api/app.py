@@ -17,6 +17,7 @@ from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
+from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             reader.close()
             await engine.dispose()
 
-    handlers = [CallsController, ContextController, IndividualsController, health]
+    handlers = [CallsController, ContextController, IndividualsController, health, openapi_30]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(

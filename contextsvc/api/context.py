@@ -24,7 +24,11 @@ class ContextController(Controller):
         "/{lookup:str}",
         opt={"scope": "context:read"},
         summary="A person's call context, for grounding an LLM",
-        responses={200: ResponseSpec(data_container=CallContext, description="the call context (format=json)")},
+        responses={
+            200: ResponseSpec(
+                data_container=CallContext, description="the call context (format=json)", generate_examples=False
+            )
+        },
     )
     async def get_context(
         self,
