@@ -10,6 +10,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, Parameter
 
+from contextsvc.api.auth import disclosure_for
 from contextsvc.context.assemble import CallContext
 
 from contextsvc.identity.lookup import parse_lookup
@@ -54,6 +55,7 @@ class ContextController(Controller):
         context = await read_context(
             state.reader, state.writer.cache, state.memo, state.picklist, individual_id,
             as_of.astimezone(timezone.utc), recent, max_tokens,
+            disclosure_for(request.state.api_key, state.settings.notes_max_chars, state.settings.default_region),
         )
         if format == "prompt":
             return Response(context.prompt, media_type=MediaType.TEXT)
