@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from contextsvc import __version__
+from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import parse_api_keys, require_scope
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             reader.close()
             await engine.dispose()
 
-    handlers = [CallsController, ContextController, IndividualsController, health, openapi_30]
+    handlers = [CallsController, ContextController, IndividualsController, health, openapi_30, AgentController]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(

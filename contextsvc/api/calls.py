@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from contextsvc.errors import Conflict, ValidationFailed
 from contextsvc.ingest.events import CallEvent
@@ -34,11 +34,11 @@ class CallBatch(msgspec.Struct):
 # Litestar documents a request body only for a `data` parameter, which it would validate
 # before the handler runs. A dependency the handler never asks for carries the schema:
 # Litestar documents it and never resolves it.
-async def _documents_call_event(data: CallEvent) -> None:  # pragma: no cover - never resolved
+async def _documents_call_event(data: JSONBody[CallEvent]) -> None:  # pragma: no cover - never resolved
     raise AssertionError("documentation only")
 
 
-async def _documents_call_batch(data: CallBatch) -> None:  # pragma: no cover - never resolved
+async def _documents_call_batch(data: JSONBody[CallBatch]) -> None:  # pragma: no cover - never resolved
     raise AssertionError("documentation only")
 
 
