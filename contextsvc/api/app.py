@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -27,7 +28,9 @@ from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.settings import Settings
 from contextsvc.store.cache import ProfileCache
+from contextsvc.retention import RetentionPolicy
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
+from contextsvc.store.maintenance import retention_loop
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.reads import ProfileReader
 from contextsvc.store.writer import Writer
@@ -57,6 +60,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     api_keys = parse_api_keys(settings.api_keys)
     picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+    try:
+        retention = RetentionPolicy.parse(settings.retention_days, settings.retention_rules)
+    except ValueError as exc:
+        raise SystemExit(f"CONTEXTSVC_RETENTION_*: {exc}") from None
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -80,9 +87,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)
+        purger = None
+        if retention.active:
+            purger = asyncio.create_task(
+                retention_loop(writer, app.state.memo, retention, settings.retention_interval_seconds), name="retention"
+            )
         try:
             yield
         finally:
+            if purger is not None:
+                purger.cancel()
             await writer.stop()
             reader.close()
             await engine.dispose()

@@ -55,6 +55,9 @@ class ContextMemo:
         for key in [k for k in self._entries if k[0] in individual_ids]:
             del self._entries[key]
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def put(self, key: MemoKey, context: RenderedContext) -> None:
         self._entries[key] = context
         self._entries.move_to_end(key)
