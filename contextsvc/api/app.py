@@ -19,6 +19,7 @@ from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
+from contextsvc.api.mcp_server import build_mcp, mcp_handler
 from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         retention = RetentionPolicy.parse(settings.retention_days, settings.retention_rules)
     except ValueError as exc:
         raise SystemExit(f"CONTEXTSVC_RETENTION_*: {exc}") from None
+    mcp = build_mcp()
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -93,7 +95,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 retention_loop(writer, app.state.memo, retention, settings.retention_interval_seconds), name="retention"
             )
         try:
-            yield
+            async with mcp.session_manager.run():
+                yield
         finally:
             if purger is not None:
                 purger.cancel()
@@ -101,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             reader.close()
             await engine.dispose()
 
-    handlers = [CallsController, ContextController, IndividualsController, health, openapi_30, AgentController]
+    handlers = [CallsController, ContextController, IndividualsController, health, openapi_30, AgentController, mcp_handler(mcp)]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(
