@@ -64,9 +64,8 @@ def _schema(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     s = {k: v for k, v in schema.items() if k not in _DROPPED_KEYWORDS}
-    for key in ("properties",):
-        if isinstance(s.get(key), dict):
-            s[key] = {name: _schema(sub) for name, sub in s[key].items()}
+    if isinstance(s.get("properties"), dict):
+        s["properties"] = {name: _schema(sub) for name, sub in s["properties"].items()}
     for key in ("items", "additionalProperties", "not"):
         if isinstance(s.get(key), dict):
             s[key] = _schema(s[key])
