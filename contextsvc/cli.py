@@ -69,6 +69,73 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (3.0 for Salesforce External Services, or Litestar's 3.1)."""
+    import msgspec
+
+    from contextsvc.api.app import create_app
+    from contextsvc.api.schema_export import openapi_document
+
+    # The document depends on the routes only; no key or database is opened to build it.
+    app = create_app(Settings.from_env(api_keys="openapi-export"))
+    text = msgspec.json.format(msgspec.json.encode(openapi_document(app, args.version)), indent=2)
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(text + b"\n")
+        print(f"wrote OpenAPI {args.version} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(text + b"\n")
+    return 0
+
+
+def _retention_run(args: argparse.Namespace) -> int:
+    """Purge calls past the retention policy now, through a writer of its own (the server
+    runs the same purge on its schedule; stop it first, as for rebuild)."""
+    import asyncio
+    from functools import partial
+    from pathlib import Path
+
+    from contextsvc.api.app import _shared_phones
+    from contextsvc.identity.graph import IdentityGraph
+    from contextsvc.ingest.dispositions import Picklist
+    from contextsvc.retention import RetentionPolicy
+    from contextsvc.store.cache import ProfileCache
+    from contextsvc.store.engine import create_engine, create_schema
+    from contextsvc.store.maintenance import run_retention
+    from contextsvc.store.profiles import ProfileWriter
+    from contextsvc.store.writer import Writer
+
+    settings = Settings.from_env()
+    try:
+        policy = RetentionPolicy.parse(settings.retention_days, settings.retention_rules)
+    except ValueError as exc:
+        print(f"CONTEXTSVC_RETENTION_*: {exc}", file=sys.stderr)
+        return 2
+    if not policy.active:
+        print("no retention policy set (CONTEXTSVC_RETENTION_DAYS / CONTEXTSVC_RETENTION_RULES): nothing to purge")
+        return 0
+    picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+    graph_factory = partial(
+        IdentityGraph, shared_line_threshold=settings.shared_line_threshold, shared_phones=_shared_phones(settings)
+    )
+
+    async def run():
+        engine = create_engine(settings.database_url)
+        await create_schema(engine)
+        writer = Writer(engine, graph_factory, ProfileWriter(picklist, settings.cache_size), ProfileCache(1))
+        await writer.start()
+        try:
+            return await run_retention(writer, None, policy)
+        finally:
+            await writer.stop()
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    print(f"purged {report.calls:,} calls; rebuilt {report.profiles_rebuilt:,} profiles, "
+          f"{report.profiles_emptied:,} left without calls")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contextsvc", description="Call-context service.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     from contextsvc.salesforce.cli import add_commands as add_salesforce_commands
 
     add_salesforce_commands(commands)
+    openapi = commands.add_parser("openapi", help="print or write the OpenAPI document")
+    openapi.add_argument("--version", choices=["3.0", "3.1"], default="3.0", help="3.0: for Salesforce External Services")
+    openapi.add_argument("--output", "-o", help="write to this file instead of standard output")
+    openapi.set_defaults(handler=_openapi)
+    retention = commands.add_parser("retention", help="apply the retention policy")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_commands.add_parser("run", help="purge calls older than the policy keeps them, now").set_defaults(
+        handler=_retention_run
+    )
     return parser
 
 

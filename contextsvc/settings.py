@@ -30,6 +30,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cache_size: int = 100_000
     # Assembled contexts kept per (person, profile version, as_of day, recent, max_tokens).
     context_memo_size: int = 10_000
+    # Call notes in contexts, prompts and MCP answers are cut to this many characters
+    # (0: no notes). The profile keeps at most 280 per call.
+    notes_max_chars: int = 280
+    # Retention: calls older than this many days are purged (0: kept forever), with
+    # shorter limits per source or caller region, e.g. "source:dialer=90,region:DE=30".
+    # Checked every retention_interval_seconds while serving, or `contextsvc retention run`.
+    retention_days: int = 0
+    retention_rules: str = ""
+    retention_interval_seconds: float = 3600.0
     # Benchmarks only: serve this file's bytes at GET /bench/baseline (same server, same
     # auth) so context reads can be compared with a bare endpoint of the same size.
     bench_baseline_file: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,20 +15,25 @@ from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc import __version__
+from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
+from contextsvc.api.mcp_server import build_mcp, mcp_handler
+from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
+from contextsvc.retention import RetentionPolicy
 from contextsvc.settings import Settings
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
+from contextsvc.store.maintenance import retention_loop
 from contextsvc.store.observers import BatchObserver
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.reads import ProfileReader
@@ -78,6 +84,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     api_keys = parse_api_keys(settings.api_keys)
     picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+    try:
+        retention = RetentionPolicy.parse(settings.retention_days, settings.retention_rules)
+    except ValueError as exc:
+        raise SystemExit(f"CONTEXTSVC_RETENTION_*: {exc}") from None
+    mcp = build_mcp()
     # Side branches off the profile update (segments, activation, data quality) register here.
     observers: list[BatchObserver] = []
     _shared_phones(settings)  # a bad CONTEXTSVC_SHARED_PHONES stops start-up, not the first request
@@ -96,14 +107,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)
+        purger = None
+        if retention.active:
+            purger = asyncio.create_task(
+                retention_loop(writer, app.state.memo, retention, settings.retention_interval_seconds), name="retention"
+            )
         try:
-            yield
+            async with mcp.session_manager.run():
+                yield
         finally:
+            if purger is not None:
+                purger.cancel()
             await writer.stop()
             reader.close()
             await engine.dispose()
 
-    handlers = [CallsController, ContextController, IndividualsController, health]
+    handlers = [
+        CallsController, ContextController, IndividualsController, AgentController, health, openapi_30, mcp_handler(mcp)
+    ]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(

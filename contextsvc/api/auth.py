@@ -8,9 +8,12 @@ import msgspec
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
+from contextsvc.context.privacy import Disclosure
 from contextsvc.errors import Forbidden, Unauthenticated
 
-SCOPES = frozenset({"calls:write", "context:read", "admin"})
+# pii:read: phone numbers and emails in clear in contexts and prompts (masked otherwise);
+# recordings:read: recording links of calls. A bare KEY, and admin, have every scope.
+SCOPES = frozenset({"calls:write", "context:read", "admin", "pii:read", "recordings:read"})
 
 
 class ApiKey(msgspec.Struct, frozen=True):
@@ -78,3 +81,8 @@ def check_scope(connection: ASGIConnection, scope: str | None) -> None:
     if not key.allows(scope):
         raise Forbidden(f"this API key lacks the '{scope}' scope", code="missing_scope", details={"required_scope": scope})
     connection.state.api_key = key
+
+
+def disclosure_for(key: ApiKey, notes_max_chars: int, region: str) -> Disclosure:
+    """What this key may see of a context (the Disclosure is part of the memo key)."""
+    return Disclosure(key.allows("pii:read"), key.allows("recordings:read"), notes_max_chars, region)

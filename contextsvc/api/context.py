@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Literal
 
 from litestar import Controller, MediaType, Request, get
-from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, Parameter
 from litestar.response.base import ASGIResponse
 
+from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.context.assemble import CallContext
-
 from contextsvc.identity.lookup import parse_lookup
-from contextsvc.store.reads import read_context, resolve_individual
-
 
 _TEXT = "text/plain; charset=utf-8"
 
@@ -28,7 +25,11 @@ class ContextController(Controller):
         "/{lookup:str}",
         opt={"scope": "context:read"},
         summary="A person's call context, for grounding an LLM",
-        responses={200: ResponseSpec(data_container=CallContext, description="the call context (format=json)")},
+        responses={
+            200: ResponseSpec(
+                data_container=CallContext, description="the call context (format=json)", generate_examples=False
+            )
+        },
     )
     async def get_context(
         self,
@@ -42,20 +43,9 @@ class ContextController(Controller):
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), a phone in any
         common format or an email address in any case."""
         state = request.app.state
-        if as_of is None:
-            as_of = datetime.now(timezone.utc)
-        elif as_of.tzinfo is None:
-            raise ValidationException(
-                "Validation failed for GET /v1/context",
-                extra=[{"key": "as_of", "message": "as_of needs a timezone: add Z or an offset such as +00:00"}],
-            )
-        else:
-            as_of = as_of.astimezone(timezone.utc)
+        as_of = utc_as_of(as_of, "GET /v1/context")
         key = parse_lookup(lookup, state.settings.default_region)
-        individual_id = await resolve_individual(state.writer, key)
-        context = await read_context(
-            state.reader, state.writer.cache, state.memo, state.picklist, individual_id, as_of, recent, max_tokens
-        )
+        context = await context_for(state, request.state.api_key, key, as_of, recent, max_tokens)
         # A ready ASGIResponse skips Litestar's response conversion: the hot path of the service.
         if format == "prompt":
             return ASGIResponse(body=context.prompt.encode(), media_type=_TEXT)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, delete, get
 from litestar.params import FromPath
 
 from contextsvc.identity.lookup import parse_lookup
+from contextsvc.api.auth import presented_key
+from contextsvc.store.maintenance import ErasureReport, erase, key_fingerprint
 from contextsvc.store.queries import IndividualView, individual
 from contextsvc.store.reads import profile_state, resolve_individual
 
@@ -30,3 +32,21 @@ class IndividualsController(Controller):
         for name in ("first_name", "last_name", "company", "title"):
             setattr(view, name, getattr(profile.person, name))
         return view
+
+    @delete(
+        "/{lookup:str}",
+        opt={"scope": "admin"},
+        status_code=200,
+        summary="Erase a person: calls, identifiers, profile, quarantined items, caches",
+    )
+    async def erase_individual(self, request: Request, lookup: FromPath[str]) -> ErasureReport:
+        """Right to erasure. Runs through the writer, in order with ingest; afterwards no
+        lookup finds the person and an audit row records the counts, not the data."""
+        state = request.app.state
+        key = parse_lookup(lookup, state.settings.default_region)
+        individual_id = await resolve_individual(state.writer, key)
+        report = await state.writer.run_exclusive(
+            erase(individual_id, key_fingerprint(presented_key(request) or ""), state.settings.default_region)
+        )
+        state.memo.forget(set(report.erased_ids))
+        return report

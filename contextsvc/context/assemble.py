@@ -95,6 +95,7 @@ class RecentCallView(msgspec.Struct):
     notes: str | None
     opportunity_id: str | None
     opportunity_stage: str | None
+    recording_url: str | None = None  # null unless the key has recordings:read
 
 
 class Signal(msgspec.Struct):
@@ -284,7 +285,7 @@ def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: i
         velocity=velocity,
         recent_calls=[
             RecentCallView(r.call_id, from_micros(r.started_at), r.direction, r.connect, r.disposition, r.disposition_text,
-                           r.talk_seconds, r.duration_seconds, r.rep_id, r.notes, r.opportunity_id, r.opportunity_stage)
+                           r.talk_seconds, r.duration_seconds, r.rep_id, r.notes, r.opportunity_id, r.opportunity_stage, r.recording_url)
             for r in state.recent[:recent]
         ],
         signals=_signals(state, as_of_us, summary),

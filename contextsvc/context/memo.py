@@ -1,5 +1,5 @@
 """Assembled contexts, memoised by (individual, profile version, as_of UTC day, recent,
-max_tokens): everything in a context but its `as_of` field is a function of exactly those
+max_tokens, disclosure): everything in a context but its `as_of` field is a function of exactly those
 (assemble.py), and profile versions are never reused, so a hit is exact.
 
 Entries are kept encoded — the JSON body with a fixed `as_of` slot, and the prompt text —
@@ -35,7 +35,7 @@ class RenderedContext(msgspec.Struct, gc=False, frozen=True):
         # cannot contain the unescaped slot.
         return self.body.replace(_SLOT, b'"as_of":' + msgspec.json.encode(as_of), 1)
 
-MemoKey = tuple[str, int, int, int, int]
+MemoKey = tuple[str, int, int, int, int, object]  # ..., privacy.Disclosure (what the caller may see)
 
 
 class ContextMemo:
@@ -48,6 +48,15 @@ class ContextMemo:
         if found is not None:
             self._entries.move_to_end(key)
         return found
+
+    def forget(self, individual_ids: set[str]) -> None:
+        """Drop every entry of these people (erased, or calls purged): stale entries are
+        unreachable anyway, but must not keep personal data in memory."""
+        for key in [k for k in self._entries if k[0] in individual_ids]:
+            del self._entries[key]
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def put(self, key: MemoKey, context: RenderedContext) -> None:
         self._entries[key] = context

@@ -407,6 +407,31 @@ class IdentityGraph:
             for org in _org_keys(facts.companies, facts.domains):
                 self._by_surname_org.setdefault((last, org), set()).add(facts.id)
 
+    def forget(self, individual_ids: Iterable[str]) -> None:
+        """Erase these individuals (a survivor and everyone merged into it) and every
+        identifier they hold, as if they had never been seen."""
+        ids = set(individual_ids)
+        for individual_id in ids:
+            self._merged_into.pop(individual_id, None)
+            facts = self._facts.pop(individual_id, None)
+            if facts is None:
+                continue
+            for index, values in ((self._by_sfid, facts.salesforce_ids), (self._by_email, facts.emails)):
+                for value in values:
+                    if index.get(value) in ids:
+                        del index[value]
+            for phone in facts.phones:
+                owners = self._by_phone.get(phone, set())
+                owners.difference_update(ids)
+                if not owners:
+                    self._by_phone.pop(phone, None)
+                if self._line_by_phone.get(phone) in ids:
+                    del self._line_by_phone[phone]
+            for last in facts.last_names:
+                for org in _org_keys(facts.companies, facts.domains):
+                    self._by_surname_org.get((last, org), set()).difference_update(ids)
+        self.touched.update(ids)
+
     # --- restore from the store ------------------------------------------------------
 
     def restore(

@@ -36,6 +36,7 @@ class CallFact(msgspec.Struct, gc=False, frozen=True):
     last_name: str | None
     company: str | None
     title: str | None
+    recording_url: str | None = None
 
     @property
     def key(self) -> tuple[int, str]:
@@ -74,4 +75,5 @@ def fact_from_call(call: Call, picklist: Picklist) -> CallFact:
         last_name=call.who.last_name,
         company=call.who.company,
         title=call.who.title,
+        recording_url=call.recording_url,
     )

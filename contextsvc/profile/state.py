@@ -69,6 +69,7 @@ class RecentCall(msgspec.Struct, gc=False, omit_defaults=True):
     notes: str | None = None
     opportunity_id: str | None = None
     opportunity_stage: str | None = None
+    recording_url: str | None = None
 
 
 class RelatedRecord(msgspec.Struct, gc=False):
@@ -210,6 +211,7 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
             notes,
             fact.opportunity_id,
             fact.opportunity_stage,
+            fact.recording_url,
         )
         position = 0
         while position < len(self.recent) and (self.recent[position].started_at, self.recent[position].call_id) > key:

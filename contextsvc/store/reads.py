@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.context.assemble import assemble
 from contextsvc.context.memo import ContextMemo, RenderedContext
+from contextsvc.context.privacy import FULL, Disclosure, redact
 from contextsvc.context.prompt import render
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity.lookup import LookupKey
@@ -102,22 +103,26 @@ async def read_context(
     as_of: datetime,
     recent: int,
     max_tokens: int,
+    disclosure: Disclosure = FULL,
 ) -> RenderedContext:
-    """The context served for (individual, as_of, recent, max_tokens), prompt included;
-    `.json(as_of)` gives the response body."""
+    """The context served for (individual, as_of, recent, max_tokens) as `disclosure`
+    lets the caller see it, prompt included; `.json(as_of)` gives the response body."""
     version, state = await profile_state(reader, cache, individual_id)
     as_of_us = micros(as_of)
     if state.last_call is not None and state.last_call[0] > as_of_us:
-        return _rendered(individual_id, await history_state(reader, picklist, individual_id, as_of), as_of, recent, max_tokens)
-    key = (individual_id, version, day_of(as_of_us), recent, max_tokens)
+        state = await history_state(reader, picklist, individual_id, as_of)
+        return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure)
+    key = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure)
     rendered = memo.get(key)
     if rendered is None:
-        rendered = _rendered(individual_id, state, as_of, recent, max_tokens)
+        rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure)
         memo.put(key, rendered)
     return rendered
 
 
-def _rendered(individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int) -> RenderedContext:
-    context = assemble(individual_id, state, as_of, recent)
+def _rendered(
+    individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int, disclosure: Disclosure
+) -> RenderedContext:
+    context = redact(assemble(individual_id, state, as_of, recent), disclosure)
     context.prompt, context.prompt_tokens = render(context, max_tokens)
     return RenderedContext.of(context)

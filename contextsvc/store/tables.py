@@ -169,3 +169,15 @@ salesforce_written = Table(
     Column("fields", JsonText, nullable=False),
     Column("written_at", Micros, nullable=False),
 )
+
+# One row per erasure (DELETE /v1/individuals): what was removed, counted, and by which
+# key (a fingerprint, not the key) — no name, phone, email or call content.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("erased_at", Micros, nullable=False),
+    Column("individual_ids", JsonText, nullable=False),  # random ids that now resolve to nothing
+    Column("requested_by", String(32), nullable=False),
+    Column("counts", JsonText, nullable=False),
+)

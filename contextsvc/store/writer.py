@@ -47,11 +47,12 @@ def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGrap
 
 
 class _Job:
-    __slots__ = ("work", "future")
+    __slots__ = ("work", "future", "operation")
 
-    def __init__(self, work: list[Work], future: asyncio.Future) -> None:
+    def __init__(self, work: list[Work], future: asyncio.Future, operation=None) -> None:
         self.work = work
         self.future = future
+        self.operation = operation  # a maintenance.Operation, run alone in its own transaction
 
 
 class Writer:
@@ -83,6 +84,7 @@ class Writer:
         self._settled = asyncio.Event()
         self._settled.set()
         self.failed: str | None = None  # set when the writer had to stop taking writes
+        self._carried: _Job | None = None  # an exclusive job met while filling a batch
 
     async def start(self) -> None:
         self._conn = await self._engine.connect()
@@ -117,6 +119,15 @@ class Writer:
         self._queue.put_nowait(_Job(work, future))
         return await future
 
+    async def run_exclusive(self, operation):
+        """Run a maintenance operation (erasure, retention) alone in one transaction, in
+        queue order with ingest; returns its result once committed."""
+        if not self.running:
+            raise Unavailable("the writer is not running")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job([], future, operation))
+        return await future
+
     async def _reload(self) -> None:
         assert self._conn is not None
         # Forget everything that may hold uncommitted changes before anything can fail.
@@ -129,7 +140,10 @@ class Writer:
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
-        jobs = [await self._queue.get()]
+        jobs = [self._carried or await self._queue.get()]
+        self._carried = None
+        if jobs[0].operation is not None:
+            return jobs
         size = len(jobs[0].work)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._window
@@ -144,6 +158,9 @@ class Writer:
                     job = await asyncio.wait_for(self._queue.get(), remaining)
                 except TimeoutError:
                     break
+            if job.operation is not None:
+                self._carried = job  # runs alone, as the next batch
+                break
             jobs.append(job)
             size += len(job.work)
         return jobs
@@ -179,6 +196,10 @@ class Writer:
                 return
 
     def _fail_queued(self) -> None:
+        if self._carried is not None:
+            self._carried.future.set_exception(Unavailable(self.failed or "the writer stopped"))
+            self._carried = None
+            self._queue.task_done()
         while not self._queue.empty():
             job = self._queue.get_nowait()
             job.future.set_exception(Unavailable(self.failed or "the writer stopped"))
@@ -190,6 +211,14 @@ class Writer:
         now = self._clock()
         await self._conn.begin()
         context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers)
+        if jobs[0].operation is not None:
+            done = await self._conn.run_sync(jobs[0].operation, context, now)
+            await self._conn.commit()
+            self._version = context.version
+            self.cache.publish(done.published, done.removed)
+            if not jobs[0].future.done():
+                jobs[0].future.set_result(done.result)
+            return
         outcome = await self._conn.run_sync(apply_batch, context, work, now)
         await self._conn.commit()
         self._version = context.version

@@ -1,0 +1,118 @@
+"""The MCP server (Model Context Protocol, official SDK, streamable HTTP) mounted at /mcp.
+
+Same API keys and scopes as the REST API: the mount is guarded like any handler
+(context:read), and each tool answers as the caller's key may see it (pii:read,
+recordings:read). Stateless JSON responses: any worker can answer any request, and no
+session outlives a request. The SDK's session manager runs inside the app's lifespan.
+
+Tools: get_call_context, find_person. list_segment_members arrives with segments.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import asgi
+from litestar.exceptions import HTTPException
+from litestar.types import Receive, Scope, Send
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+
+from contextsvc import __version__
+from contextsvc.api.auth import ApiKey, disclosure_for, require_scope
+from contextsvc.api.serving import context_for, utc_as_of
+from contextsvc.context.agent_view import agent_view
+from contextsvc.context.assemble import CallContext
+from contextsvc.context.privacy import mask_email, mask_phone
+from contextsvc.errors import DomainError
+from contextsvc.identity.lookup import parse_lookup
+from contextsvc.store.people_search import NameIndex, search_people
+from contextsvc.store.reads import profile_state
+
+_decode_context = msgspec.json.Decoder(CallContext).decode
+RECENT_CALLS = 5
+
+
+def _caller(ctx: Context) -> tuple[Any, ApiKey]:
+    scope = ctx.request_context.request.scope
+    return scope["app"].state, scope["state"]["api_key"]
+
+
+def build_mcp() -> MCPServer:
+    server = MCPServer(
+        "contextsvc",
+        version=__version__,
+        instructions="Call history of the person an agent is about to speak with: look them up by "
+        "phone, email, Salesforce Contact/Lead id or individual id with get_call_context; "
+        "find_person turns a partial name, number or address into candidates.",
+    )
+
+    @server.tool()
+    async def get_call_context(lookup: str, ctx: Context, max_tokens: int = 300, as_of: str | None = None) -> dict:
+        """A person's call context: a prompt block within max_tokens (20-4000), a one-line
+        headline, key figures and signals. lookup: phone (any format), email, Salesforce
+        Contact/Lead id or individual id. as_of: ISO 8601 with a timezone (default now)."""
+        state, key = _caller(ctx)
+        try:
+            when = utc_as_of(datetime.fromisoformat(as_of) if as_of else None, "get_call_context")
+            budget = min(max(max_tokens, 20), 4000)
+            rendered = await context_for(
+                state, key, parse_lookup(lookup, state.settings.default_region), when, RECENT_CALLS, budget
+            )
+        except (DomainError, HTTPException, ValueError) as exc:
+            # ToolError: the model reads the reason (unknown person, ambiguous number, bad as_of).
+            raise ToolError(getattr(exc, "message", None) or getattr(exc, "detail", None) or str(exc)) from None
+        return msgspec.to_builtins(agent_view(_decode_context(rendered.json(when))))
+
+    @server.tool()
+    async def find_person(query: str, ctx: Context, limit: int = 10) -> list[dict]:
+        """Candidates for a partial name, phone number, email address or Salesforce id,
+        best first: individual_id, name, company, title, calls, what matched. Pass the
+        individual_id to get_call_context."""
+        state, key = _caller(ctx)
+        limit = min(max(limit, 1), 50)
+        if state.get("name_index") is None:
+            state.name_index = NameIndex()
+        matches = await search_people(state.engine, state.name_index, query, state.settings.default_region, limit * 2)
+        disclosure = disclosure_for(key, state.settings.notes_max_chars, state.settings.default_region)
+        found: dict[str, dict] = {}
+        for match in matches:
+            for person in state.writer.graph.lookup("individual_id", match.individual_id):  # survivor; [] if erased
+                if person in found or len(found) >= limit:
+                    continue
+                _, profile = await profile_state(state.reader, state.writer.cache, person)
+                info = profile.person
+                found[person] = {
+                    "individual_id": person,
+                    "name": " ".join(filter(None, [info.first_name, info.last_name])) or None,
+                    "company": info.company,
+                    "title": info.title,
+                    "calls": profile.calls,
+                    "phones": info.phones if disclosure.pii else [mask_phone(p) for p in info.phones],
+                    "emails": info.emails if disclosure.pii else [mask_email(e) for e in info.emails],
+                    "matched_on": match.matched_on,
+                    "score": match.score,
+                }
+        return list(found.values())
+
+    # Stateless JSON: no sessions to pin to a worker. DNS-rebinding protection is off
+    # because every request must carry an API key, which a rebound page cannot know.
+    server.streamable_http_app(
+        stateless_http=True,
+        json_response=True,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    return server
+
+
+def mcp_handler(server: MCPServer):
+    @asgi("/mcp", is_mount=True, copy_scope=True, opt={"scope": "context:read"}, include_in_schema=False,
+          guards=[require_scope])  # no before-request hook runs for mounted ASGI apps
+    async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        # The guard (auth.require_scope) has put the caller's key in scope["state"].
+        await server.session_manager.handle_request(scope, receive, send)
+
+    return mcp_endpoint

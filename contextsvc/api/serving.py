@@ -1,0 +1,36 @@
+"""The one context read every surface shares: GET /v1/context, the agent action and the
+MCP tools. Lookup -> individual -> memoised context, as the caller's key may see it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from litestar.datastructures import State
+from litestar.exceptions import ValidationException
+
+from contextsvc.api.auth import ApiKey, disclosure_for
+from contextsvc.context.memo import RenderedContext
+from contextsvc.identity.lookup import LookupKey
+from contextsvc.store.reads import read_context, resolve_individual
+
+
+def utc_as_of(as_of: datetime | None, where: str) -> datetime:
+    if as_of is None:
+        return datetime.now(timezone.utc)
+    if as_of.tzinfo is None:
+        raise ValidationException(
+            f"Validation failed for {where}",
+            extra=[{"key": "as_of", "message": "as_of needs a timezone: add Z or an offset such as +00:00"}],
+        )
+    return as_of.astimezone(timezone.utc)
+
+
+async def context_for(
+    state: State, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int
+) -> RenderedContext:
+    individual_id = await resolve_individual(state.writer, key)
+    settings = state.settings
+    return await read_context(
+        state.reader, state.writer.cache, state.memo, state.picklist, individual_id, as_of, recent, max_tokens,
+        disclosure_for(api_key, settings.notes_max_chars, settings.default_region),
+    )

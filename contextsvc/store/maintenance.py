@@ -1,0 +1,172 @@
+"""Erasure and retention: transactions the writer runs alone (Writer.run_exclusive), so
+they are serialised with ingest and see the writer's identity graph and profile states.
+
+Both leave every remaining profile equal to a recomputation from the remaining calls:
+touched people are rebuilt from the call log through ProfileWriter.apply."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import msgspec
+from phonenumbers import Leniency, PhoneNumberMatcher
+from sqlalchemy import Connection, delete, insert, or_, select
+
+from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
+from contextsvc.retention import RetentionPolicy
+from contextsvc.store import tables as t
+from contextsvc.store.codec import json_text, micros
+from contextsvc.store.ingest_tx import BatchContext
+from contextsvc.store.profiles import decode_call
+
+_IN_CHUNK = 500
+log = logging.getLogger(__name__)
+
+
+class MaintenanceOutcome(msgspec.Struct):
+    result: object
+    published: dict[str, tuple[int, bytes]]  # profiles to publish to the read cache
+    removed: set[str]  # individuals whose cached state must go
+
+
+Operation = Callable[[Connection, BatchContext, datetime], MaintenanceOutcome]
+
+
+class ErasureReport(msgspec.Struct):
+    individual_id: str
+    erased_ids: list[str]  # the person and everyone merged into them
+    calls: int
+    identifiers: int
+    merges: int
+    quarantine: int
+    audit_id: int
+
+
+class RetentionReport(msgspec.Struct):
+    calls: int
+    profiles_rebuilt: int
+    profiles_emptied: int
+
+
+def _delete_in(conn: Connection, column, values: list) -> int:
+    count = 0
+    for start in range(0, len(values), _IN_CHUNK):
+        count += conn.execute(delete(column.table).where(column.in_(values[start : start + _IN_CHUNK]))).rowcount
+    return count
+
+
+def erase(individual_id: str, requested_by: str, region: str) -> Operation:
+    """Every trace of one person: calls, identifiers, merges, profile, quarantined bodies
+    that name them, and their place in the identity graph; an audit row without PII."""
+
+    def run(conn: Connection, ctx: BatchContext, now: datetime) -> MaintenanceOutcome:
+        i = t.individuals.c
+        members = sorted(
+            r[0] for r in conn.execute(select(i.id).where(or_(i.id == individual_id, i.merged_into == individual_id)))
+        )
+        links = conn.execute(select(t.identifiers.c.kind, t.identifiers.c.value).where(t.identifiers.c.individual_id.in_(members))).all()
+        call_ids = {r[0] for r in conn.execute(select(t.calls.c.call_id).where(t.calls.c.individual_id.in_(members)))}
+        quarantined = _quarantine_naming(conn, call_ids, links, region)
+        counts = {
+            "calls": _delete_in(conn, t.calls.c.call_id, sorted(call_ids)),
+            "identifiers": _delete_in(conn, t.identifiers.c.individual_id, members),
+            "merges": conn.execute(
+                delete(t.merges).where(or_(t.merges.c.survivor_id.in_(members), t.merges.c.merged_id.in_(members)))
+            ).rowcount,
+            "quarantine": _delete_in(conn, t.quarantine.c.id, quarantined),
+        }
+        _delete_in(conn, t.individuals.c.id, members)
+        ctx.profiles.apply(conn, {}, set(), set(members), micros(now), ctx.version)  # deletes the profile rows
+        ctx.graph.forget(members)
+        audit_id = conn.execute(
+            insert(t.erasures).values(
+                erased_at=micros(now), individual_ids=json_text(members), requested_by=requested_by, counts=json_text(counts)
+            )
+        ).inserted_primary_key[0]
+        report = ErasureReport(individual_id, members, audit_id=audit_id, **counts)
+        return MaintenanceOutcome(report, {}, set(members))
+
+    return run
+
+
+def _quarantine_naming(conn: Connection, call_ids: set[str], links, region: str) -> list[int]:
+    """Quarantined items of this person: one of their call ids, or a body that carries one
+    of their emails, Salesforce ids or phone numbers (in any format)."""
+    emails = [v for k, v in links if k == "email"]
+    record_ids = [v[:15] for k, v in links if k == "salesforce_id"]  # a body may carry the 15-char form
+    phones = {v for k, v in links if k == "phone"}
+    found = []
+    q = t.quarantine.c
+    for row_id, call_id, body in conn.execute(select(q.id, q.call_id, q.body)):
+        lowered = body.lower()
+        if (
+            call_id in call_ids
+            or any(e in lowered for e in emails)
+            or any(r in body for r in record_ids)
+            or (phones and phones & _phones_in(body, region))
+        ):
+            found.append(row_id)
+    return found
+
+
+def _phones_in(text: str, region: str) -> set[str]:
+    numbers = set()
+    for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
+        try:
+            numbers.add(normalise_phone(match.raw_string, region).e164)
+        except InvalidIdentifier:
+            pass
+    return numbers
+
+
+def purge_expired(policy: RetentionPolicy) -> Operation:
+    """Delete calls older than the policy keeps them; rebuild the people they belonged to."""
+
+    def run(conn: Connection, ctx: BatchContext, now: datetime) -> MaintenanceOutcome:
+        horizon = micros(now - timedelta(days=policy.shortest_days))
+        c = t.calls.c
+        expired: list[str] = []
+        touched: set[str] = set()
+        for call_id, individual_id, started_at, body in conn.execute(
+            select(c.call_id, c.individual_id, c.started_at, c.body).where(c.started_at < horizon)
+        ):
+            days = policy.days_for(decode_call(body))
+            if days is not None and started_at < micros(now - timedelta(days=days)):
+                expired.append(call_id)
+                if individual_id:
+                    touched.add(individual_id)
+        deleted = _delete_in(conn, c.call_id, expired)
+        emptied: set[str] = set()
+        published = ctx.profiles.apply(conn, {}, set(touched), emptied, micros(now), ctx.version).published
+        report = RetentionReport(deleted, len(published), len(emptied))
+        return MaintenanceOutcome(report, published, emptied)
+
+    return run
+
+
+def key_fingerprint(key: str) -> str:
+    """Which key asked, for the audit trail, without storing the key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+async def run_retention(writer, memo, policy: RetentionPolicy) -> RetentionReport:
+    report = await writer.run_exclusive(purge_expired(policy))
+    if memo is not None and report.calls:
+        memo.clear()  # entries of touched people are unreachable now; free what they held
+    return report
+
+
+async def retention_loop(writer, memo, policy: RetentionPolicy, interval_seconds: float) -> None:
+    """Purge on start-up, then every interval, for as long as the service runs."""
+    while True:
+        try:
+            report = await run_retention(writer, memo, policy)
+            if report.calls:
+                log.info("retention purged %d calls; %d profiles rebuilt", report.calls, report.profiles_rebuilt)
+        except Exception:  # a failed purge is retried next time; serving goes on
+            log.exception("retention purge failed")
+        await asyncio.sleep(interval_seconds)

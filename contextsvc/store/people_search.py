@@ -1,0 +1,96 @@
+"""find_person: partial name, phone, email or Salesforce id -> candidate people.
+
+Identifiers are matched by prefix on the identifiers table (a range scan on its
+(kind, value) index, portable to PostgreSQL). Names are matched fuzzily (rapidfuzz) over
+an in-memory list of the distinct names ever linked, refreshed incrementally from the
+identifiers table (rows only ever appended, or deleted by erasure — a candidate that no
+longer resolves is dropped), so a search costs one small query and one pass of C code
+over the names, not a scan of profiles.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+import phonenumbers
+from rapidfuzz import fuzz, process, utils
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contextsvc.store import tables as t
+
+MAX_PREFIX_ROWS = 50
+_SFID_PREFIX = re.compile(r"^(003|00Q)[0-9A-Za-z]{0,15}$")
+_PHONEISH = re.compile(r"^[+\d\s().-]+$")
+
+
+class Match(msgspec.Struct, frozen=True):
+    individual_id: str
+    matched_on: str  # email | phone | salesforce_id | name
+    score: float  # 100 for an identifier prefix; the fuzzy score for a name
+
+
+class NameIndex:
+    """Distinct display names -> the individuals that carried them."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, set[str]] = {}
+        self._last_row = 0
+
+    async def refresh(self, engine: AsyncEngine) -> None:
+        i = t.identifiers.c
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(i.id, i.individual_id, i.display, i.value).where(i.kind == "name", i.id > self._last_row).order_by(i.id)
+            )
+            for row_id, individual_id, display, value in rows:
+                name = display or value.replace("|", " ")
+                self.names.setdefault(name, set()).add(individual_id)
+                self._last_row = row_id
+
+    def search(self, query: str, limit: int) -> list[Match]:
+        found = process.extract(
+            query, self.names.keys(), scorer=fuzz.WRatio, processor=utils.default_process, limit=limit, score_cutoff=70
+        )
+        return [Match(person, "name", round(score, 1)) for name, score, _ in found for person in sorted(self.names[name])]
+
+
+def _range(kind: str, prefix: str):
+    i = t.identifiers.c
+    return (
+        select(i.individual_id)
+        .where(i.kind == kind, i.value >= prefix, i.value < prefix + "\uffff")
+        .order_by(i.value)
+        .limit(MAX_PREFIX_ROWS)
+    )
+
+
+def identifier_prefixes(query: str, region: str) -> list[tuple[str, str]]:
+    """(kind, normalised prefix) pairs the query may be the start of."""
+    q = query.strip()
+    if "@" in q:
+        return [("email", q.lower())]
+    if _SFID_PREFIX.match(q) and not q.isdigit():  # Contact (003…) or Lead (00Q…) id, or its start
+        return [("salesforce_id", q)]
+    digits = "".join(c for c in q if c.isdigit())
+    if _PHONEISH.match(q) and len(digits) >= 3:
+        if q.startswith("+"):
+            return [("phone", "+" + digits)]
+        national = f"+{phonenumbers.country_code_for_region(region)}{digits.lstrip('0')}"
+        return [("phone", national), ("phone", "+" + digits)]
+    return []
+
+
+async def search_people(engine: AsyncEngine, names: NameIndex, query: str, region: str, limit: int) -> list[Match]:
+    """Candidates, best first, each individual id once (the caller resolves merges)."""
+    matches: list[Match] = []
+    prefixes = identifier_prefixes(query, region)
+    if prefixes:
+        async with engine.connect() as conn:
+            for kind, prefix in prefixes:
+                matches += [Match(r[0], kind, 100.0) for r in await conn.execute(_range(kind, prefix))]
+    else:
+        await names.refresh(engine)
+        matches = names.search(query, limit)
+    return matches

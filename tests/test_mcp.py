@@ -1,0 +1,93 @@
+"""The MCP tools answer through the official SDK's own streamable-HTTP client, against a
+real server process, with the REST API's keys and scopes."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.helpers import call_event
+from tests.live import live_server
+
+KEYS = "admin-key,plain-key:context:read,pii-key:context:read|pii:read,writer-key:calls:write"
+DANA = {"salesforce_id": "0035e00000AAAAA", "phone": "(415) 555-0100", "email": "dana.lee@northwind.com",
+        "first_name": "Dana", "last_name": "Lee", "company": "Northwind", "title": "VP Operations"}
+SAM = {"salesforce_id": "0035e00000BBBBB", "phone": "+1 212 555 0142", "first_name": "Sam", "last_name": "Ortiz",
+       "company": "Contoso"}
+
+
+def mcp_client(base: str, key: str) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return Client(streamable_http_client(f"{base}/mcp", http_client=http))
+
+
+def payload(result) -> object:
+    assert not result.is_error, result.content
+    if result.structured_content is not None:
+        content = result.structured_content
+        return content.get("result", content) if isinstance(content, dict) and set(content) == {"result"} else content
+    return json.loads(result.content[0].text)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with live_server(tmp_path_factory.mktemp("mcp") / "mcp.db", KEYS) as (base, _):
+        calls = [call_event(f"d-{n}", n * 90, who=DANA, disposition="interested") for n in range(3)]
+        calls += [call_event("s-1", 10, who=SAM, disposition="no_answer")]
+        response = httpx.post(f"{base}/v1/calls/batch", json={"calls": calls}, headers={"Authorization": "Bearer admin-key"})
+        assert response.json()["summary"] == {"accepted": 4}
+        yield base
+
+
+async def test_tools_are_listed(server):
+    async with mcp_client(server, "plain-key") as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert names == {"get_call_context", "find_person"}  # list_segment_members comes with segments
+
+
+async def test_get_call_context_masks_unless_pii_read(server):
+    async with mcp_client(server, "plain-key") as client:
+        masked = payload(await client.call_tool("get_call_context", {"lookup": "415.555.0100", "max_tokens": 120}))
+    async with mcp_client(server, "pii-key") as client:
+        clear = payload(await client.call_tool("get_call_context", {"lookup": "dana.lee@northwind.com"}))
+    rest = httpx.post(f"{server}/v1/agent/call-context", json={"phone": "415.555.0100", "max_tokens": 120},
+                      headers={"Authorization": "Bearer plain-key"}).json()
+    assert masked["prompt"] == rest["prompt"] and masked["prompt_tokens"] <= 120  # one read path
+    assert masked["calls"] == 3 and masked["headline"].startswith("Dana Lee (VP Operations, Northwind): 3 calls")
+    assert masked["email"] == "d***@northwind.com" and masked["phone"] == "***-0100"
+    assert clear["email"] == "dana.lee@northwind.com" and clear["phone"] == "+14155550100"
+
+
+async def test_get_call_context_reports_unknown_people_as_tool_errors(server):
+    async with mcp_client(server, "plain-key") as client:
+        result = await client.call_tool("get_call_context", {"lookup": "nobody@nowhere.org"})
+    assert result.is_error and "nobody@nowhere.org" in result.content[0].text
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [("dana le", "Dana Lee"), ("Sam Ortis", "Sam Ortiz"), ("415 555", "Dana Lee"), ("+1212", "Sam Ortiz"),
+     ("dana.l", "Dana Lee"), ("0035e00000B", "Sam Ortiz")],
+)
+async def test_find_person_finds_candidates_from_partial_input(server, query, expected):
+    async with mcp_client(server, "plain-key") as client:
+        found = payload(await client.call_tool("find_person", {"query": query}))
+    assert found and found[0]["name"] == expected, found
+    assert all("@" not in e or "***" in e for c in found for e in c["emails"])
+    async with mcp_client(server, "plain-key") as client:
+        context = payload(await client.call_tool("get_call_context", {"lookup": found[0]["individual_id"]}))
+    assert context["name"] == expected
+
+
+async def test_mcp_needs_a_key_with_context_read(server):
+    for headers, status in (({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Bearer writer-key"}, 403)):
+        response = httpx.post(f"{server}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers)
+        assert response.status_code == status
+    with pytest.raises(Exception):
+        async with mcp_client(server, "writer-key") as client:
+            await client.list_tools()
