@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -17,6 +18,7 @@ from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
+from contextsvc.api.segments import SegmentsController
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
@@ -29,6 +31,7 @@ from contextsvc.store.engine import create_engine, create_schema, create_sqlite_
 from contextsvc.store.observers import BatchObserver
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.reads import ProfileReader
+from contextsvc.store.segments import Segments, midnight_rolls
 from contextsvc.store.writer import Writer
 
 
@@ -58,6 +61,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
     # Side branches off the profile update (segments, activation, data quality) register here.
     observers: list[BatchObserver] = []
+    segments = Segments(picklist)
+    observers.append(segments)
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -82,14 +87,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)
+        background = [asyncio.create_task(midnight_rolls(writer, segments), name="segment-midnight")]
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await writer.stop()
             reader.close()
             await engine.dispose()
 
-    handlers = [CallsController, ContextController, IndividualsController, health]
+    handlers = [CallsController, ContextController, IndividualsController, SegmentsController, health]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(
@@ -103,6 +112,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "api_keys": api_keys,
                 "picklist": picklist,
                 "normaliser": Normaliser(picklist, settings.default_region),
+                "segments": segments,
+                "segment_guards": [],  # checks run before a segment is deleted
             }
         ),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),

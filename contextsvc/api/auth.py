@@ -10,7 +10,8 @@ from litestar.handlers.base import BaseRouteHandler
 
 from contextsvc.errors import Forbidden, Unauthenticated
 
-SCOPES = frozenset({"calls:write", "context:read", "admin"})
+# segments:write: define segments and activation rules (admin implies it).
+SCOPES = frozenset({"calls:write", "context:read", "segments:write", "admin"})
 
 
 class ApiKey(msgspec.Struct, frozen=True):

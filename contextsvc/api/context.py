@@ -49,7 +49,7 @@ class ContextController(Controller):
         individual_id = await resolve_individual(state.writer, key)
         context = await read_context(
             state.reader, state.writer.cache, state.memo, state.picklist, individual_id,
-            as_of.astimezone(timezone.utc), recent, max_tokens,
+            as_of.astimezone(timezone.utc), recent, max_tokens, state.segments.view,
         )
         if format == "prompt":
             return Response(context.prompt, media_type=MediaType.TEXT)

@@ -27,6 +27,8 @@ class BatchChanges(msgspec.Struct):
     removed: set[str]  # individuals merged away, or left without calls
     results: list[ItemResult]  # one per work item, in order
     quarantined: list[QuarantineWork]
+    # call id -> the version `calls` replaces (an `updated` call already stored before this batch)
+    replaced: dict[str, Call] = {}
 
 
 class BatchObserver:

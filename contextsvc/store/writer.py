@@ -11,11 +11,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contextsvc.errors import Unavailable
+from contextsvc.errors import DomainError, Unavailable
 from contextsvc.identity.graph import IdentityGraph, IndividualRow
 from contextsvc.ingest.results import ItemResult, Work
 from contextsvc.store import tables as t
@@ -25,6 +26,7 @@ from contextsvc.store.observers import BatchObserver
 from contextsvc.store.profiles import ProfileWriter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGraph:
@@ -47,11 +49,12 @@ def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGrap
 
 
 class _Job:
-    __slots__ = ("work", "future")
+    __slots__ = ("work", "future", "fn")
 
-    def __init__(self, work: list[Work], future: asyncio.Future) -> None:
+    def __init__(self, work: list[Work], future: asyncio.Future, fn: Callable[[Any], Any] | None = None) -> None:
         self.work = work
         self.future = future
+        self.fn = fn  # a run() job: a function of the connection, committed on its own
 
 
 class Writer:
@@ -73,6 +76,7 @@ class Writer:
         self._window = commit_window_ms / 1000
         self._clock = clock
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._held: _Job | None = None  # a run() job met while collecting a batch: goes next
         self._task: asyncio.Task | None = None
         self._conn: AsyncConnection | None = None
         self.graph: IdentityGraph | None = None
@@ -117,6 +121,16 @@ class Writer:
         self._queue.put_nowait(_Job(work, future))
         return await future
 
+    async def run(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(connection)` (synchronous SQLAlchemy Core) in a writer transaction of its
+        own, serialised with ingest; returns its result once committed. A DomainError from
+        fn rolls back and is raised as is; any other failure is Unavailable."""
+        if not self.running:
+            raise Unavailable("the writer is not running")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job([], future, fn))
+        return await future
+
     async def _reload(self) -> None:
         assert self._conn is not None
         # Forget everything that may hold uncommitted changes before anything can fail.
@@ -129,7 +143,10 @@ class Writer:
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
-        jobs = [await self._queue.get()]
+        held, self._held = self._held, None
+        jobs = [held or await self._queue.get()]
+        if jobs[0].fn is not None:
+            return jobs
         size = len(jobs[0].work)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._window
@@ -144,6 +161,9 @@ class Writer:
                     job = await asyncio.wait_for(self._queue.get(), remaining)
                 except TimeoutError:
                     break
+            if job.fn is not None:
+                self._held = job
+                break
             jobs.append(job)
             size += len(job.work)
         return jobs
@@ -154,8 +174,10 @@ class Writer:
             self._settled.clear()
             try:
                 await self._commit(jobs)
-            except Exception:  # the batch is lost as a whole: nobody in it was acknowledged
-                log.exception("group commit failed; rolling back %d requests", len(jobs))
+            except Exception as exc:  # the batch is lost as a whole: nobody in it was acknowledged
+                refused = exc if jobs[0].fn is not None and isinstance(exc, DomainError) else None
+                if refused is None:
+                    log.exception("group commit failed; rolling back %d requests", len(jobs))
                 try:
                     await self._conn.rollback()
                     await self._reload()  # the graph saw uncommitted identity changes
@@ -167,7 +189,7 @@ class Writer:
                 # Answered only now, so a client retrying at once meets a clean state.
                 for job in jobs:
                     if not job.future.done():
-                        job.future.set_exception(Unavailable("the call store could not commit; retry the request"))
+                        job.future.set_exception(refused or Unavailable("the call store could not commit; retry the request"))
             finally:
                 if self.graph is not None:
                     self.graph.touched.clear()
@@ -179,6 +201,10 @@ class Writer:
                 return
 
     def _fail_queued(self) -> None:
+        if self._held is not None:
+            self._held.future.set_exception(Unavailable(self.failed or "the writer stopped"))
+            self._held = None
+            self._queue.task_done()
         while not self._queue.empty():
             job = self._queue.get_nowait()
             job.future.set_exception(Unavailable(self.failed or "the writer stopped"))
@@ -186,6 +212,12 @@ class Writer:
 
     async def _commit(self, jobs: list[_Job]) -> None:
         assert self._conn is not None and self.graph is not None
+        if jobs[0].fn is not None:
+            await self._conn.begin()
+            result = await self._conn.run_sync(jobs[0].fn)
+            await self._conn.commit()
+            jobs[0].future.set_result(result)
+            return
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
