@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from contextsvc import __version__
+from contextsvc.api.activation import ActivationsController, event_stream, guard_segment_rules
 from contextsvc.api.auth import parse_api_keys, require_scope
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
@@ -21,14 +22,18 @@ from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.segments import SegmentsController
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
+from contextsvc.delivery.stream import EventHub
+from contextsvc.delivery.webhooks import WebhookDispatcher
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.settings import Settings
+from contextsvc.store.activation import Activation
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
 from contextsvc.store.observers import BatchObserver
+from contextsvc.store.outbox import Backoff
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.reads import ProfileReader
 from contextsvc.store.segments import Segments, midnight_rolls
@@ -62,7 +67,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Side branches off the profile update (segments, activation, data quality) register here.
     observers: list[BatchObserver] = []
     segments = Segments(picklist)
-    observers.append(segments)
+    activation = Activation(picklist)  # other producers: activation.emit(conn, Occurrence(...))
+    segments.listeners.append(activation.on_transitions)
+    segments.on_publish.append(activation.flush)
+    hub = EventHub()
+    activation.stream_listeners.append(hub.publish)
+    observers += [segments, activation]
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -87,7 +97,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)
-        background = [asyncio.create_task(midnight_rolls(writer, segments), name="segment-midnight")]
+        backoff = Backoff(settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000,
+                          settings.webhook_retry_max_ms * 1000)
+        app.state.dispatcher = WebhookDispatcher(engine, writer, activation, backoff, settings.webhook_timeout_s)
+        background = [
+            asyncio.create_task(midnight_rolls(writer, segments), name="segment-midnight"),
+            asyncio.create_task(app.state.dispatcher.run(), name="webhook-dispatcher"),
+        ]
         try:
             yield
         finally:
@@ -98,7 +114,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             reader.close()
             await engine.dispose()
 
-    handlers = [CallsController, ContextController, IndividualsController, SegmentsController, health]
+    handlers = [
+        CallsController, ContextController, IndividualsController, SegmentsController, ActivationsController,
+        event_stream, health,
+    ]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(
@@ -113,7 +132,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "picklist": picklist,
                 "normaliser": Normaliser(picklist, settings.default_region),
                 "segments": segments,
-                "segment_guards": [],  # checks run before a segment is deleted
+                "segment_guards": [guard_segment_rules(activation)],  # run before a segment is deleted
+                "activation": activation,
+                "hub": hub,
             }
         ),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),
