@@ -19,6 +19,7 @@ from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
+from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.segments import SegmentsController
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
@@ -31,6 +32,7 @@ from contextsvc.ingest.normalise import Normaliser
 from contextsvc.settings import Settings
 from contextsvc.store.activation import Activation
 from contextsvc.store.cache import ProfileCache
+from contextsvc.store.insights import InsightCounters
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
 from contextsvc.store.observers import BatchObserver
 from contextsvc.store.outbox import Backoff
@@ -72,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     segments.on_publish.append(activation.flush)
     hub = EventHub()
     activation.stream_listeners.append(hub.publish)
-    observers += [segments, activation]
+    insights = InsightCounters(picklist)
+    observers += [segments, activation, insights]
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -116,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     handlers = [
         CallsController, ContextController, IndividualsController, SegmentsController, ActivationsController,
-        event_stream, health,
+        event_stream, InsightsController, load_accounts, health,
     ]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "segment_guards": [guard_segment_rules(activation)],  # run before a segment is deleted
                 "activation": activation,
                 "hub": hub,
+                "insights": insights,
             }
         ),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),
