@@ -1,6 +1,6 @@
 """Ingest with and without ten segments and two activation rules, in one run.
 
-    .venv/bin/python -m bench.segments [--calls 100000] [--people 10000] [--rounds 1]
+    .venv/bin/python -m bench.segments [--calls 60000] [--people 6000] [--rounds 1]
 
 Two fresh servers take the same traffic (bench/traffic.py, re-timed to end now so the
 30/90-day windows are full, two thirds of calls naming one of 700 accounts, some with an
@@ -88,8 +88,8 @@ def run(events: list[dict], batch: int, with_segments: bool, receiver_url: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=100_000)
-    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--calls", type=int, default=60_000)
+    parser.add_argument("--people", type=int, default=6_000)
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=1, help="bare/with pairs, alternated")
     args = parser.parse_args()
