@@ -92,18 +92,13 @@ def _retention_run(args: argparse.Namespace) -> int:
     """Purge calls past the retention policy now, through a writer of its own (the server
     runs the same purge on its schedule; stop it first, as for rebuild)."""
     import asyncio
-    from functools import partial
     from pathlib import Path
 
-    from contextsvc.api.app import _shared_phones
-    from contextsvc.identity.graph import IdentityGraph
+    from contextsvc.api.app import build_writer
     from contextsvc.ingest.dispositions import Picklist
     from contextsvc.retention import RetentionPolicy
-    from contextsvc.store.cache import ProfileCache
     from contextsvc.store.engine import create_engine, create_schema
     from contextsvc.store.maintenance import run_retention
-    from contextsvc.store.profiles import ProfileWriter
-    from contextsvc.store.writer import Writer
 
     settings = Settings.from_env()
     try:
@@ -115,14 +110,11 @@ def _retention_run(args: argparse.Namespace) -> int:
         print("no retention policy set (CONTEXTSVC_RETENTION_DAYS / CONTEXTSVC_RETENTION_RULES): nothing to purge")
         return 0
     picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
-    graph_factory = partial(
-        IdentityGraph, shared_line_threshold=settings.shared_line_threshold, shared_phones=_shared_phones(settings)
-    )
 
     async def run():
         engine = create_engine(settings.database_url)
         await create_schema(engine)
-        writer = Writer(engine, graph_factory, ProfileWriter(picklist, settings.cache_size), ProfileCache(1))
+        writer = build_writer(settings, engine, picklist)
         await writer.start()
         try:
             return await run_retention(writer, None, policy)

@@ -39,6 +39,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_days: int = 0
     retention_rules: str = ""
     retention_interval_seconds: float = 3600.0
+    # Webhook delivery (activation): attempts before an event goes to the dead letters,
+    # the first retry delay (doubling each time) and its cap, and the HTTP timeout.
+    webhook_max_attempts: int = 10
+    webhook_retry_base_ms: int = 1000
+    webhook_retry_max_ms: int = 3_600_000
+    webhook_timeout_s: float = 10.0
     # Benchmarks only: serve this file's bytes at GET /bench/baseline (same server, same
     # auth) so context reads can be compared with a bare endpoint of the same size.
     bench_baseline_file: str = ""

@@ -19,18 +19,14 @@ import uvicorn
 from rich.console import Console
 from sqlalchemy import func, select
 
-from contextsvc.api.app import create_app
-from contextsvc.identity.graph import IdentityGraph
+from contextsvc.api.app import build_writer, create_app
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.events import CallEvent
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.ingest.results import CallWork
 from contextsvc.settings import Settings
 from contextsvc.store import tables as t
-from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.writer import Writer
 from simulator.population import World, build_world
 from simulator.scenario import Scenario, load
 from simulator.traffic import SimCall, Traffic
@@ -54,7 +50,8 @@ async def seed(settings: Settings, history: list[SimCall]) -> int:
         async with engine.connect() as conn:
             if (await conn.execute(select(func.count()).select_from(t.calls))).scalar_one():
                 return 0
-        writer = Writer(engine, IdentityGraph, ProfileWriter(picklist, 200_000), ProfileCache(10))
+        # The service's own writer, side branches included (segments, insights, activation).
+        writer = build_writer(settings, engine, picklist)
         await writer.start()
         normaliser = Normaliser(picklist, settings.default_region)
         try:

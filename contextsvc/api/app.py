@@ -15,28 +15,37 @@ from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc import __version__
+from contextsvc.api.activation import ActivationsController, event_stream, guard_segment_rules
 from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
+from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.mcp_server import build_mcp, mcp_handler
 from contextsvc.api.schema_export import openapi_30
+from contextsvc.api.segments import SegmentsController
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
+from contextsvc.delivery.stream import EventHub
+from contextsvc.delivery.webhooks import WebhookDispatcher
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.retention import RetentionPolicy
 from contextsvc.settings import Settings
+from contextsvc.store.activation import Activation
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
+from contextsvc.store.insights import InsightCounters
 from contextsvc.store.maintenance import retention_loop
 from contextsvc.store.observers import BatchObserver
+from contextsvc.store.outbox import Backoff
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.reads import ProfileReader
+from contextsvc.store.segments import Segments, midnight_rolls
 from contextsvc.store.writer import Writer
 
 
@@ -60,10 +69,28 @@ def baseline_handler(payload: bytes):
     return baseline
 
 
+class SideBranches:
+    """What hangs off the profile update: segments, activation (webhooks, SSE), insights.
+    Every writer of a database runs them, so no ingest path can bypass them."""
+
+    def __init__(self, picklist: Picklist) -> None:
+        self.segments = Segments(picklist)
+        self.activation = Activation(picklist)  # other producers: activation.emit(conn, Occurrence(...))
+        self.segments.listeners.append(self.activation.on_transitions)
+        self.segments.on_publish.append(self.activation.flush)
+        self.hub = EventHub()
+        self.activation.stream_listeners.append(self.hub.publish)
+        self.insights = InsightCounters(picklist)
+        self.observers: list[BatchObserver] = [self.segments, self.activation, self.insights]
+
+
 def build_writer(
     settings: Settings, engine: AsyncEngine, picklist: Picklist, observers: list[BatchObserver] | None = None
 ) -> Writer:
-    """The one Writer for a database (the API's, or a CLI's such as salesforce sync)."""
+    """The one Writer for a database (the API's, or a CLI's such as salesforce sync); by
+    default with the standard side branches."""
+    if observers is None:
+        observers = SideBranches(picklist).observers
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -76,7 +103,7 @@ def build_writer(
         ProfileCache(settings.cache_size),
         max_batch=settings.max_batch,
         commit_window_ms=settings.commit_window_ms,
-        observers=observers if observers is not None else [],
+        observers=observers,
     )
 
 
@@ -89,8 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     except ValueError as exc:
         raise SystemExit(f"CONTEXTSVC_RETENTION_*: {exc}") from None
     mcp = build_mcp()
-    # Side branches off the profile update (segments, activation, data quality) register here.
-    observers: list[BatchObserver] = []
+    side = SideBranches(picklist)
     _shared_phones(settings)  # a bad CONTEXTSVC_SHARED_PHONES stops start-up, not the first request
 
     @asynccontextmanager
@@ -98,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Loop-bound resources are created here, on the app's own event loop.
         engine = create_engine(settings.database_url)
         await create_schema(engine)
-        writer = build_writer(settings, engine, picklist, observers)
+        writer = build_writer(settings, engine, picklist, side.observers)
         await writer.start()
         # The identity graph just loaded is long-lived: move it out of the collector's
         # reach, or every full collection re-walks it (80 ms pauses at 200k objects).
@@ -107,23 +133,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)
-        purger = None
+        backoff = Backoff(settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000,
+                          settings.webhook_retry_max_ms * 1000)
+        app.state.dispatcher = WebhookDispatcher(engine, writer, side.activation, backoff, settings.webhook_timeout_s)
+        background = [
+            asyncio.create_task(midnight_rolls(writer, side.segments), name="segment-midnight"),
+            asyncio.create_task(app.state.dispatcher.run(), name="webhook-dispatcher"),
+        ]
         if retention.active:
-            purger = asyncio.create_task(
+            background.append(asyncio.create_task(
                 retention_loop(writer, app.state.memo, retention, settings.retention_interval_seconds), name="retention"
-            )
+            ))
         try:
             async with mcp.session_manager.run():
                 yield
         finally:
-            if purger is not None:
-                purger.cancel()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await writer.stop()
             reader.close()
             await engine.dispose()
 
     handlers = [
-        CallsController, ContextController, IndividualsController, AgentController, health, openapi_30, mcp_handler(mcp)
+        CallsController, ContextController, IndividualsController, AgentController, SegmentsController,
+        ActivationsController, event_stream, InsightsController, load_accounts, health, openapi_30, mcp_handler(mcp),
     ]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
@@ -138,6 +172,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "api_keys": api_keys,
                 "picklist": picklist,
                 "normaliser": Normaliser(picklist, settings.default_region),
+                "segments": side.segments,
+                "segment_guards": [guard_segment_rules(side.activation)],  # run before a segment is deleted
+                "activation": side.activation,
+                "hub": side.hub,
+                "insights": side.insights,
             }
         ),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),

@@ -12,8 +12,9 @@ from contextsvc.context.privacy import Disclosure
 from contextsvc.errors import Forbidden, Unauthenticated
 
 # pii:read: phone numbers and emails in clear in contexts and prompts (masked otherwise);
-# recordings:read: recording links of calls. A bare KEY, and admin, have every scope.
-SCOPES = frozenset({"calls:write", "context:read", "admin", "pii:read", "recordings:read"})
+# recordings:read: recording links of calls; segments:write: define segments and
+# activation rules. A bare KEY, and admin, have every scope.
+SCOPES = frozenset({"calls:write", "context:read", "admin", "pii:read", "recordings:read", "segments:write"})
 
 
 class ApiKey(msgspec.Struct, frozen=True):

@@ -32,5 +32,5 @@ async def context_for(
     settings = state.settings
     return await read_context(
         state.reader, state.writer.cache, state.memo, state.picklist, individual_id, as_of, recent, max_tokens,
-        disclosure_for(api_key, settings.notes_max_chars, settings.default_region),
+        disclosure_for(api_key, settings.notes_max_chars, settings.default_region), state.segments.view,
     )

@@ -118,6 +118,11 @@ class DataQuality(msgspec.Struct):
     unmapped_dispositions: dict[str, int]
 
 
+class SegmentRef(msgspec.Struct):
+    id: str
+    name: str
+
+
 class CallContext(msgspec.Struct):
     individual_id: str
     as_of: datetime
@@ -132,7 +137,7 @@ class CallContext(msgspec.Struct):
     data_quality: DataQuality
     prompt: str = ""
     prompt_tokens: int = 0
-    segments: list[str] = []
+    segments: list[SegmentRef] = []  # the person's segments at as_of (segments/)
 
 
 def _rate(connects: int, calls: int) -> float | None:
@@ -172,7 +177,7 @@ def trend_label(current: int, prior: int, first_call_day: int | None, period_sta
     return "steady"
 
 
-def _trend(state: ProfileState, as_of_day: int, days: int) -> Trend:
+def trend(state: ProfileState, as_of_day: int, days: int) -> Trend:
     current = window(state, as_of_day, days)
     prior = window(state, as_of_day - days, days)
     rate, prior_rate = _rate(current.connects, current.calls), _rate(prior.connects, prior.calls)
@@ -191,8 +196,9 @@ def _trend(state: ProfileState, as_of_day: int, days: int) -> Trend:
     )
 
 
-def _signals(state: ProfileState, as_of_us: int, summary: Summary) -> list[Signal]:
+def signals(state: ProfileState, as_of_us: int) -> list[Signal]:
     signals: list[Signal] = []
+    attempts_since_last_connect = state.outbound_since_last_connect
     flag = state.flag_last
 
     def at(key) -> str:
@@ -227,24 +233,20 @@ def _signals(state: ProfileState, as_of_us: int, summary: Summary) -> list[Signa
         waiting = _days_between(as_of_us, key[0])
         signals.append(Signal("callback_due", "warning", f"Asked for a call back {_ago(as_of_us, key[0])}; not yet called back.",
                               {"call_id": key[1], "requested_at": at(key), "days_waiting": waiting}))
-    if summary.attempts_since_last_connect >= MANY_ATTEMPTS:
+    if attempts_since_last_connect >= MANY_ATTEMPTS:
         since = "the last conversation" if state.last_connect else "the first call"
         signals.append(Signal("many_attempts_no_connect", "warning",
-                              f"{summary.attempts_since_last_connect} outbound attempts since {since} without reaching them.",
-                              {"attempts": summary.attempts_since_last_connect,
+                              f"{attempts_since_last_connect} outbound attempts since {since} without reaching them.",
+                              {"attempts": attempts_since_last_connect,
                                "since": at(state.last_connect or state.first_call)}))
     return signals
 
 
-def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5) -> CallContext:
-    as_of_us = micros(as_of)
-    as_of_day = day_of(as_of_us)
-    person = state.person
-    name = " ".join(filter(None, [person.first_name, person.last_name])) or None
+def summary(state: ProfileState, as_of_us: int) -> Summary:
     last_call_us = state.last_call[0] if state.last_call else None
     last_connect_us = state.last_connect[0] if state.last_connect else None
     newest = state.recent[0] if state.recent else None
-    summary = Summary(
+    return Summary(
         calls=state.calls,
         outbound=state.outbound,
         inbound=state.inbound,
@@ -261,38 +263,56 @@ def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: i
         attempts_since_last_connect=state.outbound_since_last_connect,
         do_not_call="do_not_call" in state.flag_last,
     )
-    windows = {f"{days}d": window(state, as_of_day, days) for days in WINDOWS}
+
+
+def velocity(state: ProfileState, calls_30d: int, calls_90d: int) -> Velocity:
     touches = sorted(r.started_at for r in state.recent)
     gaps = [(b - a) / DAY_US for a, b in zip(touches, touches[1:])]
-    velocity = Velocity(
-        calls_per_week_30d=round(windows["30d"].calls * 7 / 30, 2),
-        calls_per_week_90d=round(windows["90d"].calls * 7 / 90, 2),
+    return Velocity(
+        calls_per_week_30d=round(calls_30d * 7 / 30, 2),
+        calls_per_week_90d=round(calls_90d * 7 / 90, 2),
         median_gap_days=round(statistics.median(gaps), 2) if gaps else None,
         days_first_touch_to_first_connect=round((state.first_connect[0] - state.first_call[0]) / DAY_US, 2)
         if state.first_connect
         else None,
     )
+
+
+def person_view(state: ProfileState) -> PersonView:
+    person = state.person
+    name = " ".join(filter(None, [person.first_name, person.last_name])) or None
+    return PersonView(
+        name, person.first_name, person.last_name, person.title, person.company,
+        Identifiers(list(person.salesforce_ids), list(person.emails), list(person.phones)),
+    )
+
+
+def related_views(state: ProfileState) -> list[RelatedView]:
+    return sorted(
+        (RelatedView(r.id, r.kind, r.stage, from_micros(r.last_touched_at), r.calls) for r in state.related.values()),
+        key=lambda r: (r.last_touched_at, r.id),
+        reverse=True,
+    )
+
+
+def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5) -> CallContext:
+    as_of_us = micros(as_of)
+    as_of_day = day_of(as_of_us)
+    windows = {f"{days}d": window(state, as_of_day, days) for days in WINDOWS}
     return CallContext(
         individual_id=individual_id,
         as_of=as_of,
-        person=PersonView(
-            name, person.first_name, person.last_name, person.title, person.company,
-            Identifiers(list(person.salesforce_ids), list(person.emails), list(person.phones)),
-        ),
-        summary=summary,
+        person=person_view(state),
+        summary=summary(state, as_of_us),
         windows=windows,
-        trend={"7d": _trend(state, as_of_day, 7), "30d": _trend(state, as_of_day, 30)},
-        velocity=velocity,
+        trend={"7d": trend(state, as_of_day, 7), "30d": trend(state, as_of_day, 30)},
+        velocity=velocity(state, windows["30d"].calls, windows["90d"].calls),
         recent_calls=[
             RecentCallView(r.call_id, from_micros(r.started_at), r.direction, r.connect, r.disposition, r.disposition_text,
                            r.talk_seconds, r.duration_seconds, r.rep_id, r.notes, r.opportunity_id, r.opportunity_stage, r.recording_url)
             for r in state.recent[:recent]
         ],
-        signals=_signals(state, as_of_us, summary),
-        related=sorted(
-            (RelatedView(r.id, r.kind, r.stage, from_micros(r.last_touched_at), r.calls) for r in state.related.values()),
-            key=lambda r: (r.last_touched_at, r.id),
-            reverse=True,
-        ),
+        signals=signals(state, as_of_us),
+        related=related_views(state),
         data_quality=DataQuality(dict(sorted(state.quality.items())), dict(sorted(state.unmapped.items()))),
     )

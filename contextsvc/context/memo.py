@@ -1,5 +1,5 @@
 """Assembled contexts, memoised by (individual, profile version, as_of UTC day, recent,
-max_tokens, disclosure): everything in a context but its `as_of` field is a function of exactly those
+max_tokens, disclosure, segment definitions version): everything in a context but its `as_of` field is a function of exactly those
 (assemble.py), and profile versions are never reused, so a hit is exact.
 
 Entries are kept encoded — the JSON body with a fixed `as_of` slot, and the prompt text —
@@ -35,7 +35,8 @@ class RenderedContext(msgspec.Struct, gc=False, frozen=True):
         # cannot contain the unescaped slot.
         return self.body.replace(_SLOT, b'"as_of":' + msgspec.json.encode(as_of), 1)
 
-MemoKey = tuple[str, int, int, int, int, object]  # ..., privacy.Disclosure (what the caller may see)
+# ..., privacy.Disclosure (what the caller may see), the segment definitions' version
+MemoKey = tuple[str, int, int, int, int, object, int]
 
 
 class ContextMemo:

@@ -19,7 +19,7 @@ from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
 from contextsvc.store.engine import pause_for_readers
 from contextsvc.store.observers import BatchChanges, BatchObserver
-from contextsvc.store.profiles import ProfileUpdate, ProfileWriter
+from contextsvc.store.profiles import ProfileUpdate, ProfileWriter, decode_call
 from contextsvc.store.codec import from_micros, json_text, micros
 
 _encode = msgspec.json.Encoder().encode
@@ -86,11 +86,13 @@ def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: date
             results.append(_retract_call(graph, item.call_id, stored, pending))
         else:
             results.append(_ingest_call(graph, item.call, stored, pending, now_us))
+    replaced = _replaced_calls(conn, pending) if ctx.observers else {}
     _flush(conn, graph, pending, results, now_us)
     update = _update_profiles(conn, ctx, pending, now_us)
     changes = None
     if ctx.observers:
         changes = _changes(ctx, pending, update, results, work, now_us)
+        changes.replaced = replaced
         for observer in ctx.observers:
             observer.in_transaction(conn, changes)
     return BatchOutcome(results, update.published, update.removed, changes)
@@ -121,6 +123,16 @@ def _update_profiles(conn: Connection, ctx: BatchContext, pending: _Pending, now
     rebuild.update(survivor(m.survivor_id) for m in pending.merges)
     removed = {m.merged_id for m in pending.merges}
     return ctx.profiles.apply(conn, adds, rebuild, removed, now_us, ctx.version)
+
+
+def _replaced_calls(conn: Connection, pending: _Pending) -> dict[str, Call]:
+    """The stored versions the batch is about to overwrite or retract (observers subtract them)."""
+    ids = [*pending.updates, *pending.deletes]
+    found: dict[str, Call] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = conn.execute(select(t.calls.c.call_id, t.calls.c.body).where(t.calls.c.call_id.in_(ids[start : start + _IN_CHUNK])))
+        found.update((call_id, decode_call(body)) for call_id, body in rows)
+    return found
 
 
 def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, _Stored]:

@@ -20,8 +20,10 @@ from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.retention import RetentionPolicy
 from contextsvc.store import tables as t
 from contextsvc.store.codec import json_text, micros
+from contextsvc.ingest.normalise import Call
 from contextsvc.store.ingest_tx import BatchContext
-from contextsvc.store.profiles import decode_call
+from contextsvc.store.observers import BatchChanges
+from contextsvc.store.profiles import ProfileUpdate, decode_call
 
 _IN_CHUNK = 500
 log = logging.getLogger(__name__)
@@ -31,6 +33,25 @@ class MaintenanceOutcome(msgspec.Struct):
     result: object
     published: dict[str, tuple[int, bytes]]  # profiles to publish to the read cache
     removed: set[str]  # individuals whose cached state must go
+    changes: BatchChanges | None = None  # what the side branches were told (after_commit)
+
+
+def _tell_observers(
+    conn: Connection, ctx: BatchContext, now: datetime, deleted: dict[str, Call], update: ProfileUpdate | None,
+    removed: set[str],
+) -> BatchChanges | None:
+    """Segments, insights and quality counters see deleted calls as replaced by nothing,
+    so their counts and memberships stay equal to a recount over the remaining calls."""
+    if not ctx.observers:
+        return None
+    changes = BatchChanges(
+        version=ctx.version, now_us=micros(now), calls={}, call_owner={},
+        profiles=update.states if update is not None else {}, removed=set(removed), results=[], quarantined=[],
+        replaced=deleted,
+    )
+    for observer in ctx.observers:
+        observer.in_transaction(conn, changes)
+    return changes
 
 
 Operation = Callable[[Connection, BatchContext, datetime], MaintenanceOutcome]
@@ -69,7 +90,11 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
             r[0] for r in conn.execute(select(i.id).where(or_(i.id == individual_id, i.merged_into == individual_id)))
         )
         links = conn.execute(select(t.identifiers.c.kind, t.identifiers.c.value).where(t.identifiers.c.individual_id.in_(members))).all()
-        call_ids = {r[0] for r in conn.execute(select(t.calls.c.call_id).where(t.calls.c.individual_id.in_(members)))}
+        deleted = {
+            call_id: decode_call(body)
+            for call_id, body in conn.execute(select(t.calls.c.call_id, t.calls.c.body).where(t.calls.c.individual_id.in_(members)))
+        }
+        call_ids = set(deleted)
         quarantined = _quarantine_naming(conn, call_ids, links, region)
         counts = {
             "calls": _delete_in(conn, t.calls.c.call_id, sorted(call_ids)),
@@ -88,7 +113,8 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
             )
         ).inserted_primary_key[0]
         report = ErasureReport(individual_id, members, audit_id=audit_id, **counts)
-        return MaintenanceOutcome(report, {}, set(members))
+        changes = _tell_observers(conn, ctx, now, deleted, None, set(members))
+        return MaintenanceOutcome(report, {}, set(members), changes)
 
     return run
 
@@ -129,21 +155,23 @@ def purge_expired(policy: RetentionPolicy) -> Operation:
     def run(conn: Connection, ctx: BatchContext, now: datetime) -> MaintenanceOutcome:
         horizon = micros(now - timedelta(days=policy.shortest_days))
         c = t.calls.c
-        expired: list[str] = []
+        expired: dict[str, Call] = {}
         touched: set[str] = set()
         for call_id, individual_id, started_at, body in conn.execute(
             select(c.call_id, c.individual_id, c.started_at, c.body).where(c.started_at < horizon)
         ):
-            days = policy.days_for(decode_call(body))
+            call = decode_call(body)
+            days = policy.days_for(call)
             if days is not None and started_at < micros(now - timedelta(days=days)):
-                expired.append(call_id)
+                expired[call_id] = call
                 if individual_id:
                     touched.add(individual_id)
-        deleted = _delete_in(conn, c.call_id, expired)
+        deleted = _delete_in(conn, c.call_id, list(expired))
         emptied: set[str] = set()
-        published = ctx.profiles.apply(conn, {}, set(touched), emptied, micros(now), ctx.version).published
-        report = RetentionReport(deleted, len(published), len(emptied))
-        return MaintenanceOutcome(report, published, emptied)
+        update = ctx.profiles.apply(conn, {}, set(touched), emptied, micros(now), ctx.version)
+        report = RetentionReport(deleted, len(update.published), len(emptied))
+        changes = _tell_observers(conn, ctx, now, expired, update, emptied)
+        return MaintenanceOutcome(report, update.published, emptied, changes)
 
     return run
 

@@ -17,7 +17,8 @@ from contextsvc.profile.state import ProfileState
 
 
 class BatchChanges(msgspec.Struct):
-    """What one batch changed, after identity resolution and profile updates."""
+    """What one batch changed, after identity resolution and profile updates. Erasure and
+    retention report here too: their deleted calls are `replaced` with no new version."""
 
     version: int  # the batch's profile version
     now_us: int  # the batch's commit clock, microseconds since the epoch
@@ -27,6 +28,9 @@ class BatchChanges(msgspec.Struct):
     removed: set[str]  # individuals merged away, or left without calls
     results: list[ItemResult]  # one per work item, in order
     quarantined: list[QuarantineWork]
+    # call id -> the stored version this batch overwrote (`updated`) or deleted (retracted,
+    # erased, past retention); subtract it, then add `calls`
+    replaced: dict[str, Call] = {}
 
 
 class BatchObserver:

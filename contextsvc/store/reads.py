@@ -24,6 +24,7 @@ from contextsvc.store.profiles import decode_call
 from contextsvc.timeutil import day_of, micros
 
 if TYPE_CHECKING:
+    from contextsvc.store.segments import SegmentView
     from contextsvc.store.writer import Writer
 
 
@@ -104,25 +105,37 @@ async def read_context(
     recent: int,
     max_tokens: int,
     disclosure: Disclosure = FULL,
+    segments: "SegmentView | None" = None,
 ) -> RenderedContext:
     """The context served for (individual, as_of, recent, max_tokens) as `disclosure`
-    lets the caller see it, prompt included; `.json(as_of)` gives the response body."""
+    lets the caller see it, prompt included; `.json(as_of)` gives the response body.
+    With `segments`, it lists the person's segments at as_of: a function of the context
+    itself and the segment definitions, whose version is part of the memo key."""
     version, state = await profile_state(reader, cache, individual_id)
     as_of_us = micros(as_of)
     if state.last_call is not None and state.last_call[0] > as_of_us:
-        state = await history_state(reader, picklist, individual_id, as_of)
-        return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure)
-    key = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure)
+        history = await history_state(reader, picklist, individual_id, as_of)
+        return _rendered(individual_id, history, as_of, recent, max_tokens, disclosure, segments)
+    key = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure, segments.version if segments else 0)
     rendered = memo.get(key)
     if rendered is None:
-        rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure)
+        rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, segments)
         memo.put(key, rendered)
     return rendered
 
 
 def _rendered(
-    individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int, disclosure: Disclosure
+    individual_id: str,
+    state: ProfileState,
+    as_of: datetime,
+    recent: int,
+    max_tokens: int,
+    disclosure: Disclosure,
+    segments: "SegmentView | None",
 ) -> RenderedContext:
-    context = redact(assemble(individual_id, state, as_of, recent), disclosure)
+    context = assemble(individual_id, state, as_of, recent)
+    if segments is not None:  # membership is a function of the whole context, before masking
+        context.segments = segments.labels(context)
+    context = redact(context, disclosure)
     context.prompt, context.prompt_tokens = render(context, max_tokens)
     return RenderedContext.of(context)

@@ -181,3 +181,112 @@ erasures = Table(
     Column("requested_by", String(32), nullable=False),
     Column("counts", JsonText, nullable=False),
 )
+
+# --- segments (contextsvc/segments, store/segments.py) ---------------------------------
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("subject", String(16), nullable=False),  # individual | account
+    Column("description", Text),
+    Column("condition", JsonText, nullable=False),
+    Column("created_at", Micros, nullable=False),
+    # Set for a segment an activation rule owns (a threshold trigger): not listed, not in contexts.
+    Column("rule_id", String(40), index=True),
+)
+
+# Who is in each segment now; written in the same transaction as the change that caused it.
+segment_members = Table(
+    "segment_members",
+    metadata,
+    Column("segment_id", String(40), primary_key=True),
+    Column("member_id", String(64), primary_key=True),  # individual id or Salesforce Account id
+    Column("entered_at", Micros, nullable=False),
+)
+
+# Small named values that must survive restarts, e.g. the UTC day membership is evaluated for.
+markers = Table(
+    "markers",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# Calls naming each account (related.account_id), per UTC day, whoever they were with.
+account_days = Table(
+    "account_days",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("calls", Integer, nullable=False),
+    Column("outbound", Integer, nullable=False),
+    Column("inbound", Integer, nullable=False),
+    Column("connects", Integer, nullable=False),
+    Column("talk_seconds", BigInteger, nullable=False),
+)
+
+# --- activation (contextsvc/activation, store/activation.py) ------------------------------
+
+activation_rules = Table(
+    "activation_rules",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("trigger", JsonText, nullable=False),
+    Column("target", JsonText, nullable=False),  # webhook secrets included: never listed
+    Column("segment_id", String(40)),  # a threshold trigger's own hidden segment
+    Column("created_at", Micros, nullable=False),
+)
+
+# The durable outbox: one row per (event, webhook rule), written in the transaction that
+# caused the event, so a committed change is delivered at least once across restarts.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_uuid", String(36), nullable=False, unique=True),
+    Column("rule_id", String(40), nullable=False, index=True),
+    Column("event_type", String(100), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # the exact bytes every attempt sends
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Micros, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Micros, nullable=False),
+    Column("delivered_at", Micros),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# --- calculated insights (store/insights.py) ------------------------------------------
+
+# Calls per UTC hour, direction and queue ('' when none): the contact-centre and
+# connect-rate insights sum these rows. Kept by increments in the ingest transaction.
+call_hours = Table(
+    "call_hours",
+    metadata,
+    Column("hour", Integer, primary_key=True),  # hours since the epoch, UTC
+    Column("direction", String(16), primary_key=True),
+    Column("queue", String(255), primary_key=True),
+    Column("calls", Integer, nullable=False),
+    Column("connects", Integer, nullable=False),
+    Column("answered", Integer, nullable=False),  # a human picked up
+    Column("abandoned", Integer, nullable=False),
+    Column("callback_requests", Integer, nullable=False),  # a queued caller chose a callback
+    Column("talk_seconds", BigInteger, nullable=False),
+    Column("handle_seconds", BigInteger, nullable=False),  # talk + hold of answered calls
+)
+
+# Market attributes of accounts (Salesforce Account Industry, region, segment), loaded by
+# POST /v1/accounts: the dimensions of market insights.
+account_attributes = Table(
+    "account_attributes",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("name", String(255)),
+    Column("industry", String(100)),
+    Column("region", String(100)),
+    Column("segment", String(100)),
+)

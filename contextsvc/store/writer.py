@@ -11,20 +11,23 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contextsvc.errors import Unavailable
+from contextsvc.errors import DomainError, Unavailable
 from contextsvc.identity.graph import IdentityGraph, IndividualRow
 from contextsvc.ingest.results import ItemResult, Work
 from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.ingest_tx import BatchContext, apply_batch
+from contextsvc.store.maintenance import MaintenanceOutcome
 from contextsvc.store.observers import BatchObserver
 from contextsvc.store.profiles import ProfileWriter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGraph:
@@ -74,6 +77,7 @@ class Writer:
         self._window = commit_window_ms / 1000
         self._clock = clock
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._held: _Job | None = None  # a run() job met while collecting a batch: goes next
         self._task: asyncio.Task | None = None
         self._conn: AsyncConnection | None = None
         self.graph: IdentityGraph | None = None
@@ -118,6 +122,12 @@ class Writer:
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Job(work, future))
         return await future
+
+    async def run(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(connection)` (synchronous SQLAlchemy Core) alone in a writer transaction,
+        serialised with ingest; returns its result once committed. A DomainError from fn
+        rolls back and is raised as is; any other failure is Unavailable."""
+        return await self.run_exclusive(lambda conn, _context, _now: MaintenanceOutcome(fn(conn), {}, set()))
 
     async def run_exclusive(self, operation):
         """Run a maintenance operation (erasure, retention) alone in one transaction, in
@@ -171,8 +181,10 @@ class Writer:
             self._settled.clear()
             try:
                 await self._commit(jobs)
-            except Exception:  # the batch is lost as a whole: nobody in it was acknowledged
-                log.exception("group commit failed; rolling back %d requests", len(jobs))
+            except Exception as exc:  # the batch is lost as a whole: nobody in it was acknowledged
+                refused = exc if jobs[0].operation is not None and isinstance(exc, DomainError) else None
+                if refused is None:
+                    log.exception("group commit failed; rolling back %d requests", len(jobs))
                 try:
                     await self._conn.rollback()
                     await self._reload()  # the graph saw uncommitted identity changes
@@ -184,7 +196,7 @@ class Writer:
                 # Answered only now, so a client retrying at once meets a clean state.
                 for job in jobs:
                     if not job.future.done():
-                        job.future.set_exception(Unavailable("the call store could not commit; retry the request"))
+                        job.future.set_exception(refused or Unavailable("the call store could not commit; retry the request"))
             finally:
                 if self.graph is not None:
                     self.graph.touched.clear()
@@ -205,6 +217,15 @@ class Writer:
             job.future.set_exception(Unavailable(self.failed or "the writer stopped"))
             self._queue.task_done()
 
+    def _after_commit(self, changes) -> None:
+        if changes is None:
+            return
+        for observer in self._observers:
+            try:
+                observer.after_commit(changes)
+            except Exception:  # the batch is durable; an observer's hiccup must not undo the answer
+                log.exception("observer %r failed after commit", observer)
+
     async def _commit(self, jobs: list[_Job]) -> None:
         assert self._conn is not None and self.graph is not None
         work = [item for job in jobs for item in job.work]
@@ -216,6 +237,7 @@ class Writer:
             await self._conn.commit()
             self._version = context.version
             self.cache.publish(done.published, done.removed)
+            self._after_commit(done.changes)
             if not jobs[0].future.done():
                 jobs[0].future.set_result(done.result)
             return
@@ -224,11 +246,7 @@ class Writer:
         self._version = context.version
         # Published before anyone is answered: a read after an acknowledgement sees it.
         self.cache.publish(outcome.published, outcome.removed)
-        for observer in self._observers:
-            try:
-                observer.after_commit(outcome.changes)
-            except Exception:  # the batch is durable; an observer's hiccup must not undo the answer
-                log.exception("observer %r failed after commit", observer)
+        self._after_commit(outcome.changes)
         results = outcome.results
         offset = 0
         for job in jobs:

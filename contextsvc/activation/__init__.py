@@ -1,0 +1,1 @@
+"""Activation: rules that turn changes into events, delivered to webhooks and a stream."""

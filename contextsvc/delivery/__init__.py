@@ -1,0 +1,1 @@
+"""Delivery edges: webhook dispatcher (HTTP out) and the server-sent-events hub."""

@@ -1,0 +1,94 @@
+"""Webhook dispatcher: delivers outbox rows, retries with backoff, at least once.
+
+A background task started by the app's lifespan. It reads due rows on its own
+connection, POSTs each signed payload with explicit timeouts, and records every
+attempt through the writer (Writer.run). A crash or restart between a POST and its
+record only means that delivery is attempted again, with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contextsvc.activation.model import WebhookTarget
+from contextsvc.activation.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from contextsvc.store import outbox
+from contextsvc.store.activation import Activation
+from contextsvc.timeutil import micros
+
+log = logging.getLogger(__name__)
+BATCH = 50
+IDLE_RECHECK_S = 30.0
+
+
+def _now_us() -> int:
+    return micros(datetime.now(timezone.utc))
+
+
+class WebhookDispatcher:
+    def __init__(self, engine: AsyncEngine, writer, activation: Activation, backoff: outbox.Backoff,
+                 timeout_s: float, clock: Callable[[], int] = _now_us) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.activation = activation
+        self.backoff = backoff
+        self.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+        self.clock = clock
+        self.wake = asyncio.Event()
+        activation.outbox_listeners.append(self.wake.set)
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            while True:
+                try:
+                    await self._round(client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("webhook dispatch round failed; retrying shortly")
+                    await asyncio.sleep(1.0)
+
+    async def _round(self, client: httpx.AsyncClient) -> None:
+        self.wake.clear()  # before reading: a commit after the read wakes the wait below
+        now = self.clock()
+        async with self.engine.connect() as conn:
+            rows = await conn.run_sync(outbox.due, now, BATCH)
+            next_at = None if rows else await conn.run_sync(outbox.next_due_at)
+        if not rows:
+            wait = IDLE_RECHECK_S if next_at is None else max(0.0, (next_at - now) / 1e6)
+            try:
+                await asyncio.wait_for(self.wake.wait(), min(wait, IDLE_RECHECK_S))
+            except TimeoutError:
+                pass
+            return
+        attempts = await asyncio.gather(*(self._deliver(client, row) for row in rows))
+        await self.writer.run(lambda conn: outbox.record(conn, attempts, self.backoff))
+
+    async def _deliver(self, client: httpx.AsyncClient, row: outbox.Due) -> outbox.Attempt:
+        rule = self.activation.rules.get(row.rule_id)
+        attempts = row.attempts + 1
+        if rule is None or not isinstance(rule.target, WebhookTarget):
+            return outbox.Attempt(row.id, self.backoff.max_attempts, False, "the rule was deleted", self.clock())
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "contextsvc-webhooks/1",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(rule.target.secret or "", timestamp, row.payload),
+            IDEMPOTENCY_HEADER: row.event_uuid,
+        }
+        try:
+            response = await client.post(row.url, content=row.payload, headers=headers)
+        except httpx.HTTPError as exc:
+            return outbox.Attempt(row.id, attempts, False, f"{type(exc).__name__}: {exc}"[:500], self.clock())
+        if 200 <= response.status_code < 300:
+            return outbox.Attempt(row.id, attempts, True, None, self.clock())
+        return outbox.Attempt(row.id, attempts, False, f"HTTP {response.status_code}: {response.text[:200]}",
+                              self.clock())

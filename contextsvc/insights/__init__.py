@@ -1,0 +1,1 @@
+"""Calculated insights: aggregates over calls and people, kept incrementally. Pure parts."""

@@ -1,0 +1,1 @@
+"""Segments: typed conditions over context attributes, and their exact membership."""

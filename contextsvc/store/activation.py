@@ -1,0 +1,174 @@
+"""Activation on the write path: rules matched inside the transaction, outbox rows
+written with the change, stream events published after commit.
+
+Producers:
+- calls: a new call (or a new version) whose disposition gains a flag -> call_flagged
+- segments (store/segments.py listener): enter/leave -> segment_entered / segment_left;
+  a threshold rule owns a hidden segment, whose enters are threshold_crossed
+- anyone else: `activation.emit(conn, Occurrence(...))` inside a writer transaction
+  (an observer's in_transaction, or a Writer.run function). E.g. data-quality alerts.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+
+import msgspec
+from sqlalchemy import Connection, delete, select
+
+from contextsvc.activation.model import (
+    CallFlagTrigger,
+    ChangeEvent,
+    Occurrence,
+    RuleSpec,
+    SegmentTrigger,
+    StreamTarget,
+    ThresholdTrigger,
+    Trigger,
+    WebhookTarget,
+    matches,
+)
+from contextsvc.ingest.dispositions import Picklist
+from contextsvc.store import tables as t
+from contextsvc.store.bulk import bulk_insert
+from contextsvc.store.codec import json_text
+from contextsvc.store.observers import BatchChanges, BatchObserver
+from contextsvc.store.segments import Transition
+from contextsvc.timeutil import from_micros
+
+_encode = msgspec.json.Encoder().encode
+_decode_trigger = msgspec.json.Decoder(Trigger).decode
+_decode_target = msgspec.json.Decoder(WebhookTarget | StreamTarget).decode
+
+
+class Rule(msgspec.Struct):
+    id: str
+    name: str
+    trigger: Trigger
+    target: WebhookTarget | StreamTarget
+    segment_id: str | None  # threshold rules: their hidden segment
+    created_at: int
+
+
+class Activation(BatchObserver):
+    def __init__(self, picklist: Picklist) -> None:
+        self.picklist = picklist
+        self.rules: dict[str, Rule] = {}
+        self._pending: list[ChangeEvent] = []  # stream events of the open transaction
+        self._wrote_outbox = False
+        self.stream_listeners: list[Callable[[ChangeEvent], None]] = []  # the SSE hub
+        self.outbox_listeners: list[Callable[[], None]] = []  # the dispatcher's wake-up
+
+    # --- the producer API ----------------------------------------------------------------
+
+    def emit(self, conn: Connection, occurrence: Occurrence) -> list[ChangeEvent]:
+        """Inside a writer transaction: match every rule, write webhook events to the outbox
+        (committed with the caller's change, or not at all), queue stream events for after
+        the commit. Returns the events created."""
+        events = []
+        rows = []
+        for rule in self.rules.values():
+            if not matches(rule.trigger, occurrence, rule.segment_id):
+                continue
+            event = ChangeEvent(
+                str(uuid.uuid4()), rule.name,
+                "threshold_crossed" if isinstance(rule.trigger, ThresholdTrigger) else occurrence.event_type,
+                from_micros(occurrence.at_us), occurrence.source_object, occurrence.source_id,
+                occurrence.current_value, occurrence.previous_value, rule.id,
+            )
+            events.append(event)
+            if isinstance(rule.target, WebhookTarget):
+                rows.append({
+                    "event_uuid": event.event_uuid, "rule_id": rule.id, "event_type": event.event_type,
+                    "url": rule.target.url, "payload": _encode(event), "status": "pending", "attempts": 0,
+                    "next_attempt_at": occurrence.at_us, "last_error": None, "created_at": occurrence.at_us,
+                    "delivered_at": None,
+                })
+            else:
+                self._pending.append(event)
+        bulk_insert(conn, t.outbox, rows)
+        self._wrote_outbox = self._wrote_outbox or bool(rows)
+        return events
+
+    # --- observer ----------------------------------------------------------------------
+
+    def load(self, conn: Connection) -> None:
+        self.rules = {}
+        for row in conn.execute(select(t.activation_rules)).mappings():
+            self.rules[row["id"]] = Rule(
+                row["id"], row["name"], _decode_trigger(row["trigger"]), _decode_target(row["target"]),
+                row["segment_id"], row["created_at"])
+        self._pending.clear()
+
+    def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
+        if not any(isinstance(r.trigger, CallFlagTrigger) for r in self.rules.values()):
+            return
+        meaning = self.picklist.meaning
+        for call_id, call in changes.calls.items():
+            flags = meaning(call.disposition).flags + (("connect",) if meaning(call.disposition).connect else ())
+            if not flags:
+                continue
+            before = changes.replaced.get(call_id)
+            if before is not None:  # a new version fires only for flags it adds
+                old = meaning(before.disposition)
+                flags = tuple(f for f in flags if f not in old.flags and not (f == "connect" and old.connect))
+            owner = changes.call_owner.get(call_id)
+            if not flags or owner is None:
+                continue
+            self.emit(conn, Occurrence(
+                "call_flagged", "individual", owner, changes.now_us,
+                {"call_id": call_id, "disposition": call.disposition, "flags": list(flags),
+                 "started_at": call.started_at.isoformat(), "direction": call.direction, "rep_id": call.rep_id},
+                {"disposition": before.disposition} if before is not None else None,
+                flags=flags,
+            ))
+
+    def on_transitions(self, conn: Connection, transitions: list[Transition]) -> None:
+        """The segments listener: every enter/leave, in the transaction that caused it."""
+        if not self.rules:
+            return
+        for tr in transitions:
+            member = {"segment_id": tr.segment_id, "member": tr.entered, "cause": tr.cause}
+            self.emit(conn, Occurrence(
+                "segment_entered" if tr.entered else "segment_left", tr.subject, tr.member_id, tr.at_us,
+                member, {**member, "member": not tr.entered}, segment_id=tr.segment_id,
+            ))
+
+    def after_commit(self, changes: BatchChanges) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """After a commit: publish the stream events, wake the webhook dispatcher."""
+        pending, self._pending = self._pending, []
+        for event in pending:
+            for listener in self.stream_listeners:
+                listener(event)
+        if self._wrote_outbox:
+            self._wrote_outbox = False
+            for wake in self.outbox_listeners:
+                wake()
+
+    # --- rules (Writer.run functions) -----------------------------------------------------
+
+    def add_rule(self, conn: Connection, rule: Rule) -> None:
+        conn.execute(t.activation_rules.insert().values(
+            id=rule.id, name=rule.name, trigger=json_text(rule.trigger), target=json_text(rule.target),
+            segment_id=rule.segment_id, created_at=rule.created_at))
+        self.rules[rule.id] = rule
+
+    def delete_rule(self, conn: Connection, rule_id: str) -> None:
+        conn.execute(delete(t.activation_rules).where(t.activation_rules.c.id == rule_id))
+        self.rules.pop(rule_id, None)
+
+    def rules_using(self, segment_id: str) -> list[str]:
+        return [r.id for r in self.rules.values()
+                if isinstance(r.trigger, SegmentTrigger) and r.trigger.segment_id == segment_id]
+
+
+def new_rule(spec: RuleSpec, now_us: int, segment_id: str | None) -> Rule:
+    target = spec.target
+    if isinstance(target, WebhookTarget) and target.secret is None:
+        target = WebhookTarget(target.url, "whsec_" + secrets.token_urlsafe(24))
+    return Rule("act_" + secrets.token_hex(8), spec.name, spec.trigger, target, segment_id, now_us)
