@@ -17,19 +17,24 @@ from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
+from contextsvc.api.quality import QualityController
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
+from contextsvc.quality.alerts import AlertRule
+from contextsvc.quality.metrics import Plausibility
 from contextsvc.settings import Settings
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
 from contextsvc.store.observers import BatchObserver
 from contextsvc.store.profiles import ProfileWriter
+from contextsvc.store.quality import QualityObserver
 from contextsvc.store.reads import ProfileReader
 from contextsvc.store.writer import Writer
+from contextsvc.timeutil import DAY_US
 
 
 def _shared_phones(settings: Settings) -> set[str]:
@@ -40,6 +45,14 @@ def _shared_phones(settings: Settings) -> set[str]:
         except InvalidIdentifier as exc:
             raise SystemExit(f"CONTEXTSVC_SHARED_PHONES: {raw!r}: {exc.message}") from None
     return phones
+
+
+def quality_rules(settings: Settings) -> tuple[Plausibility, AlertRule]:
+    limits = Plausibility(settings.quality_future_skew_seconds * 1_000_000, settings.quality_max_age_days * DAY_US)
+    rule = AlertRule(
+        settings.quality_alert_factor, settings.quality_min_volume, settings.quality_baseline_days, settings.quality_max_p_value
+    )
+    return limits, rule
 
 
 def baseline_handler(payload: bytes):
@@ -58,6 +71,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
     # Side branches off the profile update (segments, activation, data quality) register here.
     observers: list[BatchObserver] = []
+    # Data quality: counters and degradation alerts. Its sinks receive each committed batch's
+    # new alerts (stored already); activation targets plug in there.
+    quality = QualityObserver(*quality_rules(settings))
+    observers.append(quality)
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -89,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             reader.close()
             await engine.dispose()
 
-    handlers = [CallsController, ContextController, IndividualsController, health]
+    handlers = [CallsController, ContextController, IndividualsController, QualityController, health]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     return Litestar(
@@ -103,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "api_keys": api_keys,
                 "picklist": picklist,
                 "normaliser": Normaliser(picklist, settings.default_region),
+                "quality": quality,
             }
         ),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),

@@ -17,7 +17,7 @@ from contextsvc.ingest.normalise import Call
 from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, Work
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
-from contextsvc.store.observers import BatchChanges, BatchObserver
+from contextsvc.store.observers import BatchChanges, BatchObserver, ReplacedCall
 from contextsvc.store.profiles import ProfileUpdate, ProfileWriter
 from contextsvc.store.codec import from_micros, json_text, micros
 
@@ -33,6 +33,9 @@ class _Stored(msgspec.Struct):
     version: int  # micros
     digest: bytes
     individual_id: str | None
+    # As read from the database (None for a version written earlier in this batch): what
+    # observers need to retract a replaced version's contribution.
+    replaced: ReplacedCall | None = None
 
 
 class _Pending:
@@ -48,6 +51,7 @@ class _Pending:
         self.retracted: set[str] = set()  # people who lost a call version (replaced)
         self.quarantine: list[tuple[int, dict]] = []
         self.shared_lines: list[dict] = []
+        self.replaced: dict[str, ReplacedCall] = {}  # call_id -> the stored version it replaces
 
 
 class BatchContext(msgspec.Struct):
@@ -99,6 +103,10 @@ def _changes(ctx: BatchContext, pending: _Pending, update: ProfileUpdate, result
         removed=update.removed,
         results=results,
         quarantined=[item for item in work if isinstance(item, QuarantineWork)],
+        work=work,
+        replaced={call_id: pending.replaced[call_id] for call_id in owners if call_id in pending.replaced},
+        merges=pending.merges,
+        shared_lines=[row["phone"] for row in pending.shared_lines],
     )
 
 
@@ -121,10 +129,12 @@ def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, _Stored
     c = t.calls.c
     for start in range(0, len(unique), _IN_CHUNK):
         rows = conn.execute(
-            select(c.call_id, c.version, c.content_hash, c.individual_id).where(c.call_id.in_(unique[start : start + _IN_CHUNK]))
+            select(c.call_id, c.version, c.content_hash, c.individual_id, c.body, c.ingested_at).where(
+                c.call_id.in_(unique[start : start + _IN_CHUNK])
+            )
         )
-        for call_id, version, digest, individual_id in rows:
-            found[call_id] = _Stored(version, digest, individual_id)
+        for call_id, version, digest, individual_id, body, ingested_at in rows:
+            found[call_id] = _Stored(version, digest, individual_id, ReplacedCall(body, ingested_at, individual_id))
     return found
 
 
@@ -166,6 +176,8 @@ def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], p
     pending.calls[call.call_id] = call
     if previous is not None and previous.individual_id:
         pending.retracted.add(previous.individual_id)
+    if previous is not None and previous.replaced is not None:
+        pending.replaced.setdefault(call.call_id, previous.replaced)
     if call.call_id in pending.inserts:  # inserted earlier in this same batch
         pending.inserts[call.call_id] = row
         status = "updated"

@@ -11,9 +11,18 @@ from __future__ import annotations
 import msgspec
 from sqlalchemy import Connection
 
+from contextsvc.identity.graph import Merge
 from contextsvc.ingest.normalise import Call
-from contextsvc.ingest.results import ItemResult, QuarantineWork
+from contextsvc.ingest.results import ItemResult, QuarantineWork, Work
 from contextsvc.profile.state import ProfileState
+
+
+class ReplacedCall(msgspec.Struct, frozen=True):
+    """A call version as it was stored before a newer one replaced it."""
+
+    body: bytes  # msgspec JSON of ingest.normalise.Call
+    ingested_at: int  # micros
+    individual_id: str | None  # as stored: None when its identity was not resolved
 
 
 class BatchChanges(msgspec.Struct):
@@ -27,6 +36,10 @@ class BatchChanges(msgspec.Struct):
     removed: set[str]  # individuals merged away, or left without calls
     results: list[ItemResult]  # one per work item, in order
     quarantined: list[QuarantineWork]
+    work: list[Work] = []  # the batch's items, aligned with results (a conflict's replayed call)
+    replaced: dict[str, ReplacedCall] = {}  # call id -> the stored version a new one replaced
+    merges: list[Merge] = []  # individuals merged in this batch
+    shared_lines: list[str] = []  # numbers detected as shared lines in this batch
 
 
 class BatchObserver:

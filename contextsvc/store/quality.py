@@ -1,0 +1,265 @@
+"""The data-quality monitor on the ingest path: counters, identity health, alerts.
+
+A BatchObserver: inside each ingest transaction it adds the batch's aggregated counter
+deltas (a handful of upserts per batch, whatever its size) and, when the batch's calls
+move into a new UTC day, evaluates the days that completed. Counters are exact: a call
+version that replaces an older one first takes the older one's contribution back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import msgspec
+from sqlalchemy import Connection, delete, select
+
+from contextsvc.ingest.normalise import Call
+from contextsvc.ingest.results import CallWork, QuarantineWork
+from contextsvc.quality.alerts import AlertRule, AlertSink, QualityAlert, StoredOnly, evaluate_day, flagged_rates
+from contextsvc.quality.metrics import (
+    DIMENSIONS,
+    INDEX,
+    METRICS,
+    WIDTH,
+    Plausibility,
+    Tally,
+    call_contribution,
+    dimension_values,
+    plausible_day,
+)
+from contextsvc.store import tables as t
+from contextsvc.store.codec import json_text
+from contextsvc.store.observers import BatchChanges, BatchObserver
+from contextsvc.store.upsert import add_counts
+from contextsvc.timeutil import day_of
+
+log = logging.getLogger(__name__)
+
+decode_call = msgspec.json.Decoder(Call).decode
+SAMPLES_KEPT = 5
+_WATERMARK = "evaluated_through"  # the newest call day seen: days before it are complete
+
+
+def _text(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split())[:255] or None
+
+
+def quarantine_dimensions(body: str) -> tuple[tuple[str, str], ...]:
+    """Best effort: the source, rep and queue a rejected body named, if it is a JSON object."""
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    return dimension_values(_text(data.get("source")), _text(data.get("rep_id")), _text(data.get("queue")))
+
+
+def quarantine_vector(item: QuarantineWork) -> list[int]:
+    vector = [0] * WIDTH
+    vector[INDEX["quarantined"]] = 1
+    vector[INDEX["missing_direction"]] = any(e.field == "direction" and e.code == "missing_field" for e in item.errors)
+    return vector
+
+
+def _conflict_vector() -> list[int]:
+    vector = [0] * WIDTH
+    vector[INDEX["conflicts"]] = 1
+    return vector
+
+
+class QualityObserver(BatchObserver):
+    def __init__(
+        self,
+        limits: Plausibility = Plausibility(),
+        rule: AlertRule = AlertRule(),
+        sinks: Sequence[AlertSink] = (StoredOnly(),),
+    ) -> None:
+        self.limits = limits
+        self.rule = rule
+        self.sinks = list(sinks)
+        self._watermark: int | None = None
+        self._multi_record: set[str] = set()
+        # (day, dimension, value, rate) -> a few call ids, for days not yet evaluated.
+        self._samples: dict[tuple[int, str, str, str], list[str]] = {}
+        self._raised: list[QualityAlert] = []
+
+    # --- BatchObserver ---------------------------------------------------------------
+
+    def load(self, conn: Connection) -> None:
+        self._watermark = conn.execute(select(t.quality_state.c.value).where(t.quality_state.c.name == _WATERMARK)).scalar()
+        self._multi_record = {row[0] for row in conn.execute(select(t.quality_multi_record.c.individual_id))}
+        self._samples.clear()
+        self._raised = []
+
+    def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
+        tally = Tally()
+        newest = self._count_calls(tally, changes)
+        today = day_of(changes.now_us)
+        for item, result in zip(changes.work, changes.results):
+            if result.status == "conflict" and isinstance(item, CallWork):
+                call = item.call
+                day = plausible_day(call, changes.now_us, self.limits)
+                tally.add(today if day is None else day, dimension_values(call.source, call.rep_id, call.queue),
+                          call.direction, _conflict_vector())
+        for item in changes.quarantined:
+            dims = quarantine_dimensions(item.body)
+            vector = quarantine_vector(item)
+            tally.add(today, dims, "", vector)
+            tally.add_reason(today, dims, item.reason)
+            self._sample(today, dims, vector, item.call_id)
+        write_tally(conn, tally)
+        self._identity(conn, changes, today)
+        if newest is not None:
+            self._advance(conn, newest, changes.now_us)
+
+    def after_commit(self, changes: BatchChanges) -> None:
+        raised, self._raised = self._raised, []
+        if raised:
+            for alert in raised:
+                log.warning("data-quality alert: %s %s %r %s %.1f%% -> %.1f%% on %s", alert.metric, alert.dimension,
+                            alert.value, "rate", alert.rate_before * 100, alert.rate_now * 100, alert.day)
+            for sink in self.sinks:
+                sink.emit(raised)
+
+    # --- counting --------------------------------------------------------------------
+
+    def _count_calls(self, tally: Tally, changes: BatchChanges) -> int | None:
+        """Adds every written call version (less the version it replaced); returns the
+        newest plausible call day of the batch."""
+        newest = None
+        limits = self.limits
+        for call_id, call in changes.calls.items():
+            replaced = changes.replaced.get(call_id)
+            if replaced is not None:
+                old = decode_call(replaced.body)
+                day, vector = call_contribution(old, replaced.ingested_at, replaced.individual_id is not None, limits)
+                tally.add(day, dimension_values(old.source, old.rep_id, old.queue), old.direction, vector, -1)
+            day, vector = call_contribution(call, changes.now_us, changes.call_owner.get(call_id) is not None, limits)
+            dims = dimension_values(call.source, call.rep_id, call.queue)
+            tally.add(day, dims, call.direction, vector)
+            self._sample(day, dims, vector, call_id)
+            if not (vector[INDEX["future_time"]] or vector[INDEX["old_time"]]) and (newest is None or day > newest):
+                newest = day
+        return newest
+
+    def _sample(self, day: int, dims, vector: list[int], call_id: str | None) -> None:
+        if call_id is None or (self._watermark is not None and day < self._watermark):
+            return
+        for rate in flagged_rates(vector):
+            for dimension, value in dims:
+                kept = self._samples.setdefault((day, dimension, value, rate), [])
+                if len(kept) < SAMPLES_KEPT:
+                    kept.append(call_id)
+
+    def _identity(self, conn: Connection, changes: BatchChanges, today: int) -> None:
+        became = []
+        for individual_id, state in changes.profiles.items():
+            several = len(state.person.salesforce_ids) > 1
+            if several and individual_id not in self._multi_record:
+                became.append(individual_id)
+            elif not several and individual_id in self._multi_record:
+                self._forget_multi(conn, individual_id)
+        for individual_id in changes.removed & self._multi_record:
+            self._forget_multi(conn, individual_id)
+        if became:
+            conn.execute(t.quality_multi_record.insert(), [{"individual_id": i, "since": changes.now_us} for i in became])
+            self._multi_record.update(became)
+        if became or changes.merges or changes.shared_lines:
+            add_counts(conn, t.quality_identity, ("day",), [
+                {"day": today, "merges": len(changes.merges), "shared_lines": len(changes.shared_lines),
+                 "several_salesforce_ids": len(became)}
+            ])
+
+    def _forget_multi(self, conn: Connection, individual_id: str) -> None:
+        conn.execute(delete(t.quality_multi_record).where(t.quality_multi_record.c.individual_id == individual_id))
+        self._multi_record.discard(individual_id)
+
+    # --- alerts ----------------------------------------------------------------------
+
+    def _advance(self, conn: Connection, newest: int, now_us: int) -> None:
+        """Days before the newest call day are complete: evaluate those not yet evaluated."""
+        previous = self._watermark
+        if previous is not None and newest <= previous:
+            return
+        if previous is not None:
+            first = max(previous, newest - self.rule.baseline_days)
+            raised_at = datetime.fromtimestamp(now_us / 1e6, timezone.utc)
+            self._raised.extend(evaluate_days(conn, range(first, newest), self.rule, self._samples, raised_at))
+        state = t.quality_state
+        if previous is None:
+            conn.execute(state.insert().values(name=_WATERMARK, value=newest))
+        else:
+            conn.execute(state.update().where(state.c.name == _WATERMARK).values(value=newest))
+        self._watermark = newest
+        for key in [key for key in self._samples if key[0] < newest]:
+            del self._samples[key]
+
+
+def write_tally(conn: Connection, tally: Tally) -> None:
+    add_counts(conn, t.quality_counts, ("dimension", "day", "value", "direction"), [
+        {"dimension": dimension, "day": day, "value": value, "direction": direction, **dict(zip(METRICS, row))}
+        for (day, dimension, value, direction), row in tally.nonzero().items()
+    ])
+    add_counts(conn, t.quality_rejects, ("dimension", "day", "value", "reason"), [
+        {"dimension": dimension, "day": day, "value": value, "reason": reason, "rejected": n}
+        for (day, dimension, value, reason), n in tally.reasons.items()
+    ])
+
+
+def _vectors(conn: Connection, first_day: int, last_day: int) -> dict[int, dict[tuple[str, str], dict[str, list[int]]]]:
+    c = t.quality_counts.c
+    rows = conn.execute(
+        select(c.day, c.dimension, c.value, c.direction, *(c[name] for name in METRICS)).where(
+            c.dimension.in_(DIMENSIONS), c.day.between(first_day, last_day)
+        )
+    )
+    by_day: dict[int, dict[tuple[str, str], dict[str, list[int]]]] = {}
+    for day, dimension, value, direction, *vector in rows:
+        by_day.setdefault(day, {}).setdefault((dimension, value), {})[direction] = vector
+    return by_day
+
+
+def _sum_days(by_day, days) -> dict[tuple[str, str], dict[str, list[int]]]:
+    total: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for day in days:
+        for key, directions in by_day.get(day, {}).items():
+            into = total.setdefault(key, {})
+            for direction, vector in directions.items():
+                row = into.setdefault(direction, [0] * WIDTH)
+                for i, n in enumerate(vector):
+                    row[i] += n
+    return total
+
+
+def evaluate_days(conn: Connection, days: range, rule: AlertRule, samples, raised_at: datetime) -> list[QualityAlert]:
+    """Evaluates each completed day against its trailing baseline; stores and returns the alerts."""
+    if not days:
+        return []
+    window = rule.baseline_days
+    by_day = _vectors(conn, days.start - window, days.stop - 1)
+    a = t.quality_alerts.c
+    recent = conn.execute(select(a.day, a.dimension, a.value, a.metric).where(a.day >= days.start - window)).all()
+    raised: list[QualityAlert] = []
+    for day in days:
+        skip = {(dimension, value, metric) for alerted, dimension, value, metric in recent if day - window <= alerted < day}
+        skip.update((x.dimension, x.value, x.metric) for x in raised)
+        skip.update((dimension, value, metric) for alerted, dimension, value, metric in recent if alerted == day)
+        day_samples = {(d, v, r): ids for (sday, d, v, r), ids in samples.items() if sday == day}
+        alerts = evaluate_day(
+            day, by_day.get(day, {}), _sum_days(by_day, range(day - window, day)), rule,
+            skip=skip, samples=day_samples, raised_at=raised_at,
+        )
+        for alert in alerts:
+            alert.id = conn.execute(
+                t.quality_alerts.insert().values(
+                    day=day, dimension=alert.dimension, value=alert.value, metric=alert.metric,
+                    raised_at=int(raised_at.timestamp() * 1_000_000), evidence=json_text(alert),
+                )
+            ).inserted_primary_key[0]
+        raised.extend(alerts)
+    return raised
