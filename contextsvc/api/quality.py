@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Annotated
 
 from litestar import Controller, Request, get
 from litestar.exceptions import ValidationException
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from contextsvc.quality.alerts import QualityAlert
 from contextsvc.quality.report import GroupBy, QualityReport
@@ -23,8 +24,10 @@ class QualityController(Controller):
     async def report(
         self,
         request: Request,
-        first: date | None = Parameter(query="from", default=None, description="first UTC day (YYYY-MM-DD); default 29 days before `to`"),
-        last: date | None = Parameter(query="to", default=None, description="last UTC day, inclusive; default today"),
+        first: Annotated[
+            date | None, QueryParameter(name="from", description="first UTC day (YYYY-MM-DD); default 29 days before `to`")
+        ] = None,
+        last: Annotated[date | None, QueryParameter(name="to", description="last UTC day, inclusive; default today")] = None,
         group_by: GroupBy = Parameter(default="source", description="source, rep, queue, day or direction"),
     ) -> QualityReport:
         """Shares of calls with each data-quality problem, per group, with quarantine reasons
