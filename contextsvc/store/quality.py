@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import msgspec
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
+from contextsvc.errors import FieldError
 from contextsvc.ingest.normalise import Call
-from contextsvc.ingest.results import CallWork, QuarantineWork
+from contextsvc.ingest.results import CallWork
 from contextsvc.quality.alerts import AlertRule, AlertSink, QualityAlert, StoredOnly, evaluate_day, flagged_rates
 from contextsvc.quality.metrics import (
     DIMENSIONS,
@@ -33,7 +34,8 @@ from contextsvc.store import tables as t
 from contextsvc.store.codec import json_text
 from contextsvc.store.observers import BatchChanges, BatchObserver
 from contextsvc.store.upsert import add_counts
-from contextsvc.timeutil import day_of
+from contextsvc.profile.state import decode_state
+from contextsvc.timeutil import day_of, micros
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,10 @@ def quarantine_dimensions(body: str) -> tuple[tuple[str, str], ...]:
     return dimension_values(_text(data.get("source")), _text(data.get("rep_id")), _text(data.get("queue")))
 
 
-def quarantine_vector(item: QuarantineWork) -> list[int]:
+def quarantine_vector(errors: list[FieldError]) -> list[int]:
     vector = [0] * WIDTH
     vector[INDEX["quarantined"]] = 1
-    vector[INDEX["missing_direction"]] = any(e.field == "direction" and e.code == "missing_field" for e in item.errors)
+    vector[INDEX["missing_direction"]] = any(e.field == "direction" and e.code == "missing_field" for e in errors)
     return vector
 
 
@@ -108,7 +110,7 @@ class QualityObserver(BatchObserver):
                           call.direction, _conflict_vector())
         for item in changes.quarantined:
             dims = quarantine_dimensions(item.body)
-            vector = quarantine_vector(item)
+            vector = quarantine_vector(item.errors)
             tally.add(today, dims, "", vector)
             tally.add_reason(today, dims, item.reason)
             self._sample(today, dims, vector, item.call_id)
@@ -258,8 +260,83 @@ def evaluate_days(conn: Connection, days: range, rule: AlertRule, samples, raise
             alert.id = conn.execute(
                 t.quality_alerts.insert().values(
                     day=day, dimension=alert.dimension, value=alert.value, metric=alert.metric,
-                    raised_at=int(raised_at.timestamp() * 1_000_000), evidence=json_text(alert),
+                    raised_at=micros(raised_at), evidence=json_text(alert),
                 )
             ).inserted_primary_key[0]
         raised.extend(alerts)
     return raised
+
+
+_decode_errors = msgspec.json.Decoder(list[FieldError]).decode
+
+
+def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
+    """Recompute every counter from the call log, the quarantine and the identity tables
+    (`contextsvc quality rebuild`, and the tests' oracle). Conflicting replays are stored
+    nowhere else, so their counts are kept; a person's "came to carry several Salesforce
+    ids" day becomes the day their profile last changed. Returns the calls counted."""
+    c = t.quality_counts.c
+    kept = conn.execute(select(c.day, c.dimension, c.value, c.direction, c.conflicts).where(c.conflicts != 0)).all()
+    for table in (t.quality_counts, t.quality_rejects, t.quality_identity, t.quality_multi_record):
+        conn.execute(delete(table))
+    tally = Tally()
+    counted, newest = 0, None
+    calls = t.calls.c
+    rows = _keyset(conn, select(calls.body, calls.ingested_at, calls.individual_id), calls.call_id, chunk)
+    for body, ingested_at, individual_id, _ in rows:
+        call = decode_call(body)
+        day, vector = call_contribution(call, ingested_at, individual_id is not None, limits)
+        tally.add(day, dimension_values(call.source, call.rep_id, call.queue), call.direction, vector)
+        if not (vector[INDEX["future_time"]] or vector[INDEX["old_time"]]) and (newest is None or day > newest):
+            newest = day
+        counted += 1
+    q = t.quarantine.c
+    for received_at, reason, errors, body in conn.execute(select(q.received_at, q.reason, q.errors, q.body)):
+        dims = quarantine_dimensions(body)
+        tally.add(day_of(received_at), dims, "", quarantine_vector(_decode_errors(errors)))
+        tally.add_reason(day_of(received_at), dims, reason)
+    for day, dimension, value, direction, conflicts in kept:
+        row = tally.counts.setdefault((day, dimension, value, direction), [0] * WIDTH)
+        row[INDEX["conflicts"]] += conflicts
+    write_tally(conn, tally)
+    _recount_identity(conn)
+    state = t.quality_state
+    conn.execute(delete(state).where(state.c.name == _WATERMARK))
+    if newest is not None:
+        conn.execute(state.insert().values(name=_WATERMARK, value=newest))
+    return counted
+
+
+def _keyset(conn: Connection, query, key, chunk: int):
+    """Rows of `query` in pages ordered by the unique `key` (appended as the last column):
+    flat memory on any driver, where server-side cursors are not."""
+    last = None
+    while True:
+        page = query.add_columns(key).order_by(key).limit(chunk)
+        rows = conn.execute(page if last is None else page.where(key > last)).all()
+        yield from rows
+        if len(rows) < chunk:
+            return
+        last = rows[-1][-1]
+
+
+def _recount_identity(conn: Connection) -> None:
+    by_day: dict[int, dict[str, int]] = {}
+
+    def count(day: int, name: str, n: int = 1) -> None:
+        row = by_day.setdefault(day, {"merges": 0, "shared_lines": 0, "several_salesforce_ids": 0})
+        row[name] += n
+
+    for merged_at, n in conn.execute(select(t.merges.c.merged_at, func.count()).group_by(t.merges.c.merged_at)):
+        count(day_of(merged_at), "merges", n)
+    for (detected_at,) in conn.execute(select(t.shared_lines.c.detected_at)):
+        count(day_of(detected_at), "shared_lines")
+    several = []
+    p = t.profiles.c
+    for state, updated_at, individual_id in _keyset(conn, select(p.state, p.updated_at), p.individual_id, 2000):
+        if len(decode_state(state).person.salesforce_ids) > 1:
+            several.append({"individual_id": individual_id, "since": updated_at})
+            count(day_of(updated_at), "several_salesforce_ids")
+    if several:
+        conn.execute(t.quality_multi_record.insert(), several)
+    add_counts(conn, t.quality_identity, ("day",), [{"day": day, **row} for day, row in by_day.items()])
