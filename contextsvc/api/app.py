@@ -24,8 +24,7 @@ from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
-from contextsvc.quality.alerts import AlertRule
-from contextsvc.quality.metrics import Plausibility
+from contextsvc.quality import quality_rules
 from contextsvc.settings import Settings
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
@@ -34,7 +33,6 @@ from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.quality import QualityObserver
 from contextsvc.store.reads import ProfileReader
 from contextsvc.store.writer import Writer
-from contextsvc.timeutil import DAY_US
 
 
 def _shared_phones(settings: Settings) -> set[str]:
@@ -45,14 +43,6 @@ def _shared_phones(settings: Settings) -> set[str]:
         except InvalidIdentifier as exc:
             raise SystemExit(f"CONTEXTSVC_SHARED_PHONES: {raw!r}: {exc.message}") from None
     return phones
-
-
-def quality_rules(settings: Settings) -> tuple[Plausibility, AlertRule]:
-    limits = Plausibility(settings.quality_future_skew_seconds * 1_000_000, settings.quality_max_age_days * DAY_US)
-    rule = AlertRule(
-        settings.quality_alert_factor, settings.quality_min_volume, settings.quality_baseline_days, settings.quality_max_p_value
-    )
-    return limits, rule
 
 
 def baseline_handler(payload: bytes):
@@ -120,7 +110,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "api_keys": api_keys,
                 "picklist": picklist,
                 "normaliser": Normaliser(picklist, settings.default_region),
-                "quality": quality,
             }
         ),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),
