@@ -80,3 +80,22 @@ async def test_a_rep_whose_logging_degrades_is_flagged_within_a_day(client_for, 
     assert {a["value"] for a in raised if a["dimension"] == "rep"} == {rep}
     keys = [(a["dimension"], a["value"], a["metric"]) for a in raised]
     assert len(keys) == len(set(keys))
+
+
+async def test_alerts_and_the_evaluation_point_survive_a_restart(client_for):
+    traffic, days = scenario_days(1, "degradation.rep=1", f"degradation.from_day={DEGRADE_FROM}")
+    split = DEGRADE_FROM + 1  # the degraded day is still open when the service restarts
+    async with client_for() as client:
+        for _, day_calls in days[:split]:
+            await post_day(client, day_calls)
+        assert await alerts(client) == []
+    async with client_for() as client:
+        await post_day(client, days[split][1])
+        raised = await alerts(client)
+        assert {a["metric"] for a in raised if a["value"] == traffic.degraded_rep} >= {"no_disposition", "no_crm_record"}
+    async with client_for() as client:
+        assert await alerts(client) == raised
+        for _, day_calls in days[split + 1 :]:
+            await post_day(client, day_calls)
+        keys = [(a["dimension"], a["value"], a["metric"]) for a in await alerts(client)]
+        assert len(keys) == len(set(keys))
