@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.context
+	$(BIN)/python -m bench.quality
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -50,56 +50,86 @@ def dimension_values(source: str | None, rep: str | None, queue: str | None) -> 
     return (("all", ""), ("source", source or ""), ("rep", rep or ""), ("queue", queue or ""))
 
 
-def call_contribution(call: Call, ingested_at: int, resolved: bool, limits: Plausibility) -> tuple[int, list[int]]:
-    """(day, counter vector) for one stored call version."""
+def bit(name: str) -> int:
+    return 1 << INDEX[name]
+
+
+_CALL, _NO_DISPOSITION, _UNMAPPED, _PICKLIST = bit("calls"), bit("no_disposition"), bit("unmapped_disposition"), bit("picklist_code")
+_NO_RECORD, _NO_PERSON, _UNRESOLVED, _NO_DURATION = bit("no_crm_record"), bit("no_person"), bit("unresolved"), bit("no_duration")
+_FUTURE, _OLD = bit("future_time"), bit("old_time")
+IMPLAUSIBLE = _FUTURE | _OLD
+
+
+def call_flags(call: Call, ingested_at: int, resolved: bool, limits: Plausibility) -> tuple[int, int]:
+    """(day, flags) for one stored call version: bit i of flags counts towards METRICS[i]."""
     started = micros(call.started_at)
-    future = started > ingested_at + limits.future_skew_us
-    old = started < ingested_at - limits.max_age_us
+    flags = _CALL
+    if started > ingested_at + limits.future_skew_us:
+        flags |= _FUTURE
+    elif started < ingested_at - limits.max_age_us:
+        flags |= _OLD
     text = call.disposition_text
+    if text is None:
+        flags |= _NO_DISPOSITION
+    elif call.disposition is None:
+        flags |= _UNMAPPED
+    elif text == call.disposition:
+        flags |= _PICKLIST
     who = call.who
-    empty = who.is_empty
-    vector = [0] * WIDTH
-    vector[0] = 1
-    vector[1] = text is None
-    vector[2] = text is not None and call.disposition is None
-    vector[3] = text is not None and text == call.disposition
-    vector[4] = who.salesforce_id is None
-    vector[5] = empty
-    vector[6] = not resolved and not empty
-    vector[7] = call.duration_seconds is None and call.ended_at is None
-    vector[8] = future
-    vector[9] = old
-    return day_of(ingested_at if future or old else started), vector
+    if who.salesforce_id is None:
+        flags |= _NO_RECORD
+    if who.is_empty:
+        flags |= _NO_PERSON
+    elif not resolved:
+        flags |= _UNRESOLVED
+    if call.duration_seconds is None and call.ended_at is None:
+        flags |= _NO_DURATION
+    return day_of(ingested_at if flags & IMPLAUSIBLE else started), flags
 
 
-def plausible_day(call: Call, ingested_at: int, limits: Plausibility) -> int | None:
-    """The call's start day, or None when its start time is implausible."""
-    started = micros(call.started_at)
-    if started > ingested_at + limits.future_skew_us or started < ingested_at - limits.max_age_us:
-        return None
-    return day_of(started)
+_vectors: dict[int, tuple[int, ...]] = {}
+
+
+def vector_of(flags: int) -> tuple[int, ...]:
+    """Flags as a counter vector (memoised: a batch has only a few distinct flag sets)."""
+    vector = _vectors.get(flags)
+    if vector is None:
+        vector = _vectors[flags] = tuple((flags >> i) & 1 for i in range(WIDTH))
+    return vector
+
+
+# (day, source, rep, queue, direction, flags): one call's (or item's) cell. Per call, ingest
+# touches one cell; cells expand to dimension rows once per batch.
+Cell = tuple[int, str, str, str, str, int]
 
 
 class Tally:
-    """Counter deltas of one batch, aggregated so each key is written once."""
+    """Counter deltas of one batch, aggregated so each row is written once."""
 
     def __init__(self) -> None:
-        self.counts: dict[Key, list[int]] = {}
+        self.cells: dict[Cell, int] = {}
         self.reasons: dict[tuple[int, str, str, str], int] = {}  # (day, dimension, value, reason)
 
-    def add(self, day: int, dims: Iterable[tuple[str, str]], direction: str, vector: list[int], sign: int = 1) -> None:
-        for dimension, value in dims:
-            row = self.counts.get((day, dimension, value, direction))
-            if row is None:
-                row = self.counts[(day, dimension, value, direction)] = [0] * WIDTH
-            for i, n in enumerate(vector):
-                if n:
-                    row[i] += sign * n
+    def add(self, cell: Cell, n: int = 1) -> None:
+        self.cells[cell] = self.cells.get(cell, 0) + n
 
     def add_reason(self, day: int, dims: Iterable[tuple[str, str]], reason: str) -> None:
         for dimension, value in dims:
             key = (day, dimension, value, reason)
             self.reasons[key] = self.reasons.get(key, 0) + 1
 
-    def nonzero(self) -> dict[Key, list[int]]:
-        return {key: row for key, row in self.counts.items() if any(row)}
+    def rows(self) -> dict[Key, list[int]]:
+        """Per (day, dimension, value, direction), the counter deltas (all-zero rows dropped)."""
+        rows: dict[Key, list[int]] = {}
+        for (day, source, rep, queue, direction, flags), n in self.cells.items():
+            if not n:
+                continue
+            vector = vector_of(flags)
+            for dimension, value in dimension_values(source, rep, queue):
+                row = rows.get((day, dimension, value, direction))
+                if row is None:
+                    row = rows[(day, dimension, value, direction)] = [0] * WIDTH
+                for i, one in enumerate(vector):
+                    if one:
+                        row[i] += n
+        return {key: row for key, row in rows.items() if any(row)}

@@ -21,14 +21,16 @@ from contextsvc.ingest.results import CallWork
 from contextsvc.quality.alerts import AlertRule, AlertSink, QualityAlert, StoredOnly, evaluate_day, flagged_rates
 from contextsvc.quality.metrics import (
     DIMENSIONS,
-    INDEX,
+    IMPLAUSIBLE,
     METRICS,
     WIDTH,
+    Cell,
     Plausibility,
     Tally,
-    call_contribution,
+    bit,
+    call_flags,
     dimension_values,
-    plausible_day,
+    vector_of,
 )
 from contextsvc.store import tables as t
 from contextsvc.store.codec import json_text
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 decode_call = msgspec.json.Decoder(Call).decode
 SAMPLES_KEPT = 5
 _WATERMARK = "evaluated_through"  # the newest call day seen: days before it are complete
+CONFLICT, QUARANTINED, MISSING_DIRECTION = bit("conflicts"), bit("quarantined"), bit("missing_direction")
 
 
 def _text(value: object) -> str | None:
@@ -50,28 +53,19 @@ def _text(value: object) -> str | None:
     return " ".join(value.split())[:255] or None
 
 
-def quarantine_dimensions(body: str) -> tuple[tuple[str, str], ...]:
-    """Best effort: the source, rep and queue a rejected body named, if it is a JSON object."""
+def quarantine_cell(day: int, body: str, errors: list[FieldError]) -> Cell:
+    """A rejected item's cell: the source, rep and queue its body named, if it could be
+    read as a JSON object; no direction."""
     try:
         data = msgspec.json.decode(body)
     except msgspec.DecodeError:
         data = None
     if not isinstance(data, dict):
         data = {}
-    return dimension_values(_text(data.get("source")), _text(data.get("rep_id")), _text(data.get("queue")))
-
-
-def quarantine_vector(errors: list[FieldError]) -> list[int]:
-    vector = [0] * WIDTH
-    vector[INDEX["quarantined"]] = 1
-    vector[INDEX["missing_direction"]] = any(e.field == "direction" and e.code == "missing_field" for e in errors)
-    return vector
-
-
-def _conflict_vector() -> list[int]:
-    vector = [0] * WIDTH
-    vector[INDEX["conflicts"]] = 1
-    return vector
+    flags = QUARANTINED
+    if any(e.field == "direction" and e.code == "missing_field" for e in errors):
+        flags |= MISSING_DIRECTION
+    return (day, _text(data.get("source")) or "", _text(data.get("rep_id")) or "", _text(data.get("queue")) or "", "", flags)
 
 
 class QualityObserver(BatchObserver):
@@ -86,8 +80,8 @@ class QualityObserver(BatchObserver):
         self.sinks = list(sinks)
         self._watermark: int | None = None
         self._multi_record: set[str] = set()
-        # (day, dimension, value, rate) -> a few call ids, for days not yet evaluated.
-        self._samples: dict[tuple[int, str, str, str], list[str]] = {}
+        # cell -> its first few call ids, for the days not yet evaluated (evidence in alerts).
+        self._samples: dict[Cell, list[str]] = {}
         self._raised: list[QualityAlert] = []
 
     # --- BatchObserver ---------------------------------------------------------------
@@ -105,15 +99,13 @@ class QualityObserver(BatchObserver):
         for item, result in zip(changes.work, changes.results):
             if result.status == "conflict" and isinstance(item, CallWork):
                 call = item.call
-                day = plausible_day(call, changes.now_us, self.limits)
-                tally.add(today if day is None else day, dimension_values(call.source, call.rep_id, call.queue),
-                          call.direction, _conflict_vector())
+                day, _ = call_flags(call, changes.now_us, True, self.limits)
+                tally.add((day, call.source or "", call.rep_id or "", call.queue or "", call.direction, CONFLICT))
         for item in changes.quarantined:
-            dims = quarantine_dimensions(item.body)
-            vector = quarantine_vector(item.errors)
-            tally.add(today, dims, "", vector)
-            tally.add_reason(today, dims, item.reason)
-            self._sample(today, dims, vector, item.call_id)
+            cell = quarantine_cell(today, item.body, item.errors)
+            tally.add(cell)
+            tally.add_reason(today, dimension_values(*cell[1:4]), item.reason)
+            self._sample(cell, item.call_id)
         write_tally(conn, tally)
         self._identity(conn, changes, today)
         if newest is not None:
@@ -123,8 +115,8 @@ class QualityObserver(BatchObserver):
         raised, self._raised = self._raised, []
         if raised:
             for alert in raised:
-                log.warning("data-quality alert: %s %s %r %s %.1f%% -> %.1f%% on %s", alert.metric, alert.dimension,
-                            alert.value, "rate", alert.rate_before * 100, alert.rate_now * 100, alert.day)
+                log.warning("data-quality alert: %s of %s %r rose from %.1f%% to %.1f%% on %s", alert.metric,
+                            alert.dimension, alert.value, alert.rate_before * 100, alert.rate_now * 100, alert.day)
             for sink in self.sinks:
                 sink.emit(raised)
 
@@ -134,29 +126,30 @@ class QualityObserver(BatchObserver):
         """Adds every written call version (less the version it replaced); returns the
         newest plausible call day of the batch."""
         newest = None
-        limits = self.limits
+        limits, now_us, owners, replaced_versions = self.limits, changes.now_us, changes.call_owner, changes.replaced
         for call_id, call in changes.calls.items():
-            replaced = changes.replaced.get(call_id)
+            replaced = replaced_versions.get(call_id)
             if replaced is not None:
                 old = decode_call(replaced.body)
-                day, vector = call_contribution(old, replaced.ingested_at, replaced.individual_id is not None, limits)
-                tally.add(day, dimension_values(old.source, old.rep_id, old.queue), old.direction, vector, -1)
-            day, vector = call_contribution(call, changes.now_us, changes.call_owner.get(call_id) is not None, limits)
-            dims = dimension_values(call.source, call.rep_id, call.queue)
-            tally.add(day, dims, call.direction, vector)
-            self._sample(day, dims, vector, call_id)
-            if not (vector[INDEX["future_time"]] or vector[INDEX["old_time"]]) and (newest is None or day > newest):
+                day, flags = call_flags(old, replaced.ingested_at, replaced.individual_id is not None, limits)
+                tally.add((day, old.source or "", old.rep_id or "", old.queue or "", old.direction, flags), -1)
+            day, flags = call_flags(call, now_us, owners.get(call_id) is not None, limits)
+            cell = (day, call.source or "", call.rep_id or "", call.queue or "", call.direction, flags)
+            tally.add(cell)
+            self._sample(cell, call_id)
+            if not flags & IMPLAUSIBLE and (newest is None or day > newest):
                 newest = day
         return newest
 
-    def _sample(self, day: int, dims, vector: list[int], call_id: str | None) -> None:
-        if call_id is None or (self._watermark is not None and day < self._watermark):
+    def _sample(self, cell: Cell, call_id: str | None) -> None:
+        """Keeps the first few call ids of each cell of the days not yet evaluated."""
+        if call_id is None or (self._watermark is not None and cell[0] < self._watermark):
             return
-        for rate in flagged_rates(vector):
-            for dimension, value in dims:
-                kept = self._samples.setdefault((day, dimension, value, rate), [])
-                if len(kept) < SAMPLES_KEPT:
-                    kept.append(call_id)
+        kept = self._samples.get(cell)
+        if kept is None:
+            self._samples[cell] = [call_id]
+        elif len(kept) < SAMPLES_KEPT:
+            kept.append(call_id)
 
     def _identity(self, conn: Connection, changes: BatchChanges, today: int) -> None:
         became = []
@@ -202,10 +195,13 @@ class QualityObserver(BatchObserver):
             del self._samples[key]
 
 
-def write_tally(conn: Connection, tally: Tally) -> None:
+def write_tally(conn: Connection, tally: Tally, kept_conflicts=()) -> None:
+    rows = tally.rows()
+    for day, dimension, value, direction, conflicts in kept_conflicts:  # a recount keeps what it cannot recompute
+        rows.setdefault((day, dimension, value, direction), [0] * WIDTH)[METRICS.index("conflicts")] += conflicts
     add_counts(conn, t.quality_counts, ("dimension", "day", "value", "direction"), [
         {"dimension": dimension, "day": day, "value": value, "direction": direction, **dict(zip(METRICS, row))}
-        for (day, dimension, value, direction), row in tally.nonzero().items()
+        for (day, dimension, value, direction), row in rows.items()
     ])
     add_counts(conn, t.quality_rejects, ("dimension", "day", "value", "reason"), [
         {"dimension": dimension, "day": day, "value": value, "reason": reason, "rejected": n}
@@ -238,6 +234,19 @@ def _sum_days(by_day, days) -> dict[tuple[str, str], dict[str, list[int]]]:
     return total
 
 
+def samples_by_rate(samples: dict[Cell, list[str]], day: int) -> dict[tuple[str, str, str], list[str]]:
+    """(dimension, value, rate) -> up to SAMPLES_KEPT call ids of that day counting against the rate."""
+    found: dict[tuple[str, str, str], list[str]] = {}
+    for (cell_day, source, rep, queue, _, flags), ids in samples.items():
+        if cell_day != day:
+            continue
+        for rate in flagged_rates(vector_of(flags)):
+            for dimension, value in dimension_values(source, rep, queue):
+                kept = found.setdefault((dimension, value, rate), [])
+                kept.extend(ids[: SAMPLES_KEPT - len(kept)])
+    return found
+
+
 def evaluate_days(conn: Connection, days: range, rule: AlertRule, samples, raised_at: datetime) -> list[QualityAlert]:
     """Evaluates each completed day against its trailing baseline; stores and returns the alerts."""
     if not days:
@@ -251,7 +260,7 @@ def evaluate_days(conn: Connection, days: range, rule: AlertRule, samples, raise
         skip = {(dimension, value, metric) for alerted, dimension, value, metric in recent if day - window <= alerted < day}
         skip.update((x.dimension, x.value, x.metric) for x in raised)
         skip.update((dimension, value, metric) for alerted, dimension, value, metric in recent if alerted == day)
-        day_samples = {(d, v, r): ids for (sday, d, v, r), ids in samples.items() if sday == day}
+        day_samples = samples_by_rate(samples, day)
         alerts = evaluate_day(
             day, by_day.get(day, {}), _sum_days(by_day, range(day - window, day)), rule,
             skip=skip, samples=day_samples, raised_at=raised_at,
@@ -285,20 +294,17 @@ def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
     rows = _keyset(conn, select(calls.body, calls.ingested_at, calls.individual_id), calls.call_id, chunk)
     for body, ingested_at, individual_id, _ in rows:
         call = decode_call(body)
-        day, vector = call_contribution(call, ingested_at, individual_id is not None, limits)
-        tally.add(day, dimension_values(call.source, call.rep_id, call.queue), call.direction, vector)
-        if not (vector[INDEX["future_time"]] or vector[INDEX["old_time"]]) and (newest is None or day > newest):
+        day, flags = call_flags(call, ingested_at, individual_id is not None, limits)
+        tally.add((day, call.source or "", call.rep_id or "", call.queue or "", call.direction, flags))
+        if not flags & IMPLAUSIBLE and (newest is None or day > newest):
             newest = day
         counted += 1
     q = t.quarantine.c
     for received_at, reason, errors, body in conn.execute(select(q.received_at, q.reason, q.errors, q.body)):
-        dims = quarantine_dimensions(body)
-        tally.add(day_of(received_at), dims, "", quarantine_vector(_decode_errors(errors)))
-        tally.add_reason(day_of(received_at), dims, reason)
-    for day, dimension, value, direction, conflicts in kept:
-        row = tally.counts.setdefault((day, dimension, value, direction), [0] * WIDTH)
-        row[INDEX["conflicts"]] += conflicts
-    write_tally(conn, tally)
+        cell = quarantine_cell(day_of(received_at), body, _decode_errors(errors))
+        tally.add(cell)
+        tally.add_reason(cell[0], dimension_values(*cell[1:4]), reason)
+    write_tally(conn, tally, kept_conflicts=kept)
     _recount_identity(conn)
     state = t.quality_state
     conn.execute(delete(state).where(state.c.name == _WATERMARK))
