@@ -25,11 +25,13 @@ from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.events import CallEvent
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.ingest.results import CallWork
+from contextsvc.quality import quality_rules
 from contextsvc.settings import Settings
 from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.store.profiles import ProfileWriter
+from contextsvc.store.quality import QualityObserver
 from contextsvc.store.writer import Writer
 from simulator.population import World, build_world
 from simulator.scenario import Scenario, load
@@ -54,7 +56,9 @@ async def seed(settings: Settings, history: list[SimCall]) -> int:
         async with engine.connect() as conn:
             if (await conn.execute(select(func.count()).select_from(t.calls))).scalar_one():
                 return 0
-        writer = Writer(engine, IdentityGraph, ProfileWriter(picklist, 200_000), ProfileCache(10))
+        # The quality observer sees the history too, so /v1/quality covers the seeded days.
+        quality = QualityObserver(*quality_rules(settings))
+        writer = Writer(engine, IdentityGraph, ProfileWriter(picklist, 200_000), ProfileCache(10), observers=[quality])
         await writer.start()
         normaliser = Normaliser(picklist, settings.default_region)
         try:
