@@ -39,7 +39,8 @@ from contextsvc.settings import REPO_ROOT
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.quality import QualityObserver, recount
+from contextsvc.store.quality import QualityObserver
+from contextsvc.store.quality_recount import recount
 from contextsvc.store.writer import Writer
 from tests.live import live_server
 

@@ -69,7 +69,7 @@ def _quality(args: argparse.Namespace) -> int:
     from contextsvc.quality import quality_rules
     from contextsvc.quality.table import report_table
     from contextsvc.store.engine import create_engine, create_schema
-    from contextsvc.store.quality import recount
+    from contextsvc.store.quality_recount import recount
     from contextsvc.store.quality_reads import quality_report
 
     settings = Settings.from_env()

@@ -22,7 +22,8 @@ from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.quality import QualityObserver, recount
+from contextsvc.store.quality import QualityObserver
+from contextsvc.store.quality_recount import recount
 from contextsvc.store.writer import Writer
 from tests.helpers import T0, call_event
 from tests.test_writer_failures import PICKLIST
