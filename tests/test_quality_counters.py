@@ -5,30 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.ingest.intake import prepare
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.quality.alerts import binomial_tail
-from contextsvc.quality.metrics import METRICS, Plausibility
+from contextsvc.quality.metrics import METRICS, Plausibility, day_number
 from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.quality import QualityObserver
+from contextsvc.store.quality_reads import quality_report
 from contextsvc.store.quality_recount import recount
 from contextsvc.store.writer import Writer
 from tests.helpers import T0, call_event
 from tests.test_writer_failures import PICKLIST
 
 NORMALISER = Normaliser(PICKLIST)
+# Report ranges around the calls (days 2026-10-31 .. 2026-11-03): within a month, across month
+# ends, whole months, and whole months with days either side.
+RANGES = [(date(2026, 11, 1), date(2026, 11, 2)), (date(2026, 10, 31), date(2026, 11, 3)),
+          (date(2026, 10, 1), date(2026, 12, 31)), (date(2026, 10, 15), date(2026, 12, 2)),
+          (date(2026, 11, 1), date(2026, 11, 30)), (date(2026, 10, 31), date(2026, 11, 30)), (date(2026, 11, 1), date(2026, 12, 2)),
+          (date(2026, 10, 1), date(2026, 11, 2))]
 
 versions = st.fixed_dictionaries(
     {
@@ -89,22 +96,42 @@ async def ingest_and_recount(batches: list[list[dict]], path: Path):
         found = {tuple(row[:4]): tuple(row[4:]) for row in rows if any(row[4:])}
         r = t.quality_rejects.c
         rejects = {tuple(row[:4]): row[4] for row in conn.execute(select(r.dimension, r.day, r.value, r.reason, r.rejected)) if row[4]}
-        return found, rejects
+        m = t.quality_monthly.c
+        months = {tuple(row[:3]): tuple(row[3:]) for row in conn.execute(select(m.dimension, m.month, m.value, *(m[x] for x in METRICS))) if any(row[3:])}
+        return found, rejects, months
+
+    def reports(conn) -> list:
+        """The report (whole months from the roll-up) next to a sum of the daily rows."""
+        out = []
+        c = t.quality_counts.c
+        for first, last in RANGES:
+            report = quality_report(conn, first, last, "rep")
+            daily = conn.execute(
+                select(c.value, *(func.sum(c[x]) for x in METRICS))
+                .where(c.dimension == "rep", c.day.between(day_number(first), day_number(last))).group_by(c.value)
+            )
+            expected = {value: [int(n) for n in counts] for value, *counts in daily if any(counts)}
+            found = {row.group: [row.counts[x] for x in METRICS] for row in report.groups if any(row.counts.values())}
+            out.append((found, expected))
+        return out
 
     async with engine.connect() as conn:
         incremental = await conn.run_sync(counters)
+        sums = await conn.run_sync(reports)
         await conn.run_sync(recount, limits)
         recounted = await conn.run_sync(counters)
     await engine.dispose()
-    return incremental, recounted
+    return incremental, recounted, sums
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(versions, min_size=1, max_size=6), min_size=1, max_size=6))
 def test_incremental_counters_equal_a_recount_from_the_call_log(batches):
     with tempfile.TemporaryDirectory() as tmp:
-        incremental, recounted = asyncio.run(ingest_and_recount(batches, Path(tmp) / "q.db"))
+        incremental, recounted, sums = asyncio.run(ingest_and_recount(batches, Path(tmp) / "q.db"))
     assert incremental == recounted
+    for found, expected in sums:
+        assert found == expected
 
 
 def test_binomial_tail_matches_the_exact_sum():

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import msgspec
 
-from contextsvc.quality.metrics import INDEX
+from contextsvc.quality.metrics import INDEX, day_date
 
 Vector = Sequence[int]
 ByDirection = Mapping[str, Vector]
@@ -197,14 +197,3 @@ def evaluate_day(
                 )
             )
     return alerts
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def day_number(value: date) -> int:
-    return value.toordinal() - _EPOCH_ORDINAL
-
-
-def day_date(number: int) -> date:
-    return date.fromordinal(number + _EPOCH_ORDINAL)

@@ -10,6 +10,7 @@ inbound-only) is not mistaken for a degradation: alerts compare like with like.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 import msgspec
 
@@ -39,6 +40,27 @@ WIDTH = len(METRICS)
 DIMENSIONS = ("all", "source", "rep", "queue")
 
 Key = tuple[int, str, str, str]  # (day, dimension, value, direction)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def day_number(value: date) -> int:
+    return value.toordinal() - _EPOCH_ORDINAL
+
+
+def day_date(number: int) -> date:
+    return date.fromordinal(number + _EPOCH_ORDINAL)
+
+
+def month_of(day: int) -> int:
+    """Months since year 0 (year * 12 + month - 1): the key of the monthly roll-up."""
+    value = day_date(day)
+    return value.year * 12 + value.month - 1
+
+
+def month_first_day(month: int) -> int:
+    return day_number(date(month // 12, month % 12 + 1, 1))
 
 
 class Plausibility(msgspec.Struct, frozen=True):
@@ -133,3 +155,20 @@ class Tally:
                     if one:
                         row[i] += n
         return {key: row for key, row in rows.items() if any(row)}
+
+
+def monthly(rows: dict[Key, list[int]]) -> dict[tuple[int, str, str], list[int]]:
+    """Daily rows rolled up per (month, dimension, value), all directions together."""
+    months: dict[tuple[int, str, str], list[int]] = {}
+    month_cache: dict[int, int] = {}
+    for (day, dimension, value, _), row in rows.items():
+        month = month_cache.get(day)
+        if month is None:
+            month = month_cache[day] = month_of(day)
+        into = months.get((month, dimension, value))
+        if into is None:
+            months[(month, dimension, value)] = list(row)
+        else:
+            for i, n in enumerate(row):
+                into[i] += n
+    return months

@@ -29,6 +29,7 @@ from contextsvc.quality.metrics import (
     bit,
     call_flags,
     dimension_values,
+    monthly,
     vector_of,
 )
 from contextsvc.store import tables as t
@@ -200,6 +201,10 @@ def write_tally(conn: Connection, tally: Tally, kept_conflicts=()) -> None:
     add_counts(conn, t.quality_counts, ("dimension", "day", "value", "direction"), [
         {"dimension": dimension, "day": day, "value": value, "direction": direction, **dict(zip(METRICS, row))}
         for (day, dimension, value, direction), row in rows.items()
+    ])
+    add_counts(conn, t.quality_monthly, ("dimension", "month", "value"), [
+        {"dimension": dimension, "month": month, "value": value, **dict(zip(METRICS, row))}
+        for (month, dimension, value), row in monthly(rows).items()
     ])
     add_counts(conn, t.quality_rejects, ("dimension", "day", "value", "reason"), [
         {"dimension": dimension, "day": day, "value": value, "reason": reason, "rejected": n}

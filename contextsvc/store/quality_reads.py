@@ -11,8 +11,8 @@ from datetime import date
 import msgspec
 from sqlalchemy import Connection, func, select
 
-from contextsvc.quality.alerts import QualityAlert, day_date, day_number
-from contextsvc.quality.metrics import METRICS
+from contextsvc.quality.alerts import QualityAlert
+from contextsvc.quality.metrics import METRICS, day_date, day_number, month_first_day, month_of
 from contextsvc.quality.report import GroupBy, IdentityDay, IdentityHealth, QualityReport, quality_row
 from contextsvc.store import tables as t
 
@@ -21,21 +21,25 @@ _decode_alert = msgspec.json.Decoder(QualityAlert).decode
 
 def quality_report(conn: Connection, first: date, last: date, group_by: GroupBy) -> QualityReport:
     lo, hi = day_number(first), day_number(last)
-    c, r = t.quality_counts.c, t.quality_rejects.c
-    sums = [func.sum(c[name]) for name in METRICS]
-    in_range = c.day.between(lo, hi)
-    totals = _ints(conn.execute(select(*sums).where(c.dimension == "all", in_range)).one())
+    r = t.quality_rejects.c
+    totals = _sums_by_value(conn, "all", lo, hi).get("", [0] * len(METRICS))
     total_reasons = _reasons(conn, "all", r.dimension, lo, hi).get("all", {})
-    if group_by == "day":
-        dimension, key, reasons = "all", c.day, _reasons(conn, "all", r.day, lo, hi)
-    elif group_by == "direction":  # quarantined items have no direction: they form the "" group
-        dimension, key, reasons = "all", c.direction, {"": total_reasons}
+    if group_by in ("day", "direction"):
+        c = t.quality_counts.c
+        key = c.day if group_by == "day" else c.direction
+        rows = conn.execute(
+            select(key, *(func.sum(c[name]) for name in METRICS))
+            .where(c.dimension == "all", c.day.between(lo, hi)).group_by(key).order_by(key)
+        )
+        sums = {group: _ints(counts) for group, *counts in rows}
+        # Quarantined items have no direction: they form the "" group.
+        reasons = _reasons(conn, "all", r.day, lo, hi) if group_by == "day" else {"": total_reasons}
     else:
-        dimension, key, reasons = group_by, c.value, _reasons(conn, group_by, r.value, lo, hi)
-    rows = conn.execute(select(key, *sums).where(c.dimension == dimension, in_range).group_by(key).order_by(key))
+        sums = dict(sorted(_sums_by_value(conn, group_by, lo, hi).items()))
+        reasons = _reasons(conn, group_by, r.value, lo, hi)
     groups = [
-        quality_row(day_date(group).isoformat() if group_by == "day" else group, _ints(counts), reasons.get(group, {}))
-        for group, *counts in rows
+        quality_row(day_date(group).isoformat() if group_by == "day" else group, counts, reasons.get(group, {}))
+        for group, counts in sums.items()
     ]
     return QualityReport(
         from_=first,
@@ -45,6 +49,36 @@ def quality_report(conn: Connection, first: date, last: date, group_by: GroupBy)
         groups=groups,
         identity=_identity(conn, lo, hi),
     )
+
+
+def _sums_by_value(conn: Connection, dimension: str, lo: int, hi: int) -> dict[str, list[int]]:
+    """Per value of a dimension, counters summed over days lo..hi: whole months from the
+    monthly roll-up, the days before and after them from the daily rows."""
+    first_month, last_month = month_of(lo), month_of(hi)
+    if month_first_day(first_month) != lo:
+        first_month += 1
+    if month_first_day(last_month + 1) - 1 != hi:
+        last_month -= 1
+    d, m = t.quality_counts.c, t.quality_monthly.c
+    if first_month > last_month:
+        parts = [d.day.between(lo, hi)]
+    else:
+        parts = [m.month.between(first_month, last_month)]
+        if lo < month_first_day(first_month):
+            parts.append(d.day.between(lo, month_first_day(first_month) - 1))
+        if month_first_day(last_month + 1) <= hi:
+            parts.append(d.day.between(month_first_day(last_month + 1), hi))
+    sums: dict[str, list[int]] = {}
+    for part in parts:
+        c = m if part.left.table is t.quality_monthly else d
+        rows = conn.execute(
+            select(c.value, *(func.sum(c[name]) for name in METRICS)).where(c.dimension == dimension, part).group_by(c.value)
+        )
+        for value, *counts in rows:
+            into = sums.setdefault(value, [0] * len(METRICS))
+            for i, n in enumerate(counts):
+                into[i] += int(n or 0)
+    return sums
 
 
 def _ints(values) -> list[int]:

@@ -26,7 +26,7 @@ def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
     ids" day becomes the day their profile last changed. Returns the calls counted."""
     c = t.quality_counts.c
     kept = conn.execute(select(c.day, c.dimension, c.value, c.direction, c.conflicts).where(c.conflicts != 0)).all()
-    for table in (t.quality_counts, t.quality_rejects, t.quality_identity, t.quality_multi_record):
+    for table in (t.quality_counts, t.quality_monthly, t.quality_rejects, t.quality_identity, t.quality_multi_record):
         conn.execute(delete(table))
     tally = Tally()
     counted, newest = 0, None

@@ -129,6 +129,18 @@ quality_counts = Table(
     sqlite_with_rowid=False,
 )
 
+# The same counters rolled up per calendar month (all directions), so a report over a long
+# range reads one row per month and group instead of one per day, direction and group.
+quality_monthly = Table(
+    "quality_monthly",
+    metadata,
+    Column("dimension", String(8), primary_key=True),
+    Column("month", Integer, primary_key=True),  # year * 12 + month - 1
+    Column("value", String(255), primary_key=True),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in QUALITY_METRICS),
+    sqlite_with_rowid=False,
+)
+
 # Quarantined items per day (the day they arrived) and reason, with the dimensions their
 # body named when it could be read.
 quality_rejects = Table(
