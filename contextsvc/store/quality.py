@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import msgspec
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
 from contextsvc.errors import FieldError
 from contextsvc.ingest.results import CallWork
@@ -29,6 +29,8 @@ from contextsvc.quality.metrics import (
     bit,
     call_flags,
     dimension_values,
+    month_first_day,
+    month_of,
     monthly,
     vector_of,
 )
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SAMPLES_KEPT = 5
 WATERMARK = "evaluated_through"  # the newest call day seen: days before it are complete
+ROLLED = "rolled_through_month"  # the newest month in the monthly roll-up
 CONFLICT, QUARANTINED, MISSING_DIRECTION = bit("conflicts"), bit("quarantined"), bit("missing_direction")
 
 
@@ -78,6 +81,7 @@ class QualityObserver(BatchObserver):
         self.rule = rule
         self.sinks = list(sinks)
         self._watermark: int | None = None
+        self._rolled: int | None = None
         self._multi_record: set[str] = set()
         # cell -> its first few call ids, for the days not yet evaluated (evidence in alerts).
         self._samples: dict[Cell, list[str]] = {}
@@ -86,7 +90,8 @@ class QualityObserver(BatchObserver):
     # --- BatchObserver ---------------------------------------------------------------
 
     def load(self, conn: Connection) -> None:
-        self._watermark = conn.execute(select(t.quality_state.c.value).where(t.quality_state.c.name == WATERMARK)).scalar()
+        self._watermark = state_value(conn, WATERMARK)
+        self._rolled = state_value(conn, ROLLED)
         self._multi_record = {row[0] for row in conn.execute(select(t.quality_multi_record.c.individual_id))}
         self._samples.clear()
         self._raised = []
@@ -105,7 +110,7 @@ class QualityObserver(BatchObserver):
             tally.add(cell)
             tally.add_reason(today, dimension_values(*cell[1:4]), item.reason)
             self._sample(cell, item.call_id)
-        write_tally(conn, tally)
+        write_tally(conn, tally, self._rolled)
         self._identity(conn, changes, today)
         if newest is not None:
             self._advance(conn, newest, changes.now_us)
@@ -184,17 +189,28 @@ class QualityObserver(BatchObserver):
             first = max(previous, newest - self.rule.baseline_days)
             raised_at = datetime.fromtimestamp(now_us / 1e6, timezone.utc)
             self._raised.extend(evaluate_days(conn, range(first, newest), self.rule, self._samples, raised_at))
-        state = t.quality_state
-        if previous is None:
-            conn.execute(state.insert().values(name=WATERMARK, value=newest))
-        else:
-            conn.execute(state.update().where(state.c.name == WATERMARK).values(value=newest))
+        set_state(conn, WATERMARK, newest)
         self._watermark = newest
+        ended = month_of(newest) - 1
+        if self._rolled is None or ended > self._rolled:
+            self._rolled = roll_up_months(conn, self._rolled, ended)
         for key in [key for key in self._samples if key[0] < newest]:
             del self._samples[key]
 
 
-def write_tally(conn: Connection, tally: Tally, kept_conflicts=()) -> None:
+def state_value(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(t.quality_state.c.value).where(t.quality_state.c.name == name)).scalar()
+
+
+def set_state(conn: Connection, name: str, value: int | None) -> None:
+    conn.execute(delete(t.quality_state).where(t.quality_state.c.name == name))
+    if value is not None:
+        conn.execute(t.quality_state.insert().values(name=name, value=value))
+
+
+def write_tally(conn: Connection, tally: Tally, rolled_through: int | None, kept_conflicts=()) -> None:
+    """Adds a batch's deltas to the daily rows, and to the monthly roll-up for months it
+    already holds (late data); newer months are rolled up when they end."""
     rows = tally.rows()
     for day, dimension, value, direction, conflicts in kept_conflicts:  # a recount keeps what it cannot recompute
         rows.setdefault((day, dimension, value, direction), [0] * WIDTH)[METRICS.index("conflicts")] += conflicts
@@ -202,14 +218,41 @@ def write_tally(conn: Connection, tally: Tally, kept_conflicts=()) -> None:
         {"dimension": dimension, "day": day, "value": value, "direction": direction, **dict(zip(METRICS, row))}
         for (day, dimension, value, direction), row in rows.items()
     ])
-    add_counts(conn, t.quality_monthly, ("dimension", "month", "value"), [
-        {"dimension": dimension, "month": month, "value": value, **dict(zip(METRICS, row))}
-        for (month, dimension, value), row in monthly(rows).items()
-    ])
+    if rolled_through is not None:
+        late = {key: row for key, row in rows.items() if key[0] < month_first_day(rolled_through + 1)}
+        _add_monthly(conn, monthly(late))
     add_counts(conn, t.quality_rejects, ("dimension", "day", "value", "reason"), [
         {"dimension": dimension, "day": day, "value": value, "reason": reason, "rejected": n}
         for (day, dimension, value, reason), n in tally.reasons.items()
     ])
+
+
+def _add_monthly(conn: Connection, months: dict[tuple[int, str, str], list[int]]) -> None:
+    add_counts(conn, t.quality_monthly, ("dimension", "month", "value"), [
+        {"dimension": dimension, "month": month, "value": value, **dict(zip(METRICS, row))}
+        for (month, dimension, value), row in months.items()
+    ])
+
+
+def roll_up_months(conn: Connection, rolled_through: int | None, through: int) -> int:
+    """Rolls the daily rows of each month after `rolled_through` up to `through` into the
+    monthly table (once per month, as the calls move past its end); returns `through`."""
+    c = t.quality_counts.c
+    if rolled_through is None:
+        first_day = conn.execute(select(func.min(c.day)).where(c.dimension == "all")).scalar()
+        start = through + 1 if first_day is None else month_of(first_day)
+    else:
+        start = rolled_through + 1
+    sums = [func.sum(c[name]) for name in METRICS]
+    for month in range(start, through + 1):
+        rows = conn.execute(
+            select(c.dimension, c.value, *sums)
+            .where(c.dimension.in_(DIMENSIONS), c.day.between(month_first_day(month), month_first_day(month + 1) - 1))
+            .group_by(c.dimension, c.value)
+        )
+        _add_monthly(conn, {(month, dimension, value): [int(n) for n in counts] for dimension, value, *counts in rows})
+    set_state(conn, ROLLED, through)
+    return through
 
 
 def _vectors(conn: Connection, first_day: int, last_day: int) -> dict[int, dict[tuple[str, str], dict[str, list[int]]]]:

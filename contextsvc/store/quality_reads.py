@@ -15,6 +15,7 @@ from contextsvc.quality.alerts import QualityAlert
 from contextsvc.quality.metrics import METRICS, day_date, day_number, month_first_day, month_of
 from contextsvc.quality.report import GroupBy, IdentityDay, IdentityHealth, QualityReport, quality_row
 from contextsvc.store import tables as t
+from contextsvc.store.quality import ROLLED, state_value
 
 _decode_alert = msgspec.json.Decoder(QualityAlert).decode
 
@@ -59,6 +60,8 @@ def _sums_by_value(conn: Connection, dimension: str, lo: int, hi: int) -> dict[s
         first_month += 1
     if month_first_day(last_month + 1) - 1 != hi:
         last_month -= 1
+    rolled = state_value(conn, ROLLED)
+    last_month = min(last_month, -1 if rolled is None else rolled)  # newer months: daily rows only
     d, m = t.quality_counts.c, t.quality_monthly.c
     if first_month > last_month:
         parts = [d.day.between(lo, hi)]

@@ -9,10 +9,18 @@ from sqlalchemy import Connection, delete, func, select
 
 from contextsvc.errors import FieldError
 from contextsvc.profile.state import decode_state
-from contextsvc.quality.metrics import IMPLAUSIBLE, Plausibility, Tally, call_flags, dimension_values
+from contextsvc.quality.metrics import IMPLAUSIBLE, Plausibility, Tally, call_flags, dimension_values, month_of
 from contextsvc.store import tables as t
 from contextsvc.store.profiles import decode_call
-from contextsvc.store.quality import WATERMARK, quarantine_cell, write_tally
+from contextsvc.store.quality import (
+    ROLLED,
+    WATERMARK,
+    quarantine_cell,
+    roll_up_months,
+    set_state,
+    state_value,
+    write_tally,
+)
 from contextsvc.store.upsert import add_counts
 from contextsvc.timeutil import day_of
 
@@ -44,12 +52,15 @@ def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
         cell = quarantine_cell(day_of(received_at), body, _decode_errors(errors))
         tally.add(cell)
         tally.add_reason(cell[0], dimension_values(*cell[1:4]), reason)
-    write_tally(conn, tally, kept_conflicts=kept)
+    write_tally(conn, tally, None, kept_conflicts=kept)
     _recount_identity(conn)
-    state = t.quality_state
-    conn.execute(delete(state).where(state.c.name == WATERMARK))
-    if newest is not None:
-        conn.execute(state.insert().values(name=WATERMARK, value=newest))
+    # Days already evaluated stay evaluated: no alert is raised twice for one day.
+    known = [day for day in (state_value(conn, WATERMARK), newest) if day is not None]
+    watermark = max(known) if known else None
+    set_state(conn, WATERMARK, watermark)
+    set_state(conn, ROLLED, None)
+    if watermark is not None:
+        roll_up_months(conn, None, month_of(watermark) - 1)
     return counted
 
 
