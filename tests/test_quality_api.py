@@ -97,7 +97,7 @@ async def test_identity_health_counts_merges_shared_lines_and_people_with_severa
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [("?from=2026-11-05&to=2026-11-01", 400, "invalid_request"), ("?group_by=planet", 400, "invalid_request"),
-     ("?from=yesterday", 400, "invalid_request")],
+     ("?from=yesterday", 400, "invalid_request"), ("/alerts?dimension=planet", 400, "invalid_request")],
 )
 async def test_bad_parameters_are_clear_errors(api, query, status, code):
     response = await api.get(f"/v1/quality{query}", headers=READER)

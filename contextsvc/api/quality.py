@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, Request, get
 from litestar.exceptions import ValidationException
@@ -49,7 +49,7 @@ class QualityController(Controller):
         self,
         request: Request,
         since: date | None = Parameter(default=None, description="only alerts about this UTC day or later"),
-        dimension: str | None = Parameter(default=None, description="all, source, rep or queue"),
+        dimension: Literal["all", "source", "rep", "queue"] | None = Parameter(default=None, description="only this dimension"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> list[QualityAlert]:
         async with request.app.state.engine.connect() as conn:
