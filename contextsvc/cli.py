@@ -128,6 +128,48 @@ def _retention_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quality(args: argparse.Namespace) -> int:
+    """Quality report or recount, straight from the database (safe while the server runs;
+    stop it before a rebuild)."""
+    import asyncio
+    from datetime import date, datetime, timedelta, timezone
+
+    import msgspec
+    from rich.console import Console
+
+    from contextsvc.quality import quality_rules
+    from contextsvc.quality.table import report_table
+    from contextsvc.store.engine import create_engine, create_schema
+    from contextsvc.store.quality_recount import recount
+    from contextsvc.store.quality_reads import quality_report
+
+    settings = Settings.from_env()
+    last = date.fromisoformat(args.to) if args.to else datetime.now(timezone.utc).date()
+    first = date.fromisoformat(args.from_) if args.from_ else last - timedelta(days=29)
+
+    async def run():
+        engine = create_engine(settings.database_url)
+        await create_schema(engine)
+        try:
+            async with engine.connect() as conn:
+                if args.action == "rebuild":
+                    await conn.execution_options(writer=True)
+                    async with conn.begin():
+                        return await conn.run_sync(recount, quality_rules(settings)[0])
+                return await conn.run_sync(quality_report, first, last, args.group_by)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(run())
+    if args.action == "rebuild":
+        print(f"recounted data-quality counters from {result:,} calls")
+    elif args.format == "json":
+        sys.stdout.write(msgspec.json.format(msgspec.json.encode(result)).decode() + "\n")
+    else:
+        Console().print(report_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contextsvc", description="Call-context service.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     retention_commands.add_parser("run", help="purge calls older than the policy keeps them, now").set_defaults(
         handler=_retention_run
     )
+    quality = commands.add_parser("quality", help="data-quality report, or recount its counters from the call log")
+    quality.add_argument("action", choices=["report", "rebuild"], help="rebuild: recount (stop the server first)")
+    quality.add_argument("--from", dest="from_", metavar="YYYY-MM-DD", help="first UTC day (default: 29 days before --to)")
+    quality.add_argument("--to", metavar="YYYY-MM-DD", help="last UTC day, inclusive (default: today)")
+    quality.add_argument("--group-by", default="source", choices=["source", "rep", "queue", "day", "direction"])
+    quality.add_argument("--format", default="table", choices=["table", "json"])
+    quality.set_defaults(handler=_quality)
     return parser
 
 

@@ -48,6 +48,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Benchmarks only: serve this file's bytes at GET /bench/baseline (same server, same
     # auth) so context reads can be compared with a bare endpoint of the same size.
     bench_baseline_file: str = ""
+    # Data-quality alerts: a rate (per rep, queue, source) is flagged when a completed UTC
+    # day is at least FACTOR times its trailing BASELINE_DAYS, on at least MIN_VOLUME calls
+    # both that day and in the baseline, and chance alone would explain it with probability
+    # at most MAX_P_VALUE.
+    quality_alert_factor: float = 2.0
+    quality_min_volume: int = 30
+    quality_baseline_days: int = 14
+    quality_max_p_value: float = 1e-6
+    # A call starting later than this after it arrived is "in the future"; one starting
+    # more than MAX_AGE_DAYS before it arrived is "implausibly old".
+    quality_future_skew_seconds: int = 300
+    quality_max_age_days: int = 730
 
     # --- Salesforce connector (README "Salesforce"). One auth mode, first that is complete:
     # session id + instance URL; username + password + security token; username + consumer

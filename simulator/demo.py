@@ -50,7 +50,8 @@ async def seed(settings: Settings, history: list[SimCall]) -> int:
         async with engine.connect() as conn:
             if (await conn.execute(select(func.count()).select_from(t.calls))).scalar_one():
                 return 0
-        # The service's own writer, side branches included (segments, insights, activation).
+        # The service's own writer, side branches included (segments, insights, activation,
+        # data quality), so seeded history counts everywhere.
         writer = build_writer(settings, engine, picklist)
         await writer.start()
         normaliser = Normaliser(picklist, settings.default_region)

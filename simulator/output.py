@@ -43,7 +43,8 @@ def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, li
     buffer = bytearray()
     written = 0
     with open(calls_path, "wb") as calls_out, open(truth_path, "wb") as truth_out:
-        for line in truth_header(world):
+        degradation = traffic.degradation_truth()
+        for line in (*truth_header(world), *([degradation] if degradation else [])):
             _encode(line, buffer)
             truth_out.write(buffer + b"\n")
         call: SimCall

@@ -81,6 +81,15 @@ class WebLeads(msgspec.Struct, forbid_unknown_fields=True):
     first_attempt_contact: dict[str, float]
 
 
+class Degradation(msgspec.Struct, forbid_unknown_fields=True):
+    """One rep's call logging degrades from a given day (what the quality monitor must catch)."""
+
+    rep: int = -1  # index into the reps (0-based); -1: nobody degrades
+    from_day: int = 0  # scenario day (0 = start) from which the rep's calls degrade
+    no_disposition_share: float = 1.0  # share of the rep's calls then logged without a disposition
+    unlinked_share: float = 1.0  # share then logged without their Lead/Contact (caller id only)
+
+
 class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     seed: int
     days: int
@@ -89,6 +98,7 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     outbound: Outbound
     inbound: Inbound
     web_leads: WebLeads
+    degradation: Degradation = msgspec.field(default_factory=Degradation)
 
 
 def _set(data: dict, dotted: str, raw: str) -> None:

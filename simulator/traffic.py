@@ -33,6 +33,7 @@ class Truth(msgspec.Struct, omit_defaults=True, tag="call", tag_field="type"):
     attributable: bool  # the event carries evidence that identifies the person
     outcome: str = ""  # what really happened (picklist code), logged or not
     record_id: str | None = None  # the CRM record the call was linked to
+    degraded: bool = False  # logged by the degrading rep after the degradation began
 
 
 class SimCall(msgspec.Struct):
@@ -74,6 +75,20 @@ class Traffic:
         self.outcome_codes, self.outcome_cum = list(outcomes), list(accumulate(outcomes.values()))
         mixture = scenario.outbound.talk_mixture
         self.talk_medians, self.talk_cum = [m for _, m in mixture], list(accumulate(w for w, _ in mixture))
+        # A separate stream of draws, so a degraded scenario differs from the clean one only
+        # in what the degrading rep logs.
+        d = scenario.degradation
+        self.degraded_rep = world.reps[d.rep].id if 0 <= d.rep < len(world.reps) else None
+        self.degraded_from = self.start + timedelta(days=d.from_day)
+        self.degrade_rng = random.Random(scenario.seed * 7919 + 2)
+
+    def degradation_truth(self) -> dict | None:
+        """The truth line describing the degradation, when the scenario has one."""
+        if self.degraded_rep is None:
+            return None
+        d = self.s.degradation
+        return {"type": "degradation", "rep": self.degraded_rep, "from": _iso(self.degraded_from),
+                "no_disposition_share": d.no_disposition_share, "unlinked_share": d.unlinked_share}
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -185,9 +200,17 @@ class Traffic:
             **extra,
         }
         disposition = self._disposition(code)
+        degraded = self.degraded_rep is not None and extra.get("rep_id") == self.degraded_rep and at >= self.degraded_from
+        if degraded:
+            d = self.s.degradation
+            if self.degrade_rng.random() < d.no_disposition_share:
+                disposition = None
+            if record is not None and self.degrade_rng.random() < d.unlinked_share:
+                event["who"] = who = {"phone": who["phone"]} if "phone" in who else {}
+                record, attributable = None, bool(who) and phone_is_personal(person, self.world)
         if disposition:
             event["disposition"] = disposition
-        return SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None))
+        return SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None, degraded))
 
     def _reschedule(self, cadence: _Cadence, code: str, at: datetime) -> None:
         o = self.s.outbound

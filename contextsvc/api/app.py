@@ -9,13 +9,19 @@ from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
+import msgspec
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc import __version__
-from contextsvc.api.activation import ActivationsController, event_stream, guard_segment_rules
+from contextsvc.activation.model import Occurrence
+from contextsvc.api.activation import (
+    ActivationsController,
+    event_stream,
+    guard_segment_rules,
+)
 from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
@@ -24,6 +30,7 @@ from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.mcp_server import build_mcp, mcp_handler
+from contextsvc.api.quality import QualityController
 from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.segments import SegmentsController
 from contextsvc.api.system import health
@@ -34,19 +41,27 @@ from contextsvc.identity.graph import IdentityGraph
 from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
+from contextsvc.quality import quality_rules
+from contextsvc.quality.alerts import QualityAlert
 from contextsvc.retention import RetentionPolicy
 from contextsvc.settings import Settings
 from contextsvc.store.activation import Activation
 from contextsvc.store.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
+from contextsvc.store.engine import (
+    create_engine,
+    create_schema,
+    create_sqlite_read_engine,
+)
 from contextsvc.store.insights import InsightCounters
 from contextsvc.store.maintenance import retention_loop
 from contextsvc.store.observers import BatchObserver
 from contextsvc.store.outbox import Backoff
 from contextsvc.store.profiles import ProfileWriter
+from contextsvc.store.quality import QualityObserver
 from contextsvc.store.reads import ProfileReader
 from contextsvc.store.segments import Segments, midnight_rolls
 from contextsvc.store.writer import Writer
+from contextsvc.timeutil import micros
 
 
 def _shared_phones(settings: Settings) -> set[str]:
@@ -70,10 +85,11 @@ def baseline_handler(payload: bytes):
 
 
 class SideBranches:
-    """What hangs off the profile update: segments, activation (webhooks, SSE), insights.
-    Every writer of a database runs them, so no ingest path can bypass them."""
+    """What hangs off the profile update: segments, activation (webhooks, SSE), insights,
+    data-quality counters and alerts. Every writer of a database runs them, so no ingest
+    path can bypass them."""
 
-    def __init__(self, picklist: Picklist) -> None:
+    def __init__(self, settings: Settings, picklist: Picklist) -> None:
         self.segments = Segments(picklist)
         self.activation = Activation(picklist)  # other producers: activation.emit(conn, Occurrence(...))
         self.segments.listeners.append(self.activation.on_transitions)
@@ -81,7 +97,17 @@ class SideBranches:
         self.hub = EventHub()
         self.activation.stream_listeners.append(self.hub.publish)
         self.insights = InsightCounters(picklist)
-        self.observers: list[BatchObserver] = [self.segments, self.activation, self.insights]
+        self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
+        # Activation last among producers' peers: its after_commit flushes what they emitted.
+        self.observers: list[BatchObserver] = [self.segments, self.quality, self.activation, self.insights]
+
+    def _alerts_to_activation(self, conn, alerts: list[QualityAlert]) -> None:
+        """Data-quality alerts reach webhooks and the event stream as `quality_alert_raised`."""
+        for alert in alerts:
+            self.activation.emit(conn, Occurrence(
+                "quality_alert_raised", "quality_alert", str(alert.id), micros(alert.raised_at),
+                msgspec.to_builtins(alert),
+            ))
 
 
 def build_writer(
@@ -90,7 +116,7 @@ def build_writer(
     """The one Writer for a database (the API's, or a CLI's such as salesforce sync); by
     default with the standard side branches."""
     if observers is None:
-        observers = SideBranches(picklist).observers
+        observers = SideBranches(settings, picklist).observers
     graph_factory = partial(
         IdentityGraph,
         shared_line_threshold=settings.shared_line_threshold,
@@ -116,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     except ValueError as exc:
         raise SystemExit(f"CONTEXTSVC_RETENTION_*: {exc}") from None
     mcp = build_mcp()
-    side = SideBranches(picklist)
+    side = SideBranches(settings, picklist)
     _shared_phones(settings)  # a bad CONTEXTSVC_SHARED_PHONES stops start-up, not the first request
 
     @asynccontextmanager
@@ -157,7 +183,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     handlers = [
         CallsController, ContextController, IndividualsController, AgentController, SegmentsController,
-        ActivationsController, event_stream, InsightsController, load_accounts, health, openapi_30, mcp_handler(mcp),
+        ActivationsController, event_stream, InsightsController, load_accounts, QualityController, health, openapi_30,
+        mcp_handler(mcp),
     ]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))

@@ -112,7 +112,7 @@ class Activation(BatchObserver):
                 continue
             before = changes.replaced.get(call_id)
             if before is not None:  # a new version fires only for flags it adds
-                old = meaning(before.disposition)
+                old = meaning(before.call.disposition)
                 flags = tuple(f for f in flags if f not in old.flags and not (f == "connect" and old.connect))
             owner = changes.call_owner.get(call_id)
             if not flags or owner is None:

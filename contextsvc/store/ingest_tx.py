@@ -18,7 +18,7 @@ from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, Retr
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
 from contextsvc.store.engine import pause_for_readers
-from contextsvc.store.observers import BatchChanges, BatchObserver
+from contextsvc.store.observers import BatchChanges, BatchObserver, ReplacedCall
 from contextsvc.store.profiles import ProfileUpdate, ProfileWriter, decode_call
 from contextsvc.store.codec import from_micros, json_text, micros
 
@@ -109,6 +109,9 @@ def _changes(ctx: BatchContext, pending: _Pending, update: ProfileUpdate, result
         removed=update.removed,
         results=results,
         quarantined=[item for item in work if isinstance(item, QuarantineWork)],
+        work=work,
+        merges=pending.merges,
+        shared_lines=[row["phone"] for row in pending.shared_lines],
     )
 
 
@@ -125,13 +128,19 @@ def _update_profiles(conn: Connection, ctx: BatchContext, pending: _Pending, now
     return ctx.profiles.apply(conn, adds, rebuild, removed, now_us, ctx.version)
 
 
-def _replaced_calls(conn: Connection, pending: _Pending) -> dict[str, Call]:
+def _replaced_calls(conn: Connection, pending: _Pending) -> dict[str, ReplacedCall]:
     """The stored versions the batch is about to overwrite or retract (observers subtract them)."""
     ids = [*pending.updates, *pending.deletes]
-    found: dict[str, Call] = {}
+    found: dict[str, ReplacedCall] = {}
+    c = t.calls.c
     for start in range(0, len(ids), _IN_CHUNK):
-        rows = conn.execute(select(t.calls.c.call_id, t.calls.c.body).where(t.calls.c.call_id.in_(ids[start : start + _IN_CHUNK])))
-        found.update((call_id, decode_call(body)) for call_id, body in rows)
+        rows = conn.execute(
+            select(c.call_id, c.body, c.ingested_at, c.individual_id).where(c.call_id.in_(ids[start : start + _IN_CHUNK]))
+        )
+        found.update(
+            (call_id, ReplacedCall(decode_call(body), ingested_at, individual_id))
+            for call_id, body, ingested_at, individual_id in rows
+        )
     return found
 
 

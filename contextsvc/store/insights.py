@@ -43,7 +43,7 @@ class InsightCounters(BatchObserver):
 
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
         deltas: dict[tuple, dict[str, int]] = {}
-        for calls, sign in ((changes.calls.values(), 1), (changes.replaced.values(), -1)):
+        for calls, sign in ((changes.calls.values(), 1), ([r.call for r in changes.replaced.values()], -1)):
             for call in calls:
                 key = (micros(call.started_at) // HOUR_US, call.direction, call.queue or "")
                 delta = deltas.setdefault(key, dict.fromkeys(COUNTERS, 0))

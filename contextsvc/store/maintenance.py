@@ -20,9 +20,8 @@ from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.retention import RetentionPolicy
 from contextsvc.store import tables as t
 from contextsvc.store.codec import json_text, micros
-from contextsvc.ingest.normalise import Call
 from contextsvc.store.ingest_tx import BatchContext
-from contextsvc.store.observers import BatchChanges
+from contextsvc.store.observers import BatchChanges, ReplacedCall
 from contextsvc.store.profiles import ProfileUpdate, decode_call
 
 _IN_CHUNK = 500
@@ -37,7 +36,7 @@ class MaintenanceOutcome(msgspec.Struct):
 
 
 def _tell_observers(
-    conn: Connection, ctx: BatchContext, now: datetime, deleted: dict[str, Call], update: ProfileUpdate | None,
+    conn: Connection, ctx: BatchContext, now: datetime, deleted: dict[str, ReplacedCall], update: ProfileUpdate | None,
     removed: set[str],
 ) -> BatchChanges | None:
     """Segments, insights and quality counters see deleted calls as replaced by nothing,
@@ -90,9 +89,12 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
             r[0] for r in conn.execute(select(i.id).where(or_(i.id == individual_id, i.merged_into == individual_id)))
         )
         links = conn.execute(select(t.identifiers.c.kind, t.identifiers.c.value).where(t.identifiers.c.individual_id.in_(members))).all()
+        c = t.calls.c
         deleted = {
-            call_id: decode_call(body)
-            for call_id, body in conn.execute(select(t.calls.c.call_id, t.calls.c.body).where(t.calls.c.individual_id.in_(members)))
+            call_id: ReplacedCall(decode_call(body), ingested_at, owner)
+            for call_id, body, ingested_at, owner in conn.execute(
+                select(c.call_id, c.body, c.ingested_at, c.individual_id).where(c.individual_id.in_(members))
+            )
         }
         call_ids = set(deleted)
         quarantined = _quarantine_naming(conn, call_ids, links, region)
@@ -155,15 +157,15 @@ def purge_expired(policy: RetentionPolicy) -> Operation:
     def run(conn: Connection, ctx: BatchContext, now: datetime) -> MaintenanceOutcome:
         horizon = micros(now - timedelta(days=policy.shortest_days))
         c = t.calls.c
-        expired: dict[str, Call] = {}
+        expired: dict[str, ReplacedCall] = {}
         touched: set[str] = set()
-        for call_id, individual_id, started_at, body in conn.execute(
-            select(c.call_id, c.individual_id, c.started_at, c.body).where(c.started_at < horizon)
+        for call_id, individual_id, started_at, body, ingested_at in conn.execute(
+            select(c.call_id, c.individual_id, c.started_at, c.body, c.ingested_at).where(c.started_at < horizon)
         ):
             call = decode_call(body)
             days = policy.days_for(call)
             if days is not None and started_at < micros(now - timedelta(days=days)):
-                expired[call_id] = call
+                expired[call_id] = ReplacedCall(call, ingested_at, individual_id)
                 if individual_id:
                     touched.add(individual_id)
         deleted = _delete_in(conn, c.call_id, list(expired))

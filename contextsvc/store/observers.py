@@ -11,9 +11,18 @@ from __future__ import annotations
 import msgspec
 from sqlalchemy import Connection
 
+from contextsvc.identity.graph import Merge
 from contextsvc.ingest.normalise import Call
-from contextsvc.ingest.results import ItemResult, QuarantineWork
+from contextsvc.ingest.results import ItemResult, QuarantineWork, Work
 from contextsvc.profile.state import ProfileState
+
+
+class ReplacedCall(msgspec.Struct, frozen=True):
+    """A call version as it was stored before a newer one replaced it, or before it was deleted."""
+
+    call: Call
+    ingested_at: int  # micros
+    individual_id: str | None  # as stored: None when its identity was not resolved
 
 
 class BatchChanges(msgspec.Struct):
@@ -28,9 +37,12 @@ class BatchChanges(msgspec.Struct):
     removed: set[str]  # individuals merged away, or left without calls
     results: list[ItemResult]  # one per work item, in order
     quarantined: list[QuarantineWork]
+    work: list[Work] = []  # the batch's items, aligned with results (a conflict's replayed call)
     # call id -> the stored version this batch overwrote (`updated`) or deleted (retracted,
-    # erased, past retention); subtract it, then add `calls`
-    replaced: dict[str, Call] = {}
+    # erased, past retention): subtract it, then add `calls`
+    replaced: dict[str, ReplacedCall] = {}
+    merges: list[Merge] = []  # individuals merged in this batch
+    shared_lines: list[str] = []  # numbers detected as shared lines in this batch
 
 
 class BatchObserver:

@@ -239,7 +239,7 @@ class Segments(BatchObserver):
 
     def _count_account_calls(self, conn: Connection, changes: BatchChanges) -> set[str]:
         deltas: dict[tuple[str, int], dict[str, int]] = {}
-        for calls, sign in ((changes.calls.values(), 1), (changes.replaced.values(), -1)):
+        for calls, sign in ((changes.calls.values(), 1), ([r.call for r in changes.replaced.values()], -1)):
             for call in calls:
                 account_id = call.related.account_id
                 if not account_id:
