@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DAY_US = 86_400 * 1_000_000
+_ONE_US = timedelta(microseconds=1)  # built once: micros() runs several times per call and read
 
 
 def micros(value: datetime) -> int:
-    return (value - EPOCH) // timedelta(microseconds=1)
+    return (value - EPOCH) // _ONE_US
 
 
 def from_micros(value: int | None) -> datetime | None:

@@ -12,6 +12,7 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
+from contextsvc.api.auth import api_key_of
 from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.context.agent_view import AgentCallContext, agent_view
 from contextsvc.context.assemble import CallContext
@@ -77,5 +78,5 @@ class AgentController(Controller):
         state = request.app.state
         as_of = utc_as_of(data.as_of, "POST /v1/agent/call-context")
         key = lookup_of(data, state.settings.default_region)
-        rendered = await context_for(state, request.state.api_key, key, as_of, RECENT_CALLS, data.max_tokens)
+        rendered = await context_for(state, api_key_of(request), key, as_of, RECENT_CALLS, data.max_tokens)
         return agent_view(_decode_context(rendered.json(as_of)))

@@ -33,6 +33,7 @@ from contextsvc.api.mcp_server import build_mcp, mcp_handler
 from contextsvc.api.quality import QualityController
 from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.segments import SegmentsController
+from contextsvc.api.serving import ContextReads
 from contextsvc.api.system import health
 from contextsvc.context.memo import ContextMemo
 from contextsvc.delivery.stream import EventHub
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)
+        app.state.context_reads = ContextReads(writer, reader, app.state.memo, picklist, side.segments, settings)
         backoff = Backoff(settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000,
                           settings.webhook_retry_max_ms * 1000)
         app.state.dispatcher = WebhookDispatcher(engine, writer, side.activation, backoff, settings.webhook_timeout_s)

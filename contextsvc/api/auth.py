@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from functools import lru_cache
 
 import msgspec
 from litestar.connection import ASGIConnection, Request
@@ -81,9 +82,16 @@ def check_scope(connection: ASGIConnection, scope: str | None) -> None:
         raise Unauthenticated("the API key is not valid", code="invalid_api_key")
     if not key.allows(scope):
         raise Forbidden(f"this API key lacks the '{scope}' scope", code="missing_scope", details={"required_scope": scope})
-    connection.state.api_key = key
+    # Straight into the scope's state dict: connection.state builds a wrapper per access.
+    connection.scope["state"]["api_key"] = key
 
 
+def api_key_of(connection: ASGIConnection) -> ApiKey:
+    """The key the request was authenticated with."""
+    return connection.scope["state"]["api_key"]
+
+
+@lru_cache(maxsize=1024)  # keys are few and fixed: one Disclosure each, not one per request
 def disclosure_for(key: ApiKey, notes_max_chars: int, region: str) -> Disclosure:
     """What this key may see of a context (the Disclosure is part of the memo key)."""
     return Disclosure(key.allows("pii:read"), key.allows("recordings:read"), notes_max_chars, region)

@@ -10,7 +10,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, Parameter
 from litestar.response.base import ASGIResponse
 
-from contextsvc.api.serving import context_for, utc_as_of
+from contextsvc.api.auth import api_key_of
+from contextsvc.api.serving import utc_as_of
 from contextsvc.context.assemble import CallContext
 from contextsvc.identity.lookup import parse_lookup
 
@@ -42,10 +43,9 @@ class ContextController(Controller):
     ) -> ASGIResponse:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), a phone in any
         common format or an email address in any case."""
-        state = request.app.state
+        reads = request.app.state.context_reads
         as_of = utc_as_of(as_of, "GET /v1/context")
-        key = parse_lookup(lookup, state.settings.default_region)
-        context = await context_for(state, request.state.api_key, key, as_of, recent, max_tokens)
+        context = await reads.read(api_key_of(request), parse_lookup(lookup, reads.region), as_of, recent, max_tokens)
         # A ready ASGIResponse skips Litestar's response conversion: the hot path of the service.
         if format == "prompt":
             return ASGIResponse(body=context.prompt.encode(), media_type=_TEXT)

@@ -25,12 +25,26 @@ def utc_as_of(as_of: datetime | None, where: str) -> datetime:
     return as_of.astimezone(timezone.utc)
 
 
+class ContextReads:
+    """Everything a context read needs, gathered once at start-up: on the hot path every
+    attribute of Litestar's State costs a Python-level __getattr__."""
+
+    __slots__ = ("writer", "reader", "memo", "picklist", "segments", "notes_max_chars", "region")
+
+    def __init__(self, writer, reader, memo, picklist, segments, settings) -> None:
+        self.writer, self.reader, self.memo, self.picklist, self.segments = writer, reader, memo, picklist, segments
+        self.notes_max_chars, self.region = settings.notes_max_chars, settings.default_region
+
+    async def read(self, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int) -> RenderedContext:
+        writer = self.writer
+        individual_id = await resolve_individual(writer, key)
+        return await read_context(
+            self.reader, writer.cache, self.memo, self.picklist, individual_id, as_of, recent, max_tokens,
+            disclosure_for(api_key, self.notes_max_chars, self.region), self.segments.view,
+        )
+
+
 async def context_for(
     state: State, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int
 ) -> RenderedContext:
-    individual_id = await resolve_individual(state.writer, key)
-    settings = state.settings
-    return await read_context(
-        state.reader, state.writer.cache, state.memo, state.picklist, individual_id, as_of, recent, max_tokens,
-        disclosure_for(api_key, settings.notes_max_chars, settings.default_region), state.segments.view,
-    )
+    return await state.context_reads.read(api_key, key, as_of, recent, max_tokens)
