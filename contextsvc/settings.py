@@ -26,6 +26,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # and never puts more than max_batch events in one transaction.
     commit_window_ms: float = 0.0
     max_batch: int = 5000
+    # While small requests are flowing, a larger request's calls are committed at most
+    # this many per transaction, so it never holds them (and their freshness) back for long.
+    commit_slice: int = 64
     # Profile states kept decoded in memory (read cache; the writer keeps as many).
     cache_size: int = 100_000
     # Assembled contexts kept per (person, profile version, as_of day, recent, max_tokens).

@@ -129,6 +129,7 @@ def build_writer(
         ProfileWriter(picklist, settings.cache_size),
         ProfileCache(settings.cache_size),
         max_batch=settings.max_batch,
+        commit_slice=settings.commit_slice,
         commit_window_ms=settings.commit_window_ms,
         observers=observers,
     )

@@ -20,7 +20,7 @@ from contextsvc.ingest.normalise import Call
 from contextsvc.insights.people import Digest, digest
 from contextsvc.profile.state import decode_state
 from contextsvc.store import tables as t
-from contextsvc.store.counters import add_counts
+from contextsvc.store.upsert import add_deltas
 from contextsvc.store.observers import BatchChanges, BatchObserver
 from contextsvc.timeutil import micros
 
@@ -49,7 +49,7 @@ class InsightCounters(BatchObserver):
                 delta = deltas.setdefault(key, dict.fromkeys(COUNTERS, 0))
                 for name, value in self._counts(call):
                     delta[name] += sign * value
-        add_counts(conn, t.call_hours, ("hour", "direction", "queue"), deltas)
+        add_deltas(conn, t.call_hours, ("hour", "direction", "queue"), deltas)
 
     def after_commit(self, changes: BatchChanges) -> None:
         for individual_id in changes.removed:

@@ -34,7 +34,7 @@ from contextsvc.segments.model import Catalogs, LiveSegment, SegmentSpec
 from contextsvc.segments.views import ACCOUNT_WINDOWS, AccountState, LazyContext, account_context
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
-from contextsvc.store.counters import add_counts
+from contextsvc.store.upsert import add_deltas
 from contextsvc.store.codec import json_text
 from contextsvc.store.observers import BatchChanges, BatchObserver
 from contextsvc.timeutil import DAY_US, day_of, micros
@@ -249,7 +249,7 @@ class Segments(BatchObserver):
                 delta = deltas.setdefault((account_id, day), dict.fromkeys(("calls", *_COUNTERS[1:]), 0))
                 for name in _COUNTERS:
                     delta[name] += sign * getattr(counts, name)
-        add_counts(conn, t.account_days, ("account_id", "day"), deltas)
+        add_deltas(conn, t.account_days, ("account_id", "day"), deltas)
         horizon = (self.day if self.day is not None else day_of(changes.now_us)) - ACCOUNT_HORIZON_DAYS
         for (account_id, day), delta in deltas.items():
             if day > horizon:

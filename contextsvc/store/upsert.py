@@ -42,3 +42,8 @@ def add_counts(conn: Connection, table: Table, key: tuple[str, ...], rows: list[
     sql, order = cached
     params = [tuple(row[name] for name in order) for row in rows] if order is not None else rows
     conn.exec_driver_sql(sql, params)
+
+
+def add_deltas(conn: Connection, table: Table, key: tuple[str, ...], deltas: dict[tuple, dict[str, int]]) -> None:
+    """The same, from {key tuple: {column: delta}} (every delta naming the same columns)."""
+    add_counts(conn, table, key, [{**dict(zip(key, values)), **delta} for values, delta in deltas.items()])
