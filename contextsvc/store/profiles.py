@@ -17,7 +17,7 @@ from contextsvc.store.bulk import bulk_insert
 from contextsvc.store.engine import pause_for_readers
 
 _IN_CHUNK = 500
-PAUSE_EVERY = 32  # people between pauses for readers (engine.pause_for_readers)
+PAUSE_EVERY = 8  # people between pauses for readers (engine.pause_for_readers)
 decode_call = msgspec.json.Decoder(Call).decode
 
 _UPDATE_PROFILE = (
