@@ -29,6 +29,7 @@ test: $(STAMP)
 # 1M-call database under var/bench/ on first use). Installs wrk if missing.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.writer
 	$(BIN)/python -m bench.salesforce_sync
 	$(BIN)/python -m bench.segments
 	$(BIN)/python -m bench.quality

@@ -1,0 +1,70 @@
+"""The writer alone, in-process (no HTTP): calls/s by batch size, with and without the
+side branches (segments, insights, quality, activation). Separates the writer's own cost
+from the HTTP layer's when batch ingest falls short.
+
+    .venv/bin/python -m bench.writer [--calls 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from bench.traffic import calls
+from contextsvc.api.app import build_writer
+from contextsvc.ingest.dispositions import Picklist
+from contextsvc.ingest.events import CallEvent
+from contextsvc.ingest.normalise import Normaliser
+from contextsvc.ingest.results import CallWork
+from contextsvc.settings import REPO_ROOT, Settings
+from contextsvc.store.engine import create_engine, create_schema
+
+PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
+
+
+async def measure(work: list[CallWork], warm: int, size: int, side_branches: bool) -> tuple[float, float]:
+    """(calls/s, ms per commit) for `size`-call submits after `warm` calls of history."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp}/w.db", commit_slice=1_000_000)
+        engine = create_engine(settings.database_url)
+        await create_schema(engine)
+        writer = build_writer(settings, engine, PICKLIST, None if side_branches else [])
+        await writer.start()
+        try:
+            await writer.submit(work[:warm])
+            measured = work[warm:]
+            started = time.perf_counter()
+            for start in range(0, len(measured), size):
+                await writer.submit(measured[start : start + size])
+            elapsed = time.perf_counter() - started
+        finally:
+            await writer.stop()
+            await engine.dispose()
+    return len(measured) / elapsed, elapsed / -(-len(measured) // size) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=20_000, help="measured calls (as many again are history)")
+    args = parser.parse_args()
+    normaliser = Normaliser(PICKLIST)
+    events = calls(2 * args.calls, args.calls // 5)
+    work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
+    table = Table(title=f"writer in-process: {args.calls:,} calls after {args.calls:,} of history")
+    for column in ("side branches", "calls per submit", "calls/s", "ms per commit"):
+        table.add_column(column, justify="right")
+    for side_branches in (False, True):
+        for size in (64, 256, 5000):
+            rate, per_commit = asyncio.run(measure(work, args.calls, size, side_branches))
+            table.add_row("on" if side_branches else "off", f"{size:,}", f"{rate:,.0f}", f"{per_commit:.1f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
