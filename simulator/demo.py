@@ -107,7 +107,9 @@ async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds
 
 
 def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int:
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per live call is enough
+    # One line per live call is enough: quiet the HTTP client and the MCP session manager.
+    for noisy in ("httpx", "mcp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
     key = settings.api_keys.split(",")[0].split(":")[0].strip() if settings.api_keys.strip() else None
     if not key:
