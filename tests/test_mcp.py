@@ -47,7 +47,24 @@ def server(tmp_path_factory):
 async def test_tools_are_listed(server):
     async with mcp_client(server, "plain-key") as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-    assert names == {"get_call_context", "find_person"}  # list_segment_members comes with segments
+    assert names == {"get_call_context", "find_person", "list_segment_members"}
+
+
+async def test_list_segment_members_pages_through_a_segment_by_id_or_name(server):
+    condition = {"attribute": "summary.calls", "op": ">=", "value": 2}
+    response = httpx.post(f"{server}/v1/segments", json={"name": "called twice", "condition": condition},
+                          headers={"Authorization": "Bearer admin-key"})
+    assert response.status_code == 201, response.text
+    segment_id = response.json()["id"]
+    async with mcp_client(server, "plain-key") as client:
+        by_name = payload(await client.call_tool("list_segment_members", {"segment": "called twice"}))
+        first = payload(await client.call_tool("list_segment_members", {"segment": segment_id, "limit": 1}))
+        unknown = await client.call_tool("list_segment_members", {"segment": "no such segment"})
+        dana = payload(await client.call_tool("find_person", {"query": "dana.lee@"}))[0]["individual_id"]
+    assert by_name["segment_id"] == segment_id and by_name["count"] == 1  # Dana: 3 calls; Sam: 1
+    assert [m["id"] for m in by_name["members"]] == [dana]
+    assert first["next_cursor"] == dana and len(first["members"]) == 1
+    assert unknown.is_error
 
 
 async def test_get_call_context_masks_unless_pii_read(server):

@@ -5,7 +5,7 @@ Same API keys and scopes as the REST API: the mount is guarded like any handler
 recordings:read). Stateless JSON responses: any worker can answer any request, and no
 session outlives a request. The SDK's session manager runs inside the app's lifespan.
 
-Tools: get_call_context, find_person. list_segment_members arrives with segments.
+Tools: get_call_context, find_person, list_segment_members.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from contextsvc import __version__
 from contextsvc.api.auth import ApiKey, disclosure_for, require_scope
+from contextsvc.api.segments import segment_members
 from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.context.agent_view import agent_view
 from contextsvc.context.assemble import CallContext
@@ -47,7 +48,8 @@ def build_mcp() -> MCPServer:
         version=__version__,
         instructions="Call history of the person an agent is about to speak with: look them up by "
         "phone, email, Salesforce Contact/Lead id or individual id with get_call_context; "
-        "find_person turns a partial name, number or address into candidates.",
+        "find_person turns a partial name, number or address into candidates; "
+        "list_segment_members pages through a segment's members.",
     )
 
     @server.tool()
@@ -97,6 +99,19 @@ def build_mcp() -> MCPServer:
                     "score": match.score,
                 }
         return list(found.values())
+
+    @server.tool()
+    async def list_segment_members(segment: str, ctx: Context, cursor: str | None = None, limit: int = 50) -> dict:
+        """Members of a segment (its id, or its exact name), a page at a time: member ids
+        (individual ids, or Account ids for account segments) with when they entered, the
+        total count, and next_cursor for the next page. Pass an individual id to
+        get_call_context for that person's history."""
+        state, _ = _caller(ctx)
+        try:
+            page = await segment_members(state, segment, cursor, min(max(limit, 1), 500))
+        except DomainError as exc:
+            raise ToolError(exc.message) from None
+        return msgspec.to_builtins(page)
 
     # Stateless JSON: no sessions to pin to a worker. DNS-rebinding protection is off
     # because every request must carry an API key, which a rebound page cannot know.

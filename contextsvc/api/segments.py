@@ -69,6 +69,22 @@ async def _view(request: Request) -> SegmentView:
     return await current_view(request.app.state.writer, request.app.state.segments, _now_us())
 
 
+async def segment_members(state, segment: str, cursor: str | None, limit: int) -> MembersPage:
+    """A page of a segment's members (by id, or by exact name): the API's and MCP's answer."""
+    view = await current_view(state.writer, state.segments, _now_us())
+    by_name = [s.id for s in view.segments.values() if s.name == segment and s.rule_id is None]
+    segment_id = segment if segment in view.segments or len(by_name) != 1 else by_name[0]
+    found = _visible(view, segment_id)
+    async with state.reader.engine.connect() as conn:
+        rows = await conn.run_sync(members_page, segment_id, cursor, limit)
+    return MembersPage(
+        segment_id, found.subject, view.counts.get(segment_id, 0),
+        from_micros(view.day * DAY_US).date() if view.day is not None else None,
+        [Member(member_id, from_micros(at)) for member_id, at in rows],
+        rows[-1][0] if len(rows) == limit else None,
+    )
+
+
 def _visible(view: SegmentView, segment_id: FromPath[str]) -> LiveSegment:
     segment = view.segments.get(segment_id)
     if segment is None or segment.rule_id is not None:
@@ -125,13 +141,4 @@ class SegmentsController(Controller):
         cursor: str | None = Parameter(default=None, description="next_cursor of the previous page"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> MembersPage:
-        view = await _view(request)
-        segment = _visible(view, segment_id)
-        async with request.app.state.reader.engine.connect() as conn:
-            rows = await conn.run_sync(members_page, segment_id, cursor, limit)
-        return MembersPage(
-            segment_id, segment.subject, view.counts.get(segment_id, 0),
-            from_micros(view.day * DAY_US).date() if view.day is not None else None,
-            [Member(member_id, from_micros(at)) for member_id, at in rows],
-            rows[-1][0] if len(rows) == limit else None,
-        )
+        return await segment_members(request.app.state, segment_id, cursor, limit)
