@@ -44,3 +44,21 @@ def client_for(settings_for):
 async def api(client_for):
     async with client_for() as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def org_dir(tmp_path_factory):
+    """A simulator-generated Salesforce org (records as NDJSON), once per test module."""
+    from tests.salesforce_org import generate_org
+
+    return generate_org(tmp_path_factory.mktemp("org"))
+
+
+@pytest.fixture
+def fake(tmp_path):
+    """The fake Salesforce, served over TLS, for one test."""
+    from tests.fake_salesforce import RunningFake
+
+    running = RunningFake(tmp_path)
+    yield running
+    running.close()

@@ -12,19 +12,8 @@ from contextsvc.salesforce.client import SalesforceApi, SalesforceAuthError, Sal
 from contextsvc.salesforce.runtime import open_connector
 from contextsvc.salesforce.sync import sync_with_backoff
 from tests.fake_salesforce import RunningFake
-from tests.salesforce_org import contexts, generate_org, load_org, settings, sync_once
+from tests.salesforce_org import contexts, load_org, settings, sync_once
 
-
-@pytest.fixture(scope="module")
-def org_dir(tmp_path_factory):
-    return generate_org(tmp_path_factory.mktemp("org"))
-
-
-@pytest.fixture
-def fake(tmp_path):
-    running = RunningFake(tmp_path)
-    yield running
-    running.close()
 
 
 def expire_at_page(fake: RunningFake, page: int):

@@ -9,20 +9,8 @@ import msgspec
 import pytest
 
 from tests.conftest import ADMIN
-from tests.fake_salesforce import RunningFake
-from tests.salesforce_org import api_on, contexts, differences, generate_org, load_org, read_ndjson, sync_once
+from tests.salesforce_org import api_on, contexts, differences, load_org, read_ndjson, sync_once
 
-
-@pytest.fixture(scope="module")
-def org_dir(tmp_path_factory):
-    return generate_org(tmp_path_factory.mktemp("org"))
-
-
-@pytest.fixture
-def fake(tmp_path):
-    running = RunningFake(tmp_path)
-    yield running
-    running.close()
 
 
 def same_calls_as_posted(org_dir, org: dict[str, list[dict]]) -> list[dict]:

@@ -12,25 +12,17 @@ from contextsvc.cli import main as contextsvc
 from contextsvc.salesforce.client import SalesforceApi
 from contextsvc.salesforce.writeback import FieldMapError, parse_field_map, plan_writeback, push
 from contextsvc.store.engine import create_engine
-from tests.fake_salesforce import RunningFake
-from tests.salesforce_org import generate_org, load_org, settings, sync_once
+from tests.salesforce_org import load_org, settings, sync_once
 
 FIELDS = ("Call_Attempts_30d__c", "Last_Connected_At__c", "Engagement_Trend__c", "Calls_To_First_Connect__c")
 NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def org_dir(tmp_path_factory):
-    return generate_org(tmp_path_factory.mktemp("org"))
-
-
 @pytest.fixture
-def fake(tmp_path):
-    running = RunningFake(tmp_path)
+def fake(fake):
     for sobject in ("Contact", "Lead"):
-        running.org.schema[sobject].update(FIELDS)
-    yield running
-    running.close()
+        fake.org.schema[sobject].update(FIELDS)
+    return fake
 
 
 async def write_back(db, fake, now=NOW):
