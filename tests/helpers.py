@@ -6,7 +6,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 
 from contextsvc.identity.graph import IdentityGraph
-from contextsvc.ingest.normalise import Person
+from contextsvc.calls import Person
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
 

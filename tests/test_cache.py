@@ -1,7 +1,7 @@
 """The profile cache: bounded, versioned, decoded once."""
 
 from contextsvc.profile.state import build, encode_state
-from contextsvc.store.cache import ProfileCache
+from contextsvc.pipeline.cache import ProfileCache
 from tests.test_profile_state import T0, fact
 
 ONE = encode_state(build([fact("a", T0, "outbound", "no_answer")]))

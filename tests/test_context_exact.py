@@ -30,13 +30,14 @@ from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import build
 from contextsvc.settings import REPO_ROOT
 from contextsvc.store import tables as t
-from contextsvc.store.cache import ProfileCache
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter, decode_call
-from contextsvc.store.engine import create_sqlite_read_engine
-from contextsvc.context.memo import ContextMemo
-from contextsvc.store.reads import ProfileReader, read_context
-from contextsvc.store.writer import Writer
+from contextsvc.calls import decode_call
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.store.engine import create_read_engine
+from contextsvc.context import FULL, ContextMemo, ContextReads
+from contextsvc.pipeline import ProfileReads
+from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import micros
 
 PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
@@ -93,7 +94,7 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
     cache = ProfileCache(1000)
     writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), cache)
     await writer.start()
-    reader = ProfileReader(engine, create_sqlite_read_engine(f"sqlite+aiosqlite:///{db}"))
+    read_engine = create_read_engine(f"sqlite+aiosqlite:///{db}")
     try:
         work = [to_work(e) for e in events]
         bounds = sorted({0, len(work), *[c % (len(work) + 1) for c in cuts]})
@@ -118,11 +119,13 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
                     expected.prompt, expected.prompt_tokens = render(expected, 300)
                     cold = ProfileCache(10)  # the stored row, not the writer's cache
                     for served_cache in (cache, cold):
-                        served = await read_context(reader, served_cache, memo, PICKLIST, individual_id, as_of, 50, 300)
+                        profiles = ProfileReads(engine, read_engine, served_cache, PICKLIST)
+                        reads = ContextReads(writer, profiles, memo, None)
+                        served = await reads.context(individual_id, as_of, 50, 300, FULL)
                         assert msgspec.json.decode(served.json(as_of)) == msgspec.to_builtins(expected)
                         assert served.prompt == expected.prompt
     finally:
-        reader.close()
+        read_engine.dispose()
         await writer.stop()
         await engine.dispose()
 

@@ -17,7 +17,7 @@ from contextsvc.ingest.dispositions import Picklist
 from contextsvc.profile.state import build, decode_state
 from contextsvc.settings import REPO_ROOT
 from contextsvc.store import tables as t
-from contextsvc.store.profiles import facts_of
+from contextsvc.pipeline.profiles import facts_of
 from tests.conftest import ADMIN, KEYS
 from tests.helpers import call_event
 

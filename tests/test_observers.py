@@ -8,11 +8,11 @@ from sqlalchemy import text
 
 from contextsvc.errors import Unavailable
 from contextsvc.identity.graph import IdentityGraph
-from contextsvc.store.cache import ProfileCache
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.observers import BatchObserver
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.writer import Writer
+from contextsvc.pipeline.observers import BatchObserver
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.writer import Writer
 from tests.helpers import call_event
 from tests.test_writer_failures import PICKLIST, work
 
@@ -45,7 +45,8 @@ async def observed(tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/o.db")
     await create_schema(engine)
     recorder = Recorder()
-    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100), observers=[recorder])
+    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100))
+    writer.observe(recorder)
     await writer.start()
     yield writer, recorder
     await writer.stop()

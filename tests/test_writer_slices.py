@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from contextsvc.identity.graph import IdentityGraph
-from contextsvc.store.cache import ProfileCache
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.writer import Writer
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.writer import Writer
 from tests.helpers import T0, call_event
 from tests.test_writer_failures import PICKLIST, work
 
