@@ -8,12 +8,12 @@ PORT   ?= 8000
 # A demo key so the README's curl examples work as written; never use it in production.
 DEMO_KEY ?= demo-key
 
-.PHONY: run test bench loadtest loadtest-ui clean
+.PHONY: run test test-fast lint bench loadtest loadtest-ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,loadtest]'
+	$(BIN)/pip install --quiet -e '.[test,loadtest,lint]'
 	touch $(STAMP)
 
 # The sales demo: seeds 90 days of simulated calls (first run only), serves the API and
@@ -24,6 +24,17 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The developer loop: everything but the tests that start processes, TLS servers, a
+# browser or the simulator (marked live). Under three minutes on two cores.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not live"
+
+# The checked contracts: lint and formatting (ruff) and types (mypy), as CI runs them.
+lint: $(STAMP)
+	$(BIN)/ruff check contextsvc simulator loadtests bench tests
+	$(BIN)/ruff format --check contextsvc simulator loadtests bench tests
+	$(BIN)/mypy
 
 # Every performance target in one run, side by side (about 10 minutes; builds a
 # 1M-call database under var/bench/ on first use). Installs wrk if missing.

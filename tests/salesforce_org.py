@@ -15,7 +15,7 @@ from contextsvc.service import open_service
 from contextsvc.settings import Settings
 from simulator.cli import main as simulator
 from simulator.salesforce import OBJECTS
-from tests.conftest import ADMIN, KEYS
+from tests.helpers import ADMIN, KEYS
 from tests.fake_salesforce import RunningFake
 
 SMALL = ["days=14", "population.accounts=80", "population.reps=4"]

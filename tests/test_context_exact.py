@@ -22,13 +22,8 @@ from sqlalchemy import select
 from contextsvc.context.assemble import assemble
 from contextsvc.context.prompt import render
 from contextsvc.identity.graph import IdentityGraph
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork
 from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import build
-from contextsvc.settings import REPO_ROOT
 from contextsvc.store import tables as t
 from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
@@ -39,25 +34,12 @@ from contextsvc.context import FULL, ContextMemo, ContextReads
 from contextsvc.pipeline import ProfileReads
 from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import micros
+from tests.helpers import MERGING_WHO as WHO
+from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
+from tests.helpers import PICKLIST
+from tests.helpers import lenient_work as to_work
 
-PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
-NORMALISER = Normaliser(PICKLIST)
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
-
-# Identities chosen so streams merge people: the lead and the contact share an email
-# through "both", the phone-only caller joins whoever owns the number first, Bob/Robert.
-WHO = [
-    {"salesforce_id": "00Q5e00000AAAAA", "email": "pat@acme.com", "last_name": "Doe", "first_name": "Pat"},
-    {"salesforce_id": "0035e00000BBBBB", "phone": "+14155550100", "last_name": "Doe", "first_name": "Patricia"},
-    {"salesforce_id": "0035e00000BBBBB", "email": "pat@acme.com"},
-    {"phone": "(415) 555-0100"},
-    {"salesforce_id": "0035e00000CCCCC", "converted_lead_id": "00Q5e00000DDDDD", "last_name": "Roe"},
-    {"salesforce_id": "00Q5e00000DDDDD", "phone": "+14155550111", "first_name": "Bob", "last_name": "Roe", "company": "Initech"},
-    {"first_name": "Robert", "last_name": "Roe", "company": "Initech Inc", "email": "rob@initech.com"},
-    {"email": "solo@else.org"},
-]
-DISPOSITIONS = ["no_answer", "voicemail_left", "interested", "meeting_booked", "call_back_later", "not_interested",
-                "do_not_call", "bad_number", "Left VM", None, "Spoke to his dog"]
 
 event_strategy = st.builds(
     lambda call, who, day, minute, direction, disposition, version, talk, stage: {
@@ -81,11 +63,6 @@ event_strategy = st.builds(
     st.integers(0, 600),
     st.sampled_from([None, "Qualification", "Proposal/Price Quote"]),
 )
-
-
-def to_work(body: dict) -> CallWork:
-    event = msgspec.convert(body, CallEvent)
-    return CallWork(NORMALISER.normalise(event, strict=False))
 
 
 async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: Path) -> None:

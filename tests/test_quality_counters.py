@@ -27,7 +27,7 @@ from contextsvc.quality.reads import quality_report
 from contextsvc.quality.recount import recount
 from contextsvc.pipeline.writer import Writer
 from tests.helpers import T0, call_event
-from tests.test_writer_failures import PICKLIST
+from tests.helpers import PICKLIST
 
 NORMALISER = Normaliser(PICKLIST)
 # Report ranges around the calls (days 2026-10-31 .. 2026-11-03): within a month, across month

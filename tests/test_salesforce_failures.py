@@ -14,6 +14,8 @@ from contextsvc.salesforce.sync import sync_with_backoff
 from tests.fake_salesforce import RunningFake
 from tests.salesforce_org import contexts, load_org, settings, sync_once
 
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
+
 
 
 def expire_at_page(fake: RunningFake, page: int):

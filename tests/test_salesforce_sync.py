@@ -8,8 +8,10 @@ from datetime import datetime
 import msgspec
 import pytest
 
-from tests.conftest import ADMIN
+from tests.helpers import ADMIN
 from tests.salesforce_org import api_on, contexts, differences, load_org, read_ndjson, sync_once
+
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 
 

@@ -26,7 +26,6 @@ from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import build
-from contextsvc.segments.attributes import SIGNAL_CODES, TREND_LABELS
 from contextsvc.segments.model import Catalogs, SegmentSpec
 from contextsvc.segments.views import AccountState, account_context
 from contextsvc.segments import tables as t
@@ -40,7 +39,10 @@ from contextsvc.pipeline import ProfileReads
 from contextsvc.segments.membership import Segments, _counts_of
 from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import day_of, micros
-from tests.test_context_exact import DISPOSITIONS, PICKLIST, WHO, to_work
+from tests.helpers import MERGING_WHO as WHO
+from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
+from tests.helpers import PICKLIST
+from tests.helpers import lenient_work as to_work
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 STAGES = ["Qualification", "Proposal/Price Quote", "Closed Won"]
