@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 
@@ -22,13 +21,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus: str | None = None, **env: str):
+def live_server(database_url: str, api_keys: str, *, server: str | None = None, cpus: str | None = None, **env: str):
     """`cpus` pins the server to those cores (taskset list, e.g. "0"): benchmarks keep the
     load generator off the server's core."""
     port = free_port()
     environ = {
         **os.environ,
-        "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "CONTEXTSVC_DATABASE_URL": database_url,
         "CONTEXTSVC_API_KEYS": api_keys,
         **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
     }
