@@ -1,11 +1,11 @@
-"""The `contextsvc` command: serve, rebuild, retention, quality, openapi, salesforce."""
+"""The `contextsvc` command: serve, db, rebuild, retention, quality, openapi, salesforce."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from contextsvc.cli import maintenance, salesforce, serve
+from contextsvc.cli import database, maintenance, salesforce, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_commands(commands)
     maintenance.add_commands(commands)
+    database.add_commands(commands)
     salesforce.add_commands(commands)
     return parser
 

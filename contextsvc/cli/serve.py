@@ -11,7 +11,29 @@ from typing import Any
 from contextsvc.settings import Settings
 
 
+def _schema_ready(settings: Settings) -> bool:
+    """Before any worker starts: the schema at the newest revision (SQLite upgrades itself),
+    or one clear line saying what to run instead of a traceback per worker."""
+    import asyncio
+
+    from contextsvc.service import open_database
+    from contextsvc.store import SchemaOutdated
+
+    async def check() -> None:
+        async with open_database(settings):
+            pass
+
+    try:
+        asyncio.run(check())
+    except SchemaOutdated as exc:
+        print(f"contextsvc serve: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _serve(args: argparse.Namespace) -> int:
+    if not _schema_ready(Settings.from_env()):
+        return 2
     if not Settings.from_env().api_keys.strip():
         key = secrets.token_urlsafe(24)
         os.environ["CONTEXTSVC_API_KEYS"] = key  # read by create_app in whichever process serves
