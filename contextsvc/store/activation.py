@@ -121,7 +121,7 @@ class Activation(BatchObserver):
                 "call_flagged", "individual", owner, changes.now_us,
                 {"call_id": call_id, "disposition": call.disposition, "flags": list(flags),
                  "started_at": call.started_at.isoformat(), "direction": call.direction, "rep_id": call.rep_id},
-                {"disposition": before.disposition} if before is not None else None,
+                {"disposition": before.call.disposition} if before is not None else None,
                 flags=flags,
             ))
 
