@@ -2,7 +2,8 @@
 written with the change, stream events published after commit.
 
 Producers:
-- calls: a new call (or a new version) whose disposition gains a flag -> call_flagged
+- calls: every new call (or new version) -> call_logged; one whose disposition gains a
+  flag -> call_flagged
 - segments (store/segments.py listener): enter/leave -> segment_entered / segment_left;
   a threshold rule owns a hidden segment, whose enters are threshold_crossed
 - anyone else: `activation.emit(conn, Occurrence(...))` inside a writer transaction
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, delete, select
 
 from contextsvc.activation.model import (
     CallFlagTrigger,
+    CallTrigger,
     ChangeEvent,
     Occurrence,
     RuleSpec,
@@ -31,6 +33,7 @@ from contextsvc.activation.model import (
     matches,
 )
 from contextsvc.ingest.dispositions import Picklist
+from contextsvc.ingest.normalise import Call
 from contextsvc.store import tables as t
 from contextsvc.store.bulk import bulk_insert
 from contextsvc.store.codec import json_text
@@ -103,6 +106,9 @@ class Activation(BatchObserver):
         self._pending.clear()
 
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
+        if any(isinstance(r.trigger, CallTrigger) for r in self.rules.values()):
+            for call_id, call in changes.calls.items():
+                self.emit(conn, call_logged(call_id, call, changes, self.picklist))
         if not any(isinstance(r.trigger, CallFlagTrigger) for r in self.rules.values()):
             return
         meaning = self.picklist.meaning
@@ -172,3 +178,29 @@ def new_rule(spec: RuleSpec, now_us: int, segment_id: str | None) -> Rule:
     if isinstance(target, WebhookTarget) and target.secret is None:
         target = WebhookTarget(target.url, "whsec_" + secrets.token_urlsafe(24))
     return Rule("act_" + secrets.token_hex(8), spec.name, spec.trigger, target, segment_id, now_us)
+
+
+def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Picklist) -> Occurrence:
+    """A call as it landed: what happened, who it resolved to, and how (the identity rule,
+    and whoever this call merged into that person). No phone or email: the event names
+    the person by name, as every context:read key may see it."""
+    owner = changes.call_owner.get(call_id)
+    profile = changes.profiles.get(owner) if owner else None
+    name = company = None
+    if profile is not None:
+        name = " ".join(filter(None, [profile.person.first_name, profile.person.last_name])) or None
+        company = profile.person.company
+    merged = [{"merged_id": m.merged_id, "rule": m.rule} for m in changes.merges if m.evidence.get("call_id") == call_id]
+    before = changes.replaced.get(call_id)
+    return Occurrence(
+        "call_logged", "call", call_id, changes.now_us,
+        {
+            "call_id": call_id, "direction": call.direction, "started_at": call.started_at.isoformat(),
+            "disposition": call.disposition, "disposition_text": call.disposition_text,
+            "connect": picklist.meaning(call.disposition).connect, "talk_seconds": call.talk_seconds,
+            "rep_id": call.rep_id, "queue": call.queue, "individual_id": owner,
+            "name": name, "company": company,
+            "resolution": {"rule": changes.call_rules.get(call_id), "merged": merged},
+        },
+        {"disposition": before.call.disposition} if before is not None else None,
+    )
