@@ -7,8 +7,15 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # A demo key so the README's curl examples work as written; never use it in production.
 DEMO_KEY ?= demo-key
+# A second demo key that may read contexts but not personal data: the console at /demo
+# switches to it to show phones and emails masked.
+DEMO_MASKED_KEY ?= demo-masked-key
+# One rep's logging degrades for the last ten days, so the data-quality panel has an alert.
+DEMO_ARGS ?= --set degradation.rep=4 --set degradation.from_day=80
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench loadtest loadtest-ui clean
+.PHONY: run test bench loadtest loadtest-ui clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +27,15 @@ $(STAMP): pyproject.toml
 # streams live calls. Plain server without the demo: .venv/bin/contextsvc serve
 run: $(STAMP)
 	@mkdir -p var
-	CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY)} $(BIN)/simulator demo --host $(HOST) --port $(PORT)
+	@CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY),$(DEMO_MASKED_KEY):context:read} \
+		$(BIN)/simulator demo --host $(HOST) --port $(PORT) $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# Installed from Debian when missing (CI runs as root on a fresh machine).
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 # Every performance target in one run, side by side (about 10 minutes; builds a
 # 1M-call database under var/bench/ on first use). Installs wrk if missing.
