@@ -45,7 +45,7 @@ class Demo:
         self.base = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
         env = {**os.environ, "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/demo.db", "CONTEXTSVC_API_KEYS": KEYS}
-        command = [sys.executable, "-m", "simulator.cli", "demo", "--port", str(self.port), "--every", "1.5", "--no-browser"]
+        command = [sys.executable, "-m", "simulator.cli", "demo", "--port", str(self.port), "--every", "0.5", "--no-browser"]
         for setting in SCENARIO:
             command += ["--set", setting]
         self.proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -167,7 +167,17 @@ def test_a_call_appears_on_the_live_floor_seconds_after_it_is_posted(demo, page)
     expect(second.locator(".badge")).to_have_text("linked by phone")
     assert second.get_attribute("data-individual-id") == first["individual_id"]
     expect(page.locator("#identity-events")).not_to_have_text("0")
-    expect(page.locator("#calls-today")).not_to_have_text("–")
+    # The simulator keeps calling: once the floor has filled a little, today's counters
+    # (from the insights API) count at least every call the floor has shown.
+    page.wait_for_function("() => document.querySelectorAll('#floor-rows tr').length >= 8", timeout=10000)
+    shown = page.locator("#floor-rows tr").count()
+    page.wait_for_function("n => Number(document.getElementById('calls-today').textContent.replace(/,/g, '')) >= n",
+                           arg=shown, timeout=5000)
+    today = datetime.now(timezone.utc).date().isoformat()
+    rows = httpx.get(f"{demo.base}/v1/insights/connect-rate", headers=ADMIN,
+                     params={"by": "hour", "from": today, "to": today, "direction": ""}).json()["rows"]
+    assert int(page.locator("#calls-today").inner_text().replace(",", "")) <= sum(r["calls"] for r in rows)
+    expect(page.locator("#connect-rate-today")).to_contain_text("%")
     shoot(page, "live-floor")
 
 
@@ -261,8 +271,9 @@ def test_segments_show_live_counts_and_members(demo, page):
     # A meeting booked: this new person enters the segment, and the count moves by itself.
     post_call(demo, "segment-1", {"phone": "+1 646 555 0133", "first_name": "Lena", "last_name": "Brandt",
                                   "company": "Brandt AG"}, disposition="meeting_booked", talk_seconds=240)
-    page.wait_for_function("([el, n]) => Number(el.textContent.replace(/,/g, '')) > n", arg=[count.element_handle(), before],
-                           timeout=5000)
+    selector = f'li[data-segment-id="{high_intent["id"]}"] .count'  # the list is redrawn: find it afresh each time
+    page.wait_for_function("([s, n]) => Number(document.querySelector(s).textContent.replace(/,/g, '')) > n",
+                           arg=[selector, before], timeout=5000)
     page.locator(f'li[data-segment-id="{high_intent["id"]}"]').get_by_role("button", name="Show members").click()
     expect(page.locator("#members-h")).to_contain_text("High intent in the last 14 days")
     expect(page.locator("#member-list li").first).to_be_visible()
