@@ -14,42 +14,35 @@ import msgspec
 from rich.progress import Progress
 
 from bench.traffic import calls as generate_calls
-from contextsvc.identity.graph import IdentityGraph
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork
-from contextsvc.settings import REPO_ROOT
-from contextsvc.store.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.writer import Writer
+from contextsvc.ingest import CallEvent, CallWork, Normaliser
+from contextsvc.service import build_writer, load_picklist, open_database
+from contextsvc.settings import REPO_ROOT, Settings
 
 BENCH_DIR = REPO_ROOT / "var" / "bench"
 
 
 async def _ingest(path: Path, calls: int, people: int, chunk: int = 5000) -> float:
-    picklist = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
+    """The writer alone (identity, call log, profiles): the data context reads measure."""
+    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{path}", cache_size=200_000)
+    picklist = load_picklist(settings)
     normaliser = Normaliser(picklist)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await create_schema(engine)
-    writer = Writer(engine, IdentityGraph, ProfileWriter(picklist, 200_000), ProfileCache(10))
-    await writer.start()
-    started = time.perf_counter()
-    try:
-        with Progress() as progress:
-            task = progress.add_task(f"ingesting {calls:,} calls", total=calls)
-            for start in range(0, calls, chunk):
-                events = generate_calls(
-                    min(chunk, calls - start), people, seed=start, prefix="b", first_index=start,
-                    seconds_apart=365 * 86_400 / calls,  # a year of traffic whatever the size
-                )
-                work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
-                await writer.submit(work)
-                progress.advance(task, len(work))
-    finally:
-        await writer.stop()
-        await engine.dispose()
+    async with open_database(settings) as engine:
+        writer = build_writer(settings, engine, picklist)
+        await writer.start()
+        started = time.perf_counter()
+        try:
+            with Progress() as progress:
+                task = progress.add_task(f"ingesting {calls:,} calls", total=calls)
+                for first in range(0, calls, chunk):
+                    events = generate_calls(
+                        min(chunk, calls - first), people, seed=first, prefix="b", first_index=first,
+                        seconds_apart=365 * 86_400 / calls,  # a year of traffic whatever the size
+                    )
+                    work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
+                    await writer.submit(work)
+                    progress.advance(task, len(work))
+        finally:
+            await writer.stop()
     return time.perf_counter() - started
 
 

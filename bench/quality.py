@@ -29,19 +29,10 @@ from rich.table import Table
 
 from bench.dataset import database
 from bench.traffic import calls as generate_calls
-from contextsvc.identity.graph import IdentityGraph
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork
-from contextsvc.quality.metrics import Plausibility
-from contextsvc.settings import REPO_ROOT
-from contextsvc.store.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.quality import QualityObserver
-from contextsvc.store.quality_recount import recount
-from contextsvc.store.writer import Writer
+from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
+from contextsvc.quality import Plausibility, QualityObserver, recount
+from contextsvc.service import build_writer, open_database
+from contextsvc.settings import REPO_ROOT, Settings
 from tests.live import live_server
 
 KEY = "bench-key"
@@ -56,15 +47,12 @@ def ensure_counters(db: Path) -> None:
             return
 
     async def run() -> int:
-        engine = create_engine(f"sqlite+aiosqlite:///{db}")
-        await create_schema(engine)
-        try:
-            async with engine.connect() as conn:
-                await conn.execution_options(writer=True)
-                async with conn.begin():
-                    return await conn.run_sync(recount, Plausibility())
-        finally:
-            await engine.dispose()
+        settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{db}")
+        async with open_database(settings) as engine, engine.connect() as conn:
+            await conn.execution_options(writer=True)
+            async with conn.begin():
+                counted: int = await conn.run_sync(recount, Plausibility())
+                return counted
 
     started = time.perf_counter()
     counted = asyncio.run(run())
@@ -118,18 +106,18 @@ class Run(msgspec.Struct):
 async def ingest_run(events: list[dict], batch: int, observed: bool, path: Path) -> Run:
     normaliser = Normaliser(PICKLIST)
     work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await create_schema(engine)
+    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{path}", cache_size=100_000)
     observer = TimedQuality()
-    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100_000), ProfileCache(10),
-                    observers=[observer] if observed else [])
-    await writer.start()
-    started, cpu = time.perf_counter(), time.process_time()
-    for start in range(0, len(work), batch):
-        await writer.submit(work[start : start + batch])
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    await writer.stop()
-    await engine.dispose()
+    async with open_database(settings) as engine:
+        writer = build_writer(settings, engine, PICKLIST)
+        if observed:
+            writer.observe(observer)
+        await writer.start()
+        started, cpu = time.perf_counter(), time.process_time()
+        for first in range(0, len(work), batch):
+            await writer.submit(work[first : first + batch])
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        await writer.stop()
     return Run(len(work) / elapsed, cpu * 1e6 / len(work), observer.seconds / elapsed)
 
 

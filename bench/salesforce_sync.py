@@ -19,7 +19,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from contextsvc.salesforce.runtime import open_connector
+from contextsvc.salesforce import SalesforceApi
+from contextsvc.service import open_service
 from simulator.cli import main as simulator
 from tests.fake_salesforce import RunningFake
 from tests.salesforce_org import load_org, settings
@@ -33,8 +34,8 @@ async def run(days: int, tmp: Path) -> None:
         org = load_org(fake, tmp / "org")
         records = sum(len(r) for r in org.values())
         config = settings(tmp / "sf.db", fake, salesforce_page_size=2000)
-        async with open_connector(config, fake.session()) as connector:
-            sync = connector.sync(connector.api())
+        async with open_service(config) as service:
+            sync = service.salesforce_sync(SalesforceApi(config, fake.session()))
             started = time.perf_counter()
             report = await sync.run_once()
             elapsed = time.perf_counter() - started

@@ -17,13 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.traffic import calls
-from contextsvc.api.app import build_writer
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork
+from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
+from contextsvc.service import SideBranches, build_writer, open_database
 from contextsvc.settings import REPO_ROOT, Settings
-from contextsvc.store.engine import create_engine, create_schema
 
 PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
 
@@ -32,20 +28,20 @@ async def measure(work: list[CallWork], warm: int, size: int, side_branches: boo
     """(calls/s, ms per commit) for `size`-call submits after `warm` calls of history."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp}/w.db", commit_slice=1_000_000)
-        engine = create_engine(settings.database_url)
-        await create_schema(engine)
-        writer = build_writer(settings, engine, PICKLIST, None if side_branches else [])
-        await writer.start()
-        try:
-            await writer.submit(work[:warm])
-            measured = work[warm:]
-            started = time.perf_counter()
-            for start in range(0, len(measured), size):
-                await writer.submit(measured[start : start + size])
-            elapsed = time.perf_counter() - started
-        finally:
-            await writer.stop()
-            await engine.dispose()
+        async with open_database(settings) as engine:
+            writer = build_writer(settings, engine, PICKLIST)
+            if side_branches:
+                SideBranches(settings, PICKLIST, writer)
+            await writer.start()
+            try:
+                await writer.submit(work[:warm])
+                measured = work[warm:]
+                started = time.perf_counter()
+                for first in range(0, len(measured), size):
+                    await writer.submit(measured[first : first + size])
+                elapsed = time.perf_counter() - started
+            finally:
+                await writer.stop()
     return len(measured) / elapsed, elapsed / -(-len(measured) // size) * 1000
 
 

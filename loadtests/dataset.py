@@ -17,11 +17,10 @@ from pathlib import Path
 import msgspec
 import phonenumbers
 
-from contextsvc.identity.graph import IdentityGraph
-from contextsvc.identity.identifiers import normalise_email, normalise_phone
+from contextsvc.identity import IdentityGraph, normalise_email, normalise_phone
+from contextsvc.pipeline import load_graph
+from contextsvc.service import open_database
 from contextsvc.settings import Settings
-from contextsvc.store.engine import create_engine
-from contextsvc.store.writer import load_graph
 from loadtests.profiles import Profile
 from simulator.demo import seed
 from simulator.population import World, build_world
@@ -73,12 +72,9 @@ def seed_database(settings: Settings, dataset: Dataset) -> int:
 
 def _graph(settings: Settings) -> IdentityGraph:
     async def run() -> IdentityGraph:
-        engine = create_engine(settings.database_url)
-        try:
-            async with engine.connect() as conn:
-                return await conn.run_sync(load_graph, IdentityGraph)
-        finally:
-            await engine.dispose()
+        async with open_database(settings) as engine, engine.connect() as conn:
+            graph: IdentityGraph = await conn.run_sync(load_graph, IdentityGraph)
+            return graph
 
     return asyncio.run(run())
 

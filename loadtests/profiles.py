@@ -28,6 +28,7 @@ class Profile(msgspec.Struct, frozen=True):
     freshness_p99_ms: float = 50.0
     max_error_rate: float = 0.0
     min_completeness: float = 1.0
+    min_identity_f1: float = 0.99  # pairwise F1 of who was resolved to whom, against the truth
 
     @property
     def users(self) -> int:

@@ -89,6 +89,7 @@ def evaluate(profile: Profile, out: Path, report, acked: int) -> tuple[list[Chec
               bool(fresh) and percentile(fresh, 0.99) <= profile.freshness_p99_ms),
         Check("completeness", report.completeness * 100, profile.min_completeness * 100, "%",
               report.completeness >= profile.min_completeness),
+        Check("identity F1", report.f1, profile.min_identity_f1, "", report.f1 >= profile.min_identity_f1),
         Check("writers never ran dry", 0.0 if latencies["tail_exhausted"] else 1.0, 1.0, "", not latencies["tail_exhausted"]),
     ]
     by_name = {
@@ -132,7 +133,7 @@ def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -
         if check.name == "writers never ran dry":
             gates.add_row(check.name, "yes" if check.passed else "NO", "", "ok" if check.passed else "[red]FAIL[/]")
             continue
-        comparison = "≥" if check.name == "completeness" else "≤"
+        comparison = "≥" if check.name in ("completeness", "identity F1") else "≤"
         gates.add_row(check.name, f"{check.value:.2f} {check.unit}", f"{comparison} {check.limit:g} {check.unit}",
                       "ok" if check.passed else "[red]FAIL[/]")
     console.print(gates)

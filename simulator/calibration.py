@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from contextsvc.ingest.dispositions import Picklist
+from contextsvc.ingest import Picklist
 from contextsvc.settings import REPO_ROOT
 from simulator.traffic import SimCall
 

@@ -127,7 +127,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _salesforce_push(args: argparse.Namespace) -> int:
-    from contextsvc.salesforce.client import SalesforceApi, SalesforceProblem
+    from contextsvc.salesforce import SalesforceApi, SalesforceProblem
     from contextsvc.settings import Settings
     from simulator.salesforce_push import push
 

@@ -22,14 +22,11 @@ import uvicorn
 from rich.console import Console
 from sqlalchemy import func, select
 
-from contextsvc.api.app import build_writer, create_app
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork
+from contextsvc.api.app import create_app
+from contextsvc.ingest import CallEvent, CallWork
+from contextsvc.service import open_database, open_service
 from contextsvc.settings import Settings
 from contextsvc.store import tables as t
-from contextsvc.store.engine import create_engine, create_schema
 from simulator import demo_setup
 from simulator.population import World, build_world
 from simulator.scenario import Scenario, load
@@ -47,27 +44,17 @@ def demo_scenario(overrides: list[str]) -> Scenario:
 
 async def seed(settings: Settings, history: list[SimCall]) -> int:
     """Ingest the history unless the database already has calls. Returns calls ingested."""
-    picklist = Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
-    engine = create_engine(settings.database_url)
-    await create_schema(engine)
-    try:
-        async with engine.connect() as conn:
-            if (await conn.execute(select(func.count()).select_from(t.calls))).scalar_one():
-                return 0
-        # The service's own writer, side branches included (segments, insights, activation,
-        # data quality), so seeded history counts everywhere.
-        writer = build_writer(settings, engine, picklist)
-        await writer.start()
-        normaliser = Normaliser(picklist, settings.default_region)
-        try:
-            for start in range(0, len(history), 5000):
-                chunk = history[start : start + 5000]
-                await writer.submit([CallWork(normaliser.normalise(msgspec.convert(c.event, CallEvent), strict=True)) for c in chunk])
-        finally:
-            await writer.stop()
-        return len(history)
-    finally:
-        await engine.dispose()
+    async with open_database(settings) as engine, engine.connect() as conn:
+        if (await conn.execute(select(func.count()).select_from(t.calls))).scalar_one():
+            return 0
+    # The service's own writer, side branches included (segments, insights, activation,
+    # data quality), so seeded history counts everywhere.
+    async with open_service(settings) as service:
+        normalise = service.normaliser.normalise
+        for start in range(0, len(history), 5000):
+            chunk = history[start : start + 5000]
+            await service.ingest([CallWork(normalise(msgspec.convert(c.event, CallEvent), strict=True)) for c in chunk])
+    return len(history)
 
 
 def showcase(world: World, history: list[SimCall]) -> list[str]:

@@ -38,8 +38,9 @@ def segment_specs(seed_dir: Path) -> list[dict]:
 
 def _ok(response: httpx.Response) -> dict:
     if response.is_error:
-        raise RuntimeError(f"demo setup: {response.request.method} {response.request.url.path}: "
-                           f"{response.status_code} {response.text}")
+        raise RuntimeError(
+            f"demo setup: {response.request.method} {response.request.url.path}: {response.status_code} {response.text}"
+        )
     return response.json()
 
 
@@ -54,9 +55,13 @@ async def prepare(client: httpx.AsyncClient, seed_dir: Path) -> list[str]:
     wanted = [FLOOR_RULE, ALERT_RULE]
     for spec in segment_specs(seed_dir):
         segment_id = segments[spec["name"]]["id"]
-        wanted.append({"name": f"demo console: segment {segment_id}",
-                       "trigger": {"type": "segment", "segment_id": segment_id, "on": ["enter", "leave"]},
-                       "target": {"type": "stream"}})
+        wanted.append(
+            {
+                "name": f"demo console: segment {segment_id}",
+                "trigger": {"type": "segment", "segment_id": segment_id, "on": ["enter", "leave"]},
+                "target": {"type": "stream"},
+            }
+        )
     rules = {r["name"] for r in _ok(await client.get("/v1/activations"))["rules"]}
     for rule in wanted:
         if rule["name"] not in rules:
@@ -74,7 +79,7 @@ def console_keys(api_keys: str) -> tuple[str, str | None]:
         raise SystemExit("set CONTEXTSVC_API_KEYS (make run sets a demo key)")
     main = keys[0]
     if not (main.allows("context:read") and main.allows("segments:write")):
-        raise SystemExit(f"the demo's key (the first in CONTEXTSVC_API_KEYS) needs context:read and segments:write")
+        raise SystemExit("the demo's key (the first in CONTEXTSVC_API_KEYS) needs context:read and segments:write")
     masked = next((k for k in keys if k.allows("context:read") and not k.allows("pii:read")), None)
     return main.key, masked.key if masked else None
 

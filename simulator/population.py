@@ -10,7 +10,7 @@ from itertools import accumulate
 import msgspec
 from faker import Faker
 
-from contextsvc.identity.identifiers import normalise_salesforce_id
+from contextsvc.identity import normalise_salesforce_id
 from simulator.scenario import Scenario
 
 INDUSTRIES = ["Software", "Manufacturing", "Healthcare", "Financial Services", "Retail", "Logistics", "Education"]

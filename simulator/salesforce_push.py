@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from contextsvc.salesforce.client import COLLECTION_LIMIT, SalesforceApi
+from contextsvc.salesforce import COLLECTION_LIMIT, SalesforceApi
 from simulator.salesforce import OBJECTS
 
 NOT_CREATABLE = {"Id", "SystemModstamp", "CreatedDate", "IsConverted", "ConvertedContactId", "ConvertedAccountId",

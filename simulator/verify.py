@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 import httpx
 import msgspec
 
-from contextsvc.identity.identifiers import normalise_phone
-from contextsvc.ingest.dispositions import Picklist
+from contextsvc.identity import normalise_phone
+from contextsvc.ingest import Picklist
 from contextsvc.settings import REPO_ROOT
 from simulator.population import World
 from simulator.traffic import SimCall

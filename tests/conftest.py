@@ -1,5 +1,5 @@
 """Fixtures. The app (and its database engine) is built inside the test client's own
-event loop by the app's lifespan — never in a fixture (stack-notes.md §2.2)."""
+event loop by the app's lifespan — never in a fixture (its AsyncTestClient runs the app on a loop of its own)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from litestar.testing import AsyncTestClient
 
 from contextsvc.api.app import create_app
 from contextsvc.settings import Settings
+from sqlalchemy import text
 
-ADMIN = {"Authorization": "Bearer admin-key"}
-WRITER = {"X-API-Key": "writer-key"}
-READER = {"Authorization": "Bearer reader-key"}
-KEYS = "admin-key,writer-key:calls:write,reader-key:context:read"
+from contextsvc.identity import IdentityGraph
+from contextsvc.pipeline import BatchObserver, ProfileCache, ProfileWriter, Writer
+from contextsvc.store import create_engine, create_schema
+from tests.helpers import KEYS, PICKLIST
+
 
 
 @pytest.fixture
@@ -62,3 +64,39 @@ def fake(tmp_path):
     running = RunningFake(tmp_path)
     yield running
     running.close()
+
+
+class Recorder(BatchObserver):
+    def __init__(self) -> None:
+        self.loads = 0
+        self.seen = []
+        self.committed = []
+        self.veto = False
+        self.crash_after = False
+
+    def load(self, conn) -> None:
+        self.loads += 1
+
+    def in_transaction(self, conn, changes) -> None:
+        calls_in_tx = conn.execute(text("select count(*) from calls")).scalar()
+        self.seen.append((changes, calls_in_tx))
+        if self.veto:
+            raise RuntimeError("observer refused")
+
+    def after_commit(self, changes) -> None:
+        self.committed.append(changes)
+        if self.crash_after:
+            raise RuntimeError("dispatcher hiccup")
+
+
+@pytest.fixture
+async def observed(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/o.db")
+    await create_schema(engine)
+    recorder = Recorder()
+    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100))
+    writer.observe(recorder)
+    await writer.start()
+    yield writer, recorder
+    await writer.stop()
+    await engine.dispose()

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from datetime import datetime, timedelta, timezone
 
-from contextsvc.identity.graph import IdentityGraph
-from contextsvc.ingest.normalise import Person
+import msgspec
+from hypothesis import strategies as st
+
+from contextsvc.calls import Person
+from contextsvc.identity import IdentityGraph
+from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
+from contextsvc.profile import CallFact
+from contextsvc.settings import REPO_ROOT
+
+ADMIN = {"Authorization": "Bearer admin-key"}
+WRITER = {"X-API-Key": "writer-key"}
+READER = {"Authorization": "Bearer reader-key"}
+KEYS = "admin-key,writer-key:calls:write,reader-key:context:read"
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
 
@@ -38,3 +51,97 @@ def call_event(call_id: str, minutes: int = 0, **kw) -> dict:
     }
     body.update(kw)
     return body
+
+
+PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
+NORMALISER = Normaliser(PICKLIST)
+
+
+def work(body: dict) -> CallWork:
+    """A CallEvent body as the public API would accept it (strict normalisation)."""
+    return CallWork(NORMALISER.normalise(msgspec.convert(body, CallEvent), strict=True))
+
+
+def lenient_work(body: dict) -> CallWork:
+    """The same as a trusted source's: messy values kept and flagged, not refused."""
+    return CallWork(NORMALISER.normalise(msgspec.convert(body, CallEvent), strict=False))
+
+
+# Identities chosen so streams of calls merge people: the lead and the contact share an
+# email through the third, the phone-only caller joins whoever owns the number first,
+# Bob/Robert by nickname.
+MERGING_WHO = [
+    {"salesforce_id": "00Q5e00000AAAAA", "email": "pat@acme.com", "last_name": "Doe", "first_name": "Pat"},
+    {"salesforce_id": "0035e00000BBBBB", "phone": "+14155550100", "last_name": "Doe", "first_name": "Patricia"},
+    {"salesforce_id": "0035e00000BBBBB", "email": "pat@acme.com"},
+    {"phone": "(415) 555-0100"},
+    {"salesforce_id": "0035e00000CCCCC", "converted_lead_id": "00Q5e00000DDDDD", "last_name": "Roe"},
+    {"salesforce_id": "00Q5e00000DDDDD", "phone": "+14155550111", "first_name": "Bob", "last_name": "Roe", "company": "Initech"},
+    {"first_name": "Robert", "last_name": "Roe", "company": "Initech Inc", "email": "rob@initech.com"},
+    {"email": "solo@else.org"},
+]
+# Picklist codes, free text that maps (Left VM) and that does not, and none at all.
+MIXED_DISPOSITIONS = ["no_answer", "voicemail_left", "interested", "meeting_booked", "call_back_later", "not_interested",
+                      "do_not_call", "bad_number", "Left VM", None, "Spoke to his dog"]
+
+
+async def until(predicate, seconds: float = 15.0):
+    """Poll an async predicate until it is truthy or the time is up; its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = await predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)
+
+
+async def deliveries(api, **params) -> dict:
+    response = await api.get("/v1/activations/deliveries", params={"limit": 1000, **params}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+FACT_DAY = 86_400 * 1_000_000
+FACT_T0 = 20_000 * FACT_DAY  # 2024-10-04, as micros: profile facts' clock
+
+FACT_DISPOSITIONS = {
+    "no_answer": (False, ()),
+    "voicemail_left": (False, ("voicemail",)),
+    "interested": (True, ("positive",)),
+    "meeting_booked": (True, ("positive", "meeting")),
+    "call_back_later": (True, ("callback",)),
+    "do_not_call": (True, ("negative", "do_not_call")),
+    None: (False, ()),
+}
+
+
+def fact(call_id: str, started_at: int, direction: str, disposition: str | None, **extra) -> CallFact:
+    connect, flags = FACT_DISPOSITIONS[disposition]
+    fields = dict(
+        call_id=call_id, started_at=started_at, direction=direction, connect=connect, human_answered=connect,
+        flags=flags, disposition=disposition, disposition_text=disposition or extra.pop("text", None),
+        talk_seconds=60 if connect else 0, duration_seconds=90, rep_id="r1", notes=None, account_id=None,
+        opportunity_id=None, opportunity_stage=None, case_id=None, quality=() if disposition else ("disposition_missing",),
+        salesforce_id=None, email=None, phone=None, first_name=None, last_name=None, company=None, title=None,
+    )
+    fields.update(extra)
+    return CallFact(**fields)
+
+
+facts_strategy = st.lists(
+    st.builds(
+        lambda i, day, second, direction, disposition, stage, title: fact(
+            f"c{i}", FACT_T0 + day * FACT_DAY + second * 1_000_000, direction, disposition,
+            opportunity_id="006A" if stage else None, opportunity_stage=stage, title=title,
+        ),
+        st.integers(0, 10_000),
+        st.integers(0, 600),  # spans more than the 400 retained bucket days
+        st.integers(0, 3),  # tiny range: equal timestamps happen, ordered by call_id
+        st.sampled_from(["outbound", "outbound", "inbound", "internal"]),
+        st.sampled_from(list(FACT_DISPOSITIONS)),
+        st.sampled_from([None, "Prospecting", "Negotiation/Review"]),
+        st.sampled_from([None, "CFO", "VP Sales"]),
+    ),
+    max_size=60,
+    unique_by=lambda f: f.call_id,
+)

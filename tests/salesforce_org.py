@@ -10,11 +10,12 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from contextsvc.api.app import create_app
-from contextsvc.salesforce.runtime import open_connector
+from contextsvc.salesforce import SalesforceApi
+from contextsvc.service import open_service
 from contextsvc.settings import Settings
 from simulator.cli import main as simulator
 from simulator.salesforce import OBJECTS
-from tests.conftest import ADMIN, KEYS
+from tests.helpers import ADMIN, KEYS
 from tests.fake_salesforce import RunningFake
 
 SMALL = ["days=14", "population.accounts=80", "population.reps=4"]
@@ -66,8 +67,9 @@ async def contexts(db: Path, lookups: list[str], as_of: str = AS_OF) -> dict[str
 
 async def sync_once(db: Path, fake: RunningFake, config: dict | None = None, **sync_options):
     """One sync pass of the fake org into `db`; `config` overrides settings."""
-    async with open_connector(settings(db, fake, **(config or {})), fake.session()) as connector:
-        return await connector.sync(connector.api(), **sync_options).run_once()
+    config_ = settings(db, fake, **(config or {}))
+    async with open_service(config_) as service:
+        return await service.salesforce_sync(SalesforceApi(config_, fake.session()), **sync_options).run_once()
 
 
 def differences(a, b, path: str = "") -> list[str]:

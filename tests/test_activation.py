@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 from contextsvc.activation.signing import verify
-from tests.conftest import ADMIN, READER, WRITER
-from tests.helpers import call_event
+from tests.helpers import ADMIN, READER, WRITER
+from tests.helpers import call_event, deliveries, until
 from tests.live import free_port
 from tests.webhook_receiver import Receiver
 
@@ -23,21 +23,6 @@ def receiver():
     receiver = Receiver(free_port())
     yield receiver
     receiver.down()
-
-
-async def _until(predicate, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.05)
-
-
-async def _deliveries(api, **params) -> dict:
-    response = await api.get("/v1/activations/deliveries", params={"limit": 1000, **params}, headers=ADMIN)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def test_rules_are_validated(api):
@@ -67,20 +52,20 @@ async def test_a_webhook_receiver_down_then_up_gets_every_event_with_stable_keys
         assert (await api.post("/v1/calls/batch", json={"calls": calls}, headers=WRITER)).status_code == 200
 
         async def failed_once():
-            page = await _deliveries(api)
+            page = await deliveries(api)
             return all(d["attempts"] >= 1 for d in page["deliveries"]) and page
-        page = await _until(failed_once)
+        page = await until(failed_once)
         assert page["counts"] == {"pending": 6, "delivered": 0, "dead": 0}
         assert "ConnectError" in page["deliveries"][0]["last_error"]
     # Restart with the receiver still down: the outbox is durable.
     async with client_for(**FAST_RETRIES) as api:
-        assert (await _deliveries(api))["counts"]["pending"] == 6
+        assert (await deliveries(api))["counts"]["pending"] == 6
         receiver.up()
 
         async def all_delivered():
-            page = await _deliveries(api)
+            page = await deliveries(api)
             return page["counts"]["delivered"] == 6 and page
-        page = await _until(all_delivered)
+        page = await until(all_delivered)
         assert page, "not every event was delivered"
     keys = {d["event_uuid"] for d in page["deliveries"]}
     accepted = [(h, body) for h, body, status in receiver.requests if status == 204]
@@ -110,7 +95,7 @@ async def test_dead_letters_are_listed_and_redriven(client_for, receiver):
         async def dead():
             page = (await api.get("/v1/activations/dead-letters", headers=ADMIN)).json()
             return page["deliveries"] and page
-        page = await _until(dead)
+        page = await until(dead)
         [letter] = page["deliveries"]
         assert letter["attempts"] == 2 and letter["event_type"] == "segment_entered" and letter["rule_id"] == rule_id
         receiver.up()
@@ -118,8 +103,8 @@ async def test_dead_letters_are_listed_and_redriven(client_for, receiver):
         assert redriven.json() == {"redriven": 1}
 
         async def delivered():
-            return (await _deliveries(api, status="delivered"))["deliveries"]
-        assert await _until(delivered)
+            return (await deliveries(api, status="delivered"))["deliveries"]
+        assert await until(delivered)
     [(headers, body, _)] = receiver.requests
     assert headers["idempotency-key"] == letter["event_uuid"]
     assert msgspec.json.decode(body)["current_value"] == {"segment_id": segment_id, "member": True, "cause": "ingest"}
@@ -134,8 +119,8 @@ async def test_a_threshold_fires_once_when_crossed(api, receiver):
         await api.post("/v1/calls", json=call_event(f"t{i}", minutes=i, who={"email": "t@x.com"}), headers=WRITER)
 
     async def delivered():
-        return (await _deliveries(api, status="delivered"))["deliveries"]
-    [delivery] = await _until(delivered)
+        return (await deliveries(api, status="delivered"))["deliveries"]
+    [delivery] = await until(delivered)
     await asyncio.sleep(0.3)
     assert len(receiver.requests) == 1 and delivery["event_type"] == "threshold_crossed"
     assert (await api.get("/v1/segments", headers=READER)).json()["segments"] == []  # its segment is hidden

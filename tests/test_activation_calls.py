@@ -9,16 +9,25 @@ import time
 import msgspec
 import pytest
 
-from tests.conftest import ADMIN, WRITER
-from tests.helpers import call_event
+from tests.helpers import ADMIN, WRITER, call_event
 from tests.live import free_port
 from tests.webhook_receiver import Receiver
 
 FAST_RETRIES = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 200, "webhook_max_attempts": 100}
-ANN = {"salesforce_id": "0035e00000AAAAA", "email": "ann.lee@northwind.com", "first_name": "Ann", "last_name": "Lee",
-       "company": "Northwind"}
-RAJ = {"salesforce_id": "00Q5e00000BBBBB", "phone": "+1 415 555 0101", "first_name": "Raj", "last_name": "Patel",
-       "company": "Contoso"}
+ANN = {
+    "salesforce_id": "0035e00000AAAAA",
+    "email": "ann.lee@northwind.com",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "company": "Northwind",
+}
+RAJ = {
+    "salesforce_id": "00Q5e00000BBBBB",
+    "phone": "+1 415 555 0101",
+    "first_name": "Raj",
+    "last_name": "Patel",
+    "company": "Contoso",
+}
 
 
 @pytest.fixture
@@ -92,7 +101,10 @@ async def test_a_new_version_is_an_event_with_the_previous_disposition(client_fo
 async def test_without_a_call_rule_no_call_events_are_made(client_for, receiver):
     async with client_for(**FAST_RETRIES) as api:
         await _rule(api, "meetings", {"type": "call_flag", "flags": ["meeting"]}, receiver.url)
-        calls = [call_event("a", who=ANN, disposition="no_answer"), call_event("b", 1, who=ANN, disposition="meeting_booked")]
+        calls = [
+            call_event("a", who=ANN, disposition="no_answer"),
+            call_event("b", 1, who=ANN, disposition="meeting_booked"),
+        ]
         assert (await api.post("/v1/calls/batch", json={"calls": calls}, headers=WRITER)).status_code == 200
         events = await _events(receiver, 1)
     assert [e["event_type"] for e in events] == ["call_flagged"]

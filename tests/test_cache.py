@@ -1,8 +1,9 @@
 """The profile cache: bounded, versioned, decoded once."""
 
 from contextsvc.profile.state import build, encode_state
-from contextsvc.store.cache import ProfileCache
-from tests.test_profile_state import T0, fact
+from contextsvc.pipeline.cache import ProfileCache
+from tests.helpers import FACT_T0 as T0
+from tests.helpers import fact
 
 ONE = encode_state(build([fact("a", T0, "outbound", "no_answer")]))
 TWO = encode_state(build([fact("a", T0, "outbound", "no_answer"), fact("b", T0 + 1, "outbound", "interested")]))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
 from contextsvc.context.tokens import count_tokens
-from tests.conftest import READER, WRITER
+from tests.helpers import READER, WRITER
 from tests.helpers import call_event
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
@@ -134,6 +136,7 @@ async def test_bad_parameters_are_refused_with_the_field_named(api):
     assert too_many.status_code == 400 and too_many.json()["code"] == "invalid_request"
 
 
+@pytest.mark.live  # runs the contextsvc CLI in a subprocess
 async def test_context_survives_a_restart_and_a_rebuild(client_for, settings_for):
     async with client_for() as api:
         await ingest(api, *[call_event(f"c{i}", started_at=at(i), disposition="interested" if i % 3 else "no_answer", who=DANA)

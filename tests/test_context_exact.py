@@ -22,41 +22,24 @@ from sqlalchemy import select
 from contextsvc.context.assemble import assemble
 from contextsvc.context.prompt import render
 from contextsvc.identity.graph import IdentityGraph
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork
 from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import build
-from contextsvc.settings import REPO_ROOT
 from contextsvc.store import tables as t
-from contextsvc.store.cache import ProfileCache
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter, decode_call
-from contextsvc.store.engine import create_sqlite_read_engine
-from contextsvc.context.memo import ContextMemo
-from contextsvc.store.reads import ProfileReader, read_context
-from contextsvc.store.writer import Writer
+from contextsvc.calls import decode_call
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.store.engine import create_read_engine
+from contextsvc.context import FULL, ContextMemo, ContextReads
+from contextsvc.pipeline import ProfileReads
+from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import micros
+from tests.helpers import MERGING_WHO as WHO
+from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
+from tests.helpers import PICKLIST
+from tests.helpers import lenient_work as to_work
 
-PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
-NORMALISER = Normaliser(PICKLIST)
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
-
-# Identities chosen so streams merge people: the lead and the contact share an email
-# through "both", the phone-only caller joins whoever owns the number first, Bob/Robert.
-WHO = [
-    {"salesforce_id": "00Q5e00000AAAAA", "email": "pat@acme.com", "last_name": "Doe", "first_name": "Pat"},
-    {"salesforce_id": "0035e00000BBBBB", "phone": "+14155550100", "last_name": "Doe", "first_name": "Patricia"},
-    {"salesforce_id": "0035e00000BBBBB", "email": "pat@acme.com"},
-    {"phone": "(415) 555-0100"},
-    {"salesforce_id": "0035e00000CCCCC", "converted_lead_id": "00Q5e00000DDDDD", "last_name": "Roe"},
-    {"salesforce_id": "00Q5e00000DDDDD", "phone": "+14155550111", "first_name": "Bob", "last_name": "Roe", "company": "Initech"},
-    {"first_name": "Robert", "last_name": "Roe", "company": "Initech Inc", "email": "rob@initech.com"},
-    {"email": "solo@else.org"},
-]
-DISPOSITIONS = ["no_answer", "voicemail_left", "interested", "meeting_booked", "call_back_later", "not_interested",
-                "do_not_call", "bad_number", "Left VM", None, "Spoke to his dog"]
 
 event_strategy = st.builds(
     lambda call, who, day, minute, direction, disposition, version, talk, stage: {
@@ -82,18 +65,13 @@ event_strategy = st.builds(
 )
 
 
-def to_work(body: dict) -> CallWork:
-    event = msgspec.convert(body, CallEvent)
-    return CallWork(NORMALISER.normalise(event, strict=False))
-
-
 async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     await create_schema(engine)
     cache = ProfileCache(1000)
     writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), cache)
     await writer.start()
-    reader = ProfileReader(engine, create_sqlite_read_engine(f"sqlite+aiosqlite:///{db}"))
+    read_engine = create_read_engine(f"sqlite+aiosqlite:///{db}")
     try:
         work = [to_work(e) for e in events]
         bounds = sorted({0, len(work), *[c % (len(work) + 1) for c in cuts]})
@@ -118,11 +96,13 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
                     expected.prompt, expected.prompt_tokens = render(expected, 300)
                     cold = ProfileCache(10)  # the stored row, not the writer's cache
                     for served_cache in (cache, cold):
-                        served = await read_context(reader, served_cache, memo, PICKLIST, individual_id, as_of, 50, 300)
+                        profiles = ProfileReads(engine, read_engine, served_cache, PICKLIST)
+                        reads = ContextReads(writer, profiles, memo, None)
+                        served = await reads.context(individual_id, as_of, 50, 300, FULL)
                         assert msgspec.json.decode(served.json(as_of)) == msgspec.to_builtins(expected)
                         assert served.prompt == expected.prompt
     finally:
-        reader.close()
+        read_engine.dispose()
         await writer.stop()
         await engine.dispose()
 

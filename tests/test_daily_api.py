@@ -4,15 +4,19 @@ windows, at any as_of, and looks people up like the context does. Plus /demo's p
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 
-from tests.conftest import READER, WRITER
-from tests.helpers import call_event
+from tests.helpers import READER, WRITER, call_event
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
-ANN = {"salesforce_id": "0035e00000AAAAA", "phone": "(415) 555-0101", "email": "ann@northwind.com",
-       "first_name": "Ann", "last_name": "Lee"}
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ANN = {
+    "salesforce_id": "0035e00000AAAAA",
+    "phone": "(415) 555-0101",
+    "email": "ann@northwind.com",
+    "first_name": "Ann",
+    "last_name": "Lee",
+}
 DISPOSITIONS = ["no_answer", "voicemail_left", "interested", "not_interested", None]
 
 
@@ -24,8 +28,15 @@ async def _daily(api, lookup: str, **params) -> dict:
 
 async def test_the_days_add_up_to_the_windows_now_and_looking_back(api):
     rng = random.Random(7)
-    calls = [call_event(f"c{i}", started_at=(NOW - timedelta(days=rng.uniform(0, 120))).isoformat(), who=ANN,
-                        disposition=rng.choice(DISPOSITIONS)) for i in range(60)]
+    calls = [
+        call_event(
+            f"c{i}",
+            started_at=(NOW - timedelta(days=rng.uniform(0, 120))).isoformat(),
+            who=ANN,
+            disposition=rng.choice(DISPOSITIONS),
+        )
+        for i in range(60)
+    ]
     assert (await api.post("/v1/calls/batch", json={"calls": calls}, headers=WRITER)).status_code == 200
     for as_of in (NOW, NOW - timedelta(days=33, hours=5)):  # the second one is rebuilt from the call log
         params = {"as_of": as_of.isoformat()}
@@ -44,7 +55,9 @@ async def test_the_days_add_up_to_the_windows_now_and_looking_back(api):
 
 async def test_bad_requests_and_unknown_people_are_clear_errors(api):
     assert (await api.get("/v1/context/ann@northwind.com/daily", params={"days": 0}, headers=READER)).status_code == 400
-    assert (await api.get("/v1/context/ann@northwind.com/daily", params={"days": 401}, headers=READER)).status_code == 400
+    assert (
+        await api.get("/v1/context/ann@northwind.com/daily", params={"days": 401}, headers=READER)
+    ).status_code == 400
     missing = await api.get("/v1/context/nobody@example.com/daily", headers=READER)
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     assert (await api.get("/v1/context/ann@northwind.com/daily")).status_code == 401

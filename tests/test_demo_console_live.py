@@ -5,6 +5,7 @@ Each test saves a screenshot of its panel under docs/demo/ for the README."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -31,10 +32,24 @@ KEYS = "demo-key,demo-masked-key:context:read"
 ADMIN = {"Authorization": "Bearer demo-key"}
 # A small world (about 11,000 calls, seeded in a second or two) whose rep 1 stops logging
 # properly ten days ago, so the data-quality monitor has alerts to show.
-SCENARIO = ["population.accounts=80", "population.reps=3", "population.teams=1", "inbound.calls_per_day=20",
-            "degradation.rep=1", "degradation.from_day=80"]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+SCENARIO = [
+    "population.accounts=80",
+    "population.reps=3",
+    "population.teams=1",
+    "inbound.calls_per_day=20",
+    "degradation.rep=1",
+    "degradation.from_day=80",
+]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 class Demo:
@@ -44,12 +59,27 @@ class Demo:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
-        env = {**os.environ, "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/demo.db", "CONTEXTSVC_API_KEYS": KEYS}
-        command = [sys.executable, "-m", "simulator.cli", "demo", "--port", str(self.port), "--every", "0.5", "--no-browser"]
+        env = {
+            **os.environ,
+            "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/demo.db",
+            "CONTEXTSVC_API_KEYS": KEYS,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "demo",
+            "--port",
+            str(self.port),
+            "--every",
+            "0.5",
+            "--no-browser",
+        ]
         for setting in SCENARIO:
             command += ["--set", setting]
-        self.proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
@@ -74,10 +104,8 @@ class Demo:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
         kill_group(self.proc)
 
 
@@ -127,12 +155,22 @@ def shoot(tab, name: str) -> None:
     tab.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def post_call(demo: Demo, call_id: str, who: dict, disposition: str | None = "no_answer", talk_seconds: int = 0) -> dict:
-    ended = datetime.now(timezone.utc)
+def post_call(
+    demo: Demo, call_id: str, who: dict, disposition: str | None = "no_answer", talk_seconds: int = 0
+) -> dict:
+    ended = datetime.now(UTC)
     duration = talk_seconds + 30
-    body = {"call_id": call_id, "direction": "outbound", "started_at": (ended - timedelta(seconds=duration)).isoformat(),
-            "ended_at": ended.isoformat(), "duration_seconds": duration, "talk_seconds": talk_seconds,
-            "disposition": disposition, "rep_id": "005000000000TEST", "who": who}
+    body = {
+        "call_id": call_id,
+        "direction": "outbound",
+        "started_at": (ended - timedelta(seconds=duration)).isoformat(),
+        "ended_at": ended.isoformat(),
+        "duration_seconds": duration,
+        "talk_seconds": talk_seconds,
+        "disposition": disposition,
+        "rep_id": "005000000000TEST",
+        "who": who,
+    }
     response = httpx.post(f"{demo.base}/v1/calls", json=body, headers=ADMIN, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()
@@ -147,22 +185,33 @@ def open_person(tab, query: str) -> None:
 def test_make_run_prints_the_console_url_first_and_keeps_the_key_out_of_the_address_bar(demo, page):
     assert demo.lines[0].startswith("Demo console: ") and "/demo/#key=demo-key&masked=demo-masked-key" in demo.lines[0]
     assert page.url == f"{demo.base}/demo/"  # the key moved to session storage
-    assert page.evaluate("sessionStorage.getItem('contextsvc.demo.keys')") == '{"main":"demo-key","masked":"demo-masked-key"}'
+    assert (
+        page.evaluate("sessionStorage.getItem('contextsvc.demo.keys')")
+        == '{"main":"demo-key","masked":"demo-masked-key"}'
+    )
 
 
 def test_a_call_appears_on_the_live_floor_seconds_after_it_is_posted(demo, page):
     # No answer: a call no flag-based rule would ever have streamed.
-    first = post_call(demo, "floor-1", {"phone": "+1 646 555 0101", "first_name": "Zora", "last_name": "Quinlan",
-                                        "company": "Quinlan Optics"})
-    row = page.locator(f'tr[data-call-id="floor-1"]')
+    first = post_call(
+        demo,
+        "floor-1",
+        {"phone": "+1 646 555 0101", "first_name": "Zora", "last_name": "Quinlan", "company": "Quinlan Optics"},
+    )
+    row = page.locator('tr[data-call-id="floor-1"]')
     expect(row).to_be_visible(timeout=5000)
     expect(row).to_contain_text("Zora Quinlan")
     expect(row).to_contain_text("no answer")
     expect(row.locator(".badge")).to_have_text("new person")
     # The same person by phone, in another format and with an email this time: linked, live.
-    post_call(demo, "floor-2", {"phone": "(646) 555-0101", "email": "zora@quinlan-optics.com"},
-              disposition="meeting_booked", talk_seconds=300)
-    second = page.locator(f'tr[data-call-id="floor-2"]')
+    post_call(
+        demo,
+        "floor-2",
+        {"phone": "(646) 555-0101", "email": "zora@quinlan-optics.com"},
+        disposition="meeting_booked",
+        talk_seconds=300,
+    )
+    second = page.locator('tr[data-call-id="floor-2"]')
     expect(second).to_be_visible(timeout=5000)
     expect(second.locator(".badge")).to_have_text("linked by phone")
     assert second.get_attribute("data-individual-id") == first["individual_id"]
@@ -171,11 +220,17 @@ def test_a_call_appears_on_the_live_floor_seconds_after_it_is_posted(demo, page)
     # (from the insights API) count at least every call the floor has shown.
     page.wait_for_function("() => document.querySelectorAll('#floor-rows tr').length >= 8", timeout=10000)
     shown = page.locator("#floor-rows tr").count()
-    page.wait_for_function("n => Number(document.getElementById('calls-today').textContent.replace(/,/g, '')) >= n",
-                           arg=shown, timeout=5000)
-    today = datetime.now(timezone.utc).date().isoformat()
-    rows = httpx.get(f"{demo.base}/v1/insights/connect-rate", headers=ADMIN,
-                     params={"by": "hour", "from": today, "to": today, "direction": ""}).json()["rows"]
+    page.wait_for_function(
+        "n => Number(document.getElementById('calls-today').textContent.replace(/,/g, '')) >= n",
+        arg=shown,
+        timeout=5000,
+    )
+    today = datetime.now(UTC).date().isoformat()
+    rows = httpx.get(
+        f"{demo.base}/v1/insights/connect-rate",
+        headers=ADMIN,
+        params={"by": "hour", "from": today, "to": today, "direction": ""},
+    ).json()["rows"]
     assert int(page.locator("#calls-today").inner_text().replace(",", "")) <= sum(r["calls"] for r in rows)
     expect(page.locator("#connect-rate-today")).to_contain_text("%")
     shoot(page, "live-floor")
@@ -207,8 +262,16 @@ def test_person_search_by_phone_shows_the_card_the_chart_and_a_prompt_the_budget
     expect(page.locator("#prompt-lines li").first).to_contain_text(f"Call history for {expected['person']['name']}")
     card, chart = page.locator("#person-card").bounding_box(), page.locator("#person-chart").bounding_box()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "person.png"), full_page=True, clip={  # the card down to its chart
-        "x": card["x"] - 8, "y": card["y"] - 8, "width": card["width"] + 16, "height": chart["y"] + chart["height"] - card["y"] + 16})
+    page.screenshot(
+        path=str(SHOTS / "person.png"),
+        full_page=True,
+        clip={  # the card down to its chart
+            "x": card["x"] - 8,
+            "y": card["y"] - 8,
+            "width": card["width"] + 16,
+            "height": chart["y"] + chart["height"] - card["y"] + 16,
+        },
+    )
 
     slider = page.get_by_label("Token budget")
     slider.focus()
@@ -238,8 +301,10 @@ def test_the_agent_view_masks_phone_and_email_for_a_key_without_pii_read(demo, p
     printed_email = showcase(demo)[1]  # upper case, as a rep might type it
     assert printed_email == printed_email.upper()
     body = {"email": printed_email, "max_tokens": 300}
-    full, masked = (httpx.post(f"{demo.base}/v1/agent/call-context", json=body, headers={"Authorization": f"Bearer {key}"}).json()
-                    for key in ("demo-key", "demo-masked-key"))
+    full, masked = (
+        httpx.post(f"{demo.base}/v1/agent/call-context", json=body, headers={"Authorization": f"Bearer {key}"}).json()
+        for key in ("demo-key", "demo-masked-key")
+    )
     assert full["email"] == printed_email.lower() and masked["email"] != full["email"]
     open_person(page, printed_email)
     expect(page.locator("#person-name")).to_have_text(full["name"])
@@ -269,11 +334,19 @@ def test_segments_show_live_counts_and_members(demo, page):
     expect(count).not_to_have_text("")
     before = int(count.inner_text().replace(",", ""))
     # A meeting booked: this new person enters the segment, and the count moves by itself.
-    post_call(demo, "segment-1", {"phone": "+1 646 555 0133", "first_name": "Lena", "last_name": "Brandt",
-                                  "company": "Brandt AG"}, disposition="meeting_booked", talk_seconds=240)
+    post_call(
+        demo,
+        "segment-1",
+        {"phone": "+1 646 555 0133", "first_name": "Lena", "last_name": "Brandt", "company": "Brandt AG"},
+        disposition="meeting_booked",
+        talk_seconds=240,
+    )
     selector = f'li[data-segment-id="{high_intent["id"]}"] .count'  # the list is redrawn: find it afresh each time
-    page.wait_for_function("([s, n]) => Number(document.querySelector(s).textContent.replace(/,/g, '')) > n",
-                           arg=[selector, before], timeout=5000)
+    page.wait_for_function(
+        "([s, n]) => Number(document.querySelector(s).textContent.replace(/,/g, '')) > n",
+        arg=[selector, before],
+        timeout=5000,
+    )
     page.locator(f'li[data-segment-id="{high_intent["id"]}"]').get_by_role("button", name="Show members").click()
     expect(page.locator("#members-h")).to_contain_text("High intent in the last 14 days")
     expect(page.locator("#member-list li").first).to_be_visible()

@@ -3,6 +3,8 @@ that remain, and leave nothing of an erased person behind (restart included)."""
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import os
 import subprocess
@@ -17,8 +19,8 @@ from contextsvc.ingest.dispositions import Picklist
 from contextsvc.profile.state import build, decode_state
 from contextsvc.settings import REPO_ROOT
 from contextsvc.store import tables as t
-from contextsvc.store.profiles import facts_of
-from tests.conftest import ADMIN, KEYS
+from contextsvc.pipeline.profiles import facts_of
+from tests.helpers import ADMIN
 from tests.helpers import call_event
 
 PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
@@ -104,6 +106,7 @@ def _days_ago(days: float) -> str:
     return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat()
 
 
+@pytest.mark.live  # runs the contextsvc CLI in a subprocess
 async def test_retention_purges_by_age_source_and_region_and_rebuilds_exactly(client_for, tmp_path):
     uk = {"phone": "+44 20 7946 0958", "first_name": "Ann", "last_name": "Hale"}
     calls = [

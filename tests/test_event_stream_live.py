@@ -3,11 +3,15 @@ reconnect with Last-Event-ID replays what was missed."""
 
 from __future__ import annotations
 
+import pytest
+
 import httpx
 import msgspec
 
 from tests.helpers import call_event
 from tests.live import live_server
+
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 KEY = {"Authorization": "Bearer k"}
 

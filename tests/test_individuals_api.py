@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import READER, WRITER
+from tests.helpers import READER, WRITER
 from tests.helpers import call_event
 
 LEAD = "00Q5e00000XyZab"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from tests.conftest import ADMIN, READER, WRITER
+from tests.helpers import ADMIN, READER, WRITER
 from tests.helpers import call_event
 
 

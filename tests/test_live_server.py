@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import json
 import signal
@@ -11,6 +13,8 @@ import httpx
 
 from tests.helpers import call_event
 from tests.live import kill_group, live_server
+
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 KEY = {"Authorization": "Bearer k"}
 

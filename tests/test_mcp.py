@@ -14,6 +14,8 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.helpers import call_event
 from tests.live import live_server
 
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
+
 KEYS = "admin-key,plain-key:context:read,pii-key:context:read|pii:read,writer-key:calls:write"
 DANA = {"salesforce_id": "0035e00000AAAAA", "phone": "(415) 555-0100", "email": "dana.lee@northwind.com",
         "first_name": "Dana", "last_name": "Lee", "company": "Northwind", "title": "VP Operations"}

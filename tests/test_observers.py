@@ -4,52 +4,10 @@ after its commit, and can veto a batch but never un-acknowledge a committed one.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from contextsvc.errors import Unavailable
-from contextsvc.identity.graph import IdentityGraph
-from contextsvc.store.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.observers import BatchObserver
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.writer import Writer
 from tests.helpers import call_event
-from tests.test_writer_failures import PICKLIST, work
-
-
-class Recorder(BatchObserver):
-    def __init__(self) -> None:
-        self.loads = 0
-        self.seen = []
-        self.committed = []
-        self.veto = False
-        self.crash_after = False
-
-    def load(self, conn) -> None:
-        self.loads += 1
-
-    def in_transaction(self, conn, changes) -> None:
-        calls_in_tx = conn.execute(text("select count(*) from calls")).scalar()
-        self.seen.append((changes, calls_in_tx))
-        if self.veto:
-            raise RuntimeError("observer refused")
-
-    def after_commit(self, changes) -> None:
-        self.committed.append(changes)
-        if self.crash_after:
-            raise RuntimeError("dispatcher hiccup")
-
-
-@pytest.fixture
-async def observed(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/o.db")
-    await create_schema(engine)
-    recorder = Recorder()
-    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100), observers=[recorder])
-    await writer.start()
-    yield writer, recorder
-    await writer.stop()
-    await engine.dispose()
+from tests.helpers import work
 
 
 async def test_an_observer_sees_the_calls_their_owners_and_the_new_profiles(observed):

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
 
-import pytest
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
 from contextsvc.api.openapi30 import DESCRIPTION_LIMIT, downgrade, for_external_services
-from tests.conftest import READER
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -103,6 +103,7 @@ async def test_ingest_still_quarantines_the_raw_body_verbatim(api):
     assert listed.json()["items"][-1]["body"] == raw.decode()
 
 
+@pytest.mark.live  # runs the contextsvc CLI in a subprocess
 def test_cli_writes_the_same_document(tmp_path):
     out = tmp_path / "openapi.json"
     subprocess.run([sys.executable, "-m", "contextsvc.cli", "openapi", "--version", "3.0", "--output", str(out)], check=True)

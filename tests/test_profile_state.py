@@ -10,52 +10,9 @@ from hypothesis import strategies as st
 from contextsvc.profile import state as profile_state
 from contextsvc.profile.facts import CallFact
 from contextsvc.profile.state import ProfileState, build
-
-DAY = 86_400 * 1_000_000
-T0 = 20_000 * DAY  # 2024-10-04
-
-DISPOSITIONS = {
-    "no_answer": (False, ()),
-    "voicemail_left": (False, ("voicemail",)),
-    "interested": (True, ("positive",)),
-    "meeting_booked": (True, ("positive", "meeting")),
-    "call_back_later": (True, ("callback",)),
-    "do_not_call": (True, ("negative", "do_not_call")),
-    None: (False, ()),
-}
-
-
-def fact(call_id: str, started_at: int, direction: str, disposition: str | None, **extra) -> CallFact:
-    connect, flags = DISPOSITIONS[disposition]
-    fields = dict(
-        call_id=call_id, started_at=started_at, direction=direction, connect=connect, human_answered=connect,
-        flags=flags, disposition=disposition, disposition_text=disposition or extra.pop("text", None),
-        talk_seconds=60 if connect else 0, duration_seconds=90, rep_id="r1", notes=None, account_id=None,
-        opportunity_id=None, opportunity_stage=None, case_id=None, quality=() if disposition else ("disposition_missing",),
-        salesforce_id=None, email=None, phone=None, first_name=None, last_name=None, company=None, title=None,
-    )
-    fields.update(extra)
-    return CallFact(**fields)
-
-
-facts_strategy = st.lists(
-    st.builds(
-        lambda i, day, second, direction, disposition, stage, title: fact(
-            f"c{i}", T0 + day * DAY + second * 1_000_000, direction, disposition,
-            opportunity_id="006A" if stage else None, opportunity_stage=stage, title=title,
-        ),
-        st.integers(0, 10_000),
-        st.integers(0, 600),  # spans more than the 400 retained bucket days
-        st.integers(0, 3),  # tiny range: equal timestamps happen, ordered by call_id
-        st.sampled_from(["outbound", "outbound", "inbound", "internal"]),
-        st.sampled_from(list(DISPOSITIONS)),
-        st.sampled_from([None, "Prospecting", "Negotiation/Review"]),
-        st.sampled_from([None, "CFO", "VP Sales"]),
-    ),
-    max_size=60,
-    unique_by=lambda f: f.call_id,
-)
-
+from tests.helpers import FACT_DAY as DAY
+from tests.helpers import FACT_T0 as T0
+from tests.helpers import fact, facts_strategy
 
 def incrementally(facts: list[CallFact]) -> ProfileState:
     state = build([])

@@ -13,7 +13,7 @@ import pytest
 from simulator.population import build_world
 from simulator.scenario import load
 from simulator.traffic import Traffic
-from tests.conftest import READER, WRITER
+from tests.helpers import READER, WRITER
 
 SMALL = ["days=19", "population.accounts=80", "population.reps=4"]
 DEGRADE_FROM = 15  # a Tuesday: scenarios start on a Monday
@@ -103,9 +103,9 @@ async def test_alerts_and_the_evaluation_point_survive_a_restart(client_for):
 
 
 async def test_an_alert_is_delivered_as_an_activation_event(client_for):
-    from tests.conftest import ADMIN
+    from tests.helpers import ADMIN
     from tests.live import free_port
-    from tests.test_activation import _deliveries, _until
+    from tests.helpers import deliveries, until
     from tests.webhook_receiver import Receiver
 
     receiver = Receiver(free_port())
@@ -121,10 +121,10 @@ async def test_an_alert_is_delivered_as_an_activation_event(client_for):
             stored = await alerts(client)
 
             async def delivered():
-                page = await _deliveries(client, status="delivered")
+                page = await deliveries(client, status="delivered")
                 return len(page["deliveries"]) == len(stored) and page["deliveries"]
 
-            deliveries = await _until(delivered)
+            deliveries = await until(delivered)
     finally:
         receiver.down()
     assert stored and deliveries, "the degraded scenario must raise alerts, each delivered"

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from contextsvc.cli import main as contextsvc
-from tests.conftest import ADMIN, READER, WRITER
+from tests.helpers import ADMIN, READER, WRITER
 from tests.helpers import T0, call_event
 
 DAY = T0.date().isoformat()

@@ -18,16 +18,16 @@ from contextsvc.ingest.intake import prepare
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.quality.alerts import binomial_tail
 from contextsvc.quality.metrics import METRICS, Plausibility, day_number
-from contextsvc.store import tables as t
-from contextsvc.store.cache import ProfileCache
+from contextsvc.quality import tables as t
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.quality import QualityObserver
-from contextsvc.store.quality_reads import quality_report
-from contextsvc.store.quality_recount import recount
-from contextsvc.store.writer import Writer
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.quality.monitor import QualityObserver
+from contextsvc.quality.reads import quality_report
+from contextsvc.quality.recount import recount
+from contextsvc.pipeline.writer import Writer
 from tests.helpers import T0, call_event
-from tests.test_writer_failures import PICKLIST
+from tests.helpers import PICKLIST
 
 NORMALISER = Normaliser(PICKLIST)
 # Report ranges around the calls (days 2026-10-31 .. 2026-11-03): within a month, across month
@@ -83,7 +83,8 @@ async def ingest_and_recount(batches: list[list[dict]], path: Path):
     await create_schema(engine)
     limits = Plausibility()
     writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100),
-                    observers=[QualityObserver(limits)], clock=lambda: T0 + timedelta(hours=12))
+                    clock=lambda: T0 + timedelta(hours=12))
+    writer.observe(QualityObserver(limits))
     await writer.start()
     for batch in batches:
         # admin-style lenient intake: unmapped dispositions and bad phones are stored and flagged

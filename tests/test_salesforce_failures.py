@@ -9,10 +9,12 @@ import time
 import pytest
 
 from contextsvc.salesforce.client import SalesforceApi, SalesforceAuthError, SalesforceCallFailed
-from contextsvc.salesforce.runtime import open_connector
+from contextsvc.service import open_service
 from contextsvc.salesforce.sync import sync_with_backoff
 from tests.fake_salesforce import RunningFake
 from tests.salesforce_org import contexts, load_org, settings, sync_once
+
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 
 
@@ -73,8 +75,10 @@ async def test_request_limit_backs_off_and_resumes_from_the_watermark(org_dir, f
         fake.org.api_used = 0  # the rolling 24-hour window moved on
 
     db = tmp_path / "sf.db"
-    async with open_connector(settings(db, fake), fake.session()) as connector:
-        report = await sync_with_backoff(connector.sync(connector.api()), first_wait_s=60, max_wait_s=3600, sleep=sleep)
+    config = settings(db, fake)
+    async with open_service(config) as service:
+        sync = service.salesforce_sync(SalesforceApi(config, fake.session()))
+        report = await sync_with_backoff(sync, first_wait_s=60, max_wait_s=3600, sleep=sleep)
     assert len(waits) >= 2 and waits == [60 * 2**i for i in range(len(waits))]  # each pass got further
     assert report.calls == {"accepted": len(org["Task"])}
     fake.org.api_limit = 1_000_000

@@ -8,8 +8,10 @@ from datetime import datetime
 import msgspec
 import pytest
 
-from tests.conftest import ADMIN
+from tests.helpers import ADMIN
 from tests.salesforce_org import api_on, contexts, differences, load_org, read_ndjson, sync_once
+
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 
 
@@ -77,7 +79,7 @@ async def test_a_crash_mid_sync_resumes_with_no_loss_and_no_double_count(org_dir
         await sync_once(db, fake, after_page=crash_in_tasks)
 
     # Second crash: after the writer committed a chunk, before it left the pending list.
-    from contextsvc.store import salesforce as mirror
+    from contextsvc.salesforce import mirror
 
     real_settle = mirror.settle
 

@@ -14,6 +14,8 @@ from contextsvc.salesforce.writeback import FieldMapError, parse_field_map, plan
 from contextsvc.store.engine import create_engine
 from tests.salesforce_org import load_org, settings, sync_once
 
+pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
+
 FIELDS = ("Call_Attempts_30d__c", "Last_Connected_At__c", "Engagement_Trend__c", "Calls_To_First_Connect__c")
 NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
 

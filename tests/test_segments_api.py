@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from contextsvc.settings import REPO_ROOT
-from tests.conftest import ADMIN, READER, WRITER
+from tests.helpers import ADMIN, READER, WRITER
 from tests.helpers import call_event
 
 SEEDS = REPO_ROOT / "seed" / "segments"

@@ -26,23 +26,28 @@ from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import build
-from contextsvc.segments.attributes import SIGNAL_CODES, TREND_LABELS
-from contextsvc.segments.model import SegmentSpec
+from contextsvc.segments.model import Catalogs, SegmentSpec
 from contextsvc.segments.views import AccountState, account_context
-from contextsvc.store import tables as t
-from contextsvc.store.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema, create_sqlite_read_engine
-from contextsvc.store.profiles import ProfileWriter, decode_call
-from contextsvc.store.reads import ProfileReader, read_context
-from contextsvc.store.segments import Segments, _counts_of, current_view
-from contextsvc.store.writer import Writer
+from contextsvc.segments import tables as t
+from contextsvc.store import tables as core
+from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.store.engine import create_engine, create_read_engine, create_schema
+from contextsvc.calls import decode_call
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.context import FULL, ContextReads
+from contextsvc.pipeline import ProfileReads
+from contextsvc.segments.membership import Segments, _counts_of
+from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import day_of, micros
-from tests.test_context_exact import DISPOSITIONS, PICKLIST, WHO, to_work
+from tests.helpers import MERGING_WHO as WHO
+from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
+from tests.helpers import PICKLIST
+from tests.helpers import lenient_work as to_work
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 STAGES = ["Qualification", "Proposal/Price Quote", "Closed Won"]
 ACCOUNTS = [None, "0015e00000ACC01", "0015e00000ACC02"]
-CATALOGS = Segments(PICKLIST).catalogs.by_subject
+CATALOGS = Catalogs(PICKLIST.codes).by_subject
 # Always present besides the random ones: memberships that time alone changes often.
 TIME_SENSITIVE = [
     {"attribute": "windows.7d.calls", "op": ">=", "value": 1},
@@ -133,7 +138,7 @@ async def _stored_members(engine) -> dict[str, set[str]]:
 
 async def _brute_force(engine, segments: Segments, now: datetime) -> tuple[dict[str, set[str]], dict]:
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(t.calls.c.individual_id, t.calls.c.body))).all()
+        rows = (await conn.execute(select(core.calls.c.individual_id, core.calls.c.body))).all()
     facts_of: dict[str, list] = {}
     accounts: dict[str, AccountState] = {}
     for individual_id, body in rows:
@@ -160,16 +165,16 @@ async def scenario(people_conditions, account_condition, steps, db: Path) -> Non
     engine = create_engine(url)
     await create_schema(engine)
     clock = Clock()
-    segments = Segments(PICKLIST)
     cache = ProfileCache(1000)
-    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), cache, observers=[segments], clock=clock)
+    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), cache, clock=clock)
+    segments = Segments(PICKLIST, writer)
+    writer.observe(segments)
     await writer.start()
-    reader = ProfileReader(engine, create_sqlite_read_engine(url))
+    read_engine = create_read_engine(url)
+    reads = ContextReads(writer, ProfileReads(engine, read_engine, cache, PICKLIST), ContextMemo(10), segments)
 
     async def define(subject: str, condition: dict) -> None:
-        segment = segments.prepare(SegmentSpec("s", condition, subject), micros(clock.now))
-        await writer.run(lambda conn: segments.create(conn, segment))
-        segments.publish()
+        await segments.define(segments.prepare(SegmentSpec("s", condition, subject), micros(clock.now)))
 
     try:
         await define("individual", people_conditions[0])
@@ -178,7 +183,7 @@ async def scenario(people_conditions, account_condition, steps, db: Path) -> Non
             if calls:
                 await writer.submit([to_work(_event(c, clock.now)) for c in calls])
             else:  # time passes with no ingest: a read brings membership to the new day
-                await current_view(writer, segments, micros(clock.now))
+                await segments.current(micros(clock.now))
             if number == 1:  # later definitions start from the calls already there
                 for condition in people_conditions[1:] + TIME_SENSITIVE:
                     await define("individual", condition)
@@ -186,13 +191,12 @@ async def scenario(people_conditions, account_condition, steps, db: Path) -> Non
                     await define("account", condition)
             expected, contexts = await _brute_force(engine, segments, clock.now)
             assert await _stored_members(engine) == expected, f"after step {number} at {clock.now}"
-            view = segments.view
             for individual_id, context in contexts.items():
-                served = await read_context(reader, cache, ContextMemo(10), PICKLIST, individual_id, clock.now, 5, 300, segments=view)
+                served = await reads.context(individual_id, clock.now, 5, 300, FULL)
                 listed = {s["id"] for s in msgspec.json.decode(served.json(clock.now))["segments"]}
                 assert listed == {s for s, members in expected.items() if individual_id in members}
     finally:
-        reader.close()
+        read_engine.dispose()
         await writer.stop()
         await engine.dispose()
 

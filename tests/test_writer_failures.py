@@ -6,25 +6,12 @@ import pytest
 
 from contextsvc.errors import Unavailable
 from contextsvc.identity.graph import IdentityGraph
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork
-from contextsvc.settings import REPO_ROOT
-from contextsvc.store import writer as writer_module
-from contextsvc.store.cache import ProfileCache
+from contextsvc.pipeline import writer as writer_module
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.writer import Writer
-from tests.helpers import call_event
-
-import msgspec
-
-PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
-
-
-def work(body: dict) -> CallWork:
-    return CallWork(Normaliser(PICKLIST).normalise(msgspec.convert(body, CallEvent), strict=True))
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.writer import Writer
+from tests.helpers import PICKLIST, call_event, work
 
 
 @pytest.fixture

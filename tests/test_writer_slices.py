@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 
 from contextsvc.identity.graph import IdentityGraph
-from contextsvc.store.cache import ProfileCache
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.store.profiles import ProfileWriter
-from contextsvc.store.writer import Writer
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.writer import Writer
 from tests.helpers import T0, call_event
-from tests.test_writer_failures import PICKLIST, work
+from tests.conftest import Recorder
+from tests.helpers import PICKLIST, work
 
 
 @pytest.fixture
@@ -21,13 +22,15 @@ async def writer(tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/s.db")
     await create_schema(engine)
     w = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), ProfileCache(1000), commit_slice=50)
+    w.observe(recorder := Recorder())
     await w.start()
-    yield w
+    yield w, recorder
     await w.stop()
     await engine.dispose()
 
 
 async def test_a_single_call_is_not_held_behind_a_large_batch(writer):
+    writer, _ = writer
     big = [work(call_event(f"b{i}", minutes=i, who={"phone": f"+1646555{i:04d}"})) for i in range(1000)]
     finished: list[str] = []
 
@@ -48,12 +51,14 @@ async def test_a_single_call_is_not_held_behind_a_large_batch(writer):
 
 
 async def test_a_large_request_alone_commits_whole(writer):
+    writer, recorder = writer
     results = await writer.submit([work(call_event(f"b{i}", minutes=i, who={"email": f"b{i}@x.com"})) for i in range(120)])
     assert {r.status for r in results} == {"accepted"}
-    assert writer._version == 1  # one transaction, not three slices
+    assert [len(changes.calls) for changes, _ in recorder.seen] == [120]  # one transaction, not three slices
 
 
 async def test_slices_of_one_request_keep_its_order(writer):
+    writer, _ = writer
     await writer.submit([work(call_event("s0", who={"email": "s0@x.com"}))])  # small requests are flowing
     # The same call twice in one request, in different slices: the later version wins.
     first = call_event("c1", who={"email": "a@x.com"}, disposition="no_answer")

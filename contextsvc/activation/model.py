@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
-from contextsvc.ingest.dispositions import OUTCOME_FLAGS
+from contextsvc.ingest import OUTCOME_FLAGS
 
 Url = Annotated[str, msgspec.Meta(pattern=r"^https?://", max_length=2000)]
 CALL_FLAGS = ("connect", *OUTCOME_FLAGS)  # "high intent" is positive or meeting

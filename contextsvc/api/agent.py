@@ -14,11 +14,12 @@ from litestar.params import JSONBody
 
 from contextsvc.api.auth import api_key_of
 from contextsvc.api.serving import context_for, utc_as_of
-from contextsvc.context.agent_view import AgentCallContext, agent_view
-from contextsvc.context.assemble import CallContext
+from contextsvc.api.services import service_of
+from contextsvc.context import AgentCallContext, agent_view
+from contextsvc.context import CallContext
 from contextsvc.errors import FieldError, ValidationFailed
-from contextsvc.identity.lookup import LookupKey, parse_lookup
-from contextsvc.ingest.events import AwareDatetime
+from contextsvc.identity import LookupKey, parse_lookup
+from contextsvc.calls import AwareDatetime
 
 RECENT_CALLS = 5
 _decode_context = msgspec.json.Decoder(CallContext).decode
@@ -75,8 +76,8 @@ class AgentController(Controller):
         """For Agentforce agent actions, Flow and Prompt Builder: one of record_id, phone or
         email in; a flat answer out. Phones and emails are masked unless the API key has
         pii:read; last_recording_url is null unless it has recordings:read."""
-        state = request.app.state
+        service = service_of(request)
         as_of = utc_as_of(data.as_of, "POST /v1/agent/call-context")
-        key = lookup_of(data, state.settings.default_region)
-        rendered = await context_for(state, api_key_of(request), key, as_of, RECENT_CALLS, data.max_tokens)
+        key = lookup_of(data, service.settings.default_region)
+        rendered = await context_for(service, api_key_of(request), key, as_of, RECENT_CALLS, data.max_tokens)
         return agent_view(_decode_context(rendered.json(as_of)))

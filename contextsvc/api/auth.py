@@ -9,7 +9,7 @@ import msgspec
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
-from contextsvc.context.privacy import Disclosure
+from contextsvc.context import Disclosure
 from contextsvc.errors import Forbidden, Unauthenticated
 
 # pii:read: phone numbers and emails in clear in contexts and prompts (masked otherwise);

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Request
 
 from contextsvc.errors import ValidationFailed
-from contextsvc.ingest.intake import field_error_from_msgspec
+from contextsvc.ingest import field_error_from_msgspec
 
 T = TypeVar("T")
 

@@ -12,11 +12,12 @@ from litestar.di import Provide
 from litestar.params import JSONBody, Parameter
 
 from contextsvc.api.auth import api_key_of
+from contextsvc.api.services import service_of
 from contextsvc.errors import Conflict, ValidationFailed
-from contextsvc.ingest.events import CallEvent
-from contextsvc.ingest.intake import MAX_BATCH_ITEMS, prepare, split_batch
-from contextsvc.ingest.results import ItemResult, QuarantineWork
-from contextsvc.store.queries import quarantined
+from contextsvc.ingest import CallEvent
+from contextsvc.ingest import MAX_BATCH_ITEMS, prepare, split_batch
+from contextsvc.ingest import ItemResult, QuarantineWork
+from contextsvc.ingest import quarantined
 
 _PAUSE_EVERY = 128
 _STATUS_CODE = {"accepted": 201, "updated": 200, "duplicate": 200, "stale": 200}
@@ -62,9 +63,9 @@ class CallsController(Controller):
         dependencies={"documented_body": Provide(_documents_call_event)},
     )
     async def ingest_one(self, request: Request) -> Response[ItemResult]:
-        state = request.app.state
-        work = prepare(await request.body(), state.normaliser, strict=not _trusted(request), channel="POST /v1/calls")
-        [result] = await state.writer.submit([work])
+        service = service_of(request)
+        work = prepare(await request.body(), service.normaliser, strict=not _trusted(request), channel="POST /v1/calls")
+        [result] = await service.ingest([work])
         if result.status == "rejected":
             assert isinstance(work, QuarantineWork)
             raise ValidationFailed(
@@ -84,12 +85,12 @@ class CallsController(Controller):
         dependencies={"documented_body": Provide(_documents_call_batch)},
     )
     async def ingest_batch(self, request: Request) -> BatchResult:
-        state = request.app.state
+        service = service_of(request)
         raw = await request.body()
         try:
             items = split_batch(raw)
         except ValidationFailed as exc:
-            [kept] = await state.writer.submit(
+            [kept] = await service.ingest(
                 [QuarantineWork("POST /v1/calls/batch", exc.fields[0].code, exc.fields, raw.decode("utf-8", "replace"))]
             )
             exc.details["quarantine_id"] = kept.quarantine_id
@@ -99,8 +100,8 @@ class CallsController(Controller):
         for index, item in enumerate(items):
             if index and index % _PAUSE_EVERY == 0:
                 await asyncio.sleep(0)  # a 5,000-call body is ~90 ms of parsing: let reads in
-            work.append(prepare(item, state.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]"))
-        results = await state.writer.submit(work) if work else []
+            work.append(prepare(item, service.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]"))
+        results = await service.ingest(work) if work else []
         for index, result in enumerate(results):
             result.index = index
         return BatchResult(dict(Counter(r.status for r in results)), results)
@@ -113,5 +114,5 @@ class CallsController(Controller):
         limit: int = Parameter(default=100, ge=1, le=1000),
         reason: str | None = Parameter(default=None, description="only items rejected for this reason code"),
     ) -> dict:
-        items = await quarantined(request.app.state.engine, after_id=after, limit=limit, reason=reason)
+        items = await quarantined(service_of(request).engine, after_id=after, limit=limit, reason=reason)
         return {"items": items, "next_after": items[-1].id if len(items) == limit else None}

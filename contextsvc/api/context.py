@@ -11,9 +11,10 @@ from litestar.params import FromPath, Parameter
 from litestar.response.base import ASGIResponse
 
 from contextsvc.api.auth import api_key_of
-from contextsvc.api.serving import utc_as_of
-from contextsvc.context.assemble import CallContext
-from contextsvc.identity.lookup import parse_lookup
+from contextsvc.api.serving import context_for, utc_as_of
+from contextsvc.api.services import service_of
+from contextsvc.context import CallContext
+from contextsvc.identity import parse_lookup
 
 _TEXT = "text/plain; charset=utf-8"
 
@@ -43,9 +44,10 @@ class ContextController(Controller):
     ) -> ASGIResponse:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), a phone in any
         common format or an email address in any case."""
-        reads = request.app.state.context_reads
+        service = service_of(request)
         as_of = utc_as_of(as_of, "GET /v1/context")
-        context = await reads.read(api_key_of(request), parse_lookup(lookup, reads.region), as_of, recent, max_tokens)
+        key = parse_lookup(lookup, service.settings.default_region)
+        context = await context_for(service, api_key_of(request), key, as_of, recent, max_tokens)
         # A ready ASGIResponse skips Litestar's response conversion: the hot path of the service.
         if format == "prompt":
             return ASGIResponse(body=context.prompt.encode(), media_type=_TEXT)

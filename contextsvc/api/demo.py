@@ -7,6 +7,7 @@ and MCP, called with the key the user enters, sent only in the Authorization hea
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from litestar import Response
 from litestar.static_files import create_static_files_router
@@ -28,7 +29,7 @@ async def _headers(response: Response) -> Response:
 
 demo_console = create_static_files_router(
     "/demo",
-    directories=[files("contextsvc.demo") / "static"],
+    directories=[Path(str(files("contextsvc.demo") / "static"))],  # a plain directory: the package is not zipped
     html_mode=True,
     name="demo",
     after_request=_headers,

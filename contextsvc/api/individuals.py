@@ -5,11 +5,11 @@ from __future__ import annotations
 from litestar import Controller, Request, delete, get
 from litestar.params import FromPath
 
-from contextsvc.identity.lookup import parse_lookup
+from contextsvc.identity import parse_lookup
 from contextsvc.api.auth import presented_key
-from contextsvc.store.maintenance import ErasureReport, erase, key_fingerprint
-from contextsvc.store.queries import IndividualView, individual
-from contextsvc.store.reads import profile_state, resolve_individual
+from contextsvc.api.services import service_of
+from contextsvc.pipeline import ErasureReport
+from contextsvc.identity import IndividualView, individual
 
 
 class IndividualsController(Controller):
@@ -20,15 +20,14 @@ class IndividualsController(Controller):
     async def get_individual(self, request: Request, lookup: FromPath[str]) -> IndividualView:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), an email or a phone.
         A merged-away id or identifier answers with the surviving person."""
-        state = request.app.state
-        key = parse_lookup(lookup, state.settings.default_region)
-        individual_id = await resolve_individual(state.writer, key)
-        view = await individual(state.engine, individual_id)
+        service = service_of(request)
+        key = parse_lookup(lookup, service.settings.default_region)
+        view = await individual(service.engine, await service.reads.resolve(key))
         if key.kind == "individual_id" and view.id != key.value:
             view.requested_id = key.value
         # Name, company and title as the profile has them: per attribute, the newest call
         # that carried it, exact across merges and late arrivals.
-        _, profile = await profile_state(state.reader, state.writer.cache, view.id)
+        _, profile = await service.profiles.state(view.id)
         for name in ("first_name", "last_name", "company", "title"):
             setattr(view, name, getattr(profile.person, name))
         return view
@@ -42,11 +41,6 @@ class IndividualsController(Controller):
     async def erase_individual(self, request: Request, lookup: FromPath[str]) -> ErasureReport:
         """Right to erasure. Runs through the writer, in order with ingest; afterwards no
         lookup finds the person and an audit row records the counts, not the data."""
-        state = request.app.state
-        key = parse_lookup(lookup, state.settings.default_region)
-        individual_id = await resolve_individual(state.writer, key)
-        report = await state.writer.run_exclusive(
-            erase(individual_id, key_fingerprint(presented_key(request) or ""), state.settings.default_region)
-        )
-        state.memo.forget(set(report.erased_ids))
-        return report
+        service = service_of(request)
+        individual_id = await service.reads.resolve(parse_lookup(lookup, service.settings.default_region))
+        return await service.erase(individual_id, presented_key(request) or "")

@@ -13,9 +13,10 @@ from litestar.params import Parameter, QueryParameter
 
 from contextsvc.api.bodies import decode_body
 from contextsvc.errors import FieldError, ValidationFailed
-from contextsvc.identity.identifiers import InvalidIdentifier, normalise_salesforce_id
+from contextsvc.identity import InvalidIdentifier, normalise_salesforce_id
 from contextsvc.insights import people
-from contextsvc.store.insights import HOUR_US, InsightCounters, hour_rows
+from contextsvc.api.services import service_of
+from contextsvc.insights import HOUR_US, hour_rows
 from contextsvc.timeutil import day_of, from_micros, micros
 
 MARKET_DIMENSIONS = ("industry", "region", "segment")
@@ -64,12 +65,12 @@ def _days(since: date | None, until: date | None) -> tuple[date, date]:
 async def _rows(request: Request, since: date, until: date, direction: str | None) -> list:
     first = micros(datetime(since.year, since.month, since.day, tzinfo=timezone.utc)) // HOUR_US
     last = first + ((until - since).days + 1) * 24 - 1
-    async with request.app.state.reader.engine.connect() as conn:
+    async with service_of(request).engine.connect() as conn:
         return await conn.run_sync(hour_rows, first, last, direction)
 
 
 def _freshness(request: Request, how: str) -> Freshness:
-    return Freshness(from_micros(request.app.state.insights.fresh_as_of), how)
+    return Freshness(from_micros(service_of(request).branches.insights.fresh_as_of), how)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -138,7 +139,7 @@ class InsightsController(Controller):
          summary="Average outbound attempts to first connect, by market (industry, region, segment)")
     async def first_connect(self, request: Request, by: str = Parameter(default="industry")) -> Insight:
         dims = _dims(by, MARKET_DIMENSIONS)
-        insights: InsightCounters = request.app.state.insights
+        insights = service_of(request).branches.insights
         rows = people.first_connect(list(insights.digests.values()), insights.market_of, dims)
         return Insight("first_connect", dims, _freshness(request, DIGESTS), rows)
 
@@ -146,7 +147,7 @@ class InsightsController(Controller):
          summary="Distribution of engagement velocity (calls per week, last 30 days), by market")
     async def velocity(self, request: Request, by: str = Parameter(default="")) -> Insight:
         dims = _dims(by, MARKET_DIMENSIONS)
-        insights: InsightCounters = request.app.state.insights
+        insights = service_of(request).branches.insights
         today = day_of(micros(datetime.now(timezone.utc)))
         rows = people.velocity(list(insights.digests.values()), insights.market_of, dims, today)
         return Insight("velocity", dims, _freshness(request, DIGESTS), rows)
@@ -154,7 +155,7 @@ class InsightsController(Controller):
     @get("/stage-progression", opt={"scope": "context:read"},
          summary="Calls logged per opportunity, by the stage each has reached")
     async def stage_progression(self, request: Request) -> Insight:
-        rows = people.stage_progression(list(request.app.state.insights.digests.values()))
+        rows = people.stage_progression(list(service_of(request).branches.insights.digests.values()))
         return Insight("stage_progression", ["stage"], _freshness(request, DIGESTS), rows)
 
 
@@ -185,6 +186,5 @@ async def load_accounts(request: Request) -> Loaded:
         except InvalidIdentifier as exc:
             raise ValidationFailed("invalid account id", [FieldError(f"accounts[{i}].account_id", exc.code, exc.message)])
         rows.append({**msgspec.structs.asdict(market), "account_id": account_id})
-    insights: InsightCounters = request.app.state.insights
-    await request.app.state.writer.run(lambda conn: insights.set_markets(conn, rows))
+    await service_of(request).branches.insights.load_markets(rows)
     return Loaded(len(rows))

@@ -25,21 +25,21 @@ from contextsvc import __version__
 from contextsvc.api.auth import ApiKey, disclosure_for, require_scope
 from contextsvc.api.segments import segment_members
 from contextsvc.api.serving import context_for, utc_as_of
-from contextsvc.context.agent_view import agent_view
-from contextsvc.context.assemble import CallContext
-from contextsvc.context.privacy import mask_email, mask_phone
+from contextsvc.context import agent_view
+from contextsvc.context import CallContext
+from contextsvc.context import mask_email, mask_phone
 from contextsvc.errors import DomainError
-from contextsvc.identity.lookup import parse_lookup
-from contextsvc.store.people_search import NameIndex, search_people
-from contextsvc.store.reads import profile_state
+from contextsvc.identity import parse_lookup
+from contextsvc.service import Service
 
 _decode_context = msgspec.json.Decoder(CallContext).decode
 RECENT_CALLS = 5
 
 
-def _caller(ctx: Context) -> tuple[Any, ApiKey]:
+def _caller(ctx: Context) -> tuple[Service, ApiKey]:
+    """The running service and the caller's key (the mount's guard put it in the scope)."""
     scope = ctx.request_context.request.scope
-    return scope["app"].state, scope["state"]["api_key"]
+    return scope["app"].state.service, scope["state"]["api_key"]
 
 
 def build_mcp() -> MCPServer:
@@ -57,13 +57,12 @@ def build_mcp() -> MCPServer:
         """A person's call context: a prompt block within max_tokens (20-4000), a one-line
         headline, key figures and signals. lookup: phone (any format), email, Salesforce
         Contact/Lead id or individual id. as_of: ISO 8601 with a timezone (default now)."""
-        state, key = _caller(ctx)
+        service, key = _caller(ctx)
         try:
             when = utc_as_of(datetime.fromisoformat(as_of) if as_of else None, "get_call_context")
             budget = min(max(max_tokens, 20), 4000)
-            rendered = await context_for(
-                state, key, parse_lookup(lookup, state.settings.default_region), when, RECENT_CALLS, budget
-            )
+            lookup_key = parse_lookup(lookup, service.settings.default_region)
+            rendered = await context_for(service, key, lookup_key, when, RECENT_CALLS, budget)
         except (DomainError, HTTPException, ValueError) as exc:
             # ToolError: the model reads the reason (unknown person, ambiguous number, bad as_of).
             raise ToolError(getattr(exc, "message", None) or getattr(exc, "detail", None) or str(exc)) from None
@@ -74,18 +73,16 @@ def build_mcp() -> MCPServer:
         """Candidates for a partial name, phone number, email address or Salesforce id,
         best first: individual_id, name, company, title, calls, what matched. Pass the
         individual_id to get_call_context."""
-        state, key = _caller(ctx)
+        service, key = _caller(ctx)
         limit = min(max(limit, 1), 50)
-        if state.get("name_index") is None:
-            state.name_index = NameIndex()
-        matches = await search_people(state.engine, state.name_index, query, state.settings.default_region, limit * 2)
-        disclosure = disclosure_for(key, state.settings.notes_max_chars, state.settings.default_region)
+        matches = await service.people.search(query, limit * 2)
+        disclosure = disclosure_for(key, service.settings.notes_max_chars, service.settings.default_region)
         found: dict[str, dict] = {}
         for match in matches:
-            for person in state.writer.graph.lookup("individual_id", match.individual_id):  # survivor; [] if erased
+            for person in await service.writer.lookup("individual_id", match.individual_id):  # survivor; [] if erased
                 if person in found or len(found) >= limit:
                     continue
-                _, profile = await profile_state(state.reader, state.writer.cache, person)
+                _, profile = await service.profiles.state(person)
                 info = profile.person
                 found[person] = {
                     "individual_id": person,
@@ -106,9 +103,9 @@ def build_mcp() -> MCPServer:
         (individual ids, or Account ids for account segments) with when they entered, the
         total count, and next_cursor for the next page. Pass an individual id to
         get_call_context for that person's history."""
-        state, _ = _caller(ctx)
+        service, _ = _caller(ctx)
         try:
-            page = await segment_members(state, segment, cursor, min(max(limit, 1), 500))
+            page = await segment_members(service, segment, cursor, min(max(limit, 1), 500))
         except DomainError as exc:
             raise ToolError(exc.message) from None
         return msgspec.to_builtins(page)

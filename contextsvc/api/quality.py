@@ -9,9 +9,10 @@ from litestar import Controller, Request, get
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
-from contextsvc.quality.alerts import QualityAlert
-from contextsvc.quality.report import GroupBy, QualityReport
-from contextsvc.store.quality_reads import quality_alerts, quality_report
+from contextsvc.quality import QualityAlert
+from contextsvc.api.services import service_of
+from contextsvc.quality import GroupBy, QualityReport
+from contextsvc.quality import quality_alerts, quality_report
 
 MAX_RANGE_DAYS = 3660
 
@@ -41,7 +42,7 @@ class QualityController(Controller):
                 "Validation failed for GET /v1/quality",
                 extra=[{"key": "from", "message": f"from must be on or before to, at most {MAX_RANGE_DAYS} days apart"}],
             )
-        async with request.app.state.engine.connect() as conn:
+        async with service_of(request).engine.connect() as conn:
             return await conn.run_sync(quality_report, first, last, group_by)
 
     @get("/alerts", opt={"scope": "context:read"}, summary="Degradation alerts, newest first")
@@ -52,5 +53,5 @@ class QualityController(Controller):
         dimension: Literal["all", "source", "rep", "queue"] | None = Parameter(default=None, description="only this dimension"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> list[QualityAlert]:
-        async with request.app.state.engine.connect() as conn:
+        async with service_of(request).engine.connect() as conn:
             return await conn.run_sync(quality_alerts, since, limit, dimension)

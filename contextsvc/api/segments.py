@@ -11,8 +11,10 @@ from litestar.params import FromPath, FromQuery, Parameter
 
 from contextsvc.api.bodies import decode_body
 from contextsvc.errors import NotFound
-from contextsvc.segments.model import LiveSegment, SegmentSpec
-from contextsvc.store.segments import SegmentView, Segments, current_view, members_page
+from contextsvc.segments import LiveSegment, SegmentSpec
+from contextsvc.api.services import service_of
+from contextsvc.segments import SegmentView, members_page
+from contextsvc.service import Service
 from contextsvc.timeutil import DAY_US, from_micros, micros
 
 
@@ -66,16 +68,16 @@ def _now_us() -> int:
 
 
 async def _view(request: Request) -> SegmentView:
-    return await current_view(request.app.state.writer, request.app.state.segments, _now_us())
+    return await service_of(request).branches.segments.current(_now_us())
 
 
-async def segment_members(state, segment: str, cursor: str | None, limit: int) -> MembersPage:
+async def segment_members(service: Service, segment: str, cursor: str | None, limit: int) -> MembersPage:
     """A page of a segment's members (by id, or by exact name): the API's and MCP's answer."""
-    view = await current_view(state.writer, state.segments, _now_us())
+    view = await service.branches.segments.current(_now_us())
     by_name = [s.id for s in view.segments.values() if s.name == segment and s.rule_id is None]
     segment_id = segment if segment in view.segments or len(by_name) != 1 else by_name[0]
     found = _visible(view, segment_id)
-    async with state.reader.engine.connect() as conn:
+    async with service.engine.connect() as conn:
         rows = await conn.run_sync(members_page, segment_id, cursor, limit)
     return MembersPage(
         segment_id, found.subject, view.counts.get(segment_id, 0),
@@ -99,11 +101,10 @@ class SegmentsController(Controller):
     @post("/", opt={"scope": "segments:write"}, summary="Define a segment; its members are computed at once")
     async def create_segment(self, request: Request) -> Response[SegmentOut]:
         """Body: SegmentSpec (name, condition, subject, description); see seed/segments/."""
-        segments: Segments = request.app.state.segments
+        segments = service_of(request).branches.segments
         spec = await decode_body(request, SegmentSpec, "segment")
         segment = segments.prepare(spec, _now_us())  # 422 before anything is written
-        await request.app.state.writer.run(lambda conn: segments.create(conn, segment))
-        segments.publish()
+        await segments.define(segment)
         return Response(_out(segment, segments.view), status_code=201)
 
     @get("/", opt={"scope": "context:read"}, summary="Every segment with its member count")
@@ -115,7 +116,7 @@ class SegmentsController(Controller):
     async def attributes(
         self, request: Request, subject: FromQuery[Literal["individual", "account"]] = "individual"
     ) -> list[AttributeOut]:
-        catalog = request.app.state.segments.catalogs.by_subject[subject]
+        catalog = service_of(request).branches.segments.catalogs.by_subject[subject]
         return [AttributeOut(a.name, a.kind, a.time_dependent, list(a.choices) if a.choices else None)
                 for a in catalog.values()]
 
@@ -126,12 +127,9 @@ class SegmentsController(Controller):
 
     @delete("/{segment_id:str}", opt={"scope": "segments:write"}, summary="Delete a segment and its membership")
     async def delete_segment(self, request: Request, segment_id: FromPath[str]) -> None:
-        segments: Segments = request.app.state.segments
+        segments = service_of(request).branches.segments
         _visible(segments.view, segment_id)
-        for check in request.app.state.segment_guards:
-            check(segment_id)  # e.g. activation: refuses while a rule uses the segment
-        await request.app.state.writer.run(lambda conn: segments.delete(conn, segment_id))
-        segments.publish()
+        await segments.remove(segment_id)  # refused while an activation rule uses it
 
     @get("/{segment_id:str}/members", opt={"scope": "context:read"}, summary="The members, a page at a time")
     async def members(
@@ -141,4 +139,4 @@ class SegmentsController(Controller):
         cursor: str | None = Parameter(default=None, description="next_cursor of the previous page"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> MembersPage:
-        return await segment_members(request.app.state, segment_id, cursor, limit)
+        return await segment_members(service_of(request), segment_id, cursor, limit)

@@ -1,17 +1,16 @@
-"""The one context read every surface shares: GET /v1/context, the agent action and the
-MCP tools. Lookup -> individual -> memoised context, as the caller's key may see it."""
+"""The context read as every HTTP surface serves it (GET /v1/context, the agent action,
+the MCP tools): the caller's key decides what it may see."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 
 from contextsvc.api.auth import ApiKey, disclosure_for
-from contextsvc.context.memo import RenderedContext
-from contextsvc.identity.lookup import LookupKey
-from contextsvc.store.reads import read_context, resolve_individual
+from contextsvc.context import RenderedContext
+from contextsvc.identity import LookupKey
+from contextsvc.service import Service
 
 
 def utc_as_of(as_of: datetime | None, where: str) -> datetime:
@@ -25,26 +24,9 @@ def utc_as_of(as_of: datetime | None, where: str) -> datetime:
     return as_of.astimezone(timezone.utc)
 
 
-class ContextReads:
-    """Everything a context read needs, gathered once at start-up: on the hot path every
-    attribute of Litestar's State costs a Python-level __getattr__."""
-
-    __slots__ = ("writer", "reader", "memo", "picklist", "segments", "notes_max_chars", "region")
-
-    def __init__(self, writer, reader, memo, picklist, segments, settings) -> None:
-        self.writer, self.reader, self.memo, self.picklist, self.segments = writer, reader, memo, picklist, segments
-        self.notes_max_chars, self.region = settings.notes_max_chars, settings.default_region
-
-    async def read(self, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int) -> RenderedContext:
-        writer = self.writer
-        individual_id = await resolve_individual(writer, key)
-        return await read_context(
-            self.reader, writer.cache, self.memo, self.picklist, individual_id, as_of, recent, max_tokens,
-            disclosure_for(api_key, self.notes_max_chars, self.region), self.segments.view,
-        )
-
-
 async def context_for(
-    state: State, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int
+    service: Service, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int
 ) -> RenderedContext:
-    return await state.context_reads.read(api_key, key, as_of, recent, max_tokens)
+    settings = service.settings
+    disclosure = disclosure_for(api_key, settings.notes_max_chars, settings.default_region)
+    return await service.reads.read(key, as_of, recent, max_tokens, disclosure)

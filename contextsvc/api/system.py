@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from litestar import Request, Response, get
 
-from contextsvc.store.queries import ping
+from contextsvc.api.services import service_of
+from contextsvc.store import ping
 
 
 @get("/health", tags=["system"], summary="Liveness and database check")
 async def health(request: Request) -> Response[dict]:
-    state = request.app.state
-    checks = {"writer": "ok" if state.writer.running else (state.writer.failed or "stopped")}
+    service = service_of(request)
+    checks = {"writer": "ok" if service.writer.running else (service.writer.failed or "stopped")}
     try:
-        await ping(state.engine)
+        await ping(service.engine)
         checks["database"] = "ok"
     except Exception as exc:  # a health check reports failures, it does not raise them
         checks["database"] = f"error: {type(exc).__name__}"

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import msgspec
 
-from contextsvc.profile.state import CallCounts, ProfileState
+from contextsvc.profile import CallCounts, ProfileState
 from contextsvc.timeutil import DAY_US, day_of, days_ago, from_micros, micros
 
 WINDOWS = (7, 30, 90)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import msgspec
 
-from contextsvc.profile.state import ProfileState
+from contextsvc.profile import ProfileState
 
 _DAY_ZERO = date(1970, 1, 1)
 
@@ -24,10 +24,12 @@ def daily_counts(state: ProfileState, last_day: int, days: int) -> list[DayCount
     series = []
     for day in range(last_day - days + 1, last_day + 1):
         bucket = state.buckets.get(day)
-        series.append(DayCounts(
-            _DAY_ZERO + timedelta(days=day),
-            bucket.calls if bucket else 0,
-            bucket.connects if bucket else 0,
-            bucket.talk_seconds if bucket else 0,
-        ))
+        series.append(
+            DayCounts(
+                _DAY_ZERO + timedelta(days=day),
+                bucket.calls if bucket else 0,
+                bucket.connects if bucket else 0,
+                bucket.talk_seconds if bucket else 0,
+            )
+        )
     return series

@@ -27,7 +27,7 @@ import msgspec
 
 from contextsvc.identity.identifiers import company_domain, company_key, name_key
 from contextsvc.identity.names import first_names_match
-from contextsvc.ingest.normalise import Person
+from contextsvc.calls import Person
 
 IdentifierKind = Literal["salesforce_id", "email", "phone", "name", "company"]
 IndividualKind = Literal["person", "shared_line"]

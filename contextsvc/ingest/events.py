@@ -5,15 +5,12 @@ The field-by-field mapping to Task and VoiceCall is in docs/call-event.md.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
-AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a timezone")]
-Seconds = Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600)]
-ShortText = Annotated[str, msgspec.Meta(max_length=255)]
-Direction = Literal["inbound", "outbound", "internal"]
+from contextsvc.calls import AwareDatetime, Direction, Related, Seconds, ShortText
+
 
 
 class Who(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):
@@ -28,13 +25,6 @@ class Who(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=Tr
     last_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
     company: ShortText | None = None
     title: ShortText | None = None
-
-
-class Related(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):
-    account_id: ShortText | None = None
-    opportunity_id: ShortText | None = None
-    opportunity_stage: ShortText | None = None
-    case_id: ShortText | None = None
 
 
 class CallEvent(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):

@@ -7,7 +7,7 @@ from typing import Literal
 import msgspec
 
 from contextsvc.errors import FieldError
-from contextsvc.ingest.normalise import Call
+from contextsvc.calls import Call
 
 Status = Literal["accepted", "updated", "duplicate", "stale", "conflict", "rejected", "retracted"]
 

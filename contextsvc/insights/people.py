@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from contextsvc.profile.state import ProfileState
+from contextsvc.profile import ProfileState
 from contextsvc.timeutil import day_of
 
 DIGEST_DAYS = 120  # recent days kept per person: velocity reads 30

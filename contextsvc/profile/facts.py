@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.normalise import Call
+from contextsvc.ingest import Picklist
+from contextsvc.calls import Call
 from contextsvc.timeutil import DAY_US, micros
 
 

@@ -1,16 +1,26 @@
-"""Data quality: counters of what is wrong with the calls we ingest, and degradation alerts."""
+"""Data quality: counters of what is wrong with the calls we ingest, kept on ingest and
+recountable from the call log, degradation alerts, and the report."""
 
 from __future__ import annotations
 
-from contextsvc.quality.alerts import AlertRule
-from contextsvc.quality.metrics import Plausibility
-from contextsvc.settings import Settings
-from contextsvc.timeutil import DAY_US
+from contextsvc.quality.alerts import AlertRule, QualityAlert
+from contextsvc.quality.metrics import METRICS, Plausibility
+from contextsvc.quality.monitor import QualityObserver
+from contextsvc.quality.reads import quality_alerts, quality_report
+from contextsvc.quality.recount import recount
+from contextsvc.quality.report import GroupBy, QualityReport
+from contextsvc.quality.table import report_table
 
-
-def quality_rules(settings: Settings) -> tuple[Plausibility, AlertRule]:
-    limits = Plausibility(settings.quality_future_skew_seconds * 1_000_000, settings.quality_max_age_days * DAY_US)
-    rule = AlertRule(
-        settings.quality_alert_factor, settings.quality_min_volume, settings.quality_baseline_days, settings.quality_max_p_value
-    )
-    return limits, rule
+__all__ = [
+    "AlertRule",
+    "GroupBy",
+    "METRICS",
+    "Plausibility",
+    "QualityAlert",
+    "QualityObserver",
+    "QualityReport",
+    "quality_alerts",
+    "quality_report",
+    "recount",
+    "report_table",
+]

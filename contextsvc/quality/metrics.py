@@ -14,7 +14,7 @@ from datetime import date
 
 import msgspec
 
-from contextsvc.ingest.normalise import Call
+from contextsvc.calls import Call
 from contextsvc.timeutil import DAY_US, day_of, micros
 
 # Counter columns, in storage order. Each is a count of calls (or items) on a day.

@@ -1,2 +1,36 @@
 """The Salesforce connector: pull Task/VoiceCall calls and the people they name into the
 call log, and write each person's insights back to their Contact and Lead records."""
+
+from __future__ import annotations
+
+from contextsvc.salesforce.client import (
+    COLLECTION_LIMIT,
+    RequestLimitExceeded,
+    SalesforceApi,
+    SalesforceAuthError,
+    SalesforceCallFailed,
+    SalesforceProblem,
+    TimeoutSession,
+    auth_mode,
+)
+from contextsvc.salesforce.sync import SalesforceSync, SyncReport, sync_with_backoff
+from contextsvc.salesforce.writeback import FieldMapError, WritebackReport, parse_field_map, plan_writeback, push
+
+__all__ = [
+    "COLLECTION_LIMIT",
+    "FieldMapError",
+    "RequestLimitExceeded",
+    "SalesforceApi",
+    "SalesforceAuthError",
+    "SalesforceCallFailed",
+    "SalesforceProblem",
+    "SalesforceSync",
+    "SyncReport",
+    "TimeoutSession",
+    "WritebackReport",
+    "auth_mode",
+    "parse_field_map",
+    "plan_writeback",
+    "push",
+    "sync_with_backoff",
+]

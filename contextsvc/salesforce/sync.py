@@ -20,15 +20,15 @@ from datetime import datetime, timezone
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.ingest.intake import prepare
-from contextsvc.ingest.normalise import Normaliser
-from contextsvc.ingest.results import CallWork, QuarantineWork, RetractWork, Work
+from contextsvc.ingest import prepare
+from contextsvc.ingest import Normaliser
+from contextsvc.ingest import CallWork, QuarantineWork, RetractWork, Work
 from contextsvc.salesforce.calls import call_event, version_of
 from contextsvc.salesforce.client import RequestLimitExceeded, SalesforceApi
 from contextsvc.salesforce.records import SOBJECTS, incremental_soql, mirror_row, resume_from
-from contextsvc.store import salesforce as mirror
-from contextsvc.store.ingest_tx import content_hash
-from contextsvc.store.writer import Writer
+from contextsvc.salesforce import mirror
+from contextsvc.pipeline import content_hash
+from contextsvc.pipeline import Writer
 from contextsvc.timeutil import from_micros, micros
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,11 @@ import msgspec
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.context.assemble import assemble
-from contextsvc.profile.state import build, decode_state
+from contextsvc.context import assemble
+from contextsvc.profile import build, decode_state
 from contextsvc.salesforce.client import COLLECTION_LIMIT, SalesforceApi
 from contextsvc.salesforce.records import soql_datetime
-from contextsvc.store import salesforce as mirror
+from contextsvc.salesforce import mirror
 from contextsvc.store import tables as t
 from contextsvc.timeutil import micros
 

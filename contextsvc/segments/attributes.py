@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from contextsvc.context.assemble import WINDOWS
+from contextsvc.context import WINDOWS
 from contextsvc.segments.views import ACCOUNT_WINDOWS, change_ratio
 
 Kind = Literal["int", "number", "text", "bool", "set"]

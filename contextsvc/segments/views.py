@@ -12,23 +12,8 @@ from functools import cached_property
 
 import msgspec
 
-from contextsvc.context.assemble import (
-    PersonView,
-    RelatedView,
-    Signal,
-    Summary,
-    Trend,
-    Velocity,
-    Window,
-    person_view,
-    related_views,
-    signals,
-    summary,
-    trend,
-    velocity,
-    window,
-)
-from contextsvc.profile.state import CallCounts, ProfileState
+from contextsvc.context import PersonView, RelatedView, Signal, Summary, Trend, Velocity, Window, person_view, related_views, signals, summary, trend, velocity, window
+from contextsvc.profile import CallCounts, ProfileState
 
 
 def _days(key: str) -> int:

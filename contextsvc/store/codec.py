@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import msgspec
 
-from contextsvc.timeutil import from_micros, micros  # noqa: F401  (re-exported for the store)
-
 _encode_json = msgspec.json.Encoder().encode
 
 

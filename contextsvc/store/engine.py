@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -56,7 +56,7 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def create_sqlite_read_engine(url: str) -> Engine | None:
+def create_read_engine(url: str) -> Engine | None:
     """SQLite only: a synchronous engine for point reads run in a worker thread.
 
     Through aiosqlite a one-row read costs several thread hand-offs (check-out, execute,
@@ -72,6 +72,7 @@ def create_sqlite_read_engine(url: str) -> Engine | None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
+    """Every table defined on the shared metadata (the composition root imports them all)."""
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
 
@@ -85,3 +86,9 @@ def pause_for_readers() -> None:
     Outside a greenlet (a plain synchronous connection) there is no loop to yield to."""
     if in_greenlet():
         await_only(asyncio.sleep(0))
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip: the health check's proof that the database answers."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -26,17 +26,18 @@ from datetime import datetime, timezone
 import msgspec
 from sqlalchemy import Connection, bindparam, delete, select
 
-from contextsvc.context.assemble import CallContext, SegmentRef
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.normalise import Call
-from contextsvc.profile.state import CallCounts, decode_state
+from contextsvc.context import CallContext, SegmentRef
+from contextsvc.ingest import Picklist
+from contextsvc.calls import Call
+from contextsvc.profile import CallCounts, decode_state
 from contextsvc.segments.model import Catalogs, LiveSegment, SegmentSpec
 from contextsvc.segments.views import ACCOUNT_WINDOWS, AccountState, LazyContext, account_context
-from contextsvc.store import tables as t
-from contextsvc.store.bulk import bulk_insert
-from contextsvc.store.upsert import add_deltas
-from contextsvc.store.codec import json_text
-from contextsvc.store.observers import BatchChanges, BatchObserver
+from contextsvc.segments import tables as t
+from contextsvc.store import tables as core
+from contextsvc.store import bulk_insert
+from contextsvc.store import add_deltas
+from contextsvc.store import json_text
+from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
 from contextsvc.timeutil import DAY_US, day_of, micros
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,9 @@ def _counts_of(call: Call, picklist: Picklist) -> CallCounts:
 
 
 class Segments(BatchObserver):
-    def __init__(self, picklist: Picklist) -> None:
+    def __init__(self, picklist: Picklist, writer: Writer) -> None:
         self.picklist = picklist
+        self.writer = writer
         self.catalogs = Catalogs(picklist.codes)
         self.segments: dict[str, LiveSegment] = {}  # the writer's working copy
         self.accounts: dict[str, AccountState] = {}
@@ -88,6 +90,8 @@ class Segments(BatchObserver):
         self.listeners: list[Callable[[Connection, list[Transition]], None]] = []
         # Called after publish (activation flushes its in-memory stream).
         self.on_publish: list[Callable[[], None]] = []
+        # Called before a segment is deleted; raise to refuse (activation: a rule uses it).
+        self.delete_guards: list[Callable[[str], None]] = []
 
     # --- observer --------------------------------------------------------------------
 
@@ -100,7 +104,7 @@ class Segments(BatchObserver):
         for segment_id, member_id in conn.execute(select(t.segment_members.c.segment_id, t.segment_members.c.member_id)):
             if segment_id in self.segments:
                 self.segments[segment_id].members.add(member_id)
-        self.day = conn.execute(select(t.markers.c.value).where(t.markers.c.name == _DAY_MARKER)).scalar()
+        self.day = conn.execute(select(core.markers.c.value).where(core.markers.c.name == _DAY_MARKER)).scalar()
         self.accounts = {}
         query = select(t.account_days)
         if self.day is not None:
@@ -141,6 +145,27 @@ class Segments(BatchObserver):
         )
         for callback in self.on_publish:
             callback()
+
+    # --- use cases ---------------------------------------------------------------------
+
+    async def define(self, segment: LiveSegment) -> None:
+        """Store a prepared segment and compute its members, in one writer transaction."""
+        await self.writer.run(lambda conn: self.create(conn, segment))
+        self.publish()
+
+    async def remove(self, segment_id: str) -> None:
+        for refuse in self.delete_guards:
+            refuse(segment_id)
+        await self.writer.run(lambda conn: self.delete(conn, segment_id))
+        self.publish()
+
+    async def current(self, now_us: int) -> SegmentView:
+        """The view for now: if the UTC day turned since membership was last evaluated, roll
+        it forward in a writer transaction first, so a read never sees a previous day's members."""
+        if self.view.day != day_of(now_us):
+            await self.writer.run(lambda conn: self.roll(conn, now_us))
+            self.publish()
+        return self.view
 
     # --- writer transactions (Writer.run) ---------------------------------------------
 
@@ -228,13 +253,13 @@ class Segments(BatchObserver):
         for account_id in set(self.accounts).union(*(s.members for s in accounts)) if accounts else ():
             self._evaluate_account(account_id, accounts, day, at, "time", transitions)
         if self.day is None:
-            conn.execute(t.markers.insert().values(name=_DAY_MARKER, value=day))
+            conn.execute(core.markers.insert().values(name=_DAY_MARKER, value=day))
         else:
-            conn.execute(t.markers.update().where(t.markers.c.name == _DAY_MARKER).values(value=day))
+            conn.execute(core.markers.update().where(core.markers.c.name == _DAY_MARKER).values(value=day))
         self.day = day
 
     def _everyone(self, conn: Connection) -> Iterator[tuple[str, object]]:
-        for individual_id, blob in conn.execute(select(t.profiles.c.individual_id, t.profiles.c.state)):
+        for individual_id, blob in conn.execute(select(core.profiles.c.individual_id, core.profiles.c.state)):
             yield individual_id, decode_state(blob)
 
     def _count_account_calls(self, conn: Connection, changes: BatchChanges) -> set[str]:
@@ -284,15 +309,6 @@ class Segments(BatchObserver):
 _COUNTERS = ("calls", "outbound", "inbound", "connects", "talk_seconds")
 
 
-async def current_view(writer, segments: Segments, now_us: int) -> SegmentView:
-    """The view for now: if the UTC day turned since membership was last evaluated, roll it
-    forward in a writer transaction first, so a read never sees a previous day's members."""
-    if segments.view.day != day_of(now_us):
-        await writer.run(lambda conn: segments.roll(conn, now_us))
-        segments.publish()
-    return segments.view
-
-
 def members_page(conn: Connection, segment_id: str, after: str | None, limit: int) -> list[tuple[str, int]]:
     c = t.segment_members.c
     query = select(c.member_id, c.entered_at).where(c.segment_id == segment_id)
@@ -301,13 +317,13 @@ def members_page(conn: Connection, segment_id: str, after: str | None, limit: in
     return [tuple(row) for row in conn.execute(query.order_by(c.member_id).limit(limit))]
 
 
-async def midnight_rolls(writer, segments: Segments) -> None:
+async def midnight_rolls(segments: Segments) -> None:
     """Roll membership forward just after each UTC midnight, so time-based enters and
     leaves (and the activation events they fire) happen then, not at the next read."""
     while True:
         now_us = micros(datetime.now(timezone.utc))
         await asyncio.sleep(((day_of(now_us) + 1) * DAY_US - now_us) / 1e6 + 0.5)
         try:
-            await current_view(writer, segments, micros(datetime.now(timezone.utc)))
+            await segments.current(micros(datetime.now(timezone.utc)))
         except Exception:  # the next read or batch rolls instead
             log.exception("midnight segment roll failed")

@@ -14,8 +14,8 @@ from sqlalchemy import Connection, func, select
 from contextsvc.quality.alerts import QualityAlert
 from contextsvc.quality.metrics import METRICS, day_date, day_number, month_first_day, month_of
 from contextsvc.quality.report import GroupBy, IdentityDay, IdentityHealth, QualityReport, quality_row
-from contextsvc.store import tables as t
-from contextsvc.store.quality import ROLLED, state_value
+from contextsvc.quality import tables as t
+from contextsvc.quality.monitor import ROLLED, state_value
 
 _decode_alert = msgspec.json.Decoder(QualityAlert).decode
 

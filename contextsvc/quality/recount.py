@@ -8,11 +8,12 @@ import msgspec
 from sqlalchemy import Connection, delete, func, select
 
 from contextsvc.errors import FieldError
-from contextsvc.profile.state import decode_state
+from contextsvc.profile import decode_state
 from contextsvc.quality.metrics import IMPLAUSIBLE, Plausibility, Tally, call_flags, dimension_values, month_of
-from contextsvc.store import tables as t
-from contextsvc.store.profiles import decode_call
-from contextsvc.store.quality import (
+from contextsvc.quality import tables as t
+from contextsvc.store import tables as core
+from contextsvc.calls import decode_call
+from contextsvc.quality.monitor import (
     ROLLED,
     WATERMARK,
     quarantine_cell,
@@ -21,7 +22,7 @@ from contextsvc.store.quality import (
     state_value,
     write_tally,
 )
-from contextsvc.store.upsert import add_counts
+from contextsvc.store import add_counts
 from contextsvc.timeutil import day_of
 
 _decode_errors = msgspec.json.Decoder(list[FieldError]).decode
@@ -38,7 +39,7 @@ def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
         conn.execute(delete(table))
     tally = Tally()
     counted, newest = 0, None
-    calls = t.calls.c
+    calls = core.calls.c
     rows = _keyset(conn, select(calls.body, calls.ingested_at, calls.individual_id), calls.call_id, chunk)
     for body, ingested_at, individual_id, _ in rows:
         call = decode_call(body)
@@ -47,7 +48,7 @@ def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
         if not flags & IMPLAUSIBLE and (newest is None or day > newest):
             newest = day
         counted += 1
-    q = t.quarantine.c
+    q = core.quarantine.c
     for received_at, reason, errors, body in conn.execute(select(q.received_at, q.reason, q.errors, q.body)):
         cell = quarantine_cell(day_of(received_at), body, _decode_errors(errors))
         tally.add(cell)
@@ -84,12 +85,12 @@ def _recount_identity(conn: Connection) -> None:
         row = by_day.setdefault(day, {"merges": 0, "shared_lines": 0, "several_salesforce_ids": 0})
         row[name] += n
 
-    for merged_at, n in conn.execute(select(t.merges.c.merged_at, func.count()).group_by(t.merges.c.merged_at)):
+    for merged_at, n in conn.execute(select(core.merges.c.merged_at, func.count()).group_by(core.merges.c.merged_at)):
         count(day_of(merged_at), "merges", n)
-    for (detected_at,) in conn.execute(select(t.shared_lines.c.detected_at)):
+    for (detected_at,) in conn.execute(select(core.shared_lines.c.detected_at)):
         count(day_of(detected_at), "shared_lines")
     several = []
-    p = t.profiles.c
+    p = core.profiles.c
     for state, updated_at, individual_id in _keyset(conn, select(p.state, p.updated_at), p.individual_id, 2000):
         if len(decode_state(state).person.salesforce_ids) > 1:
             several.append({"individual_id": individual_id, "since": updated_at})

@@ -1,16 +1,19 @@
-"""Read queries for the API. Reads never go through the writer."""
+"""The unified person as GET /v1/individuals shows it: linked identifiers with the rule
+and evidence that linked each, merges, and the ids merged into it. Reads never go
+through the writer."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.errors import NotFound
 from contextsvc.store import tables as t
-from contextsvc.store.codec import from_json_text, from_micros
+from contextsvc.store import from_json_text
+from contextsvc.timeutil import from_micros
 
 
 class IdentifierView(msgspec.Struct):
@@ -47,21 +50,6 @@ class IndividualView(msgspec.Struct):
     title: str | None = None
 
 
-class QuarantineView(msgspec.Struct):
-    id: int
-    received_at: datetime
-    channel: str
-    call_id: str | None
-    reason: str
-    errors: list[dict]
-    body: str
-
-
-async def ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-
-
 async def individual(engine: AsyncEngine, individual_id: str, requested: str | None = None) -> IndividualView:
     async with engine.connect() as conn:
         row = (await conn.execute(select(t.individuals).where(t.individuals.c.id == individual_id))).first()
@@ -94,12 +82,3 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
         merges=merges,
         requested_id=requested,
     )
-
-
-async def quarantined(engine: AsyncEngine, *, after_id: int = 0, limit: int = 100, reason: str | None = None) -> list[QuarantineView]:
-    query = select(t.quarantine).where(t.quarantine.c.id > after_id).order_by(t.quarantine.c.id).limit(limit)
-    if reason:
-        query = query.where(t.quarantine.c.reason == reason)
-    async with engine.connect() as conn:
-        rows = await conn.execute(query)
-        return [QuarantineView(r.id, from_micros(r.received_at), r.channel, r.call_id, r.reason, from_json_text(r.errors), r.body) for r in rows]

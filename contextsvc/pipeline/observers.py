@@ -11,10 +11,10 @@ from __future__ import annotations
 import msgspec
 from sqlalchemy import Connection
 
-from contextsvc.identity.graph import Merge
-from contextsvc.ingest.normalise import Call
-from contextsvc.ingest.results import ItemResult, QuarantineWork, Work
-from contextsvc.profile.state import ProfileState
+from contextsvc.identity import Merge
+from contextsvc.calls import Call
+from contextsvc.ingest import ItemResult, QuarantineWork, Work
+from contextsvc.profile import ProfileState
 
 
 class ReplacedCall(msgspec.Struct, frozen=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from contextsvc.store import tables as t
+from contextsvc.activation import tables as t
 
 c = t.outbox.c
 

@@ -9,22 +9,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
 from phonenumbers import Leniency, PhoneNumberMatcher
 from sqlalchemy import Connection, delete, insert, or_, select
 
-from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
-from contextsvc.retention import RetentionPolicy
+from contextsvc.identity import InvalidIdentifier, normalise_phone
+from contextsvc.pipeline.retention import RetentionPolicy
 from contextsvc.store import tables as t
-from contextsvc.store.codec import json_text, micros
-from contextsvc.store.ingest_tx import BatchContext
-from contextsvc.store.observers import BatchChanges, ReplacedCall
-from contextsvc.store.profiles import ProfileUpdate, decode_call
+from contextsvc.store import json_text
+from contextsvc.store import delete_in
+from contextsvc.timeutil import micros
+from contextsvc.pipeline.transaction import BatchContext
+from contextsvc.pipeline.observers import BatchChanges, ReplacedCall
+from contextsvc.calls import decode_call
+from contextsvc.pipeline.profiles import ProfileUpdate
 
-_IN_CHUNK = 500
 log = logging.getLogger(__name__)
 
 
@@ -72,13 +74,6 @@ class RetentionReport(msgspec.Struct):
     profiles_emptied: int
 
 
-def _delete_in(conn: Connection, column, values: list) -> int:
-    count = 0
-    for start in range(0, len(values), _IN_CHUNK):
-        count += conn.execute(delete(column.table).where(column.in_(values[start : start + _IN_CHUNK]))).rowcount
-    return count
-
-
 def erase(individual_id: str, requested_by: str, region: str) -> Operation:
     """Every trace of one person: calls, identifiers, merges, profile, quarantined bodies
     that name them, and their place in the identity graph; an audit row without PII."""
@@ -99,14 +94,14 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
         call_ids = set(deleted)
         quarantined = _quarantine_naming(conn, call_ids, links, region)
         counts = {
-            "calls": _delete_in(conn, t.calls.c.call_id, sorted(call_ids)),
-            "identifiers": _delete_in(conn, t.identifiers.c.individual_id, members),
+            "calls": delete_in(conn, t.calls.c.call_id, sorted(call_ids)),
+            "identifiers": delete_in(conn, t.identifiers.c.individual_id, members),
             "merges": conn.execute(
                 delete(t.merges).where(or_(t.merges.c.survivor_id.in_(members), t.merges.c.merged_id.in_(members)))
             ).rowcount,
-            "quarantine": _delete_in(conn, t.quarantine.c.id, quarantined),
+            "quarantine": delete_in(conn, t.quarantine.c.id, quarantined),
         }
-        _delete_in(conn, t.individuals.c.id, members)
+        delete_in(conn, t.individuals.c.id, members)
         ctx.profiles.apply(conn, {}, set(), set(members), micros(now), ctx.version)  # deletes the profile rows
         ctx.graph.forget(members)
         audit_id = conn.execute(
@@ -168,7 +163,7 @@ def purge_expired(policy: RetentionPolicy) -> Operation:
                 expired[call_id] = ReplacedCall(call, ingested_at, individual_id)
                 if individual_id:
                     touched.add(individual_id)
-        deleted = _delete_in(conn, c.call_id, list(expired))
+        deleted = delete_in(conn, c.call_id, list(expired))
         emptied: set[str] = set()
         update = ctx.profiles.apply(conn, {}, set(touched), emptied, micros(now), ctx.version)
         report = RetentionReport(deleted, len(update.published), len(emptied))
@@ -183,18 +178,13 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-async def run_retention(writer, memo, policy: RetentionPolicy) -> RetentionReport:
-    report = await writer.run_exclusive(purge_expired(policy))
-    if memo is not None and report.calls:
-        memo.clear()  # entries of touched people are unreachable now; free what they held
-    return report
-
-
-async def retention_loop(writer, memo, policy: RetentionPolicy, interval_seconds: float) -> None:
+async def retention_loop(
+    purge: Callable[[RetentionPolicy], Awaitable[RetentionReport]], policy: RetentionPolicy, interval_seconds: float
+) -> None:
     """Purge on start-up, then every interval, for as long as the service runs."""
     while True:
         try:
-            report = await run_retention(writer, memo, policy)
+            report = await purge(policy)
             if report.calls:
                 log.info("retention purged %d calls; %d profiles rebuilt", report.calls, report.profiles_rebuilt)
         except Exception:  # a failed purge is retried next time; serving goes on

@@ -1,24 +1,26 @@
-"""Profile rows: updated inside the ingest transaction, rebuilt from the call log on demand."""
+"""Profile rows: updated inside the ingest transaction, rebuilt from the call log on demand,
+and read (cache first) by every surface."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable
 
 import msgspec
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.normalise import Call
-from contextsvc.profile.facts import CallFact, fact_from_call
-from contextsvc.profile.state import ProfileState, build, decode_state, encode_state
+from contextsvc.ingest import Picklist
+from contextsvc.calls import Call, decode_call
+from contextsvc.profile import CallFact, fact_from_call
+from contextsvc.profile import ProfileState, build, decode_state, encode_state
+from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store import tables as t
-from contextsvc.store.bulk import bulk_insert
-from contextsvc.store.engine import pause_for_readers
+from contextsvc.store import bulk_insert, select_in
+from contextsvc.store import pause_for_readers
 
-_IN_CHUNK = 500
 PAUSE_EVERY = 8  # people between pauses for readers (engine.pause_for_readers)
-decode_call = msgspec.json.Decoder(Call).decode
 
 _UPDATE_PROFILE = (
     update(t.profiles)
@@ -31,12 +33,9 @@ def facts_of(conn: Connection, individual_ids: Iterable[str], picklist: Picklist
     """Every stored call of these people, as facts: the oracle the state must equal."""
     ids = list(individual_ids)
     found: dict[str, list[CallFact]] = {i: [] for i in ids}
-    for start in range(0, len(ids), _IN_CHUNK):
-        rows = conn.execute(
-            select(t.calls.c.individual_id, t.calls.c.body).where(t.calls.c.individual_id.in_(ids[start : start + _IN_CHUNK]))
-        )
-        for individual_id, body in rows:
-            found[individual_id].append(fact_from_call(decode_call(body), picklist))
+    c = t.calls.c
+    for individual_id, body in select_in(conn, select(c.individual_id, c.body), c.individual_id, ids):
+        found[individual_id].append(fact_from_call(decode_call(body), picklist))
     return found
 
 
@@ -119,14 +118,9 @@ class ProfileWriter:
     def _load(self, conn: Connection, ids: set[str]) -> dict[str, tuple[int, ProfileState]]:
         found = {i: self._working[i] for i in ids if i in self._working}
         missing = [i for i in ids if i not in found]
-        for start in range(0, len(missing), _IN_CHUNK):
-            rows = conn.execute(
-                select(t.profiles.c.individual_id, t.profiles.c.version, t.profiles.c.state).where(
-                    t.profiles.c.individual_id.in_(missing[start : start + _IN_CHUNK])
-                )
-            )
-            for individual_id, version, blob in rows:
-                found[individual_id] = (version, decode_state(blob))
+        p = t.profiles.c
+        for individual_id, version, blob in select_in(conn, select(p.individual_id, p.version, p.state), p.individual_id, missing):
+            found[individual_id] = (version, decode_state(blob))
         return found
 
     def _remember(self, individual_id: str, version: int, state: ProfileState) -> None:
@@ -151,3 +145,56 @@ def rebuild_all(conn: Connection, picklist: Picklist, now_us: int, chunk: int = 
             ],
         )
     return len(ids)
+
+
+_PROFILE_ROW = select(t.profiles.c.version, t.profiles.c.state).where(t.profiles.c.individual_id == bindparam("id"))
+
+
+class ProfileReads:
+    """Committed profile states, for readers: the writer's published cache, else one row.
+
+    On SQLite the row is read through a synchronous engine in a worker thread: through
+    aiosqlite a one-row read costs several thread hand-offs (check-out, execute, fetch,
+    reset), through asyncio.to_thread one, and sqlite3 releases the GIL while it reads.
+    Other backends read through the async engine."""
+
+    def __init__(self, engine: AsyncEngine, sync_engine: Engine | None, cache: ProfileCache, picklist: Picklist) -> None:
+        self.engine = engine
+        self.sync_engine = sync_engine
+        self.cache = cache
+        self.picklist = picklist
+
+    def _row_sync(self, individual_id: str) -> Row | None:
+        assert self.sync_engine is not None
+        with self.sync_engine.connect() as conn:
+            return conn.execute(_PROFILE_ROW, {"id": individual_id}).first()
+
+    async def _row(self, individual_id: str) -> Row | None:
+        if self.sync_engine is not None:
+            return await asyncio.to_thread(self._row_sync, individual_id)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(_PROFILE_ROW, {"id": individual_id})).first()
+
+    async def state(self, individual_id: str) -> tuple[int, ProfileState]:
+        """(version, state); version 0 and an empty state for someone with no profile row."""
+        cached = self.cache.get(individual_id)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation
+        row = await self._row(individual_id)
+        if row is None:
+            return 0, build([])
+        self.cache.fill(individual_id, row.version, row.state, generation)
+        return row.version, decode_state(row.state)
+
+    async def history(self, individual_id: str, as_of_us: int) -> ProfileState:
+        """A look back in time: the state of the calls started at or before as_of, rebuilt
+        from the call log (O(this person's history), so never the hot path)."""
+        c = t.calls.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(c.body).where(c.individual_id == individual_id, c.started_at <= as_of_us))
+            return build(fact_from_call(decode_call(body), self.picklist) for (body,) in rows)
+
+    def close(self) -> None:
+        if self.sync_engine is not None:
+            self.sync_engine.dispose()

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.activation.model import WebhookTarget
 from contextsvc.activation.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from contextsvc.store import outbox
-from contextsvc.store.activation import Activation
+from contextsvc.activation import outbox
+from contextsvc.activation.engine import Activation
 from contextsvc.timeutil import micros
 
 log = logging.getLogger(__name__)

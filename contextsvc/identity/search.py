@@ -82,15 +82,22 @@ def identifier_prefixes(query: str, region: str) -> list[tuple[str, str]]:
     return []
 
 
-async def search_people(engine: AsyncEngine, names: NameIndex, query: str, region: str, limit: int) -> list[Match]:
-    """Candidates, best first, each individual id once (the caller resolves merges)."""
-    matches: list[Match] = []
-    prefixes = identifier_prefixes(query, region)
-    if prefixes:
-        async with engine.connect() as conn:
+class PeopleSearch:
+    """find_person over the identifiers table and the names ever linked."""
+
+    def __init__(self, engine: AsyncEngine, region: str) -> None:
+        self.engine = engine
+        self.region = region
+        self.names = NameIndex()
+
+    async def search(self, query: str, limit: int) -> list[Match]:
+        """Candidates, best first (the caller resolves merges to survivors)."""
+        prefixes = identifier_prefixes(query, self.region)
+        if not prefixes:
+            await self.names.refresh(self.engine)
+            return self.names.search(query, limit)
+        matches: list[Match] = []
+        async with self.engine.connect() as conn:
             for kind, prefix in prefixes:
                 matches += [Match(r[0], kind, 100.0) for r in await conn.execute(_range(kind, prefix))]
-    else:
-        await names.refresh(engine)
-        matches = names.search(query, limit)
-    return matches
+        return matches

@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 import phonenumbers
 
-from contextsvc.ingest.normalise import Call
+from contextsvc.calls import Call
 
 
 class RetentionPolicy(msgspec.Struct, frozen=True):

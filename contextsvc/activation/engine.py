@@ -19,7 +19,9 @@ from collections.abc import Callable
 import msgspec
 from sqlalchemy import Connection, delete, select
 
+from contextsvc.activation import outbox
 from contextsvc.activation.model import (
+    CALL_FLAGS,
     CallFlagTrigger,
     CallTrigger,
     ChangeEvent,
@@ -32,13 +34,14 @@ from contextsvc.activation.model import (
     WebhookTarget,
     matches,
 )
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.normalise import Call
-from contextsvc.store import tables as t
-from contextsvc.store.bulk import bulk_insert
-from contextsvc.store.codec import json_text
-from contextsvc.store.observers import BatchChanges, BatchObserver
-from contextsvc.store.segments import Transition
+from contextsvc.calls import Call
+from contextsvc.ingest import Picklist
+from contextsvc.activation import tables as t
+from contextsvc.store import bulk_insert
+from contextsvc.store import json_text
+from contextsvc.errors import Conflict, FieldError, ValidationFailed
+from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
+from contextsvc.segments import SegmentSpec, Segments, Transition
 from contextsvc.timeutil import from_micros
 
 _encode = msgspec.json.Encoder().encode
@@ -56,13 +59,18 @@ class Rule(msgspec.Struct):
 
 
 class Activation(BatchObserver):
-    def __init__(self, picklist: Picklist) -> None:
+    def __init__(self, picklist: Picklist, writer: Writer, segments: Segments) -> None:
         self.picklist = picklist
+        self.writer = writer
+        self.segments = segments
         self.rules: dict[str, Rule] = {}
         self._pending: list[ChangeEvent] = []  # stream events of the open transaction
         self._wrote_outbox = False
         self.stream_listeners: list[Callable[[ChangeEvent], None]] = []  # the SSE hub
         self.outbox_listeners: list[Callable[[], None]] = []  # the dispatcher's wake-up
+        segments.listeners.append(self.on_transitions)
+        segments.on_publish.append(self.flush)
+        segments.delete_guards.append(self._refuse_if_used)
 
     # --- the producer API ----------------------------------------------------------------
 
@@ -156,6 +164,57 @@ class Activation(BatchObserver):
             for wake in self.outbox_listeners:
                 wake()
 
+    # --- use cases -------------------------------------------------------------------
+
+    async def create(self, spec: RuleSpec, now_us: int) -> Rule:
+        """Validate and store a rule (a threshold rule with its hidden segment, evaluated at
+        once), in one writer transaction. A webhook without a secret gets one."""
+        _check(spec, self.segments)
+        rule = new_rule(spec, now_us, None)
+        hidden = None
+        if isinstance(spec.trigger, ThresholdTrigger):
+            hidden = _threshold_segment(spec, self.segments, rule.id, now_us)
+            rule.segment_id = hidden.id
+
+        def add(conn: Connection) -> None:
+            if hidden is not None:
+                self.segments.create(conn, hidden)
+            self.add_rule(conn, rule)
+
+        await self.writer.run(add)
+        self.segments.publish()
+        return rule
+
+    async def remove(self, rule: Rule, now_us: int) -> None:
+        """Delete a rule; its undelivered events become dead letters."""
+
+        def remove(conn: Connection) -> None:
+            self.delete_rule(conn, rule.id)
+            outbox.abandon_rule(conn, rule.id, now_us)
+            if rule.segment_id:
+                self.segments.delete(conn, rule.segment_id)
+
+        await self.writer.run(remove)
+        self.segments.publish()
+
+    async def redrive(self, ids: list[int] | None, now_us: int) -> int:
+        """Put dead letters (these, or all) back in the outbox and wake the dispatcher."""
+        live = set(self.rules)
+        count: int = await self.writer.run(lambda conn: outbox.redrive(conn, ids, live, now_us))
+        for wake in self.outbox_listeners:
+            wake()
+        return count
+
+    def _refuse_if_used(self, segment_id: str) -> None:
+        """A segment a rule triggers on cannot be deleted from under it."""
+        users = self.rules_using(segment_id)
+        if users:
+            raise Conflict(
+                f"segment {segment_id} is used by activation rule(s) {users}; delete them first",
+                code="segment_in_use",
+                details={"rules": users},
+            )
+
     # --- rules (Writer.run functions) -----------------------------------------------------
 
     def add_rule(self, conn: Connection, rule: Rule) -> None:
@@ -178,6 +237,30 @@ def new_rule(spec: RuleSpec, now_us: int, segment_id: str | None) -> Rule:
     if isinstance(target, WebhookTarget) and target.secret is None:
         target = WebhookTarget(target.url, "whsec_" + secrets.token_urlsafe(24))
     return Rule("act_" + secrets.token_hex(8), spec.name, spec.trigger, target, segment_id, now_us)
+
+
+def _check(spec: RuleSpec, segments: Segments) -> None:
+    trigger = spec.trigger
+    if isinstance(trigger, CallFlagTrigger):
+        unknown = sorted(set(trigger.flags) - set(CALL_FLAGS)) or ([] if trigger.flags else ["(none)"])
+        if unknown:
+            raise ValidationFailed("unknown call flags", [FieldError(
+                "trigger.flags", "invalid_value", f"unknown flag(s) {unknown}; valid: {list(CALL_FLAGS)}")])
+    if isinstance(trigger, SegmentTrigger):
+        segment = segments.view.segments.get(trigger.segment_id)
+        if segment is None or segment.rule_id is not None:
+            raise ValidationFailed("no such segment", [FieldError(
+                "trigger.segment_id", "invalid_value", f"no segment {trigger.segment_id}")])
+
+
+def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us: int):
+    trigger = spec.trigger
+    condition = {"attribute": trigger.attribute, "op": trigger.op, "value": trigger.value}
+    try:
+        return segments.prepare(SegmentSpec(f"threshold: {spec.name}", condition, trigger.subject), now_us, rule_id)
+    except ValidationFailed as exc:
+        fields = [FieldError(f.field.replace("condition", "trigger", 1), f.code, f.message) for f in exc.fields]
+        raise ValidationFailed("the threshold is invalid", fields, details=exc.details) from None
 
 
 def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Picklist) -> Occurrence:

@@ -3,17 +3,17 @@ what was submitted or written back. Synchronous Core, run inside one transaction
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from contextsvc.salesforce.calls import CallRecords, Loaded
 from contextsvc.salesforce.records import MirrorRow
-from contextsvc.store import tables as t
-from contextsvc.store.bulk import bulk_insert
-from contextsvc.store.codec import from_json_text, from_micros, json_text
+from contextsvc.salesforce import tables as t
+from contextsvc.store import bulk_insert, chunks
+from contextsvc.store import from_json_text, json_text
+from contextsvc.timeutil import from_micros
 
-_IN_CHUNK = 500
 r = t.salesforce_records.c
 
 _UPDATE_RECORD = (
@@ -28,10 +28,8 @@ _UPDATE_RECORD = (
 )
 
 
-def _chunks(values: Iterable[str]):
-    unique = list(dict.fromkeys(v for v in values if v))
-    for start in range(0, len(unique), _IN_CHUNK):
-        yield unique[start : start + _IN_CHUNK]
+def _chunks(values: Iterable[str | None]) -> Iterator[list[str]]:
+    return chunks(v for v in values if v)
 
 
 def watermark(conn: Connection, sobject: str):

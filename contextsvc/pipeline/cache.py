@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from contextsvc.profile.state import ProfileState, decode_state
+from contextsvc.profile import ProfileState, decode_state
 
 
 class _Entry:

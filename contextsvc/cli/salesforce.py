@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from rich.console import Console
 from rich.table import Table
 
-from contextsvc.salesforce.client import SalesforceProblem
+from contextsvc.salesforce import SalesforceProblem
 from contextsvc.settings import Settings
 
 console = Console()
@@ -33,14 +33,13 @@ def _print_sync(report) -> None:
 
 
 async def _sync(settings: Settings, watch: bool) -> int:
-    from contextsvc.salesforce.client import auth_mode
-    from contextsvc.salesforce.runtime import open_connector
-    from contextsvc.salesforce.sync import sync_with_backoff
+    from contextsvc.salesforce import SalesforceApi, auth_mode, sync_with_backoff
+    from contextsvc.service import open_service
 
     auth_mode(settings)  # no credentials: say so before touching the database
-    async with open_connector(settings) as connector:
-        api = await asyncio.to_thread(connector.api)
-        sync = connector.sync(api)
+    async with open_service(settings) as service:
+        api = await asyncio.to_thread(SalesforceApi, settings)
+        sync = service.salesforce_sync(api)
         while True:
             report = await sync_with_backoff(
                 sync, first_wait_s=max(60.0, settings.salesforce_sync_interval_s), max_wait_s=settings.salesforce_max_backoff_s
@@ -62,23 +61,18 @@ def _print_diff(changes, considered: int) -> None:
 
 
 async def _writeback(settings: Settings, dry_run: bool, resend_all: bool) -> int:
-    from contextsvc.salesforce.client import SalesforceApi
-    from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, push
-    from contextsvc.store.engine import create_engine, create_schema
+    from contextsvc.salesforce import SalesforceApi, parse_field_map, plan_writeback, push
+    from contextsvc.service import open_database
 
     field_map = parse_field_map(settings.salesforce_writeback_fields)
     now = datetime.now(timezone.utc)
-    engine = create_engine(settings.database_url)
-    try:
-        await create_schema(engine)
+    async with open_database(settings) as engine:
         considered, changes = await plan_writeback(engine, field_map, now, resend_all)
         if dry_run:
             _print_diff(changes, considered)
             return 0
         api = await asyncio.to_thread(SalesforceApi, settings)
         report = await push(engine, api, changes, now)
-    finally:
-        await engine.dispose()
     console.print(f"write-back: {report.written:,} of {report.changed:,} changed records written "
                   f"in {report.requests:,} requests ({considered:,} considered)")
     for failure in report.failures:

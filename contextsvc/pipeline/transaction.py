@@ -12,18 +12,19 @@ from datetime import datetime
 import msgspec
 from sqlalchemy import Connection, bindparam, delete, or_, select, update
 
-from contextsvc.identity.graph import IdentityGraph, Resolution
-from contextsvc.ingest.normalise import Call
-from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, RetractWork, Work
+from contextsvc.identity import IdentityGraph, Resolution
+from contextsvc.calls import Call
+from contextsvc.ingest import CallWork, ItemResult, QuarantineWork, RetractWork, Work
 from contextsvc.store import tables as t
-from contextsvc.store.bulk import bulk_insert
-from contextsvc.store.engine import pause_for_readers
-from contextsvc.store.observers import BatchChanges, BatchObserver, ReplacedCall
-from contextsvc.store.profiles import ProfileUpdate, ProfileWriter, decode_call
-from contextsvc.store.codec import from_micros, json_text, micros
+from contextsvc.store import bulk_insert, delete_in, select_in
+from contextsvc.store import pause_for_readers
+from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
+from contextsvc.calls import decode_call
+from contextsvc.pipeline.profiles import ProfileUpdate, ProfileWriter
+from contextsvc.store import json_text
+from contextsvc.timeutil import from_micros, micros
 
 _encode = msgspec.json.Encoder().encode
-_IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 PAUSE_EVERY = 8  # calls between pauses for readers: under a millisecond of resolution work
 
 
@@ -133,30 +134,18 @@ def _update_profiles(conn: Connection, ctx: BatchContext, pending: _Pending, now
 def _replaced_calls(conn: Connection, pending: _Pending) -> dict[str, ReplacedCall]:
     """The stored versions the batch is about to overwrite or retract (observers subtract them)."""
     ids = [*pending.updates, *pending.deletes]
-    found: dict[str, ReplacedCall] = {}
     c = t.calls.c
-    for start in range(0, len(ids), _IN_CHUNK):
-        rows = conn.execute(
-            select(c.call_id, c.body, c.ingested_at, c.individual_id).where(c.call_id.in_(ids[start : start + _IN_CHUNK]))
-        )
-        found.update(
-            (call_id, ReplacedCall(decode_call(body), ingested_at, individual_id))
-            for call_id, body, ingested_at, individual_id in rows
-        )
-    return found
+    rows = select_in(conn, select(c.call_id, c.body, c.ingested_at, c.individual_id), c.call_id, ids)
+    return {
+        call_id: ReplacedCall(decode_call(body), ingested_at, individual_id)
+        for call_id, body, ingested_at, individual_id in rows
+    }
 
 
 def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, _Stored]:
-    unique = list(dict.fromkeys(call_ids))
-    found: dict[str, _Stored] = {}
     c = t.calls.c
-    for start in range(0, len(unique), _IN_CHUNK):
-        rows = conn.execute(
-            select(c.call_id, c.version, c.content_hash, c.individual_id).where(c.call_id.in_(unique[start : start + _IN_CHUNK]))
-        )
-        for call_id, version, digest, individual_id in rows:
-            found[call_id] = _Stored(version, digest, individual_id)
-    return found
+    rows = select_in(conn, select(c.call_id, c.version, c.content_hash, c.individual_id), c.call_id, call_ids)
+    return {call_id: _Stored(version, digest, individual_id) for call_id, version, digest, individual_id in rows}
 
 
 def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], pending: _Pending, now_us: int) -> ItemResult:
@@ -322,8 +311,7 @@ def _flush(
     for row in (*pending.inserts.values(), *pending.updates.values()):
         if row["individual_id"]:
             row["individual_id"] = survivor(row["individual_id"])
-    for start in range(0, len(deletes := list(pending.deletes)), _IN_CHUNK):
-        conn.execute(delete(t.calls).where(t.calls.c.call_id.in_(deletes[start : start + _IN_CHUNK])))
+    delete_in(conn, t.calls.c.call_id, pending.deletes)
     bulk_insert(conn, t.calls, list(pending.inserts.values()))
     bulk_insert(conn, t.shared_lines, pending.shared_lines)
     if pending.updates:

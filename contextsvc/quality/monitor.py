@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import Connection, delete, func, select
 
 from contextsvc.errors import FieldError
-from contextsvc.ingest.results import CallWork
+from contextsvc.ingest import CallWork
 from contextsvc.quality.alerts import AlertRule, AlertSink, QualityAlert, StoredOnly, evaluate_day, flagged_rates
 from contextsvc.quality.metrics import (
     DIMENSIONS,
@@ -34,10 +34,10 @@ from contextsvc.quality.metrics import (
     monthly,
     vector_of,
 )
-from contextsvc.store import tables as t
-from contextsvc.store.codec import json_text
-from contextsvc.store.observers import BatchChanges, BatchObserver
-from contextsvc.store.upsert import add_counts
+from contextsvc.quality import tables as t
+from contextsvc.store import json_text
+from contextsvc.pipeline import BatchChanges, BatchObserver
+from contextsvc.store import add_counts
 from contextsvc.timeutil import day_of, micros
 
 log = logging.getLogger(__name__)

@@ -18,14 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contextsvc.errors import DomainError, Unavailable
-from contextsvc.identity.graph import IdentityGraph, IndividualRow
-from contextsvc.ingest.results import ItemResult, Work
+from contextsvc.identity import IdentityGraph, IndividualRow
+from contextsvc.ingest import ItemResult, Work
 from contextsvc.store import tables as t
-from contextsvc.store.cache import ProfileCache
-from contextsvc.store.ingest_tx import BatchContext, apply_batch
-from contextsvc.store.maintenance import MaintenanceOutcome
-from contextsvc.store.observers import BatchObserver
-from contextsvc.store.profiles import ProfileWriter
+from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.pipeline.transaction import BatchContext, apply_batch
+from contextsvc.pipeline.maintenance import MaintenanceOutcome
+from contextsvc.pipeline.observers import BatchObserver
+from contextsvc.pipeline.profiles import ProfileWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,7 +71,6 @@ class Writer:
         max_batch: int = 5000,
         commit_slice: int = 64,
         commit_window_ms: float = 0.0,
-        observers: Sequence[BatchObserver] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self._engine = engine
@@ -84,9 +83,9 @@ class Writer:
         self._held: _Job | None = None  # a run() job met while collecting a batch: goes next
         self._task: asyncio.Task | None = None
         self._conn: AsyncConnection | None = None
-        self.graph: IdentityGraph | None = None
+        self.graph: IdentityGraph = graph_factory()  # replaced by the persisted one at start()
         self._profiles = profiles
-        self._observers = tuple(observers)
+        self._observers: tuple[BatchObserver, ...] = ()
         self._version = 0
         self.cache = cache
         self._settled = asyncio.Event()
@@ -95,6 +94,12 @@ class Writer:
         self._carried: _Job | None = None  # an exclusive job met while filling a batch
         self._slices: deque[_Job] = deque()  # slices of large requests, waiting their turn
         self._small_seen_at = float("-inf")  # loop time of the last small request
+
+    def observe(self, *observers: BatchObserver) -> None:
+        """The side branches, in the order they see each batch; before start()."""
+        if self._task is not None:
+            raise RuntimeError("observers are added before the writer starts")
+        self._observers += observers
 
     async def start(self) -> None:
         self._conn = await self._engine.connect()
@@ -121,6 +126,16 @@ class Writer:
     async def settled(self) -> None:
         """Wait until no batch is between identity resolution and commit."""
         await self._settled.wait()
+
+    async def lookup(self, kind: str, value: str) -> list[str]:
+        """The surviving individuals an identifier names, as committed: when the batch in
+        flight is changing one of them (a merge, a new individual), the answer waits for
+        that batch's commit instead of showing a half-applied graph."""
+        found = self.graph.lookup(kind, value)
+        if self.graph.touched.intersection(found):
+            await self.settled()
+            found = self.graph.lookup(kind, value)
+        return found
 
     async def submit(self, work: list[Work]) -> list[ItemResult]:
         """Commit the work; answers once all of it is durable.
@@ -238,8 +253,7 @@ class Writer:
                     if not job.future.done():
                         job.future.set_exception(refused or Unavailable("the call store could not commit; retry the request"))
             finally:
-                if self.graph is not None:
-                    self.graph.touched.clear()
+                self.graph.touched.clear()
                 self._settled.set()
                 for _ in jobs:
                     self._queue.task_done()
@@ -270,7 +284,7 @@ class Writer:
                 log.exception("observer %r failed after commit", observer)
 
     async def _commit(self, jobs: list[_Job]) -> None:
-        assert self._conn is not None and self.graph is not None
+        assert self._conn is not None
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()

@@ -15,13 +15,14 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
 
-from contextsvc.ingest.dispositions import Picklist
-from contextsvc.ingest.normalise import Call
+from contextsvc.ingest import Picklist
+from contextsvc.calls import Call
 from contextsvc.insights.people import Digest, digest
-from contextsvc.profile.state import decode_state
-from contextsvc.store import tables as t
-from contextsvc.store.upsert import add_deltas
-from contextsvc.store.observers import BatchChanges, BatchObserver
+from contextsvc.profile import decode_state
+from contextsvc.insights import tables as t
+from contextsvc.store import tables as core
+from contextsvc.store import add_deltas
+from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
 from contextsvc.timeutil import micros
 
 HOUR_US = 3_600_000_000
@@ -29,15 +30,18 @@ COUNTERS = ("calls", "connects", "answered", "abandoned", "callback_requests", "
 
 
 class InsightCounters(BatchObserver):
-    def __init__(self, picklist: Picklist, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self, picklist: Picklist, writer: Writer, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    ) -> None:
         self.picklist = picklist
+        self.writer = writer
         self.digests: dict[str, Digest] = {}
         self.markets: dict[str, dict[str, str | None]] = {}  # account id -> industry/region/segment
         self.fresh_as_of: int = micros(clock())  # the last commit the in-memory parts include
 
     def load(self, conn: Connection) -> None:
         self.digests = {i: digest(decode_state(blob))
-                        for i, blob in conn.execute(select(t.profiles.c.individual_id, t.profiles.c.state))}
+                        for i, blob in conn.execute(select(core.profiles.c.individual_id, core.profiles.c.state))}
         self.markets = {row["account_id"]: dict(row)
                         for row in conn.execute(select(t.account_attributes)).mappings()}
 
@@ -72,8 +76,11 @@ class InsightCounters(BatchObserver):
     def market_of(self, account_id: str | None) -> dict[str, str | None]:
         return self.markets.get(account_id, {}) if account_id else {}
 
-    def set_markets(self, conn: Connection, rows: list[dict]) -> None:
-        """Upsert account market attributes (a Writer.run function)."""
+    async def load_markets(self, rows: list[dict]) -> None:
+        """Upsert account market attributes, in a writer transaction."""
+        await self.writer.run(lambda conn: self._set_markets(conn, rows))
+
+    def _set_markets(self, conn: Connection, rows: list[dict]) -> None:
         ids = [r["account_id"] for r in rows]
         conn.execute(t.account_attributes.delete().where(t.account_attributes.c.account_id.in_(ids)))
         conn.execute(t.account_attributes.insert(), rows)

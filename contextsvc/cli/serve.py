@@ -1,0 +1,87 @@
+"""`contextsvc serve` and `contextsvc openapi`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from typing import Any
+
+from contextsvc.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not Settings.from_env().api_keys.strip():
+        key = secrets.token_urlsafe(24)
+        os.environ["CONTEXTSVC_API_KEYS"] = key  # read by create_app in whichever process serves
+        print(f"CONTEXTSVC_API_KEYS is not set; this run's key (all scopes): {key}", file=sys.stderr)
+    # One worker, whichever server: the process owns the single writer (README, "Scaling out").
+    if args.server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian(
+            "contextsvc.api.app:create_app",
+            factory=True,
+            interface=Interfaces.ASGI,
+            address=args.host,
+            port=args.port,
+            workers=1,
+            log_level=args.log_level,
+            log_access=args.access_log,
+        ).serve()
+        return 0
+    import uvicorn
+
+    from contextsvc.api.app import create_app
+
+    # uvloop and httptools are used when installed (they are pinned dependencies).
+    uvicorn.run(
+        create_app(Settings.from_env()),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        loop="auto",
+        http="auto",
+    )
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (3.0 for Salesforce External Services, or Litestar's 3.1)."""
+    import msgspec
+
+    from contextsvc.api.app import create_app
+    from contextsvc.api.schema_export import openapi_document
+
+    # The document depends on the routes only; no key or database is opened to build it.
+    app = create_app(Settings.from_env(api_keys="openapi-export"))
+    text = msgspec.json.format(msgspec.json.encode(openapi_document(app, args.version)), indent=2)
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(text + b"\n")
+        print(f"wrote OpenAPI {args.version} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(text + b"\n")
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action="store_true", help="log every request (slow under load)")
+    serve.add_argument(
+        "--server",
+        choices=("granian", "uvicorn"),
+        default="granian",
+        help="ASGI server (granian: faster by measurement, see BENCHMARKS.md)",
+    )
+    serve.set_defaults(handler=_serve)
+    openapi = commands.add_parser("openapi", help="print or write the OpenAPI document")
+    openapi.add_argument("--version", choices=["3.0", "3.1"], default="3.0", help="3.0: for Salesforce External Services")
+    openapi.add_argument("--output", "-o", help="write to this file instead of standard output")
+    openapi.set_defaults(handler=_openapi)

@@ -1,0 +1,108 @@
+"""The context read every surface shares (GET /v1/context, the agent action, MCP tools):
+lookup -> individual -> profile state -> memoised context, as the caller may see it.
+
+Identity comes from the writer's graph (Writer.lookup waits for a batch in flight that is
+changing the person), the profile from the writer's published cache or one row, and the
+context from the memo when the same (person, version, day, shape, disclosure) was served.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from contextsvc.context.assemble import CallContext, SegmentRef, assemble
+from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
+from contextsvc.context.privacy import Disclosure, redact
+from contextsvc.context.prompt import render
+from contextsvc.errors import Conflict, NotFound
+from contextsvc.identity import LookupKey
+from contextsvc.pipeline import ProfileReads
+from contextsvc.pipeline import Writer
+from contextsvc.profile import ProfileState
+from contextsvc.timeutil import day_of, micros
+
+
+class SegmentLabels(Protocol):
+    """The segment definitions a context is labelled with (segments.SegmentView)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def labels(self, context: CallContext) -> list[SegmentRef]: ...
+
+
+class SegmentSource(Protocol):
+    """Whatever holds the current definitions, replaced as a whole after each commit."""
+
+    @property
+    def view(self) -> SegmentLabels: ...
+
+
+class ContextReads:
+    __slots__ = ("writer", "profiles", "memo", "segments")
+
+    def __init__(self, writer: Writer, profiles: ProfileReads, memo: ContextMemo, segments: SegmentSource | None) -> None:
+        self.writer, self.profiles, self.memo, self.segments = writer, profiles, memo, segments
+
+    async def resolve(self, key: LookupKey) -> str:
+        """The one individual a lookup names; NotFound, or Conflict when several share it."""
+        found = await self.writer.lookup(key.kind, key.value)
+        label = key.kind.replace("_", " ")
+        if not found:
+            raise NotFound(
+                f"no one is known by {label} {key.value}", details={"lookup": {"kind": key.kind, "value": key.value}}
+            )
+        if len(found) > 1:
+            raise Conflict(
+                f"{label} {key.value} is shared by {len(found)} people; look one of them up by individual id",
+                code="ambiguous_lookup",
+                details={"lookup": {"kind": key.kind, "value": key.value}, "candidates": found},
+            )
+        return found[0]
+
+    async def read(
+        self, key: LookupKey, as_of: datetime, recent: int, max_tokens: int, disclosure: Disclosure
+    ) -> RenderedContext:
+        return await self.context(await self.resolve(key), as_of, recent, max_tokens, disclosure)
+
+    async def context(
+        self, individual_id: str, as_of: datetime, recent: int, max_tokens: int, disclosure: Disclosure
+    ) -> RenderedContext:
+        """The context served for (individual, as_of, recent, max_tokens) as `disclosure`
+        lets the caller see it, prompt included; `.json(as_of)` gives the response body.
+        It lists the person's segments at as_of: a function of the context itself and the
+        segment definitions, whose version is part of the memo key."""
+        version, state = await self.profiles.state(individual_id)
+        as_of_us = micros(as_of)
+        labels = self.segments.view if self.segments is not None else None
+        if state.last_call is not None and state.last_call[0] > as_of_us:
+            history = await self.profiles.history(individual_id, as_of_us)
+            return _rendered(individual_id, history, as_of, recent, max_tokens, disclosure, labels)
+        key: MemoKey = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure, labels.version if labels else 0)
+        rendered = self.memo.get(key)
+        if rendered is None:
+            rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
+            self.memo.put(key, rendered)
+        return rendered
+
+    def forget(self, individual_ids: set[str]) -> None:
+        """Erased people, or calls purged: drop what the memo holds of them."""
+        self.memo.forget(individual_ids)
+
+
+def _rendered(
+    individual_id: str,
+    state: ProfileState,
+    as_of: datetime,
+    recent: int,
+    max_tokens: int,
+    disclosure: Disclosure,
+    segments: SegmentLabels | None,
+) -> RenderedContext:
+    context = assemble(individual_id, state, as_of, recent)
+    if segments is not None:  # membership is a function of the whole context, before masking
+        context.segments = segments.labels(context)
+    context = redact(context, disclosure)
+    context.prompt, context.prompt_tokens = render(context, max_tokens)
+    return RenderedContext.of(context)

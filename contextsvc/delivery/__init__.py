@@ -1,1 +1,0 @@
-"""Delivery edges: webhook dispatcher (HTTP out) and the server-sent-events hub."""

@@ -1,0 +1,15 @@
+"""The write pipeline: the single writer (group commit), its transaction (versions,
+identity, call log, profiles), the profile cache, maintenance operations (erasure,
+retention) and the contract side branches observe it through."""
+
+from __future__ import annotations
+
+from contextsvc.pipeline.writer import Writer, load_graph
+from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
+from contextsvc.pipeline.transaction import BatchContext, content_hash
+from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.pipeline.profiles import ProfileReads, ProfileWriter, facts_of, rebuild_all
+from contextsvc.pipeline.retention import RetentionPolicy
+from contextsvc.pipeline.maintenance import ErasureReport, RetentionReport, erase, key_fingerprint, purge_expired, retention_loop
+
+__all__ = ["BatchChanges", "BatchContext", "BatchObserver", "content_hash", "erase", "ErasureReport", "facts_of", "key_fingerprint", "load_graph", "ProfileCache", "ProfileReads", "ProfileWriter", "purge_expired", "rebuild_all", "ReplacedCall", "retention_loop", "RetentionPolicy", "RetentionReport", "Writer"]

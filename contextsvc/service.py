@@ -1,0 +1,243 @@
+"""The composition root: every part of the service built from the settings, in the order
+the parts need, and `open_service`, which opens a running service (engine, schema,
+writer, read path, and optionally the background jobs) and closes it again.
+
+The HTTP app, every CLI command, the simulator's demo seeding and the benchmarks open
+the service here, so each runs the same writer with the same side branches and no
+ingest path can bypass them. A new side branch is one line in `SideBranches`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+from pathlib import Path
+
+import msgspec
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, WebhookDispatcher
+from contextsvc.context import ContextMemo, ContextReads
+from contextsvc.identity import IdentityGraph, InvalidIdentifier, PeopleSearch, normalise_phone
+from contextsvc.ingest import ItemResult, Normaliser, Picklist, Work
+from contextsvc.insights import InsightCounters
+from contextsvc.pipeline import (
+    ErasureReport,
+    ProfileCache,
+    ProfileReads,
+    ProfileWriter,
+    RetentionPolicy,
+    RetentionReport,
+    Writer,
+    erase,
+    key_fingerprint,
+    purge_expired,
+    retention_loop,
+)
+from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver
+from contextsvc.salesforce import SalesforceApi, SalesforceSync
+from contextsvc.segments import Segments, midnight_rolls
+from contextsvc.settings import Settings
+from contextsvc.store import create_engine, create_read_engine, create_schema
+from contextsvc.timeutil import DAY_US, micros
+
+# Every package that keeps data defines its tables on the shared metadata; the packages
+# imported above bring theirs, so every database gets the whole schema whoever opens it.
+
+log = logging.getLogger(__name__)
+
+
+def load_picklist(settings: Settings) -> Picklist:
+    return Picklist.load(Path(settings.seed_dir) / "dispositions.toml")
+
+
+def shared_phones(settings: Settings) -> set[str]:
+    """CONTEXTSVC_SHARED_PHONES as E.164 numbers; a bad entry stops start-up, not a request."""
+    phones = set()
+    for raw in filter(None, (p.strip() for p in settings.shared_phones.split(","))):
+        try:
+            phones.add(normalise_phone(raw, settings.default_region).e164)
+        except InvalidIdentifier as exc:
+            raise SystemExit(f"CONTEXTSVC_SHARED_PHONES: {raw!r}: {exc.message}") from None
+    return phones
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    try:
+        return RetentionPolicy.parse(settings.retention_days, settings.retention_rules)
+    except ValueError as exc:
+        raise SystemExit(f"CONTEXTSVC_RETENTION_*: {exc}") from None
+
+
+def quality_rules(settings: Settings) -> tuple[Plausibility, AlertRule]:
+    limits = Plausibility(settings.quality_future_skew_seconds * 1_000_000, settings.quality_max_age_days * DAY_US)
+    rule = AlertRule(
+        settings.quality_alert_factor,
+        settings.quality_min_volume,
+        settings.quality_baseline_days,
+        settings.quality_max_p_value,
+    )
+    return limits, rule
+
+
+def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist) -> Writer:
+    """The one Writer of a database, without side branches (SideBranches adds them)."""
+    graph_factory = partial(
+        IdentityGraph,
+        shared_line_threshold=settings.shared_line_threshold,
+        shared_phones=shared_phones(settings),
+    )
+    return Writer(
+        engine,
+        graph_factory,
+        ProfileWriter(picklist, settings.cache_size),
+        ProfileCache(settings.cache_size),
+        max_batch=settings.max_batch,
+        commit_slice=settings.commit_slice,
+        commit_window_ms=settings.commit_window_ms,
+    )
+
+
+class SideBranches:
+    """What hangs off the profile update: segments, activation (webhooks, SSE), insights,
+    data-quality counters and alerts. Each sees every batch inside its transaction, in the
+    order below; activation comes after the producers whose events it flushes."""
+
+    def __init__(self, settings: Settings, picklist: Picklist, writer: Writer) -> None:
+        self.segments = Segments(picklist, writer)
+        self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
+        self.activation = Activation(picklist, writer, self.segments)
+        self.insights = InsightCounters(picklist, writer)
+        self.hub = EventHub()
+        self.activation.stream_listeners.append(self.hub.publish)
+        writer.observe(self.segments, self.quality, self.activation, self.insights)
+
+    def _alerts_to_activation(self, conn: Connection, alerts: list[QualityAlert]) -> None:
+        """Data-quality alerts reach webhooks and the event stream as `quality_alert_raised`."""
+        for alert in alerts:
+            self.activation.emit(
+                conn,
+                Occurrence(
+                    "quality_alert_raised",
+                    "quality_alert",
+                    str(alert.id),
+                    micros(alert.raised_at),
+                    msgspec.to_builtins(alert),
+                ),
+            )
+
+
+class Service:
+    """Everything the HTTP handlers, MCP tools, CLI commands and jobs use: one typed object
+    per running service, built by `open_service`."""
+
+    __slots__ = (
+        "settings",
+        "picklist",
+        "normaliser",
+        "engine",
+        "writer",
+        "profiles",
+        "reads",
+        "people",
+        "branches",
+        "dispatcher",
+    )
+
+    def __init__(
+        self,
+        settings: Settings,
+        picklist: Picklist,
+        engine: AsyncEngine,
+        writer: Writer,
+        profiles: ProfileReads,
+        branches: SideBranches,
+    ) -> None:
+        self.settings = settings
+        self.picklist = picklist
+        self.normaliser = Normaliser(picklist, settings.default_region)
+        self.engine = engine
+        self.writer = writer
+        self.profiles = profiles
+        self.branches = branches
+        self.reads = ContextReads(writer, profiles, ContextMemo(settings.context_memo_size), branches.segments)
+        self.people = PeopleSearch(engine, settings.default_region)
+        backoff = Backoff(
+            settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
+        )
+        self.dispatcher = WebhookDispatcher(engine, writer, branches.activation, backoff, settings.webhook_timeout_s)
+
+    async def ingest(self, work: list[Work]) -> list[ItemResult]:
+        """Commit the work through the writer; answers once all of it is durable."""
+        return await self.writer.submit(work)
+
+    async def erase(self, individual_id: str, presented_key: str) -> ErasureReport:
+        """Right to erasure, in order with ingest; the memo forgets the person too."""
+        operation = erase(individual_id, key_fingerprint(presented_key), self.settings.default_region)
+        report: ErasureReport = await self.writer.run_exclusive(operation)
+        self.reads.forget(set(report.erased_ids))
+        return report
+
+    async def purge_expired(self, policy: RetentionPolicy) -> RetentionReport:
+        report: RetentionReport = await self.writer.run_exclusive(purge_expired(policy))
+        if report.calls:
+            self.reads.memo.clear()  # entries of touched people are unreachable now; free them
+        return report
+
+    def salesforce_sync(self, api: SalesforceApi, **options: Any) -> SalesforceSync:
+        """A Salesforce pull that submits through this service's writer."""
+        lookback_s = self.settings.salesforce_lookback_s
+        return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, **options)
+
+    def jobs(self) -> list[asyncio.Task]:
+        """The server's background work: midnight segment rolls, webhook delivery, and the
+        retention schedule when a policy is set. Cancelled by `open_service` on close."""
+        tasks = [
+            asyncio.create_task(midnight_rolls(self.branches.segments), name="segment-midnight"),
+            asyncio.create_task(self.dispatcher.run(), name="webhook-dispatcher"),
+        ]
+        policy = retention_policy(self.settings)
+        if policy.active:
+            interval = self.settings.retention_interval_seconds
+            tasks.append(asyncio.create_task(retention_loop(self.purge_expired, policy, interval), name="retention"))
+        return tasks
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The database alone, schema created: for reads that need no writer (reports, plans)."""
+    engine = create_engine(settings.database_url)
+    try:
+        await create_schema(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def open_service(settings: Settings, *, jobs: bool = False) -> AsyncIterator[Service]:
+    """A running service over settings.database_url: schema created, writer started with
+    the side branches, and with `jobs` the background work. Closes everything on exit,
+    after the writer has committed what was queued."""
+    picklist = load_picklist(settings)
+    retention_policy(settings)  # a bad policy stops start-up, not the first scheduled purge
+    async with open_database(settings) as engine:
+        writer = build_writer(settings, engine, picklist)
+        branches = SideBranches(settings, picklist, writer)
+        await writer.start()
+        profiles = ProfileReads(engine, create_read_engine(settings.database_url), writer.cache, picklist)
+        service = Service(settings, picklist, engine, writer, profiles, branches)
+        background = service.jobs() if jobs else []
+        try:
+            yield service
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await writer.stop()
+            profiles.close()
