@@ -35,7 +35,7 @@ export function createFloor({ key, openPerson }) {
     arrivals.push(Date.now());
     $("calls-last-minute").textContent = arrivals.length;
     const badge = resolutionBadge(call.resolution);
-    if (badge && badge.kind !== "new") {
+    if (badge && (badge.kind === "link" || badge.kind === "merge")) {
       identityEvents += 1;
       $("identity-events").textContent = identityEvents;
     }
