@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 from pathlib import Path
 
 import msgspec
+import requests
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +29,7 @@ from contextsvc.ingest import ItemResult, Normaliser, Picklist, Work
 from contextsvc.insights import InsightCounters
 from contextsvc.pipeline import (
     ErasureReport,
+    RebuildReport,
     ProfileCache,
     ProfileReads,
     ProfileWriter,
@@ -37,10 +39,11 @@ from contextsvc.pipeline import (
     erase,
     key_fingerprint,
     purge_expired,
+    rebuild_profiles,
     retention_loop,
 )
-from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver
-from contextsvc.salesforce import SalesforceApi, SalesforceSync
+from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
+from contextsvc.salesforce import SalesforceApi, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata
@@ -147,6 +150,7 @@ class Service:
         "people",
         "branches",
         "dispatcher",
+        "salesforce",
     )
 
     def __init__(
@@ -157,6 +161,7 @@ class Service:
         writer: Writer,
         profiles: ProfileReads,
         branches: SideBranches,
+        salesforce_session: Callable[[], requests.Session] | None = None,
     ) -> None:
         self.settings = settings
         self.picklist = picklist
@@ -171,6 +176,7 @@ class Service:
             settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
         )
         self.dispatcher = WebhookDispatcher(engine, writer, branches.activation, backoff, settings.webhook_timeout_s)
+        self.salesforce = SalesforceJob(settings, engine, self.salesforce_sync, salesforce_session)
 
     async def ingest(self, work: list[Work]) -> list[ItemResult]:
         """Commit the work through the writer; answers once all of it is durable."""
@@ -182,6 +188,20 @@ class Service:
         report: ErasureReport = await self.writer.run_exclusive(operation)
         self.reads.forget(set(report.erased_ids))
         return report
+
+    async def rebuild(self, individual_id: str | None = None) -> RebuildReport:
+        """One person's profile (or everyone's) recomputed from the call log, in order with ingest."""
+        report: RebuildReport = await self.writer.run_exclusive(rebuild_profiles(individual_id))
+        if individual_id is None:
+            self.reads.memo.clear()
+        else:
+            self.reads.forget({individual_id})
+        return report
+
+    async def recount_quality(self) -> int:
+        """The data-quality counters recounted from the call log, in order with ingest."""
+        counted: int = await self.writer.run_exclusive(recount_operation(quality_rules(self.settings)[0]))
+        return counted
 
     async def purge_expired(self, policy: RetentionPolicy) -> RetentionReport:
         report: RetentionReport = await self.writer.run_exclusive(purge_expired(policy))
@@ -195,12 +215,15 @@ class Service:
         return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, **options)
 
     def jobs(self) -> list[asyncio.Task]:
-        """The server's background work: midnight segment rolls, webhook delivery, and the
-        retention schedule when a policy is set. Cancelled by `open_service` on close."""
+        """The server's background work: midnight segment rolls, webhook delivery, the
+        Salesforce sync when credentials are set, the retention schedule when a policy is.
+        Cancelled by `open_service` on close."""
         tasks = [
             asyncio.create_task(midnight_rolls(self.branches.segments), name="segment-midnight"),
             asyncio.create_task(self.dispatcher.run(), name="webhook-dispatcher"),
         ]
+        if self.salesforce.state.configured:
+            tasks.append(asyncio.create_task(self.salesforce.run(), name="salesforce-sync"))
         policy = retention_policy(self.settings)
         if policy.active:
             interval = self.settings.retention_interval_seconds
@@ -226,7 +249,9 @@ async def open_database(settings: Settings, *, upgrade: bool | None = None) -> A
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, *, jobs: bool = False) -> AsyncIterator[Service]:
+async def open_service(
+    settings: Settings, *, jobs: bool = False, salesforce_session: Callable[[], requests.Session] | None = None
+) -> AsyncIterator[Service]:
     """A running service over settings.database_url: schema created, writer started with
     the side branches, and with `jobs` the background work. Closes everything on exit,
     after the writer has committed what was queued."""
@@ -237,7 +262,7 @@ async def open_service(settings: Settings, *, jobs: bool = False) -> AsyncIterat
         branches = SideBranches(settings, picklist, writer)
         await writer.start()
         profiles = ProfileReads(engine, create_read_engine(settings.database_url), writer.cache, picklist)
-        service = Service(settings, picklist, engine, writer, profiles, branches)
+        service = Service(settings, picklist, engine, writer, profiles, branches, salesforce_session)
         background = service.jobs() if jobs else []
         try:
             yield service

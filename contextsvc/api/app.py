@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import requests
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -15,6 +16,7 @@ from litestar.types import ControllerRouterHandler
 
 from contextsvc import __version__
 from contextsvc.api.activation import ActivationsController, event_stream
+from contextsvc.api.admin import AdminController
 from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
@@ -43,7 +45,11 @@ def baseline_handler(payload: bytes) -> ControllerRouterHandler:
     return baseline
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None, *, salesforce_session: Callable[[], requests.Session] | None = None
+) -> Litestar:
+    """`salesforce_session`: a requests session factory for the Salesforce client (tests
+    hand in one that trusts their fake's CA); None: the client's own."""
     settings = settings or Settings.from_env()
     api_keys = parse_api_keys(settings.api_keys)
     # Bad settings stop start-up here, not at the first request or the first purge.
@@ -54,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Loop-bound resources are created here, on the app's own event loop.
-        async with open_service(settings, jobs=True) as service:
+        async with open_service(settings, jobs=True, salesforce_session=salesforce_session) as service:
             app.state.service = service
             # The identity graph just loaded is long-lived: move it out of the collector's
             # reach, or every full collection re-walks it (80 ms pauses at 200k objects).
@@ -74,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         InsightsController,
         load_accounts,
         QualityController,
+        AdminController,
         health,
         openapi_30,
         mcp_handler(mcp),

@@ -13,6 +13,7 @@ from contextsvc.salesforce.client import (
     TimeoutSession,
     auth_mode,
 )
+from contextsvc.salesforce.job import SalesforceJob, SyncState
 from contextsvc.salesforce.sync import SalesforceSync, SyncReport, sync_with_backoff
 from contextsvc.salesforce.writeback import FieldMapError, WritebackReport, parse_field_map, plan_writeback, push
 
@@ -24,7 +25,9 @@ __all__ = [
     "SalesforceAuthError",
     "SalesforceCallFailed",
     "SalesforceProblem",
+    "SalesforceJob",
     "SalesforceSync",
+    "SyncState",
     "SyncReport",
     "TimeoutSession",
     "WritebackReport",
