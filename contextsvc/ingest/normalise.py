@@ -21,6 +21,7 @@ from contextsvc.identity.identifiers import (
 )
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.events import CallEvent, Related
+from contextsvc.timeutil import zone
 
 UTC = timezone.utc
 
@@ -39,6 +40,7 @@ class Person(msgspec.Struct, gc=False, omit_defaults=True, frozen=True):
     last_name: str | None = None
     company: str | None = None
     title: str | None = None
+    time_zone: str | None = None  # IANA name, validated
 
     @property
     def is_empty(self) -> bool:
@@ -201,4 +203,11 @@ class Normaliser:
                 problem("who.email", exc.code, exc.message)
         for name in ("first_name", "last_name", "company", "title"):
             fields[name] = _clean(getattr(raw, name))
+        zone_name = _clean(raw.time_zone)
+        if zone_name is not None:
+            if zone(zone_name) is None:
+                problem("who.time_zone", "invalid_time_zone",
+                        f"{zone_name!r} is not an IANA time zone name (e.g. America/Chicago, Europe/Berlin)")
+            else:
+                fields["time_zone"] = zone_name
         return Person(**fields)
