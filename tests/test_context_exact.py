@@ -120,7 +120,7 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
                     for served_cache in (cache, cold):
                         served = await read_context(reader, served_cache, memo, PICKLIST, individual_id, as_of, 50, 300)
                         assert msgspec.json.decode(served.json(as_of)) == msgspec.to_builtins(expected)
-                        assert served.prompt == expected.prompt
+                        assert served.prompt_at(as_of) == expected.prompt
     finally:
         reader.close()
         await writer.stop()

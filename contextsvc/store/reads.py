@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.context.assemble import assemble
+from contextsvc.context.assemble import assemble_with_window
 from contextsvc.context.memo import ContextMemo, RenderedContext
 from contextsvc.context.privacy import FULL, Disclosure, redact
 from contextsvc.context.prompt import render
@@ -18,6 +18,7 @@ from contextsvc.identity.lookup import LookupKey
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import ProfileState, build, decode_state
+from contextsvc.reachability.block import NO_INPUTS, Inputs
 from contextsvc.store import tables as t
 from contextsvc.store.cache import ProfileCache
 from contextsvc.store.profiles import decode_call
@@ -106,6 +107,7 @@ async def read_context(
     max_tokens: int,
     disclosure: Disclosure = FULL,
     segments: "SegmentView | None" = None,
+    reach: Inputs = NO_INPUTS,
 ) -> RenderedContext:
     """The context served for (individual, as_of, recent, max_tokens) as `disclosure`
     lets the caller see it, prompt included; `.json(as_of)` gives the response body.
@@ -115,11 +117,12 @@ async def read_context(
     as_of_us = micros(as_of)
     if state.last_call is not None and state.last_call[0] > as_of_us:
         history = await history_state(reader, picklist, individual_id, as_of)
-        return _rendered(individual_id, history, as_of, recent, max_tokens, disclosure, segments)
-    key = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure, segments.version if segments else 0)
+        return _rendered(individual_id, history, as_of, recent, max_tokens, disclosure, segments, reach)
+    key = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure,
+           segments.version if segments else 0, reach.version)
     rendered = memo.get(key)
-    if rendered is None:
-        rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, segments)
+    if rendered is None or not rendered.holds_at(as_of_us):
+        rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, segments, reach)
         memo.put(key, rendered)
     return rendered
 
@@ -132,10 +135,11 @@ def _rendered(
     max_tokens: int,
     disclosure: Disclosure,
     segments: "SegmentView | None",
+    reach: Inputs,
 ) -> RenderedContext:
-    context = assemble(individual_id, state, as_of, recent)
+    context, window = assemble_with_window(individual_id, state, as_of, recent, reach)
     if segments is not None:  # membership is a function of the whole context, before masking
         context.segments = segments.labels(context)
     context = redact(context, disclosure)
-    context.prompt, context.prompt_tokens = render(context, max_tokens)
-    return RenderedContext.of(context)
+    context.prompt, context.prompt_tokens = render(context, max_tokens, local_time_slot=True)
+    return RenderedContext.of(context, (window.valid_from_us, window.valid_until_us))
