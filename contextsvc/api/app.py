@@ -26,6 +26,7 @@ from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
+from contextsvc.api.dnc import DncController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
@@ -43,6 +44,8 @@ from contextsvc.identity.identifiers import InvalidIdentifier, normalise_phone
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.quality import quality_rules
+from contextsvc.reachability.block import Inputs
+from contextsvc.reachability.rules import CallingRules
 from contextsvc.quality.alerts import QualityAlert
 from contextsvc.retention import RetentionPolicy
 from contextsvc.settings import Settings
@@ -59,6 +62,7 @@ from contextsvc.store.observers import BatchObserver
 from contextsvc.store.outbox import Backoff
 from contextsvc.store.profiles import ProfileWriter
 from contextsvc.store.quality import QualityObserver
+from contextsvc.store.reachability import Reachability
 from contextsvc.store.reads import ProfileReader
 from contextsvc.store.segments import Segments, midnight_rolls
 from contextsvc.store.writer import Writer
@@ -98,9 +102,17 @@ class SideBranches:
         self.hub = EventHub()
         self.activation.stream_listeners.append(self.hub.publish)
         self.insights = InsightCounters(picklist)
+        # Reachability: DNC lists, account regions and market connect rates by local hour,
+        # read by every context and by the segments that name reachability.* or signals.
+        reach_inputs = Inputs(CallingRules.load(Path(settings.seed_dir) / "calling-rules.toml"),
+                              settings.best_time_min_calls)
+        self.reachability = Reachability(reach_inputs, picklist)
+        self.segments.reach = reach_inputs
+        self.reachability.on_inputs_changed.append(self.segments.reevaluate_inputs)
         self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
         # Activation last among producers' peers: its after_commit flushes what they emitted.
-        self.observers: list[BatchObserver] = [self.segments, self.quality, self.activation, self.insights]
+        self.observers: list[BatchObserver] = [self.segments, self.quality, self.activation, self.insights,
+                                               self.reachability]
 
     def _alerts_to_activation(self, conn, alerts: list[QualityAlert]) -> None:
         """Data-quality alerts reach webhooks and the event stream as `quality_alert_raised`."""
@@ -161,7 +173,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reader = ProfileReader(engine, create_sqlite_read_engine(settings.database_url))
         app.state.engine, app.state.writer, app.state.reader = engine, writer, reader
         app.state.memo = ContextMemo(settings.context_memo_size)
-        app.state.context_reads = ContextReads(writer, reader, app.state.memo, picklist, side.segments, settings)
+        app.state.context_reads = ContextReads(writer, reader, app.state.memo, picklist, side.segments, settings,
+                                               side.reachability)
         backoff = Backoff(settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000,
                           settings.webhook_retry_max_ms * 1000)
         app.state.dispatcher = WebhookDispatcher(engine, writer, side.activation, backoff, settings.webhook_timeout_s)
@@ -186,7 +199,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     handlers = [
         CallsController, ContextController, IndividualsController, AgentController, SegmentsController,
-        ActivationsController, event_stream, InsightsController, load_accounts, QualityController, health, openapi_30,
+        ActivationsController, event_stream, InsightsController, load_accounts, QualityController, DncController,
+        health, openapi_30,
         mcp_handler(mcp),
     ]
     if settings.bench_baseline_file:
@@ -207,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "activation": side.activation,
                 "hub": side.hub,
                 "insights": side.insights,
+                "reachability": side.reachability,
             }
         ),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),

@@ -186,5 +186,13 @@ async def load_accounts(request: Request) -> Loaded:
             raise ValidationFailed("invalid account id", [FieldError(f"accounts[{i}].account_id", exc.code, exc.message)])
         rows.append({**msgspec.structs.asdict(market), "account_id": account_id})
     insights: InsightCounters = request.app.state.insights
-    await request.app.state.writer.run(lambda conn: insights.set_markets(conn, rows))
+    reachability = request.app.state.reachability
+    now_us = micros(datetime.now(timezone.utc))
+
+    def load(conn) -> None:
+        insights.set_markets(conn, rows)
+        reachability.markets_changed(conn, now_us)  # a region can name people's time zone
+
+    await request.app.state.writer.run(load)
+    request.app.state.segments.publish()
     return Loaded(len(rows))

@@ -3,6 +3,7 @@ MCP tools. Lookup -> individual -> memoised context, as the caller's key may see
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from litestar.datastructures import State
@@ -29,11 +30,12 @@ class ContextReads:
     """Everything a context read needs, gathered once at start-up: on the hot path every
     attribute of Litestar's State costs a Python-level __getattr__."""
 
-    __slots__ = ("writer", "reader", "memo", "picklist", "segments", "notes_max_chars", "region")
+    __slots__ = ("writer", "reader", "memo", "picklist", "segments", "notes_max_chars", "region", "reachability")
 
-    def __init__(self, writer, reader, memo, picklist, segments, settings) -> None:
+    def __init__(self, writer, reader, memo, picklist, segments, settings, reachability) -> None:
         self.writer, self.reader, self.memo, self.picklist, self.segments = writer, reader, memo, picklist, segments
         self.notes_max_chars, self.region = settings.notes_max_chars, settings.default_region
+        self.reachability = reachability
 
     async def read(self, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int) -> RenderedContext:
         writer = self.writer
@@ -41,6 +43,8 @@ class ContextReads:
         return await read_context(
             self.reader, writer.cache, self.memo, self.picklist, individual_id, as_of, recent, max_tokens,
             disclosure_for(api_key, self.notes_max_chars, self.region), self.segments.view,
+            # Market figures: the snapshot of today's (wall-clock) UTC day, whatever as_of.
+            self.reachability.for_day(int(time.time()) // 86_400),
         )
 
 

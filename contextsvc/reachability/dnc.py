@@ -61,6 +61,12 @@ class DncIndex:
     def __len__(self) -> int:
         return len(self._numbers)
 
+    def clear(self) -> None:
+        self._numbers.clear()
+        del self._groups[1:]
+        self._group_ids = {(): 0}
+        self.version += 1
+
     def _group(self, listings: tuple[Listing, ...]) -> int:
         found = self._group_ids.get(listings)
         if found is None:

@@ -29,6 +29,7 @@ from contextsvc.context.assemble import (
     window,
 )
 from contextsvc.profile.state import CallCounts, ProfileState
+from contextsvc.reachability.block import NO_INPUTS, Inputs, Reachability, dnc_signal, listings_of, reachability
 
 
 def _days(key: str) -> int:
@@ -60,9 +61,10 @@ class _LazyTrends(dict):
 class LazyContext:
     """Quacks like a CallContext for the attributes segments read; computes on demand."""
 
-    def __init__(self, state: ProfileState, as_of_us: int) -> None:
+    def __init__(self, state: ProfileState, as_of_us: int, reach: Inputs = NO_INPUTS) -> None:
         self.state = state
         self.as_of_us = as_of_us
+        self.reach = reach
         self.as_of_day = as_of_us // 86_400_000_000
         self.windows = _LazyWindows(state, self.as_of_day)
         self.trend = _LazyTrends(state, self.as_of_day)
@@ -76,8 +78,16 @@ class LazyContext:
         return velocity(self.state, self.windows["30d"].calls, self.windows["90d"].calls)
 
     @cached_property
+    def reachability(self) -> Reachability:
+        return reachability(self.state, self.as_of_us, self.reach)[0]
+
+    @cached_property
     def signals(self) -> list[Signal]:
-        return signals(self.state, self.as_of_us)
+        # As assemble() orders them; outside_calling_window depends on the time of day and
+        # is not segmentable (attributes.py), so it is not computed here.
+        listed = dnc_signal(listings_of(self.state, self.reach, self.as_of_day))
+        first = [Signal(listed.code, listed.severity, listed.message, listed.evidence)] if listed else []
+        return first + signals(self.state, self.as_of_us)
 
     @cached_property
     def related(self) -> list[RelatedView]:
