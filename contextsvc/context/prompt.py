@@ -24,7 +24,8 @@ _NOT_CALLABLE_SALIENCE, _CALLABLE_SALIENCE, _BEST_TIME_SALIENCE, _NO_BEST_TIME_S
 # every clock time costs (4 estimated tokens).
 LOCAL_TIME = "\x00"
 _LOCAL_TIME_COST = "12:00 pm"
-_SOURCES = {"call": "given on a call", "account": "from the account's region", "phone": "from the phone number"}
+_SOURCES = {"call": "given on a call", "account": "from the account's region", "phone": "from phone"}
+_DNC = "do not call"
 
 
 def clock(moment: datetime) -> str:
@@ -49,23 +50,23 @@ def reachability_lines(ctx: CallContext) -> list[tuple[int, str]]:
         where = f"{r.time_zone}, {_SOURCES.get(r.time_zone_source, r.time_zone_source)}"
         text = f"Local time {LOCAL_TIME} ({where}); "
         if r.do_not_call:
-            text += "do not call."
+            text += _dnc(r)
         elif r.window_open:
             text += f"calling permitted until {_local_clock(r.window_closes_at, r.time_zone)} ({r.rule} rule)."
         elif r.next_window_opens_at is not None:
-            text += f"calling not permitted now; opens at {_local_clock(r.next_window_opens_at, r.time_zone)} ({r.rule} rule)."
+            text += f"not callable now, opens {_local_clock(r.next_window_opens_at, r.time_zone)} ({r.rule} rule)."
         else:
             text += f"calling not permitted ({r.rule} rule)."
     elif r.time_zone_candidates:
         text = (f"Time zone ambiguous ({', '.join(r.time_zone_candidates[:3])}"
                 f"{' …' if len(r.time_zone_candidates) > 3 else ''}, from the phone number): "
-                + ("do not call." if r.do_not_call else
+                + (_dnc(r) if r.do_not_call else
                    "calling is not permitted in any of them now." if not_callable else
                    "calling is permitted in all of them now." if r.callable_now else
                    "check the local time before calling."))
     else:
         text = "Local time unknown (no time zone, account region or phone number); " + (
-            "do not call." if r.do_not_call else "check before calling.")
+            _dnc(r) if r.do_not_call else "check before calling.")
     lines.append((_NOT_CALLABLE_SALIENCE if r.callable_now is not True else _CALLABLE_SALIENCE, text))
     best = r.best_time
     if best.windows:
@@ -76,6 +77,11 @@ def reachability_lines(ctx: CallContext) -> list[tuple[int, str]]:
     else:
         lines.append((_NO_BEST_TIME_SALIENCE, "Best time to reach: not enough data yet."))
     return lines
+
+
+def _dnc(r) -> str:
+    names = sorted({listing.list for listing in r.dnc_listings})
+    return f"do not call (on do-not-call list {', '.join(repr(n) for n in names)})." if names else "do not call."
 
 
 def _hours(start: str, end: str) -> str:
@@ -135,6 +141,8 @@ def _history_lines(ctx: CallContext) -> tuple[list[tuple[int, str]], int]:
     lines.append((980, f"Last call {when(s.last_call_at, as_of)}{outcome}."))
     lines.append((970, f"Last conversation {when(s.last_connect_at, as_of)}."))
     for signal in ctx.signals:
+        if signal.code == "outside_calling_window":
+            continue  # the reachability line says it, with the local time
         lines.append((_SEVERITY_SALIENCE.get(signal.severity, 900), f"Signal: {signal.message}"))
     signals_end = len(lines)
     for key in ("30d", "7d"):
