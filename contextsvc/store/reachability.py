@@ -169,16 +169,19 @@ class Reachability(BatchObserver):
         """Idempotent: (numbers newly listed, numbers already on the list, whose source
         and expiry this load sets; numbers now on the list)."""
         wanted = set(numbers)
-        existing = set()
-        for number, in conn.execute(select(dnc_entries.c.number).where(dnc_entries.c.list_name == list_name)):
+        expires = to_day(expires_on)
+        existing, changed = set(), []
+        c = dnc_entries.c
+        for number, old_source, old_expires in conn.execute(
+            select(c.number, c.source, c.expires_on).where(c.list_name == list_name)
+        ):
             if number in wanted:
                 existing.add(number)
-        expires = to_day(expires_on)
-        if existing:
-            conn.execute(dnc_entries.update().where(dnc_entries.c.list_name == list_name,
-                                                    dnc_entries.c.number == bindparam("n"))
-                         .values(source=source, expires_on=expires, loaded_at=now_us),
-                         [{"n": n} for n in existing])
+                if (old_source, old_expires) != (source, expires):
+                    changed.append({"n": number})
+        if changed:  # a reload with the same source and expiry writes nothing
+            conn.execute(dnc_entries.update().where(c.list_name == list_name, c.number == bindparam("n"))
+                         .values(source=source, expires_on=expires, loaded_at=now_us), changed)
         new = wanted - existing
         bulk_insert(conn, dnc_entries, [{"list_name": list_name, "number": n, "source": source,
                                          "expires_on": expires, "loaded_at": now_us} for n in new])
