@@ -20,7 +20,7 @@ from contextsvc.reachability.best import BestWindow, best_windows, local_hours
 from contextsvc.reachability.dnc import DncIndex
 from contextsvc.reachability.rules import CallingRules, Rule, WindowState, local, window_state
 from contextsvc.reachability.zones import ZoneGuess, infer_zone
-from contextsvc.timeutil import DAY_US, from_micros
+from contextsvc.timeutil import DAY_US, from_micros, zone
 
 DEFAULT_RULES = CallingRules.parse({"default": {
     "description": "08:00-21:00 local, every day", "source": "US 47 CFR 64.1200(c)(1) (TCPA rules), applied as the default",
@@ -195,7 +195,7 @@ def window_signal(block: Reachability) -> ReachSignal | None:
     opens = block.next_window_opens_at
     when = ""
     if opens is not None and block.time_zone:
-        local_open = opens.astimezone(local(0, block.time_zone).tzinfo)
+        local_open = opens.astimezone(zone(block.time_zone))
         when = f"; it opens {local_open.strftime('%a')} {_clock(local_open)} local"
     return ReachSignal("outside_calling_window", "warning",
                        f"Outside the permitted calling window ({block.rule}: {block.rule_description}){when}.",
