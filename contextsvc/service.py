@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
+from datetime import datetime, timezone
 from pathlib import Path
 
 import msgspec
 import requests
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, WebhookDispatcher
@@ -29,6 +30,7 @@ from contextsvc.ingest import ItemResult, Normaliser, Picklist, Work
 from contextsvc.insights import InsightCounters
 from contextsvc.pipeline import (
     ErasureReport,
+    REBUILD_NEEDED,
     RebuildReport,
     ProfileCache,
     ProfileReads,
@@ -42,11 +44,12 @@ from contextsvc.pipeline import (
     rebuild_profiles,
     retention_loop,
 )
+from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
 from contextsvc.salesforce import SalesforceApi, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
-from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata
+from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata, tables
 from contextsvc.timeutil import DAY_US, micros
 
 # Every package that keeps data defines its tables on the shared metadata; the packages
@@ -115,10 +118,17 @@ class SideBranches:
         self.segments = Segments(picklist, writer)
         self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
         self.activation = Activation(picklist, writer, self.segments)
-        self.insights = InsightCounters(picklist, writer)
+        self.insights = InsightCounters(picklist)
         self.hub = EventHub()
         self.activation.stream_listeners.append(self.hub.publish)
-        writer.observe(self.segments, self.quality, self.activation, self.insights)
+        # DNC lists, account regions and market connect rates by local hour: read by every
+        # context and by the segments that name reachability.* (re-evaluated when they change).
+        rules = CallingRules.load(Path(settings.seed_dir) / "calling-rules.toml")
+        self.reachability = ReachabilityObserver(Inputs(rules, settings.best_time_min_calls), picklist, writer)
+        self.segments.reach = self.reachability.inputs
+        self.reachability.on_inputs_changed.append(self.segments.reevaluate_inputs)
+        self.reachability.after_inputs_changed.append(self.segments.publish)
+        writer.observe(self.segments, self.quality, self.activation, self.insights, self.reachability)
 
     def _alerts_to_activation(self, conn: Connection, alerts: list[QualityAlert]) -> None:
         """Data-quality alerts reach webhooks and the event stream as `quality_alert_raised`."""
@@ -170,7 +180,8 @@ class Service:
         self.writer = writer
         self.profiles = profiles
         self.branches = branches
-        self.reads = ContextReads(writer, profiles, ContextMemo(settings.context_memo_size), branches.segments)
+        memo = ContextMemo(settings.context_memo_size)
+        self.reads = ContextReads(writer, profiles, memo, branches.segments, branches.reachability)
         self.people = PeopleSearch(engine, settings.default_region)
         backoff = Backoff(
             settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
@@ -181,6 +192,18 @@ class Service:
     async def ingest(self, work: list[Work]) -> list[ItemResult]:
         """Commit the work through the writer; answers once all of it is durable."""
         return await self.writer.submit(work)
+
+    async def load_markets(self, rows: list[dict]) -> None:
+        """Accounts' market attributes (insights), in one writer transaction with what they
+        change: a region can name people's time zone, which segments may read."""
+        insights, reachability = self.branches.insights, self.branches.reachability
+
+        def load(conn: Connection) -> None:
+            insights.set_markets(conn, rows)
+            reachability.markets_changed(conn, micros(datetime.now(timezone.utc)))
+
+        await self.writer.run(load)
+        self.branches.segments.publish()
 
     async def erase(self, individual_id: str, presented_key: str) -> ErasureReport:
         """Right to erasure, in order with ingest; the memo forgets the person too."""
@@ -208,6 +231,17 @@ class Service:
         if report.calls:
             self.reads.memo.clear()  # entries of touched people are unreachable now; free them
         return report
+
+    async def finish_migrations(self) -> None:
+        """A migration that added something the stored calls must teach (store/migrations)
+        left a marker: rebuild everyone now, through the writer, before serving."""
+        markers = tables.markers
+        async with self.engine.connect() as conn:
+            needed = (await conn.execute(select(markers.c.value).where(markers.c.name == REBUILD_NEEDED))).first()
+        if needed:
+            log.warning("a schema migration needs what the stored calls teach: rebuilding every profile now")
+            report = await self.rebuild()
+            log.warning("rebuilt %d profiles from the call log", report.profiles)
 
     def salesforce_sync(self, api: SalesforceApi, **options: Any) -> SalesforceSync:
         """A Salesforce pull that submits through this service's writer."""
@@ -263,6 +297,7 @@ async def open_service(
         await writer.start()
         profiles = ProfileReads(engine, create_read_engine(settings.database_url), writer.cache, picklist)
         service = Service(settings, picklist, engine, writer, profiles, branches, salesforce_session)
+        await service.finish_migrations()
         background = service.jobs() if jobs else []
         try:
             yield service

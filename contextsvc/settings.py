@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Call notes in contexts, prompts and MCP answers are cut to this many characters
     # (0: no notes). The profile keeps at most 280 per call.
     notes_max_chars: int = 280
+    # Best time to reach (reachability/best.py): a local-hour window is named only with at
+    # least this many outbound calls in it; otherwise "not enough data".
+    best_time_min_calls: int = 20
     # Retention: calls older than this many days are purged (0: kept forever), with
     # shorter limits per source or caller region, e.g. "source:dialer=90,region:DE=30".
     # Checked every retention_interval_seconds while serving, or `contextsvc retention run`.

@@ -34,6 +34,7 @@ class Population(msgspec.Struct, forbid_unknown_fields=True):
     no_disposition_share: float
     bad_number_share: float
     phone_formats: PhoneFormats
+    dnc_share: float = 0.03  # prospects whose direct line is on the simulated do-not-call list
 
 
 class Outbound(msgspec.Struct, forbid_unknown_fields=True):

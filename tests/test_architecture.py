@@ -20,10 +20,12 @@ LAYERS: list[set[str]] = [
     {"ingest"},
     {"profile"},
     {"pipeline"},
+    {"insights"},
+    {"reachability"},
     {"context"},
     {"segments"},
     {"activation"},
-    {"insights", "quality"},
+    {"quality"},
     {"salesforce"},
     {"service"},
     {"api", "demo"},  # demo: the browser console's static files, which api/demo.py serves

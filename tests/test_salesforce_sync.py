@@ -18,8 +18,9 @@ pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simu
 def same_calls_as_posted(org_dir, org: dict[str, list[dict]]) -> list[dict]:
     """The simulator's CTI calls that became Tasks, as the CTI posted them, less what a
     Salesforce org cannot hold: the stage at the time of the call (an Opportunity keeps
-    only its current StageName), the dialer's attempt number, and sub-millisecond time
-    (Salesforce dateTimes have milliseconds); plus what it adds: a Contact's Task is related
+    only its current StageName), the dialer's attempt number, the caller's time zone (a
+    Task has no field for it) and sub-millisecond time (Salesforce dateTimes have
+    milliseconds); plus what it adds: a Contact's Task is related
     to the Contact's Account (Task.AccountId is derived) even when the CTI named none."""
     stage = {o["Id"]: o["StageName"] for o in org["Opportunity"]}
     account_of = {c["Id"]: c["AccountId"] for c in org["Contact"]}
@@ -34,6 +35,7 @@ def same_calls_as_posted(org_dir, org: dict[str, list[dict]]) -> list[dict]:
         if "opportunity_id" in related:
             related["opportunity_stage"] = stage[related["opportunity_id"]]
         event.pop("attempt_number", None)
+        event.get("who", {}).pop("time_zone", None)
         for name in ("started_at", "ended_at"):
             moment = datetime.fromisoformat(event[name])
             event[name] = moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat()

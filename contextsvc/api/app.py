@@ -23,6 +23,7 @@ from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.daily import daily_calls
 from contextsvc.api.demo import demo_console
+from contextsvc.api.dnc import DncController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
@@ -83,6 +84,7 @@ def create_app(
         AdminController,
         health,
         openapi_30,
+        DncController,
         mcp_handler(mcp),
         demo_console, daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
     ]

@@ -202,12 +202,38 @@ class RebuildReport(msgspec.Struct):
 
 
 REBUILD_CHUNK = 2000
+# A marker a migration sets when what it added must be learnt from the stored calls: the
+# next process to open the database rebuilds everyone before it takes writes.
+REBUILD_NEEDED = "rebuild_needed"
+
+
+def _recount_side_branches(conn: Connection, ctx: BatchContext, now_us: int) -> None:
+    """Every side branch recounts what it derives from the stored calls, from scratch."""
+    for observer in ctx.observers:
+        observer.reset_call_counts(conn)
+    c = t.calls.c
+    after = ""
+    while True:
+        rows = conn.execute(
+            select(c.call_id, c.body, c.individual_id).where(c.call_id > after).order_by(c.call_id).limit(REBUILD_CHUNK)
+        ).all()
+        if not rows:
+            return
+        changes = BatchChanges(
+            version=ctx.version, now_us=now_us, calls={r.call_id: decode_call(r.body) for r in rows},
+            call_owner={r.call_id: r.individual_id for r in rows}, profiles={}, removed=set(), results=[],
+            quarantined=[],
+        )
+        for observer in ctx.observers:
+            observer.count_stored_calls(conn, changes)
+        after = rows[-1].call_id
 
 
 def rebuild_profiles(individual_id: str | None = None) -> Operation:
     """Recompute profiles from the call log: one person's, or everyone's (in chunks, all in
     one transaction). The side branches see every rebuilt state inside the transaction, so
-    segment membership follows; after everyone's, the writer reloads its caches."""
+    segment membership follows; for everyone, they also recount what they derive from the
+    calls, and after the commit the writer reloads its caches."""
 
     def run(conn: Connection, ctx: BatchContext, now: datetime) -> MaintenanceOutcome:
         if individual_id is not None:
@@ -227,6 +253,8 @@ def rebuild_profiles(individual_id: str | None = None) -> Operation:
                 published = update.published
         report = RebuildReport(rebuilt, emptied, individual_id)
         if individual_id is None:
+            _recount_side_branches(conn, ctx, micros(now))
+            conn.execute(delete(t.markers).where(t.markers.c.name == REBUILD_NEEDED))
             return MaintenanceOutcome(report, {}, set(), reload=True)
         return MaintenanceOutcome(report, published, set(ids) if emptied else set(), changes)
 
