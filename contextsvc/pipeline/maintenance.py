@@ -195,7 +195,7 @@ async def retention_loop(
         await asyncio.sleep(interval_seconds)
 
 
-class RebuildReport(msgspec.Struct):
+class RebuildReport(msgspec.Struct, omit_defaults=True):
     profiles: int  # rebuilt from the call log
     emptied: int  # profile rows removed: their people have no calls left
     individual_id: str | None = None  # when one person was asked for
