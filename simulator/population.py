@@ -115,7 +115,7 @@ def _format_weights(formats) -> list[float]:
 
 
 def written(e164: str, rng: random.Random, scenario: Scenario) -> str:
-    """An E.164 number the way CRMs and dialers write it (call-traffic.md §4)."""
+    """An E.164 number the way CRMs and dialers write it (docs/sources.md, S49)."""
     style = rng.choices(_STYLES, cum_weights=_format_weights(scenario.population.phone_formats))[0]
     if not e164.startswith("+1"):
         return e164 if style == "e164" else "00" + e164[1:]
@@ -240,7 +240,7 @@ def _records(person: Person, account: Account, rng: random.Random, scenario: Sce
     primary = record("lead" if rng.random() < pop.lead_share else "contact")
     if roll > 1 - pop.duplicate_share:
         # The duplicate shares the person's email (perhaps in another case): Salesforce's
-        # standard Lead-vs-Contact rule warns but saves it (call-traffic.md §4).
+        # standard Lead-vs-Contact rule warns but saves it (docs/sources.md, S45).
         duplicate = record("contact" if primary.kind == "lead" else "lead")
         return [primary, duplicate]
     return [primary]

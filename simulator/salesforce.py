@@ -1,5 +1,5 @@
 """Salesforce-shaped records of a scenario: Account, Contact, Lead, Opportunity, Task and
-VoiceCall, with Salesforce field names and ids (shared/reference/salesforce.md §2–4), one
+VoiceCall, with Salesforce field names and ids (the Salesforce Object Reference: docs/call-event.md maps them), one
 NDJSON file per object, for the Salesforce connector's tests and demos.
 
 A call linked to a Lead or Contact becomes a Task (TaskSubtype Call, CallObject = the CTI

@@ -53,7 +53,7 @@ class _Cadence:
         self.first_contact = first_contact  # web leads: chance the first call reaches them
 
 
-# Rep response delay buckets for web leads, in seconds (call-traffic.md §2, S11, S22).
+# Rep response delay buckets for web leads, in seconds (docs/sources.md: S11, S22).
 DELAY_BUCKETS = {"within_5_min": (30, 300), "within_30_min": (300, 1800), "within_60_min": (1800, 3600),
                  "within_24_h": (3600, 86_400), "later": (86_400, 4 * 86_400)}
 
@@ -269,7 +269,7 @@ class Traffic:
 
     def _web_leads(self, day: datetime) -> None:
         """Web-form leads arrive in business hours; each rep responds after a delay drawn
-        from the reference mix, or never (call-traffic.md §2, speed to lead)."""
+        from the reference mix, or never (docs/sources.md: speed to lead, S10, S11, S22)."""
         w = self.s.web_leads
         if day.weekday() >= 5:
             return

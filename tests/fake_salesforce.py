@@ -6,7 +6,7 @@ with https:// and parses status codes, JSON error lists and headers itself, so t
 connector is tested through the library exactly as it runs against an org. No extra
 server dependency: the stdlib server is enough for a few threads of test traffic.
 
-Speaks (shared/reference/salesforce.md §5, §7): query and queryAll with real paging
+Speaks the REST API as Salesforce documents it: query and queryAll with real paging
 (2,000 per page or Sforce-Query-Options batchSize 200–2,000, nextRecordsUrl
 `/services/data/vXX.X/query/<locator>-<offset>`, done, totalSize); sObject create,
 update and delete; composite/sobjects POST/PATCH (200-record limit, per-record results

@@ -1,7 +1,7 @@
 """What the connector reads from Salesforce, and how one record is filed locally.
 
 Pure: the SOQL per sObject, and for each record the keys the mirror indexes it by
-(shared/reference/salesforce.md §2–4 for the fields and their meaning).
+(docs/call-event.md for the fields and their meaning).
 """
 
 from __future__ import annotations
