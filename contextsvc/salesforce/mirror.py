@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from contextsvc.salesforce import call_groups
 from contextsvc.salesforce.calls import CallRecords, Loaded
 from contextsvc.salesforce.records import MirrorRow
 from contextsvc.salesforce import tables as t
@@ -22,7 +23,8 @@ _UPDATE_RECORD = (
     .values(
         {
             name: bindparam("b_" + name)
-            for name in ("system_modstamp", "is_deleted", "call_id", "who_id", "what_id", "started_at", "body")
+            for name in ("system_modstamp", "is_deleted", "who_id", "what_id", "started_at", "body", "link_key",
+                         "activity_id")
         }
     )
 )
@@ -45,11 +47,12 @@ def _row_values(row: MirrorRow) -> dict:
         "record_id": row.record_id,
         "system_modstamp": row.system_modstamp,
         "is_deleted": int(row.is_deleted),
-        "call_id": row.call_id,
         "who_id": row.who_id,
         "what_id": row.what_id,
         "started_at": row.started_at,
         "body": row.body,
+        "link_key": row.link_key,
+        "activity_id": row.activity_id,
     }
 
 
@@ -62,7 +65,8 @@ def file_page(conn: Connection, sobject: str, rows: list[MirrorRow], now_us: int
     stored: dict[str, tuple] = {}
     for ids in _chunks(row.record_id for row in rows):
         for found in conn.execute(
-            select(r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id).where(
+            select(r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id, r.link_key,
+                   r.activity_id).where(
                 r.sobject == sobject, r.record_id.in_(ids)
             )
         ):
@@ -74,7 +78,7 @@ def file_page(conn: Connection, sobject: str, rows: list[MirrorRow], now_us: int
             continue  # already have this version (lookback or a replayed page)
         values = _row_values(row)
         if old is None:
-            inserts.append(values)
+            inserts.append({**values, "call_id": None})  # assigned by call_groups.regroup
             stored[row.record_id] = None  # a record twice in one page: the second is an update
         else:
             updates[row.record_id] = {"b_" + k: v for k, v in values.items()}
@@ -100,13 +104,11 @@ def _mark_pending(conn: Connection, sobject: str, changed: list[tuple[MirrorRow,
     """Which calls a changed record can alter: its own call (Task, VoiceCall), every call
     naming the person (Contact, Lead, and the Contact a Lead became), every call of an
     Account's Contacts (their company), every call about an Opportunity (its stage)."""
-    calls: set[str] = set()
+    calls: set[str] = call_groups.regroup(conn, changed) if sobject in call_groups.CALL_SOBJECTS else set()
     people: set[str] = set()
     related: set[str] = set()
     for row, old in changed:
-        if sobject in ("Task", "VoiceCall"):
-            calls.update(c for c in (row.call_id, old and old.call_id) if c)
-        elif sobject in ("Contact", "Lead"):
+        if sobject in ("Contact", "Lead"):
             people.update(p for p in (row.record_id, row.who_id if sobject == "Lead" else None,
                                       old and sobject == "Lead" and old.who_id) if p)
         elif sobject == "Account":
