@@ -97,7 +97,7 @@ versions = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(versions=versions, page=st.integers(1, 5))
 def test_the_mirror_regroups_exactly_whatever_order_records_arrive_in(versions, page):
     engine = create_engine("sqlite://")

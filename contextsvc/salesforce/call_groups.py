@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from contextsvc.salesforce import tables as t
@@ -30,63 +31,84 @@ _SET_CALL = (
 )
 
 
-def _live(conn: Connection, *conditions) -> list:
-    return list(conn.execute(select(*_COLUMNS).where(r.is_deleted == 0, *conditions)))
+class _Row(msgspec.Struct, frozen=True):
+    sobject: str
+    record_id: str
+    call_id: str | None
+    link_key: str | None
+    activity_id: str | None
 
 
-def _component(conn: Connection, ids: set[str], keys: set[str], calls: set[str]) -> dict[str, object]:
-    """Live Task/VoiceCall rows connected to the seeds, to a fixed point."""
-    found: dict[str, object] = {}
-    seen_ids: set[str] = set()
+def _live(conn: Connection, *conditions) -> list[_Row]:
+    return [_Row(*row) for row in conn.execute(select(*_COLUMNS).where(r.is_deleted == 0, *conditions))]
+
+
+def _component(conn: Connection, seeds: list[_Row], changing: set[str], tasks: set[str], activities: set[str],
+               keys: set[str]) -> dict[str, _Row]:
+    """Live Task/VoiceCall rows connected to the seeds (the live changed records, in their
+    new version) and to the changed records' old and new values, to a fixed point: Tasks
+    named by an ActivityId, VoiceCalls naming a Task, records sharing a key. (The records
+    of one call are always so connected: matching.py links by nothing else.) The stored
+    versions of `changing` records are stale and left out."""
+    found = {row.record_id: row for row in seeds}
+    seen_tasks: set[str] = set()
+    seen_activities: set[str] = set()
     seen_keys: set[str] = set()
-    seen_calls: set[str] = set()
-    while ids or keys or calls:
-        rows = []
-        for chunk in chunks(ids):
-            rows += _live(conn, r.sobject.in_(CALL_SOBJECTS), r.record_id.in_(chunk))
+    while tasks or activities or keys:
+        rows: list[_Row] = []
+        for chunk in chunks(activities - found.keys()):
+            rows += _live(conn, r.sobject == "Task", r.record_id.in_(chunk))
+        for chunk in chunks(tasks):
             rows += _live(conn, r.sobject == "VoiceCall", r.activity_id.in_(chunk))
         for chunk in chunks(keys):
             rows += _live(conn, r.sobject.in_(CALL_SOBJECTS), r.link_key.in_(chunk))
-        for chunk in chunks(calls):
-            rows += _live(conn, r.sobject.in_(CALL_SOBJECTS), r.call_id.in_(chunk))
-        seen_ids |= ids
+        seen_tasks |= tasks
+        seen_activities |= activities
         seen_keys |= keys
-        seen_calls |= calls
-        new = [row for row in rows if row.record_id not in found]
+        new = [row for row in rows if row.record_id not in found and row.record_id not in changing]
         for row in new:
             found[row.record_id] = row
-        ids = {x for row in new for x in (row.record_id, row.activity_id) if x} - seen_ids
+        tasks = {row.record_id for row in new if row.sobject == "Task"} - seen_tasks
+        activities = {row.activity_id for row in new if row.activity_id} - seen_activities
         keys = {row.link_key for row in new if row.link_key} - seen_keys
-        calls = {row.call_id for row in new if row.call_id} - seen_calls
     return found
 
 
-def regroup(conn: Connection, changed: Iterable[tuple[MirrorRow, object | None]]) -> set[str]:
-    """Reassign every record the changed ones can affect; returns the calls to re-derive:
-    each changed record's call (old and new) and every call that gained or lost a record."""
+def regroup(conn: Connection, changed: Iterable[tuple[MirrorRow, object | None]]) -> tuple[dict[str, str], set[str]]:
+    """Before a page's records are stored: the call of each live changed record, and the
+    calls to re-derive (each changed record's, old and new, and every call that gained or
+    lost a record). Stored records that move to another call are moved here; the changed
+    ones are written by the caller with the call given."""
     changed = list(changed)
-    ids: set[str] = set()
-    keys: set[str] = set()
+    # Whatever the changed records name or share, now or before (a deleted Task's
+    # VoiceCalls, the old key's other holders, the old call's other record).
+    tasks = {row.record_id for row, _ in changed if row.sobject == "Task"}
+    activities = {row.activity_id for row, _ in changed if row.activity_id}
+    keys = {row.link_key for row, _ in changed if row.link_key}
     calls: set[str] = set()
-    pending: set[str] = set()
+    seeds: dict[str, _Row] = {}
     for row, old in changed:
-        ids.update(x for x in (row.record_id, row.activity_id) if x)
-        keys.update(x for x in (row.link_key,) if x)
         if old is not None:
-            ids.update(x for x in (old.activity_id,) if x)
+            activities.update(x for x in (old.activity_id,) if x)
             keys.update(x for x in (old.link_key,) if x)
             calls.update(x for x in (old.call_id,) if x)
-            pending.update(x for x in (old.call_id,) if x)
-    component = _component(conn, ids, keys, calls)
+        if not row.is_deleted:
+            seeds[row.record_id] = _Row(row.sobject, row.record_id, None, row.link_key, row.activity_id)
+        else:
+            seeds.pop(row.record_id, None)
+    pending = set(calls)
+    changing = {row.record_id for row, _ in changed}
+    component = _component(conn, list(seeds.values()), changing, tasks, activities, keys)
     assigned = assign_calls(CallLink(row.sobject, row.record_id, row.link_key, row.activity_id)
                             for row in component.values())
     moves = []
     for record_id, row in component.items():
         call_id = assigned[record_id]
-        if row.call_id != call_id:
+        if record_id in seeds:
+            pending.add(call_id)
+        elif row.call_id != call_id:
             moves.append({"b_sobject": row.sobject, "b_record_id": record_id, "b_call_id": call_id})
             pending.update(x for x in (row.call_id, call_id) if x)
     if moves:
         conn.execute(_SET_CALL, moves)
-    pending.update(assigned[row.record_id] for row, _ in changed if row.record_id in assigned)
-    return pending
+    return {record_id: assigned[record_id] for record_id in seeds}, pending

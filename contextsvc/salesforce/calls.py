@@ -13,7 +13,7 @@ from datetime import datetime
 
 import msgspec
 
-from contextsvc.salesforce.records import parse_datetime, task_started_at
+from contextsvc.salesforce.records import PERSON_PREFIXES, parse_datetime, task_started_at
 
 # CallType values: Task's picklist, and VoiceCall's of Sales Dialer and Service Cloud Voice.
 DIRECTIONS = {
@@ -80,6 +80,10 @@ def call_quality(records: CallRecords) -> tuple[str, ...]:
     return ("direction_inferred",) if direction_of(records)[1] else ()
 
 
+def _is_person(record_id: str | None) -> bool:
+    return bool(record_id) and record_id[:3] in PERSON_PREFIXES
+
+
 def _dialled(voice: dict) -> str | None:
     """The customer's number on a VoiceCall: ToPhoneNumber is the agent's on inbound,
     transfer and callback calls (Object Reference), the customer's on outbound ones."""
@@ -93,7 +97,8 @@ def _who(records: CallRecords) -> dict:
     task = records.task.fields if records.task else {}
     voice = records.voice.fields if records.voice else {}
     who: dict = {}
-    salesforce_id = task.get("WhoId") or (records.who.record_id if records.who else None)
+    related = voice.get("RelatedRecordId")
+    salesforce_id = task.get("WhoId") or (related if _is_person(related) else None)
     if salesforce_id:
         who["salesforce_id"] = salesforce_id
     person = records.who.fields if records.who else {}
@@ -119,9 +124,10 @@ def _who(records: CallRecords) -> dict:
 
 def _related(records: CallRecords) -> dict:
     task = records.task.fields if records.task else {}
+    voice_related = records.voice.fields.get("RelatedRecordId") if records.voice else None
     related: dict = {}
     what = records.what
-    what_id = task.get("WhatId") or (what.record_id if what else None)
+    what_id = task.get("WhatId") or (None if _is_person(voice_related) else voice_related)
     account_id = task.get("AccountId")
     if what_id and what_id.startswith("006"):
         related["opportunity_id"] = what_id

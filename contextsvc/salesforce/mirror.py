@@ -23,8 +23,8 @@ _UPDATE_RECORD = (
     .values(
         {
             name: bindparam("b_" + name)
-            for name in ("system_modstamp", "is_deleted", "who_id", "what_id", "started_at", "body", "link_key",
-                         "activity_id")
+            for name in ("system_modstamp", "is_deleted", "call_id", "who_id", "what_id", "started_at", "body",
+                         "link_key", "activity_id")
         }
     )
 )
@@ -71,23 +71,27 @@ def file_page(conn: Connection, sobject: str, rows: list[MirrorRow], now_us: int
             )
         ):
             stored[found.record_id] = found
-    inserts, updates, changed = [], {}, []
+    changed = []
     for row in rows:
         old = stored.get(row.record_id)
         if old is not None and (old.system_modstamp, bool(old.is_deleted)) >= (row.system_modstamp, row.is_deleted):
             continue  # already have this version (lookback or a replayed page)
+        changed.append((row, old))
+        stored.setdefault(row.record_id, None)  # a record twice in one page: the second is an update
+    # Tasks and VoiceCalls: which call each belongs to depends on other records (matching.py).
+    call_of, calls = call_groups.regroup(conn, changed) if sobject in call_groups.CALL_SOBJECTS else ({}, set())
+    inserts, updates = {}, {}
+    for row, old in changed:
         values = _row_values(row)
-        if old is None:
-            inserts.append({**values, "call_id": None})  # assigned by call_groups.regroup
-            stored[row.record_id] = None  # a record twice in one page: the second is an update
+        values["call_id"] = call_of.get(row.record_id, old.call_id if old is not None else None)
+        if stored[row.record_id] is None:
+            inserts[row.record_id] = values
         else:
             updates[row.record_id] = {"b_" + k: v for k, v in values.items()}
-        changed.append((row, old))
-    inserts = list({v["record_id"]: v for v in inserts}.values())
-    bulk_insert(conn, t.salesforce_records, inserts)
+    bulk_insert(conn, t.salesforce_records, list(inserts.values()))
     if updates:
         conn.execute(_UPDATE_RECORD, list(updates.values()))
-    _mark_pending(conn, sobject, changed)
+    _mark_pending(conn, sobject, changed, calls)
     last = rows[-1]
     _set_watermark(conn, sobject, last.system_modstamp, last.record_id, now_us)
     return len(changed)
@@ -100,11 +104,11 @@ def _set_watermark(conn: Connection, sobject: str, stamp: int, record_id: str, n
         conn.execute(t.salesforce_watermarks.insert().values(sobject=sobject, **values))
 
 
-def _mark_pending(conn: Connection, sobject: str, changed: list[tuple[MirrorRow, tuple | None]]) -> None:
-    """Which calls a changed record can alter: its own call (Task, VoiceCall), every call
-    naming the person (Contact, Lead, and the Contact a Lead became), every call of an
-    Account's Contacts (their company), every call about an Opportunity (its stage)."""
-    calls: set[str] = call_groups.regroup(conn, changed) if sobject in call_groups.CALL_SOBJECTS else set()
+def _mark_pending(conn: Connection, sobject: str, changed: list[tuple[MirrorRow, tuple | None]], calls: set[str]) -> None:
+    """Which calls a changed record can alter: its own calls (Task, VoiceCall: `calls`,
+    from the regrouping), every call naming the person (Contact, Lead, and the Contact a
+    Lead became), every call of an Account's Contacts (their company), every call about an
+    Opportunity (its stage)."""
     people: set[str] = set()
     related: set[str] = set()
     for row, old in changed:
