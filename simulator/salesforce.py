@@ -143,7 +143,8 @@ class SalesforceWriter:
         self.sequence += 1
         call_object = {"task_without_call_object": None, "different_call_object": f"CTI{self.sequence:09d}"}
         stamp = sf_datetime(event["ended_at"])
-        return {**task, "CallType": event["direction"].capitalize(), "CallDurationInSeconds": event.get("duration_seconds"),
+        return {**task, "CallType": event["direction"].capitalize(),
+                "CallDurationInSeconds": event.get("duration_seconds"),
                 "CallObject": call_object.get(shape, event["call_id"]), "CreatedDate": stamp, "SystemModstamp": stamp}
 
     def _voice(self, event: dict, who_id: str | None, task_id: str | None) -> dict:
@@ -289,7 +290,8 @@ class SalesforceWriter:
                 task["IsDeleted"] = True
             elif call.change == "reparent":
                 task["WhoId"] = call.right_who
-                changes.append({"op": "update", "sobject": "Task", "ids": [task["Id"]], "fields": {"WhoId": call.right_who}})
+                changes.append({"op": "update", "sobject": "Task", "ids": [task["Id"]],
+                                "fields": {"WhoId": call.right_who}})
         live = [call.task for call in self.calls if call.task is not None and not call.task.get("IsDeleted")]
         for lead, contact in self.converting.items():
             account = self.world.accounts[self._record(contact)[1].account].id

@@ -95,7 +95,7 @@ class SalesforceOrg(msgspec.Struct, forbid_unknown_fields=True):
     changes made between a first and a second sync (salesforce/changes.ndjson)."""
 
     # Calls linked to a Lead/Contact, by how the CTI adapter and the rep recorded them.
-    task_without_call_object: float = 0.15  # CTI Task with an empty CallObject: its VoiceCall names it by ActivityId only
+    task_without_call_object: float = 0.15  # CTI Task with an empty CallObject: its VoiceCall names it by ActivityId
     different_call_object: float = 0.05  # CallObject holds another id than the VoiceCall's VendorCallKey
     voice_without_activity: float = 0.10  # VoiceCall without ActivityId: only VendorCallKey = CallObject links it
     task_without_voice: float = 0.10  # CTI Task without a VoiceCall (a CTI adapter without Salesforce Voice)

@@ -150,7 +150,9 @@ class FakeOrg:
         """A record whose transaction committed after a query had already returned newer
         ones: its SystemModstamp is `seconds` older than the newest a query served."""
         with self.lock:
-            newest = self.served.get(sobject) or max(parse_stamp(r["SystemModstamp"]) for r in self.records[sobject].values())
+            newest = self.served.get(sobject) or max(
+                parse_stamp(r["SystemModstamp"]) for r in self.records[sobject].values()
+            )
             self.load(sobject, [{**record, "SystemModstamp": sf_stamp(newest - timedelta(seconds=seconds))}])
 
     def apply(self, change: dict) -> None:

@@ -60,7 +60,8 @@ class Expected(msgspec.Struct):
 
 
 def expected_calls(out: Path) -> list[Expected]:
-    return msgspec.json.Decoder(list[Expected]).decode(b"[" + b",".join((out / "salesforce" / "expected.ndjson").read_bytes().splitlines()) + b"]")
+    lines = (out / "salesforce" / "expected.ndjson").read_bytes().splitlines()
+    return msgspec.json.Decoder(list[Expected]).decode(b"[" + b",".join(lines) + b"]")
 
 
 def held(out: Path, phase: int) -> list[dict]:
@@ -91,7 +92,9 @@ async def api_on(db: Path):
         yield client
 
 
-async def contexts(db: Path, lookups: list[str], as_of: str = AS_OF, unknown_ok: bool = False) -> dict[str, dict | None]:
+async def contexts(
+    db: Path, lookups: list[str], as_of: str = AS_OF, unknown_ok: bool = False
+) -> dict[str, dict | None]:
     """The served context per lookup (individual ids blanked: they are random per store);
     None for a lookup the store does not know, when `unknown_ok`."""
     found: dict[str, dict | None] = {}

@@ -26,6 +26,7 @@ from tests.salesforce_org import (
     assert_org_as_held,
     expected_calls,
     load_org,
+    read_ndjson,
     settings,
     sync_once,
 )
@@ -53,6 +54,14 @@ def test_the_simulated_org_holds_every_shape_and_change(org_dir):
     assert any(e.first_inferred for e in expected)
     callbacks = [e.first for e in expected if e.first and e.first["direction"] == "outbound" and e.first.get("queue")]
     assert callbacks
+    changes = read_ndjson(org_dir / "salesforce" / "changes.ndjson")
+    conversions = [c for c in changes if c["sobject"] == "Lead" and c.get("fields", {}).get("IsConverted")]
+    contacts = {c["fields"]["ConvertedContactId"] for c in conversions}
+    assert contacts & {e.first["who"].get("salesforce_id") for e in expected if e.first}  # Contacts with calls already
+    moved = [c for c in changes if c["sobject"] == "Task" and c.get("fields", {}).get("WhoId") in contacts]
+    assert moved  # convertLead moves the Lead's Tasks to the Contact
+    assert max(len(c.get("ids", ())) for c in changes if "OwnerId" in c.get("fields", {})) > 200  # one mass update
+    assert any(c["op"] == "insert" and c.get("late_by_s") for c in changes)
 
 
 def _mass_update_stamp(fake) -> int:

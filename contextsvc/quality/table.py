@@ -25,7 +25,8 @@ COLUMNS = (
 LEGEND = (
     "shares of calls: no disposition; disposition text matching no picklist value; disposition sent as a "
     "picklist code (adherence); no Lead/Contact linked; nothing identifying the person; identity not "
-    "resolved; no duration; direction inferred (no CallType); start in the future / implausibly old; conflicting replays; share of items quarantined"
+    "resolved; no duration; direction inferred (no CallType); start in the future / implausibly old; "
+    "conflicting replays; share of items quarantined"
 )
 
 

@@ -104,7 +104,9 @@ def _set_watermark(conn: Connection, sobject: str, stamp: int, record_id: str, n
         conn.execute(t.salesforce_watermarks.insert().values(sobject=sobject, **values))
 
 
-def _mark_pending(conn: Connection, sobject: str, changed: list[tuple[MirrorRow, tuple | None]], calls: set[str]) -> None:
+def _mark_pending(
+    conn: Connection, sobject: str, changed: list[tuple[MirrorRow, tuple | None]], calls: set[str]
+) -> None:
     """Which calls a changed record can alter: its own calls (Task, VoiceCall: `calls`,
     from the regrouping), every call naming the person (Contact, Lead, and the Contact a
     Lead became), every call of an Account's Contacts (their company), every call about an
