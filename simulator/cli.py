@@ -35,7 +35,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.salesforce:
         from simulator.salesforce import SalesforceWriter
 
-        salesforce = SalesforceWriter(out / "salesforce", scenario.seed)
+        salesforce = SalesforceWriter(out / "salesforce", scenario, world)
     try:
         count = write(world, traffic, out / "calls.ndjson", out / "truth.ndjson", limit=args.limit, salesforce=salesforce)
     finally:

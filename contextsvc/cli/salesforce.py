@@ -29,6 +29,9 @@ def _print_sync(report) -> None:
     if report.unmapped_dispositions:
         console.print("Call Result values no alias matched (kept verbatim, flagged disposition_unmapped): "
                       + ", ".join(f"{text!r} ×{n}" for text, n in sorted(report.unmapped_dispositions.items())))
+    if report.inferred_directions:
+        console.print(f"{report.inferred_directions:,} calls with no CallType on their Task or VoiceCall "
+                      "(logged by hand) counted as outbound, flagged direction_inferred")
     for item in report.quarantined:
         errors.print(f"quarantined: {item}")
 
