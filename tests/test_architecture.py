@@ -15,7 +15,7 @@ from contextsvc.settings import REPO_ROOT
 # packages on one layer are peers and import neither each other nor anything above.
 LAYERS: list[set[str]] = [
     {"calls", "errors", "timeutil", "settings", "__init__"},
-    {"store"},
+    {"store", "privacy"},
     {"identity"},
     {"ingest"},
     {"profile"},

@@ -27,7 +27,6 @@ from contextsvc.api.segments import segment_members
 from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.context import agent_view
 from contextsvc.context import CallContext
-from contextsvc.context import mask_email, mask_phone
 from contextsvc.errors import DomainError
 from contextsvc.identity import parse_lookup
 from contextsvc.service import Service
@@ -90,8 +89,8 @@ def build_mcp() -> MCPServer:
                     "company": info.company,
                     "title": info.title,
                     "calls": profile.calls,
-                    "phones": info.phones if disclosure.pii else [mask_phone(p) for p in info.phones],
-                    "emails": info.emails if disclosure.pii else [mask_email(e) for e in info.emails],
+                    "phones": [disclosure.phone(p) for p in info.phones],
+                    "emails": [disclosure.email(e) for e in info.emails],
                     "matched_on": match.matched_on,
                     "score": match.score,
                 }

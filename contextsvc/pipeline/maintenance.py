@@ -13,11 +13,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
-from phonenumbers import Leniency, PhoneNumberMatcher
 from sqlalchemy import Connection, delete, insert, or_, select
 
-from contextsvc.identity import InvalidIdentifier, normalise_phone
 from contextsvc.pipeline.retention import RetentionPolicy
+from contextsvc.privacy import phones_in
 from contextsvc.store import tables as t
 from contextsvc.store import json_text
 from contextsvc.store import delete_in
@@ -130,20 +129,10 @@ def _quarantine_naming(conn: Connection, call_ids: set[str], links, region: str)
             call_id in call_ids
             or any(e in lowered for e in emails)
             or any(r in body for r in record_ids)
-            or (phones and phones & _phones_in(body, region))
+            or (phones and phones & phones_in(body, region))
         ):
             found.append(row_id)
     return found
-
-
-def _phones_in(text: str, region: str) -> set[str]:
-    numbers = set()
-    for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
-        try:
-            numbers.add(normalise_phone(match.raw_string, region).e164)
-        except InvalidIdentifier:
-            pass
-    return numbers
 
 
 def purge_expired(policy: RetentionPolicy) -> Operation:
