@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, WebhookDispatcher
 from contextsvc.context import ContextMemo, ContextReads
 from contextsvc.identity import IdentityGraph, InvalidIdentifier, PeopleSearch, normalise_phone
-from contextsvc.ingest import ItemResult, Normaliser, Picklist, Work
+from contextsvc.ingest import IntakeLimits, ItemResult, Normaliser, Picklist, Work
 from contextsvc.insights import InsightCounters
 from contextsvc.pipeline import (
     ErasureReport,
@@ -42,6 +42,7 @@ from contextsvc.pipeline import (
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver
 from contextsvc.salesforce import SalesforceApi, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
+from contextsvc.ratelimit import RateLimiter, TokenBuckets
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_read_engine, create_schema
 from contextsvc.timeutil import DAY_US, micros
@@ -100,6 +101,7 @@ def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist) ->
         max_batch=settings.max_batch,
         commit_slice=settings.commit_slice,
         commit_window_ms=settings.commit_window_ms,
+        quarantine_budget_bytes=settings.quarantine_budget_bytes,
     )
 
 
@@ -140,11 +142,14 @@ class Service:
         "settings",
         "picklist",
         "normaliser",
+        "intake",
         "engine",
         "writer",
         "profiles",
         "reads",
         "people",
+        "search_limit",
+        "lookup_limit",
         "branches",
         "dispatcher",
     )
@@ -161,12 +166,17 @@ class Service:
         self.settings = settings
         self.picklist = picklist
         self.normaliser = Normaliser(picklist, settings.default_region)
+        # What a body the API receives may be (the Salesforce sync sets its own: its
+        # versions are Salesforce's clock, not ours).
+        self.intake = IntakeLimits(settings.quarantine_item_bytes, future_skew_s=settings.ingest_max_future_seconds)
         self.engine = engine
         self.writer = writer
         self.profiles = profiles
         self.branches = branches
         self.reads = ContextReads(writer, profiles, ContextMemo(settings.context_memo_size), branches.segments)
         self.people = PeopleSearch(engine, settings.default_region)
+        self.search_limit: RateLimiter = TokenBuckets(settings.search_rate_per_minute)
+        self.lookup_limit: RateLimiter = TokenBuckets(settings.lookup_rate_per_minute)
         backoff = Backoff(
             settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
         )
@@ -192,7 +202,9 @@ class Service:
     def salesforce_sync(self, api: SalesforceApi, **options: Any) -> SalesforceSync:
         """A Salesforce pull that submits through this service's writer."""
         lookback_s = self.settings.salesforce_lookback_s
-        return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, **options)
+        intake = IntakeLimits(self.settings.quarantine_item_bytes, future_skew_s=None)
+        return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, intake=intake,
+                              **options)
 
     def jobs(self) -> list[asyncio.Task]:
         """The server's background work: midnight segment rolls, webhook delivery, and the

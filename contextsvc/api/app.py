@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
@@ -18,6 +18,7 @@ from contextsvc.api.activation import ActivationsController, event_stream
 from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
+from contextsvc.api.content import require_json
 from contextsvc.api.context import ContextController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
@@ -39,6 +40,12 @@ def baseline_handler(payload: bytes) -> ControllerRouterHandler:
         return Response(payload, media_type=MediaType.JSON)
 
     return baseline
+
+
+async def before_request(request: Request) -> None:
+    """Every HTTP handler: the key and its scope (401/403), then a JSON body (415)."""
+    await authenticate(request)
+    require_json(request)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -81,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        before_request=authenticate,
+        before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"api_keys": api_keys}),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),

@@ -12,6 +12,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
 from contextsvc.api.bodies import decode_body
+from contextsvc.api.params import FIRST_DAY, supported_day
 from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity import InvalidIdentifier, normalise_salesforce_id
 from contextsvc.insights import people
@@ -55,8 +56,10 @@ def _dims(by: str, allowed: tuple[str, ...]) -> list[str]:
 
 
 def _days(since: date | None, until: date | None) -> tuple[date, date]:
+    supported_day("from", since, "GET /v1/insights")
+    supported_day("to", until, "GET /v1/insights")
     until = until or datetime.now(timezone.utc).date()
-    since = since or until - timedelta(days=29)
+    since = since or max(FIRST_DAY, until - timedelta(days=29))
     if since > until:
         raise _bad("from", "from is after to")
     return since, until

@@ -71,6 +71,7 @@ class Writer:
         max_batch: int = 5000,
         commit_slice: int = 64,
         commit_window_ms: float = 0.0,
+        quarantine_budget_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self._engine = engine
@@ -79,6 +80,7 @@ class Writer:
         self._slice = max(1, commit_slice)
         self._window = commit_window_ms / 1000
         self._clock = clock
+        self._quarantine_budget = quarantine_budget_bytes
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._held: _Job | None = None  # a run() job met while collecting a batch: goes next
         self._task: asyncio.Task | None = None
@@ -288,7 +290,7 @@ class Writer:
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
-        context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers)
+        context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers, self._quarantine_budget)
         if jobs[0].operation is not None:
             done = await self._conn.run_sync(jobs[0].operation, context, now)
             await self._conn.commit()

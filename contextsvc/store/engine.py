@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -72,9 +72,23 @@ def create_read_engine(url: str) -> Engine | None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Every table defined on the shared metadata (the composition root imports them all)."""
+    """Every table defined on the shared metadata (the composition root imports them all),
+    and the nullable columns added since a database was created."""
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+        await conn.run_sync(_add_missing_columns)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """A database made by an earlier version lacks the nullable columns added since:
+    ALTER TABLE ... ADD COLUMN them (portable; SQLite and PostgreSQL both take it)."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
 
 
 def pause_for_readers() -> None:

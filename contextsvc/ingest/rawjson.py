@@ -1,0 +1,125 @@
+"""Looking at request bytes before (or instead of) decoding them, for bodies a decoder
+cannot take: nesting deeper than the service accepts, bytes that are not UTF-8, and a
+batch whose items must be told apart although one of them cannot be decoded. Pure.
+
+The scans walk tokens (strings whole, runs of brackets as one token) with `re`, so they
+cost a Python step per token, not per byte; each is bounded (MAX_TOKENS) so a hostile
+body cannot make one run long.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import Any
+
+import msgspec
+
+MAX_DEPTH = 64  # a CallEvent is 3 deep; a segment condition a few dozen at most
+MAX_TOKENS = 4_000_000
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]+|[\]}]+|[,:]')
+_UTF8_MARK = "\U0010fffe"  # a noncharacter: never in a valid body's text
+codecs.register_error("contextsvc-mark", lambda exc: (_UTF8_MARK, exc.end))  # type: ignore[arg-type,return-value]
+
+
+class TooComplex(Exception):
+    """The body has more tokens than a scan will walk."""
+
+
+def deeper_than(raw: bytes, limit: int = MAX_DEPTH) -> str | None:
+    """None if the JSON nests at most `limit` levels; else the top-level key under which it
+    went deeper ("body" when it is the top level itself)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:  # cannot be deeper: the common case
+        return None
+    depth, key, last_string, tokens = 0, "body", None, 0
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        first = token[0]
+        if first == 0x22:  # '"'
+            last_string = token
+        elif first in (0x5B, 0x7B):  # '[' '{'
+            depth += len(token)
+            if depth > limit:
+                return key
+        elif first in (0x5D, 0x7D):  # ']' '}'
+            depth -= len(token)
+        elif first == 0x3A and depth == 1 and last_string is not None:  # ':' after a top-level key
+            key = last_string[1:-1].decode("utf-8", "replace")
+        tokens += 1
+        if tokens > MAX_TOKENS:
+            return key
+    return None
+
+
+def split_array(raw: bytes, key: str) -> list[bytes] | None:
+    """The items of the array at top-level `key` of a JSON object, as raw bytes, without
+    decoding them (one may be too deep for any decoder). None if the body is not an
+    object with that key holding an array. Raises TooComplex past MAX_TOKENS."""
+    wanted = b'"' + key.encode() + b'"'
+    depth, tokens = 0, 0
+    in_array, start = False, -1
+    items: list[bytes] = []
+    pending_key: bytes | None = None
+    for match in _TOKEN.finditer(raw):
+        tokens += 1
+        if tokens > MAX_TOKENS:
+            raise TooComplex
+        token = match.group()
+        first = token[0]
+        if first in (0x5B, 0x7B):
+            if depth == 1 and pending_key == wanted and first == 0x5B and not in_array:
+                in_array, start = True, match.start() + 1
+            depth += len(token)
+            continue
+        if first in (0x5D, 0x7D):
+            for offset in range(len(token)):
+                if in_array and depth == 2:  # the array closes
+                    items.append(raw[start : match.start() + offset])
+                    in_array = False
+                    pending_key = None
+                depth -= 1
+            continue
+        if first == 0x22:
+            if depth == 1:
+                pending_key = token
+        elif first == 0x2C and in_array and depth == 2:  # ',' between items
+            items.append(raw[start : match.start()])
+            start = match.end()
+    if not items and start == -1:
+        return None
+    found = [item.strip() for item in items]
+    return [] if found == [b""] else found
+
+
+def utf8_problem(raw: bytes) -> tuple[str, int] | None:
+    """(field path, byte offset) of the first bytes that are not UTF-8, or None."""
+    try:
+        raw.decode("utf-8")
+        return None
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+    text = raw.decode("utf-8", "contextsvc-mark")
+    try:
+        value = msgspec.json.decode(text.encode("utf-8", "surrogatepass"))
+    except (msgspec.MsgspecError, RecursionError, UnicodeError):
+        return "body", offset
+    return _marked_path(value, "") or "body", offset
+
+
+def _marked_path(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path.replace(_UTF8_MARK, "\ufffd") if _UTF8_MARK in value else None
+    if isinstance(value, dict):
+        for name, item in value.items():
+            here = f"{path}.{name}" if path else str(name)
+            if _UTF8_MARK in str(name):
+                return here.replace(_UTF8_MARK, "\ufffd")
+            found = _marked_path(item, here)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _marked_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
