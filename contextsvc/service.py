@@ -21,7 +21,7 @@ import msgspec
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, WebhookDispatcher
+from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, OutboundPolicy, WebhookDispatcher
 from contextsvc.context import ContextMemo, ContextReads
 from contextsvc.identity import IdentityGraph, InvalidIdentifier, PeopleSearch, normalise_phone
 from contextsvc.ingest import IntakeLimits, ItemResult, Normaliser, Picklist, Work
@@ -113,7 +113,8 @@ class SideBranches:
     def __init__(self, settings: Settings, picklist: Picklist, writer: Writer) -> None:
         self.segments = Segments(picklist, writer)
         self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
-        self.activation = Activation(picklist, writer, self.segments)
+        outbound = OutboundPolicy(settings.outbound_allow, settings.outbound_allow_http)
+        self.activation = Activation(picklist, writer, self.segments, outbound)
         self.insights = InsightCounters(picklist, writer)
         self.hub = EventHub()
         self.activation.stream_listeners.append(self.hub.publish)

@@ -34,6 +34,7 @@ from contextsvc.activation.model import (
 )
 from contextsvc.ingest import Picklist
 from contextsvc.activation import tables as t
+from contextsvc.activation.targets import OutboundPolicy
 from contextsvc.store import bulk_insert
 from contextsvc.store import json_text
 from contextsvc.errors import Conflict, FieldError, ValidationFailed
@@ -56,8 +57,10 @@ class Rule(msgspec.Struct):
 
 
 class Activation(BatchObserver):
-    def __init__(self, picklist: Picklist, writer: Writer, segments: Segments) -> None:
+    def __init__(self, picklist: Picklist, writer: Writer, segments: Segments,
+                 outbound: OutboundPolicy | None = None) -> None:
         self.picklist = picklist
+        self.outbound = outbound or OutboundPolicy()
         self.writer = writer
         self.segments = segments
         self.rules: dict[str, Rule] = {}
@@ -164,6 +167,8 @@ class Activation(BatchObserver):
         """Validate and store a rule (a threshold rule with its hidden segment, evaluated at
         once), in one writer transaction. A webhook without a secret gets one."""
         _check(spec, self.segments)
+        if isinstance(spec.target, WebhookTarget):
+            await self.outbound.check_registration(spec.target.url)
         rule = new_rule(spec, now_us, None)
         hidden = None
         if isinstance(spec.trigger, ThresholdTrigger):
