@@ -93,6 +93,10 @@ class Writer:
         self._settled = asyncio.Event()
         self._settled.set()
         self.failed: str | None = None  # set when the writer had to stop taking writes
+        # The last commit failed and none has succeeded since (disk full, read-only
+        # volume, ...): (cause, UTC time of the first failure of the streak).
+        self.write_failure: tuple[str, datetime] | None = None
+        self.failed_commits = 0  # since start
         self._carried: _Job | None = None  # an exclusive job met while filling a batch
         self._slices: deque[_Job] = deque()  # slices of large requests, waiting their turn
         self._small_seen_at = float("-inf")  # loop time of the last small request
@@ -241,7 +245,7 @@ class Writer:
             except Exception as exc:  # the batch is lost as a whole: nobody in it was acknowledged
                 refused = exc if jobs[0].operation is not None and isinstance(exc, DomainError) else None
                 if refused is None:
-                    log.exception("group commit failed; rolling back %d requests", len(jobs))
+                    self._record_failure(exc, jobs)
                 try:
                     await self._conn.rollback()
                     await self._reload()  # the graph saw uncommitted identity changes
@@ -262,6 +266,20 @@ class Writer:
             if self.failed:
                 self._fail_queued()
                 return
+
+    def _record_failure(self, exc: Exception, jobs: list[_Job]) -> None:
+        """One structured line per failed commit, with the cause; the traceback only at the
+        first failure of a streak (every request of a full disk would repeat it)."""
+        cause = _cause(exc)
+        first = self.write_failure is None
+        since = self._clock() if self.write_failure is None else self.write_failure[1]
+        self.write_failure = (cause, since)
+        self.failed_commits += 1
+        log.error(
+            "group commit failed: cause=%r requests=%d items=%d failing_since=%s failed_commits=%d",
+            cause, len(jobs), sum(len(job.work) for job in jobs), since.isoformat(), self.failed_commits,
+            exc_info=exc if first else None,
+        )
 
     def _fail_queued(self) -> None:
         while self._slices:
@@ -294,6 +312,7 @@ class Writer:
         if jobs[0].operation is not None:
             done = await self._conn.run_sync(jobs[0].operation, context, now)
             await self._conn.commit()
+            self.write_failure = None
             self._version = context.version
             self.cache.publish(done.published, done.removed)
             self._after_commit(done.changes)
@@ -302,6 +321,7 @@ class Writer:
             return
         outcome = await self._conn.run_sync(apply_batch, context, work, now)
         await self._conn.commit()
+        self.write_failure = None
         self._version = context.version
         # Published before anyone is answered: a read after an acknowledgement sees it.
         self.cache.publish(outcome.published, outcome.removed)
@@ -312,3 +332,10 @@ class Writer:
             if not job.future.done():  # a cancelled request still had its work committed
                 job.future.set_result(results[offset : offset + len(job.work)])
             offset += len(job.work)
+
+
+def _cause(exc: Exception) -> str:
+    """What failed, without the statement and its parameters (they hold callers' data)."""
+    inner = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
+    reason = inner if isinstance(inner, BaseException) else exc
+    return f"{type(reason).__name__}: {reason}"[:300]
