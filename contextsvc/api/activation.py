@@ -91,7 +91,7 @@ class ActivationsController(Controller):
         request: Request,
         status: Literal["pending", "delivered", "dead"] | None = Parameter(default=None),
         rule_id: str | None = Parameter(default=None),
-        cursor: int | None = Parameter(default=None, ge=0, le=MAX_ID, description="next_cursor of the previous page"),
+        cursor: int | None = Parameter(default=None, ge=1, le=MAX_ID, description="next_cursor of the previous page"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> DeliveryPage:
         return await _deliveries(request, status, rule_id, cursor, limit)
@@ -100,7 +100,7 @@ class ActivationsController(Controller):
     async def dead_letters(
         self,
         request: Request,
-        cursor: int | None = Parameter(default=None, ge=0, le=MAX_ID, description="next_cursor of the previous page"),
+        cursor: int | None = Parameter(default=None, ge=1, le=MAX_ID, description="next_cursor of the previous page"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> DeliveryPage:
         return await _deliveries(request, "dead", None, cursor, limit)

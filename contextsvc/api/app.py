@@ -20,7 +20,7 @@ from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
 from contextsvc.api.content import require_json
 from contextsvc.api.context import ContextController
-from contextsvc.api.errors import EXCEPTION_HANDLERS
+from contextsvc.api.errors import EXCEPTION_HANDLERS, document_errors
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.mcp_server import build_mcp, mcp_handler
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         before_request=before_request,
@@ -95,3 +95,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=32 * 1024 * 1024,
         debug=False,
     )
+    document_errors(app)
+    return app

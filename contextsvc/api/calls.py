@@ -60,7 +60,7 @@ class CallsController(Controller):
 
     @post(
         "/calls",
-        opt={"scope": "calls:write"},
+        opt={"scope": "calls:write", "errors": (409,)},
         status_code=201,
         summary="Ingest one call event",
         dependencies={"documented_body": Provide(_documents_call_event)},

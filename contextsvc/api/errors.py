@@ -120,3 +120,58 @@ EXCEPTION_HANDLERS = {
     UnicodeDecodeError: undecodable,
     Exception: unexpected_error,
 }
+
+
+# --- the error answers in the OpenAPI documents ---------------------------------------
+
+ERROR_ANSWERS = {
+    400: "invalid_request: a query or path parameter is malformed or out of its bounds (the field is named)",
+    401: "missing_api_key, invalid_api_key: no key, or not a known key",
+    403: "missing_scope: the key lacks the scope this operation needs",
+    404: "not_found: no such person, identifier, segment or rule",
+    409: "conflicting_replay, ambiguous_lookup, segment_in_use: the request contradicts what is stored",
+    413: "body_too_large: the body is over the 32 MB request limit",
+    415: "unsupported_media_type: a body not sent as Content-Type: application/json",
+    422: "validation_failed (and invalid_lookup, batch_too_large, unsafe_target): the body or lookup is invalid; the fields are named",
+    429: "rate_limited: too many requests of this kind from this key; retry after the Retry-After seconds",
+    503: "unavailable: the store could not commit; nothing was acknowledged, retry the request",
+}
+_WITH_BODY = {"POST", "PUT", "PATCH"}
+
+
+def error_statuses(handler, path: str) -> list[int]:
+    """The errors an operation can answer with, from what it is: a scope means 401/403,
+    parameters or a body 400, a body 413/415/422, path parameters 404, a write 503; what only
+    some operations do (409, 429, a lookup's 422) is named in their opt["errors"]."""
+    codes = set(handler.opt.get("errors", ()))
+    if handler.opt.get("scope"):
+        codes |= {401, 403}
+    methods = set(handler.http_methods)
+    parameters = handler.parsed_fn_signature.parameters
+    names = set(parameters) - {"self", "request", "data", "scope", "receive", "send"}
+    path_names = {part.strip("{}").split(":")[0] for part in path.split("/") if part.startswith("{")}
+    if names or methods & _WITH_BODY:  # what Litestar validates before the handler runs
+        codes.add(400)
+    if path_names:
+        codes.add(404)
+    if methods & _WITH_BODY:
+        codes |= {413, 415, 422}
+    if methods - {"GET", "HEAD"}:
+        codes.add(503)
+    return sorted(codes)
+
+
+def document_errors(app) -> None:
+    """Put every operation's error answers, with the ErrorBody schema, in the OpenAPI
+    document (the 3.0 export is derived from it). Before the document is first built."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if not getattr(handler, "include_in_schema", False) or not route.path.startswith("/v1"):
+                continue
+            declared = dict(handler.responses or {})
+            for status in error_statuses(handler, route.path):
+                declared.setdefault(status, ResponseSpec(
+                    data_container=ErrorBody, description=ERROR_ANSWERS[status], generate_examples=False))
+            handler.responses = declared

@@ -16,7 +16,8 @@ class IndividualsController(Controller):
     path = "/v1/individuals"
     tags = ["identity"]
 
-    @get("/{lookup:str}", opt={"scope": "context:read"}, summary="A unified person by id or any identifier")
+    @get("/{lookup:str}", opt={"scope": "context:read", "errors": (409, 422, 429)},
+         summary="A unified person by id or any identifier")
     async def get_individual(self, request: Request, lookup: FromPath[str]) -> IndividualView:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), an email or a phone.
         A merged-away id or identifier answers with the surviving person. Phones and emails
@@ -36,7 +37,7 @@ class IndividualsController(Controller):
 
     @delete(
         "/{lookup:str}",
-        opt={"scope": "admin"},
+        opt={"scope": "admin", "errors": (409, 422)},
         status_code=200,
         summary="Erase a person: calls, identifiers, profile, quarantined items, caches",
     )

@@ -10,7 +10,9 @@ from litestar.exceptions import ValidationException
 
 from contextsvc.timeutil import EARLIEST, LATEST
 
-MAX_ID = 2**63 - 1  # the largest value a BIGINT column holds: ids and cursors
+# Ids and cursors: well within a BIGINT, and exact as a floating-point number, so the
+# OpenAPI documents (which write bounds as JSON numbers) state the bound exactly.
+MAX_ID = 2**62
 FIRST_DAY, LAST_DAY = EARLIEST.date(), LATEST.date()
 
 

@@ -4,11 +4,18 @@ be cut from them separately."""
 
 from __future__ import annotations
 
+import msgspec
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from contextsvc.api.services import service_of
 from contextsvc.service import Service
 from contextsvc.store import ping
+
+
+class HealthBody(msgspec.Struct):
+    status: str  # ok | degraded
+    checks: dict[str, str]  # writer, database, writes: "ok" or what is wrong
 
 
 async def health_checks(service: Service) -> dict[str, str]:
@@ -28,10 +35,15 @@ async def health_checks(service: Service) -> dict[str, str]:
     return checks
 
 
-@get("/health", tags=["system"], summary="Liveness, database and write checks")
-async def health(request: Request) -> Response[dict]:
+@get(
+    "/health",
+    tags=["system"],
+    summary="Liveness, database and write checks",
+    responses={503: ResponseSpec(HealthBody, description="degraded: a check is not ok", generate_examples=False)},
+)
+async def health(request: Request) -> Response[HealthBody]:
     """200 with every check "ok"; 503 "degraded" when one is not — e.g. `writes` when the
     last commit failed (disk full, read-only volume) and none has succeeded since."""
     checks = await health_checks(service_of(request))
     healthy = all(v == "ok" for v in checks.values())
-    return Response({"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503)
+    return Response(HealthBody("ok" if healthy else "degraded", checks), status_code=200 if healthy else 503)
