@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from urllib.parse import unquote
 
 import msgspec
 from litestar import MediaType, Request, Response
@@ -54,6 +55,9 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 def error_response(request: Request, status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> Response:
     disclosure = disclosure_of(request)
     if not disclosure.pii:
+        # An error may quote what was sent percent-encoded (kim%40contoso.com): decoded
+        # before masking, so the encoding cannot carry an address or number past it.
+        body = ErrorBody(body.code, unquote(body.message), body.fields, body.details)
         body = ErrorBody(
             body.code,
             disclosure.text(body.message) or "",
@@ -93,7 +97,10 @@ def http_error(request: Request, exc: HTTPException) -> Response:
             for item in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(item, dict)
         ]
-        return error_response(request, 400, ErrorBody("invalid_request", exc.detail, fields or None))
+        # Litestar's detail repeats the URL, query string included (percent-encoded, which
+        # no masking would recognise): the route's template says where, without the values.
+        where = f"{request.method} {request.scope.get('path_template') or request.url.path}"
+        return error_response(request, 400, ErrorBody("invalid_request", f"Validation failed for {where}", fields or None))
     body = ErrorBody(_HTTP_CODES.get(exc.status_code, "http_error"), exc.detail)
     return error_response(request, exc.status_code, body, exc.headers)
 

@@ -116,11 +116,11 @@ def build_mcp() -> MCPServer:
         (individual ids, or Account ids for account segments) with when they entered, the
         total count, and next_cursor for the next page. Pass an individual id to
         get_call_context for that person's history."""
-        service, _ = _caller(ctx)
+        service, key = _caller(ctx)
         try:
             page = await segment_members(service, segment, cursor, min(max(limit, 1), 500))
         except DomainError as exc:
-            raise ToolError(exc.message) from None
+            raise ToolError(_disclosure(service, key).text(exc.message) or "") from None
         return msgspec.to_builtins(page)
 
     # Stateless JSON: no sessions to pin to a worker. DNS-rebinding protection is off
