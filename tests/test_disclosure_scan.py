@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -24,36 +23,14 @@ from contextsvc.api.auth import SCOPES
 from contextsvc.privacy import Disclosure
 from contextsvc.settings import Settings
 from tests.helpers import call_event
+from tests.personal_data import CONTACT, EMAIL_FORMATS, NOTES, PHONE_FORMATS, RECORDING, UNKNOWN, WHO, leaks
 
 SCOPE_LIST = sorted(SCOPES)
 COMBINATIONS = [frozenset(c) for n in range(len(SCOPE_LIST) + 1) for c in itertools.combinations(SCOPE_LIST, n)]
 KEY_OF = {scopes: f"key{index:02d}" for index, scopes in enumerate(COMBINATIONS)}
 KEYS = ",".join(f"{name}:{'|'.join(sorted(scopes))}" for scopes, name in KEY_OF.items())
 
-PHONE_DIGITS = {"4155550187", "6285550144", "3325550166"}  # the person's, in notes, unknown
-EMAIL_LOCALS = {"kim.park", "kpark.home", "nobody.here"}
-RECORDING = "https://recordings.example.com/r/kim-park-777"
-PHONE_FORMATS = ["+14155550187", "+1 415 555 0187", "(415) 555-0187", "415.555.0187", "415-555-0187", "4155550187",
-                 "1-415-555-0187", "00 1 415 555 0187", "011 1 415 555 0187"]
-EMAIL_FORMATS = ["kim.park@contoso.com", "Kim.Park@Contoso.com", "KIM.PARK@CONTOSO.COM"]
-UNKNOWN = ["+1 332 555 0166", "(332) 555-0166", "nobody.here@contoso.com"]
-CONTACT = "0035e00000KPark"
-WHO = {"salesforce_id": CONTACT, "phone": "(415) 555-0187", "email": "Kim.Park@Contoso.com",
-       "first_name": "Kim", "last_name": "Park", "company": "Contoso", "title": "CFO"}
 NOT_SCANNED = {("get", "/v1/events/stream")}  # never ends; its events are checked live
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
-
-
-def leaks(text: str, recordings: bool) -> list[str]:
-    found = []
-    lowered = text.lower()
-    found += [local for local in EMAIL_LOCALS if local in lowered]
-    for run in _DIGIT_RUN.findall(text.replace("\\u00a0", " ")):
-        digits = re.sub(r"\D", "", run)
-        found += [number for number in PHONE_DIGITS if number in digits]
-    if not recordings and "kim-park-777" in lowered:
-        found.append("recording")
-    return found
 
 
 def test_the_scan_sees_every_spelling():
@@ -71,7 +48,7 @@ def _headers(key: str | None, body: bool = False) -> dict:
 async def _seed(api) -> dict:
     admin = _headers(KEY_OF[frozenset({"admin"})], body=True)
     calls = [
-        call_event("kp-1", who=WHO, notes="Mobile 628.555.0144, home email kpark.home@gmail.com; budget 40 seats.",
+        call_event("kp-1", who=WHO, notes=NOTES,
                    disposition="Left VM, call back 415 555 0187", recording_url=RECORDING),
         call_event("kp-2", minutes=30, who={"phone": "+1 415 555 0187", "email": "kim.park@contoso.com"},
                    disposition="Asked to call 00 1 628 555 0144 tomorrow", related={"opportunity_stage": "kim.park@contoso.com"}),
