@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
 from contextsvc.api.auth import api_key_of
@@ -64,6 +65,8 @@ class CallsController(Controller):
         status_code=201,
         summary="Ingest one call event",
         dependencies={"documented_body": Provide(_documents_call_event)},
+        responses={200: ResponseSpec(ItemResult, description="updated, duplicate or stale: a version of the call was already stored",
+                                     generate_examples=False)},
     )
     async def ingest_one(self, request: Request) -> Response[ItemResult]:
         service = service_of(request)
