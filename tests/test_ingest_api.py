@@ -180,7 +180,7 @@ async def test_a_key_without_the_scope_is_403(api):
 async def test_health_is_open_and_checks_the_database(api):
     response = await api.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"writer": "ok", "database": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"writer": "ok", "database": "ok", "writes": "ok"}}
 
 
 async def test_unknown_routes_get_the_same_error_shape(api):

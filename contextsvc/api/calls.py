@@ -95,7 +95,7 @@ class CallsController(Controller):
         service = service_of(request)
         raw = await request.body()
         try:
-            items = split_batch(raw)
+            items = split_batch(raw, service.intake.quarantine_item_bytes)
         except ValidationFailed as exc:
             [kept] = await service.ingest([rejection("POST /v1/calls/batch", exc.fields, raw, service.intake)])
             exc.details["quarantine_id"] = kept.quarantine_id

@@ -23,6 +23,9 @@ from contextsvc.ingest.results import CallWork, QuarantineWork, Work
 
 log = logging.getLogger(__name__)
 MAX_BATCH_ITEMS = 5000
+# A CallEvent at every field's limit is under 500 KB, even with every character escaped:
+# a bigger item is refused unread, so a 32 MB body is never decoded into 32 MB of text.
+MAX_ITEM_BYTES = 1024 * 1024
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -40,6 +43,14 @@ class IntakeLimits(msgspec.Struct, frozen=True):
 
 class BatchBody(msgspec.Struct, forbid_unknown_fields=True):
     calls: list[msgspec.Raw]
+
+
+class Oversized(msgspec.Struct, frozen=True):
+    """A batch item over MAX_ITEM_BYTES: its first bytes (as much as the quarantine keeps)
+    and its size; the rest was never copied out of the request body."""
+
+    head: bytes
+    size: int
 
 
 class _CallIdOnly(msgspec.Struct):
@@ -75,9 +86,17 @@ def _call_id_hint(raw: bytes) -> str | None:
     return _CONTROL.sub("", call_id)[:255] if isinstance(call_id, str) else None
 
 
-def rejection(channel: str, errors: list[FieldError], raw: bytes, limits: IntakeLimits, call_id: str | None = None) -> QuarantineWork:
+def rejection(
+    channel: str, errors: list[FieldError], raw: bytes, limits: IntakeLimits, call_id: str | None = None,
+    size: int | None = None,
+) -> QuarantineWork:
     """The rejection of `raw`, keeping at most the per-item cap of its bytes."""
-    return QuarantineWork(channel, errors[0].code, errors, raw[: max(0, limits.quarantine_item_bytes)], call_id, len(raw))
+    kept = raw[: max(0, limits.quarantine_item_bytes)]
+    return QuarantineWork(channel, errors[0].code, errors, kept, call_id, len(raw) if size is None else size)
+
+
+def _too_large(size: int) -> FieldError:
+    return FieldError("body", "too_large", f"{size} bytes; a call event is at most {MAX_ITEM_BYTES} bytes")
 
 
 def decode_problem(raw: bytes, limits: IntakeLimits) -> FieldError | None:
@@ -94,7 +113,7 @@ def _utf8_error(raw: bytes) -> FieldError:
 
 
 def prepare(
-    raw: bytes,
+    raw: bytes | Oversized,
     normaliser: Normaliser,
     *,
     strict: bool,
@@ -102,6 +121,10 @@ def prepare(
     limits: IntakeLimits = IntakeLimits(),
     now: datetime | None = None,
 ) -> Work:
+    if isinstance(raw, Oversized):
+        return rejection(channel, [_too_large(raw.size)], raw.head, limits, size=raw.size)
+    if len(raw) > MAX_ITEM_BYTES:
+        return rejection(channel, [_too_large(len(raw))], raw, limits)
     problem = decode_problem(raw, limits)
     if problem is not None:
         return rejection(channel, [problem], raw, limits)
@@ -124,13 +147,21 @@ def prepare(
         return rejection(channel, [error], raw, limits, _CONTROL.sub("", event.call_id)[:255])
 
 
-def split_batch(raw: bytes) -> list[bytes]:
+def _item(view, keep_bytes: int) -> bytes | Oversized:
+    size = len(view)
+    if size > MAX_ITEM_BYTES:
+        return Oversized(bytes(memoryview(view)[:keep_bytes]), size)
+    return bytes(view)
+
+
+def split_batch(raw: bytes, keep_bytes: int = 64 * 1024) -> list[bytes | Oversized]:
     """The items of a batch body; ValidationFailed if the body as a whole is not a batch.
 
     Items are not decoded here, only told apart: an item nested too deep for the decoder
-    is found by a scan instead (rawjson.split_array), so it is rejected on its own."""
+    is found by a scan instead (rawjson.split_array), so it is rejected on its own. An
+    item over MAX_ITEM_BYTES is not copied, only its first keep_bytes."""
     try:
-        items = [bytes(item) for item in msgspec.json.decode(raw, type=BatchBody).calls]
+        items = [_item(item, keep_bytes) for item in msgspec.json.decode(raw, type=BatchBody).calls]
     except RecursionError:
         try:
             found = split_array(raw, "calls")
@@ -141,7 +172,7 @@ def split_batch(raw: bytes) -> list[bytes]:
                 'the body must be {"calls": [CallEvent, ...]}',
                 [FieldError("calls", "too_deep", f"JSON nested too deep to tell the items apart (most: {MAX_DEPTH})")],
             ) from None
-        items = found
+        items = [_item(view, keep_bytes) for view in found]
     except msgspec.MsgspecError as exc:
         error = field_error_from_msgspec(exc)
         raise ValidationFailed('the body must be {"calls": [CallEvent, ...]}', [error]) from None

@@ -108,7 +108,9 @@ def keep(conn: Connection, rows: list[dict], budget_bytes: int, now_us: int) -> 
     """Insert the rows (their ids, in order), then evict the oldest items while the total
     is over the budget."""
     budget = _budget_row(conn)
-    ids = [conn.execute(insert(t.quarantine).values(**row)).inserted_primary_key[0] for row in rows]
+    # One statement for all rows, ids back in row order (RETURNING; SQLite and PostgreSQL).
+    statement = insert(t.quarantine).returning(t.quarantine.c.id, sort_by_parameter_order=True)
+    ids = list(conn.execute(statement, rows).scalars()) if rows else []
     budget["kept_bytes"] += sum(row["kept"] for row in rows)
     budget["items"] += len(rows)
     evicted_items = evicted_bytes = 0

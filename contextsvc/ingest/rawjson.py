@@ -51,44 +51,52 @@ def deeper_than(raw: bytes, limit: int = MAX_DEPTH) -> str | None:
     return None
 
 
-def split_array(raw: bytes, key: str) -> list[bytes] | None:
-    """The items of the array at top-level `key` of a JSON object, as raw bytes, without
-    decoding them (one may be too deep for any decoder). None if the body is not an
-    object with that key holding an array. Raises TooComplex past MAX_TOKENS."""
+def split_array(raw: bytes, key: str) -> list[memoryview] | None:
+    """The items of the array at top-level `key` of a JSON object, as views of the raw
+    bytes (not copies: one item may be most of a 32 MB body), without decoding them (one
+    may be too deep for any decoder). None if the body is not an object with that key
+    holding an array. Raises TooComplex past MAX_TOKENS."""
     wanted = b'"' + key.encode() + b'"'
+    view = memoryview(raw)
     depth, tokens = 0, 0
     in_array, start = False, -1
-    items: list[bytes] = []
+    spans: list[tuple[int, int]] = []
     pending_key: bytes | None = None
     for match in _TOKEN.finditer(raw):
         tokens += 1
         if tokens > MAX_TOKENS:
             raise TooComplex
-        token = match.group()
-        first = token[0]
-        if first in (0x5B, 0x7B):
+        begin, end = match.span()
+        first = raw[begin]
+        if first in (0x5B, 0x7B):  # a run of '[' and '{' (not copied: it may be millions long)
             if depth == 1 and pending_key == wanted and first == 0x5B and not in_array:
-                in_array, start = True, match.start() + 1
-            depth += len(token)
+                in_array, start = True, begin + 1
+            depth += end - begin
             continue
         if first in (0x5D, 0x7D):
-            for offset in range(len(token)):
-                if in_array and depth == 2:  # the array closes
-                    items.append(raw[start : match.start() + offset])
-                    in_array = False
-                    pending_key = None
-                depth -= 1
+            if in_array and depth - (end - begin) < 2:  # the run closes the array
+                spans.append((start, begin + depth - 2))
+                in_array, pending_key = False, None
+            depth -= end - begin
             continue
         if first == 0x22:
             if depth == 1:
-                pending_key = token
+                pending_key = match.group()
         elif first == 0x2C and in_array and depth == 2:  # ',' between items
-            items.append(raw[start : match.start()])
-            start = match.end()
-    if not items and start == -1:
+            spans.append((start, begin))
+            start = end
+    if not spans and start == -1:
         return None
-    found = [item.strip() for item in items]
-    return [] if found == [b""] else found
+    items = [_stripped(view, a, b) for a, b in spans]
+    return [] if len(items) == 1 and not len(items[0]) else items
+
+
+def _stripped(view: memoryview, start: int, end: int) -> memoryview:
+    while start < end and view[start] in b" \t\r\n":
+        start += 1
+    while end > start and view[end - 1] in b" \t\r\n":
+        end -= 1
+    return view[start:end]
 
 
 def utf8_problem(raw: bytes) -> tuple[str, int] | None:
