@@ -51,7 +51,8 @@ async def _seed(api) -> dict:
         call_event("kp-1", who=WHO, notes=NOTES,
                    disposition="Left VM, call back 415 555 0187", recording_url=RECORDING),
         call_event("kp-2", minutes=30, who={"phone": "+1 415 555 0187", "email": "kim.park@contoso.com"},
-                   disposition="Asked to call 00 1 628 555 0144 tomorrow", related={"opportunity_stage": "kim.park@contoso.com"}),
+                   disposition="Asked to call 00 1 628 555 0144 tomorrow",
+                   related={"opportunity_id": "0065e00000OPP01", "opportunity_stage": "Send to kim.park@contoso.com"}),
     ]
     response = await api.post("/v1/calls/batch", json={"calls": calls}, headers=admin)
     assert response.json()["summary"] == {"accepted": 2}, response.text

@@ -13,6 +13,7 @@ from litestar.params import Parameter, QueryParameter
 
 from contextsvc.api.bodies import decode_body
 from contextsvc.api.params import FIRST_DAY, supported_day
+from contextsvc.api.serving import disclosure_of
 from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity import InvalidIdentifier, normalise_salesforce_id
 from contextsvc.insights import people
@@ -159,6 +160,10 @@ class InsightsController(Controller):
          summary="Calls logged per opportunity, by the stage each has reached")
     async def stage_progression(self, request: Request) -> Insight:
         rows = people.stage_progression(list(service_of(request).branches.insights.digests.values()))
+        disclosure = disclosure_of(request)  # stages are free text, typed into the CRM
+        if not disclosure.pii:
+            for row in rows:
+                row.stage = disclosure.text(row.stage)
         return Insight("stage_progression", ["stage"], _freshness(request, DIGESTS), rows)
 
 
