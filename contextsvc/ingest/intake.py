@@ -137,8 +137,10 @@ def prepare(
     not_after = None
     if limits.future_skew_s is not None:
         not_after = (now or datetime.now(timezone.utc)) + timedelta(seconds=limits.future_skew_s)
+    # Control characters can reach a decoded string only through an escape or a raw DEL.
+    escapes = b"\\" in raw or b"\x7f" in raw
     try:
-        return CallWork(normaliser.normalise(event, strict=strict, not_after=not_after))
+        return CallWork(normaliser.normalise(event, strict=strict, not_after=not_after, scan_characters=escapes))
     except ValidationFailed as exc:
         return rejection(channel, exc.fields, raw, limits, _CONTROL.sub("", event.call_id)[:255])
     except (ValueError, OverflowError, UnicodeError) as exc:  # a check the normaliser lacks: still the item's own
