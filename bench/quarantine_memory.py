@@ -16,6 +16,7 @@ requests), and a default listing stays under 1 MiB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -39,10 +40,8 @@ def _tree(pid: int) -> list[int]:
         current = queue.pop()
         found.append(current)
         for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
+            with contextlib.suppress(OSError):  # the process may have ended meanwhile
                 queue += [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                pass
     return found
 
 
@@ -85,37 +84,65 @@ def run(bodies: int, megabytes: int) -> int:
     table = Table(title=f"server memory, bodies of {megabytes} MB (limit 32 MB)")
     for column in ("step", "status", "seconds", "RSS MB", "high-water MB", "answer bytes"):
         table.add_column(column, justify="right" if column != "step" else "left")
-    with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp) / "mem.db", KEY) as (base, proc):
-        with httpx.Client(base_url=base, headers=HEADERS, timeout=300) as client:
-            client.post("/v1/calls", json={"call_id": "warm", "direction": "outbound", "started_at": "2026-11-02T15:00:00Z"})
-            client.get("/v1/quarantine")
-            time.sleep(0.5)
-            rss0, hwm0 = memory_mb(proc.pid)
-            table.add_row("baseline", "", "", f"{rss0:.0f}", f"{hwm0:.0f}", "")
-            steps = [(f"POST /v1/calls #{n + 1}", "/v1/calls", single_body(n, size)) for n in range(bodies)]
-            steps += [("POST /v1/calls/batch, 5,000 bad items", "/v1/calls/batch", batch_body(size)),
-                      ("POST /v1/calls/batch, nested 15M deep", "/v1/calls/batch", deep_body(size))]
-            for name, path, body in steps:
-                started = time.monotonic()
-                response = client.post(path, content=body)
-                elapsed = time.monotonic() - started
-                rss, hwm = memory_mb(proc.pid)
-                table.add_row(name, str(response.status_code), f"{elapsed:.2f}", f"{rss:.0f}", f"{hwm:.0f}", f"{len(response.content):,}")
-                del body
-            listing = client.get("/v1/quarantine", params={"limit": 10})
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        live_server(Path(tmp) / "mem.db", KEY) as (base, proc),
+        httpx.Client(base_url=base, headers=HEADERS, timeout=300) as client,
+    ):
+        client.post(
+            "/v1/calls", json={"call_id": "warm", "direction": "outbound", "started_at": "2026-11-02T15:00:00Z"}
+        )
+        client.get("/v1/quarantine")
+        time.sleep(0.5)
+        rss0, hwm0 = memory_mb(proc.pid)
+        table.add_row("baseline", "", "", f"{rss0:.0f}", f"{hwm0:.0f}", "")
+        steps = [(f"POST /v1/calls #{n + 1}", "/v1/calls", single_body(n, size)) for n in range(bodies)]
+        steps += [
+            ("POST /v1/calls/batch, 5,000 bad items", "/v1/calls/batch", batch_body(size)),
+            ("POST /v1/calls/batch, nested 15M deep", "/v1/calls/batch", deep_body(size)),
+        ]
+        for name, path, body in steps:
+            started = time.monotonic()
+            response = client.post(path, content=body)
+            elapsed = time.monotonic() - started
             rss, hwm = memory_mb(proc.pid)
-            table.add_row("GET /v1/quarantine?limit=10", str(listing.status_code), "", f"{rss:.0f}", f"{hwm:.0f}",
-                          f"{len(listing.content):,}")
-            everything = client.get("/v1/quarantine", params={"limit": 1000, "max_bytes": 16 * 1024 * 1024})
-            table.add_row("GET /v1/quarantine?limit=1000&max_bytes=16MiB", str(everything.status_code), "", "", "",
-                          f"{len(everything.content):,}")
-            budget = listing.json()["budget"]
+            table.add_row(
+                name,
+                str(response.status_code),
+                f"{elapsed:.2f}",
+                f"{rss:.0f}",
+                f"{hwm:.0f}",
+                f"{len(response.content):,}",
+            )
+            del body
+        listing = client.get("/v1/quarantine", params={"limit": 10})
+        rss, hwm = memory_mb(proc.pid)
+        table.add_row(
+            "GET /v1/quarantine?limit=10",
+            str(listing.status_code),
+            "",
+            f"{rss:.0f}",
+            f"{hwm:.0f}",
+            f"{len(listing.content):,}",
+        )
+        everything = client.get("/v1/quarantine", params={"limit": 1000, "max_bytes": 16 * 1024 * 1024})
+        table.add_row(
+            "GET /v1/quarantine?limit=1000&max_bytes=16MiB",
+            str(everything.status_code),
+            "",
+            "",
+            "",
+            f"{len(everything.content):,}",
+        )
+        budget = listing.json()["budget"]
     console.print(table)
     growth = hwm - hwm0
     bound = 5 * megabytes
-    console.print(f"high-water growth {growth:.0f} MB over the baseline (bound: 5 x {megabytes} MB = {bound} MB); "
-                  f"quarantine keeps {budget['kept_bytes']:,} bytes in {budget['items']:,} items; "
-                  f"largest listing {len(everything.content):,} bytes")
+    console.print(
+        f"high-water growth {growth:.0f} MB over the baseline (bound: 5 x {megabytes} MB = {bound} MB); "
+        f"quarantine keeps {budget['kept_bytes']:,} bytes in {budget['items']:,} items; "
+        f"largest listing {len(everything.content):,} bytes"
+    )
     return 0 if growth <= bound and len(listing.content) < 1024 * 1024 else 1
 
 

@@ -23,7 +23,9 @@ class TokenBuckets:
     `max_buckets` buckets are remembered (the least recently used is forgotten, which can
     only let a forgotten caller start with a full bucket again). 0 turns the limit off."""
 
-    def __init__(self, per_minute: int, *, max_buckets: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_minute: int, *, max_buckets: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.max_buckets = max_buckets

@@ -8,13 +8,29 @@ import re
 PHONE_DIGITS = {"4155550187", "6285550144", "3325550166"}  # the person's, in notes, unknown
 EMAIL_LOCALS = {"kim.park", "kpark.home", "nobody.here"}
 RECORDING = "https://recordings.example.com/r/kim-park-777"
-PHONE_FORMATS = ["+14155550187", "+1 415 555 0187", "(415) 555-0187", "415.555.0187", "415-555-0187", "4155550187",
-                 "1-415-555-0187", "00 1 415 555 0187", "011 1 415 555 0187"]
+PHONE_FORMATS = [
+    "+14155550187",
+    "+1 415 555 0187",
+    "(415) 555-0187",
+    "415.555.0187",
+    "415-555-0187",
+    "4155550187",
+    "1-415-555-0187",
+    "00 1 415 555 0187",
+    "011 1 415 555 0187",
+]
 EMAIL_FORMATS = ["kim.park@contoso.com", "Kim.Park@Contoso.com", "KIM.PARK@CONTOSO.COM"]
 UNKNOWN = ["+1 332 555 0166", "(332) 555-0166", "nobody.here@contoso.com"]
 CONTACT = "0035e00000KPark"
-WHO = {"salesforce_id": CONTACT, "phone": "(415) 555-0187", "email": "Kim.Park@Contoso.com",
-       "first_name": "Kim", "last_name": "Park", "company": "Contoso", "title": "CFO"}
+WHO = {
+    "salesforce_id": CONTACT,
+    "phone": "(415) 555-0187",
+    "email": "Kim.Park@Contoso.com",
+    "first_name": "Kim",
+    "last_name": "Park",
+    "company": "Contoso",
+    "title": "CFO",
+}
 NOTES = "Mobile 628.555.0144, home email kpark.home@gmail.com; budget 40 seats."
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s().\-/]{5,}\d")
 

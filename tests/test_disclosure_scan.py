@@ -48,11 +48,16 @@ def _headers(key: str | None, body: bool = False) -> dict:
 async def _seed(api) -> dict:
     admin = _headers(KEY_OF[frozenset({"admin"})], body=True)
     calls = [
-        call_event("kp-1", who=WHO, notes=NOTES,
-                   disposition="Left VM, call back 415 555 0187", recording_url=RECORDING),
-        call_event("kp-2", minutes=30, who={"phone": "+1 415 555 0187", "email": "kim.park@contoso.com"},
-                   disposition="Asked to call 00 1 628 555 0144 tomorrow",
-                   related={"opportunity_id": "0065e00000OPP01", "opportunity_stage": "Send to kim.park@contoso.com"}),
+        call_event(
+            "kp-1", who=WHO, notes=NOTES, disposition="Left VM, call back 415 555 0187", recording_url=RECORDING
+        ),
+        call_event(
+            "kp-2",
+            minutes=30,
+            who={"phone": "+1 415 555 0187", "email": "kim.park@contoso.com"},
+            disposition="Asked to call 00 1 628 555 0144 tomorrow",
+            related={"opportunity_id": "0065e00000OPP01", "opportunity_stage": "Send to kim.park@contoso.com"},
+        ),
     ]
     response = await api.post("/v1/calls/batch", json={"calls": calls}, headers=admin)
     assert response.json()["summary"] == {"accepted": 2}, response.text
@@ -62,8 +67,15 @@ async def _seed(api) -> dict:
     assert (await api.post("/v1/calls", json=rejected, headers=writer)).status_code == 422
     condition = {"attribute": "summary.calls", "op": ">=", "value": 1}
     segment = await api.post("/v1/segments", json={"name": "called", "condition": condition}, headers=admin)
-    rule = await api.post("/v1/activations", headers=admin, json={
-        "name": "flagged", "trigger": {"type": "call_flag", "flags": ["voicemail"]}, "target": {"type": "stream"}})
+    rule = await api.post(
+        "/v1/activations",
+        headers=admin,
+        json={
+            "name": "flagged",
+            "trigger": {"type": "call_flag", "flags": ["voicemail"]},
+            "target": {"type": "stream"},
+        },
+    )
     return {"individual_id": individual_id, "segment_id": segment.json()["id"], "rule_id": rule.json()["id"]}
 
 
@@ -77,17 +89,24 @@ def _path_values(name: str, seeded: dict) -> list[str]:
 
 
 def _bodies(path: str) -> list[dict]:
-    bad_call = call_event("scan-1", who=WHO, direction="sideways", disposition="ring 415 555 0187",
-                          notes="kim.park@contoso.com")
+    bad_call = call_event(
+        "scan-1", who=WHO, direction="sideways", disposition="ring 415 555 0187", notes="kim.park@contoso.com"
+    )
     unmapped = call_event("scan-2", who={"phone": "628.555.0144"}, disposition="call 00 1 415 555 0187 after 5")
     bodies = {
         "/v1/calls": [bad_call, unmapped],
         "/v1/calls/batch": [{"calls": [bad_call, unmapped]}],
-        "/v1/agent/call-context": [*({"phone": p} for p in PHONE_FORMATS[:5]), *({"email": e} for e in EMAIL_FORMATS),
-                                   {"phone": UNKNOWN[0]}, {"email": UNKNOWN[2]}, {"record_id": "kim.park@contoso.com"}],
+        "/v1/agent/call-context": [
+            *({"phone": p} for p in PHONE_FORMATS[:5]),
+            *({"email": e} for e in EMAIL_FORMATS),
+            {"phone": UNKNOWN[0]},
+            {"email": UNKNOWN[2]},
+            {"record_id": "kim.park@contoso.com"},
+        ],
         "/v1/segments": [{"name": "scan", "condition": {"attribute": "kim.park@contoso.com", "op": "=", "value": 1}}],
-        "/v1/activations": [{"name": "scan", "trigger": {"type": "segment", "segment_id": "415-555-0187"},
-                             "target": {"type": "stream"}}],
+        "/v1/activations": [
+            {"name": "scan", "trigger": {"type": "segment", "segment_id": "415-555-0187"}, "target": {"type": "stream"}}
+        ],
         "/v1/accounts": [{"accounts": [{"account_id": "kim.park@contoso.com", "name": "415-555-0187"}]}],
     }
     return bodies.get(path, [{"anything": "kim.park@contoso.com"}])
@@ -103,16 +122,31 @@ def _requests(doc: dict, seeded: dict):
             parameters = operation.get("parameters", [])
             path_names = [p["name"] for p in parameters if p["in"] == "path"]
             query_names = [p["name"] for p in parameters if p["in"] == "query"]
-            fills = [dict(zip(path_names, values)) for values in
-                     itertools.product(*(_path_values(n, seeded) for n in path_names))] if path_names else [{}]
+            fills = (
+                [
+                    dict(zip(path_names, values, strict=True))
+                    for values in itertools.product(*(_path_values(n, seeded) for n in path_names))
+                ]
+                if path_names
+                else [{}]
+            )
             for fill in fills:
                 called = path
                 for name, value in fill.items():
                     called = called.replace("{" + name + "}", value)
-                queries = [{}] + [{name: value} for name in query_names for value in (PHONE_FORMATS[2], EMAIL_FORMATS[1])]
-                if method == "delete" and any(v in (seeded.get("segment_id"), seeded.get("rule_id")) for v in fill.values()):
+                queries = [{}] + [
+                    {name: value} for name in query_names for value in (PHONE_FORMATS[2], EMAIL_FORMATS[1])
+                ]
+                if method == "delete" and any(
+                    v in (seeded.get("segment_id"), seeded.get("rule_id")) for v in fill.values()
+                ):
                     continue  # deleting what the scan relies on; unknown ids (echoed in 404s) are scanned
-                if method == "delete" and fill.get("lookup") in (CONTACT, seeded["individual_id"], *PHONE_FORMATS, *EMAIL_FORMATS):
+                if method == "delete" and fill.get("lookup") in (
+                    CONTACT,
+                    seeded["individual_id"],
+                    *PHONE_FORMATS,
+                    *EMAIL_FORMATS,
+                ):
                     continue  # erasure is admin-only (admin sees personal data); unknown lookups are scanned
                 for query in queries if method == "get" else [{}]:
                     for body in _bodies(path) if method in ("post", "put", "patch") else [None]:
@@ -121,8 +155,13 @@ def _requests(doc: dict, seeded: dict):
 
 @pytest.fixture
 async def scanned(tmp_path):
-    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp_path}/scan.db", api_keys=KEYS,
-                                 lookup_rate_per_minute=0, search_rate_per_minute=0)
+    settings = Settings.from_env(
+        {},
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/scan.db",
+        api_keys=KEYS,
+        lookup_rate_per_minute=0,
+        search_rate_per_minute=0,
+    )
     async with AsyncTestClient(app=create_app(settings)) as api:
         seeded = await _seed(api)
         yield api, seeded
@@ -139,8 +178,9 @@ async def test_no_route_answers_a_key_with_more_than_its_scopes_allow(scanned):
         disclosure = Disclosure.for_scopes(scopes)
         for method, path, query, body in requests:
             content = json.dumps(body).encode() if body is not None else None
-            response = await api.request(method.upper(), path, params=query, content=content,
-                                         headers=_headers(key, body is not None))
+            response = await api.request(
+                method.upper(), path, params=query, content=content, headers=_headers(key, body is not None)
+            )
             calls += 1
             assert response.status_code < 500, (method, path, query, body, response.text)
             found = leaks(response.text + json.dumps(dict(response.headers)), disclosure.recordings)
@@ -158,7 +198,9 @@ async def test_every_mcp_tool_answers_within_the_keys_scopes(scanned):
     api, seeded = scanned
     calls = [("get_call_context", {"lookup": lookup}) for lookup in [*PHONE_FORMATS, *EMAIL_FORMATS, *UNKNOWN, CONTACT]]
     calls += [("get_call_context", {"lookup": seeded["individual_id"], "as_of": "kim.park@contoso.com"})]
-    calls += [("find_person", {"query": q}) for q in ["Kim Park", "415 555", "kim.p", *PHONE_FORMATS[:3], *EMAIL_FORMATS[:2]]]
+    calls += [
+        ("find_person", {"query": q}) for q in ["Kim Park", "415 555", "kim.p", *PHONE_FORMATS[:3], *EMAIL_FORMATS[:2]]
+    ]
     calls += [("list_segment_members", {"segment": s}) for s in (seeded["segment_id"], "415-555-0187")]
     problems = []
     for scopes in COMBINATIONS:
@@ -166,9 +208,17 @@ async def test_every_mcp_tool_answers_within_the_keys_scopes(scanned):
             continue
         disclosure = Disclosure.for_scopes(scopes)
         for number, (tool, arguments) in enumerate(calls):
-            request = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
-            response = await api.post("/mcp", json=request, headers={
-                **_headers(KEY_OF[scopes], body=True), "Accept": "application/json, text/event-stream"})
+            request = {
+                "jsonrpc": "2.0",
+                "id": number,
+                "method": "tools/call",
+                "params": {"name": tool, "arguments": arguments},
+            }
+            response = await api.post(
+                "/mcp",
+                json=request,
+                headers={**_headers(KEY_OF[scopes], body=True), "Accept": "application/json, text/event-stream"},
+            )
             assert response.status_code == 200, response.text
             found = leaks(response.text, disclosure.recordings)
             if disclosure.pii:

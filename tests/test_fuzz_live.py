@@ -30,11 +30,32 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 def _fuzz(base: str, key: str, examples: int, workdir: Path) -> tuple[int, str, float]:
     started = time.monotonic()
     run = subprocess.run(
-        [str(SCHEMATHESIS), "run", f"{base}/schema/openapi.json", "--header", f"Authorization: Bearer {key}",
-         "--checks", "not_a_server_error,status_code_conformance", "--seed", str(SEED), "--max-examples", str(examples),
-         "--workers", "1", "--generation-database", "none", "--request-timeout", "20", "--no-color",
-         "--exclude-path", "/v1/events/stream"],  # a stream never ends; its events are tested live elsewhere
-        capture_output=True, text=True, timeout=600, cwd=workdir,  # it keeps a cache in the working directory
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{base}/schema/openapi.json",
+            "--header",
+            f"Authorization: Bearer {key}",
+            "--checks",
+            "not_a_server_error,status_code_conformance",
+            "--seed",
+            str(SEED),
+            "--max-examples",
+            str(examples),
+            "--workers",
+            "1",
+            "--generation-database",
+            "none",
+            "--request-timeout",
+            "20",
+            "--no-color",
+            "--exclude-path",
+            "/v1/events/stream",
+        ],  # a stream never ends; its events are tested live elsewhere
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=workdir,  # it keeps a cache in the working directory
     )
     elapsed = time.monotonic() - started
     cases = re.search(r"(\d+) generated", run.stdout)
@@ -59,7 +80,12 @@ def _hostile(base: str) -> list[tuple[str, str, dict, bytes | None]]:
         ("POST", "/v1/segments", {}, b'{"name": "deep", "condition": ' + b'{"not": ' * 5000 + b"{}" + b"}" * 5001),
         ("POST", "/v1/activations", {}, b'{"name": "x", "trigger": ' + deep + b"}"),
         ("POST", "/v1/agent/call-context", {}, b'{"phone": "\xff\xfe"}'),
-        ("POST", "/v1/agent/call-context", {}, json.dumps({"record_id": "0035e00000ABcdE", "as_of": "0001-01-01T00:00:00+14:00"}).encode()),
+        (
+            "POST",
+            "/v1/agent/call-context",
+            {},
+            json.dumps({"record_id": "0035e00000ABcdE", "as_of": "0001-01-01T00:00:00+14:00"}).encode(),
+        ),
         ("POST", "/v1/accounts", {}, b'{"accounts": ' + deep + b"}"),
         ("POST", "/v1/activations/dead-letters/redrive", {}, b'{"ids": [99999999999999999999999]}'),
         ("GET", "/v1/quarantine", {"after": str(2**80)}, None),
@@ -79,8 +105,12 @@ def _hostile(base: str) -> list[tuple[str, str, dict, bytes | None]]:
 def test_generated_and_hostile_requests_never_get_a_5xx_and_the_server_stays_healthy(tmp_path):
     with live_server(tmp_path / "fuzz.db", KEYS) as (base, _):
         admin = {"Authorization": "Bearer admin-key"}
-        seeded = httpx.post(f"{base}/v1/calls/batch", json={"calls": [call_event(f"s{n}", n) for n in range(5)]},
-                            headers=admin, timeout=30)
+        seeded = httpx.post(
+            f"{base}/v1/calls/batch",
+            json={"calls": [call_event(f"s{n}", n) for n in range(5)]},
+            headers=admin,
+            timeout=30,
+        )
         assert seeded.status_code == 200
         for method, path, params, body in _hostile(base):
             headers = {**admin, "Content-Type": "application/json"}
@@ -92,10 +122,15 @@ def test_generated_and_hostile_requests_never_get_a_5xx_and_the_server_stays_hea
             assert {"code", "message"} <= set(response.json()), response.text[:300]
         cases, _, elapsed = _fuzz(base, "admin-key", 60, tmp_path)
         masked_cases, _, masked_elapsed = _fuzz(base, "masked-key", 15, tmp_path)
-        print(f"schemathesis: {cases} + {masked_cases} cases in {elapsed:.0f} s + {masked_elapsed:.0f} s, 0 server errors")
+        print(
+            f"schemathesis: {cases} + {masked_cases} cases in {elapsed:.0f} s + {masked_elapsed:.0f} s, 0 server errors"
+        )
         assert cases + masked_cases >= 3000
         health = httpx.get(f"{base}/health", timeout=10)
         assert health.status_code == 200 and health.json()["status"] == "ok", health.text
         after = httpx.post(f"{base}/v1/calls", json=call_event("after-fuzz", 99), headers=admin, timeout=10)
         assert after.status_code in (200, 201), after.text
-        assert httpx.get(f"{base}/v1/context/{after.json()['individual_id']}", headers=admin, timeout=10).status_code == 200
+        assert (
+            httpx.get(f"{base}/v1/context/{after.json()['individual_id']}", headers=admin, timeout=10).status_code
+            == 200
+        )

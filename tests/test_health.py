@@ -36,7 +36,9 @@ async def test_health_reports_failing_writes_and_recovers(api, caplog):
     writes = health.json()["checks"]["writes"]
     assert writes.startswith("failing since ") and "database or disk is full" in writes
     lines = [r for r in caplog.records if r.getMessage().startswith("group commit failed")]
-    assert len(lines) == 3 and all("cause='OperationalError: database or disk is full'" in r.getMessage() for r in lines)
+    assert len(lines) == 3 and all(
+        "cause='OperationalError: database or disk is full'" in r.getMessage() for r in lines
+    )
     assert lines[0].exc_info and not any(r.exc_info for r in lines[1:])  # one traceback per streak
     assert "x" * 100 not in caplog.text  # no statement parameters in the log
     await _limit_pages(api, 1_073_741_823)

@@ -62,7 +62,9 @@ async def test_integer_parameters_declare_their_bounds(api, version):
     ]
     assert len(integers) >= 8
     for path, name, schema in integers:
-        bounded = schema if "maximum" in schema else next(s for s in schema.get("oneOf", []) if s.get("type") == "integer")
+        bounded = (
+            schema if "maximum" in schema else next(s for s in schema.get("oneOf", []) if s.get("type") == "integer")
+        )
         assert "minimum" in bounded and bounded["maximum"] <= 2**63 - 1, (path, name, schema)
 
 

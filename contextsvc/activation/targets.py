@@ -40,7 +40,7 @@ class UnsafeTarget(Exception):
 
 async def resolve(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class Vetted:
@@ -96,7 +96,9 @@ class OutboundPolicy:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme != "https" and not (scheme == "http" and self.allow_http):
-            raise UnsafeTarget("the URL must use https (plain http only with CONTEXTSVC_OUTBOUND_ALLOW_HTTP, for development)")
+            raise UnsafeTarget(
+                "the URL must use https (plain http only with CONTEXTSVC_OUTBOUND_ALLOW_HTTP, for development)"
+            )
         try:
             host, port = parts.hostname, parts.port or (443 if scheme == "https" else 80)
         except ValueError:
@@ -128,5 +130,8 @@ class OutboundPolicy:
         try:
             await self.vet(url, unresolved_ok=True)
         except UnsafeTarget as exc:
-            raise ValidationFailed("the webhook target is not allowed", [FieldError(field, "unsafe_target", exc.reason)],
-                                   code="unsafe_target") from None
+            raise ValidationFailed(
+                "the webhook target is not allowed",
+                [FieldError(field, "unsafe_target", exc.reason)],
+                code="unsafe_target",
+            ) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -188,8 +189,10 @@ async def quarantined(
     spent, more = 0, False
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-        budget = (await conn.execute(select(t.quarantine_budget).where(t.quarantine_budget.c.id == 1))).mappings().first()
-        if budget is None:  # nothing quarantined since the budget was introduced: count what there is
+        found = (await conn.execute(select(t.quarantine_budget).where(t.quarantine_budget.c.id == 1))).mappings().first()
+        if found is not None:
+            budget: dict[str, Any] = dict(found)
+        else:  # nothing quarantined since the budget was introduced: count what there is
             kept, count = (await conn.execute(
                 select(func.coalesce(func.sum(_kept_of()), 0), func.count()).select_from(t.quarantine))).one()
             budget = {"kept_bytes": int(kept), "items": int(count), "evicted_items": 0, "evicted_bytes": 0,
@@ -209,8 +212,10 @@ async def quarantined(
 def _view(row, disclosure: Disclosure) -> QuarantineView:
     size = row.size if row.size is not None else row.kept
     errors = from_json_text(row.errors)
+    received_at = from_micros(row.received_at)
+    assert received_at is not None  # NOT NULL
     view = QuarantineView(
-        row.id, from_micros(row.received_at), row.channel, disclosure.text(row.call_id), row.reason,
+        row.id, received_at, row.channel, disclosure.text(row.call_id), row.reason,
         disclosure.value(errors), size, row.kept, size > row.kept,
     )
     if not disclosure.pii:

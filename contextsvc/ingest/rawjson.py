@@ -19,7 +19,15 @@ MAX_DEPTH = 64  # a CallEvent is 3 deep; a segment condition a few dozen at most
 MAX_TOKENS = 4_000_000
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]+|[\]}]+|[,:]')
 _UTF8_MARK = "\U0010fffe"  # a noncharacter: never in a valid body's text
-codecs.register_error("contextsvc-mark", lambda exc: (_UTF8_MARK, exc.end))  # type: ignore[arg-type,return-value]
+
+
+def _mark(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: each undecodable byte sequence becomes the mark."""
+    assert isinstance(exc, UnicodeDecodeError)
+    return _UTF8_MARK, exc.end
+
+
+codecs.register_error("contextsvc-mark", _mark)
 
 
 class TooComplex(Exception):
@@ -31,23 +39,22 @@ def deeper_than(raw: bytes, limit: int = MAX_DEPTH) -> str | None:
     went deeper ("body" when it is the top level itself)."""
     if raw.count(b"[") + raw.count(b"{") <= limit:  # cannot be deeper: the common case
         return None
-    depth, key, last_string, tokens = 0, "body", None, 0
-    for match in _TOKEN.finditer(raw):
-        token = match.group()
-        first = token[0]
+    depth, key, last_string = 0, "body", None
+    for tokens, match in enumerate(_TOKEN.finditer(raw)):
+        if tokens > MAX_TOKENS:
+            return key
+        begin, end = match.span()
+        first = raw[begin]
         if first == 0x22:  # '"'
-            last_string = token
-        elif first in (0x5B, 0x7B):  # '[' '{'
-            depth += len(token)
+            last_string = (begin, end)
+        elif first in (0x5B, 0x7B):  # a run of '[' and '{' (not copied: it may be millions long)
+            depth += end - begin
             if depth > limit:
                 return key
         elif first in (0x5D, 0x7D):  # ']' '}'
-            depth -= len(token)
+            depth -= end - begin
         elif first == 0x3A and depth == 1 and last_string is not None:  # ':' after a top-level key
-            key = last_string[1:-1].decode("utf-8", "replace")
-        tokens += 1
-        if tokens > MAX_TOKENS:
-            return key
+            key = raw[last_string[0] + 1 : last_string[1] - 1].decode("utf-8", "replace")
     return None
 
 
@@ -58,12 +65,11 @@ def split_array(raw: bytes, key: str) -> list[memoryview] | None:
     holding an array. Raises TooComplex past MAX_TOKENS."""
     wanted = b'"' + key.encode() + b'"'
     view = memoryview(raw)
-    depth, tokens = 0, 0
+    depth = 0
     in_array, start = False, -1
     spans: list[tuple[int, int]] = []
     pending_key: bytes | None = None
-    for match in _TOKEN.finditer(raw):
-        tokens += 1
+    for tokens, match in enumerate(_TOKEN.finditer(raw)):
         if tokens > MAX_TOKENS:
             raise TooComplex
         begin, end = match.span()

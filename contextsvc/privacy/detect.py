@@ -52,7 +52,9 @@ def find_phones(text: str, region: str) -> list[PhoneSpan]:
     found = []
     for match in PhoneNumberMatcher(prepared, region, leniency=LENIENCY):
         raw = text[match.start : match.end]
-        found.append(PhoneSpan(match.start, match.end, raw, phonenumbers.format_number(match.number, PhoneNumberFormat.E164)))
+        found.append(
+            PhoneSpan(match.start, match.end, raw, phonenumbers.format_number(match.number, PhoneNumberFormat.E164))
+        )
     return found
 
 
