@@ -10,6 +10,7 @@ a temporary directory, a free port) and gives every test a fresh database of its
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import Iterator
@@ -54,6 +55,20 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"contextsvc database backend: {config.getoption('--backend')}"
 
 
+TEMPLATE = "contextsvc_template"
+
+
+async def _schema_at_head(url: str) -> None:
+    import contextsvc.service  # noqa: F401  (every package's tables on the metadata)
+    from contextsvc.store import ensure_schema, metadata
+
+    engine = create_engine(url)
+    try:
+        await ensure_schema(engine, metadata)
+    finally:
+        await engine.dispose()
+
+
 class Databases:
     """Fresh, empty databases of the run's backend, one per call of `create`."""
 
@@ -66,14 +81,19 @@ class Databases:
             from devservers.postgres import ThrowawayPostgres
 
             self.server = ThrowawayPostgres().start()
+            # Every test's database is a copy of one with the schema at the newest revision:
+            # CREATE DATABASE ... TEMPLATE copies files, much faster than creating 40 tables.
+            self.server.create_database(TEMPLATE)
+            asyncio.run(_schema_at_head(self.server.url(TEMPLATE)))
 
         self._by_path: dict[Path, str] = {}
 
-    def create(self) -> str:
+    def create(self, empty: bool = False) -> str:
+        """A new database: with the schema at the newest revision, or truly empty."""
         number = next(self._numbers)
         if self.server is None:
             return f"sqlite+aiosqlite:///{self.root}/db{number}.sqlite"
-        return self.server.create_database(f"test{number}")
+        return self.server.create_database(f"test{number}", template=None if empty else TEMPLATE)
 
     def for_path(self, path: Path) -> str:
         """The database standing for a file path a test chose: that file on SQLite, a
@@ -94,8 +114,8 @@ class Databases:
             self.server.drop_database(url.rsplit("/", 1)[1])
 
     @contextmanager
-    def fresh(self) -> Iterator[str]:
-        url = self.create()
+    def fresh(self, empty: bool = False) -> Iterator[str]:
+        url = self.create(empty)
         try:
             yield url
         finally:
@@ -122,8 +142,15 @@ def _drop_databases_made_for_paths(databases: Databases) -> Iterator[None]:
 
 @pytest.fixture
 def database_url(databases: Databases) -> Iterator[str]:
-    """The test's own empty database, on the run's backend."""
+    """The test's own database, on the run's backend, holding no data."""
     with databases.fresh() as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(databases: Databases) -> Iterator[str]:
+    """The test's own database with not even a schema (migration tests)."""
+    with databases.fresh(empty=True) as url:
         yield url
 
 

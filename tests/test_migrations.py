@@ -49,7 +49,7 @@ async def _migrate(url: str, revision: str) -> None:
 
 
 async def test_every_migration_in_turn_gives_the_schema_an_empty_database_is_created_with(databases):
-    with databases.fresh() as migrated, databases.fresh() as created:
+    with databases.fresh(empty=True) as migrated, databases.fresh(empty=True) as created:
         await _migrate(migrated, "head")
         async with open_database(Settings.from_env({}, database_url=created)) as engine, engine.connect() as conn:
             assert await conn.run_sync(_differences) == []
@@ -60,7 +60,8 @@ async def test_every_migration_in_turn_gives_the_schema_an_empty_database_is_cre
         await engine.dispose()
 
 
-async def test_an_old_schema_is_upgraded_on_sqlite_and_refused_on_postgresql(database_url):
+async def test_an_old_schema_is_upgraded_on_sqlite_and_refused_on_postgresql(empty_database_url):
+    database_url = empty_database_url
     await _migrate(database_url, "0001")
     engine = create_engine(database_url)
     try:
@@ -76,7 +77,8 @@ async def test_an_old_schema_is_upgraded_on_sqlite_and_refused_on_postgresql(dat
 
 
 @pytest.mark.live  # runs contextsvc serve in a subprocess
-async def test_a_server_on_an_old_postgresql_schema_does_not_start_and_says_why(database_url):
+async def test_a_server_on_an_old_postgresql_schema_does_not_start_and_says_why(empty_database_url):
+    database_url = empty_database_url
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite upgrades itself")
     await _migrate(database_url, "0001")
@@ -87,8 +89,8 @@ async def test_a_server_on_an_old_postgresql_schema_does_not_start_and_says_why(
     assert "run `contextsvc db upgrade`" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_the_db_commands_create_show_and_list_the_schema(database_url, monkeypatch, capsys):
-    monkeypatch.setenv("CONTEXTSVC_DATABASE_URL", database_url)
+def test_the_db_commands_create_show_and_list_the_schema(empty_database_url, monkeypatch, capsys):
+    monkeypatch.setenv("CONTEXTSVC_DATABASE_URL", empty_database_url)
     assert contextsvc_cli(["db", "current"]) == 1  # nothing yet
     assert contextsvc_cli(["db", "upgrade"]) == 0
     assert contextsvc_cli(["db", "upgrade"]) == 0  # again: a no-op
