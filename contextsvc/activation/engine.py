@@ -19,7 +19,7 @@ from collections.abc import Callable
 import msgspec
 from sqlalchemy import Connection, delete, select
 
-from contextsvc.activation import outbox
+from contextsvc.activation import outbox, templates
 from contextsvc.activation.model import (
     CALL_FLAGS,
     CallFlagTrigger,
@@ -27,18 +27,23 @@ from contextsvc.activation.model import (
     ChangeEvent,
     Occurrence,
     RuleSpec,
+    SalesforceTarget,
     SegmentTrigger,
-    StreamTarget,
+    Target,
     ThresholdTrigger,
     Trigger,
     WebhookTarget,
     matches,
+    target_type,
 )
+from contextsvc.activation.templates import PersonRef
 from contextsvc.calls import Call
 from contextsvc.ingest import Picklist
 from contextsvc.activation import tables as t
+from contextsvc.profile import decode_state
 from contextsvc.store import bulk_insert
 from contextsvc.store import json_text
+from contextsvc.store import tables as core
 from contextsvc.errors import Conflict, FieldError, ValidationFailed
 from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
 from contextsvc.segments import SegmentSpec, Segments, Transition
@@ -46,14 +51,16 @@ from contextsvc.timeutil import from_micros
 
 _encode = msgspec.json.Encoder().encode
 _decode_trigger = msgspec.json.Decoder(Trigger).decode
-_decode_target = msgspec.json.Decoder(WebhookTarget | StreamTarget).decode
+_decode_target = msgspec.json.Decoder(Target).decode
+# How to make a target type deliverable on a server that has no deliverer for it.
+_TO_CONFIGURE = {"salesforce": "set the CONTEXTSVC_SALESFORCE_* credentials (README, \"Salesforce\")"}
 
 
 class Rule(msgspec.Struct):
     id: str
     name: str
     trigger: Trigger
-    target: WebhookTarget | StreamTarget
+    target: Target
     segment_id: str | None  # threshold rules: their hidden segment
     created_at: int
 
@@ -68,6 +75,8 @@ class Activation(BatchObserver):
         self._wrote_outbox = False
         self.stream_listeners: list[Callable[[ChangeEvent], None]] = []  # the SSE hub
         self.outbox_listeners: list[Callable[[], None]] = []  # the dispatcher's wake-up
+        # Target types this server delivers; the dispatcher adds the others it is given (salesforce).
+        self.deliverable: set[str] = {"webhook", "stream"}
         segments.listeners.append(self.on_transitions)
         segments.on_publish.append(self.flush)
         segments.delete_guards.append(self._refuse_if_used)
@@ -75,11 +84,12 @@ class Activation(BatchObserver):
     # --- the producer API ----------------------------------------------------------------
 
     def emit(self, conn: Connection, occurrence: Occurrence) -> list[ChangeEvent]:
-        """Inside a writer transaction: match every rule, write webhook events to the outbox
-        (committed with the caller's change, or not at all), queue stream events for after
-        the commit. Returns the events created."""
+        """Inside a writer transaction: match every rule, write webhook and Salesforce events
+        to the outbox (committed with the caller's change, or not at all), queue stream
+        events for after the commit. Returns the events created."""
         events = []
         rows = []
+        people: list[PersonRef | None] = []  # who the occurrence is about, looked up once if needed
         for rule in self.rules.values():
             if not matches(rule.trigger, occurrence, rule.segment_id):
                 continue
@@ -91,12 +101,13 @@ class Activation(BatchObserver):
             )
             events.append(event)
             if isinstance(rule.target, WebhookTarget):
-                rows.append({
-                    "event_uuid": event.event_uuid, "rule_id": rule.id, "event_type": event.event_type,
-                    "url": rule.target.url, "payload": _encode(event), "status": "pending", "attempts": 0,
-                    "next_attempt_at": occurrence.at_us, "last_error": None, "created_at": occurrence.at_us,
-                    "delivered_at": None,
-                })
+                rows.append(_outbox_row(event, rule.target.url, _encode(event), occurrence.at_us))
+            elif isinstance(rule.target, SalesforceTarget):  # the record itself, as every attempt sends it
+                if not people:
+                    people.append(_person(conn, occurrence))
+                record = templates.render(rule.target, event, people[0])
+                url = templates.resource(rule.target, event.event_uuid)
+                rows.append(_outbox_row(event, url, _encode(record), occurrence.at_us))
             else:
                 self._pending.append(event)
         bulk_insert(conn, t.outbox, rows)
@@ -170,6 +181,10 @@ class Activation(BatchObserver):
         """Validate and store a rule (a threshold rule with its hidden segment, evaluated at
         once), in one writer transaction. A webhook without a secret gets one."""
         _check(spec, self.segments)
+        kind = target_type(spec.target)
+        if kind not in self.deliverable:
+            how = _TO_CONFIGURE.get(kind, "it is not configured")
+            raise Conflict(f"this server cannot deliver to a {kind} target: {how}", code=f"{kind}_not_configured")
         rule = new_rule(spec, now_us, None)
         hidden = None
         if isinstance(spec.trigger, ThresholdTrigger):
@@ -251,6 +266,10 @@ def _check(spec: RuleSpec, segments: Segments) -> None:
         if segment is None or segment.rule_id is not None:
             raise ValidationFailed("no such segment", [FieldError(
                 "trigger.segment_id", "invalid_value", f"no segment {trigger.segment_id}")])
+    if isinstance(spec.target, SalesforceTarget):
+        problems = templates.check(spec.target)
+        if problems:
+            raise ValidationFailed("the Salesforce record template is invalid", problems)
 
 
 def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us: int):
@@ -261,6 +280,34 @@ def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us:
     except ValidationFailed as exc:
         fields = [FieldError(f.field.replace("condition", "trigger", 1), f.code, f.message) for f in exc.fields]
         raise ValidationFailed("the threshold is invalid", fields, details=exc.details) from None
+
+
+def _outbox_row(event: ChangeEvent, url: str, payload: bytes, at_us: int) -> dict:
+    return {
+        "event_uuid": event.event_uuid, "rule_id": event.rule_id, "event_type": event.event_type, "url": url,
+        "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": at_us, "last_error": None,
+        "created_at": at_us, "delivered_at": None,
+    }
+
+
+def _person(conn: Connection, occurrence: Occurrence) -> PersonRef | None:
+    """Who an event is about, as their profile (written earlier in this transaction) knows
+    them: for events about an individual, and calls (whose person is in the event)."""
+    individual_id = occurrence.source_id if occurrence.source_object == "individual" else None
+    individual_id = individual_id or occurrence.current_value.get("individual_id")
+    if not individual_id:
+        return None
+    blob = conn.execute(select(core.profiles.c.state).where(core.profiles.c.individual_id == individual_id)).scalar()
+    if blob is None:
+        return PersonRef(individual_id)
+    person = decode_state(blob).person
+    ids = person.salesforce_ids  # sorted
+    return PersonRef(
+        individual_id,
+        contact_id=next((i for i in ids if i.startswith("003")), None),
+        lead_id=next((i for i in ids if i.startswith("00Q")), None),
+        first_name=person.first_name, last_name=person.last_name, company=person.company, title=person.title,
+    )
 
 
 def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Picklist) -> Occurrence:

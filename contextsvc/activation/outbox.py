@@ -30,6 +30,7 @@ class Attempt(msgspec.Struct, frozen=True):
     ok: bool
     error: str | None
     at_us: int
+    final: bool = False  # a refusal no retry can change: a dead letter at once (redrive after the fix)
 
 
 class Backoff(msgspec.Struct, frozen=True):
@@ -67,7 +68,7 @@ _RECORD = (
 def record(conn: Connection, attempts: list[Attempt], backoff: Backoff) -> None:
     rows = []
     for a in attempts:
-        dead = not a.ok and a.attempts >= backoff.max_attempts
+        dead = not a.ok and (a.final or a.attempts >= backoff.max_attempts)
         rows.append({
             "b_id": a.id,
             "b_status": "delivered" if a.ok else "dead" if dead else "pending",
