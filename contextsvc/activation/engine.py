@@ -93,6 +93,8 @@ class Activation(BatchObserver):
         for rule in self.rules.values():
             if not matches(rule.trigger, occurrence, rule.segment_id):
                 continue
+            if not self._in_segment(rule.trigger, occurrence):
+                continue
             event = ChangeEvent(
                 str(uuid.uuid4()), rule.name,
                 "threshold_crossed" if isinstance(rule.trigger, ThresholdTrigger) else occurrence.event_type,
@@ -113,6 +115,14 @@ class Activation(BatchObserver):
         bulk_insert(conn, t.outbox, rows)
         self._wrote_outbox = self._wrote_outbox or bool(rows)
         return events
+
+    def _in_segment(self, trigger: Trigger, occurrence: Occurrence) -> bool:
+        """A call_flag trigger with a segment: the person is a member after this batch (the
+        writer's working copy of membership, which the segments observer has just updated)."""
+        if not isinstance(trigger, CallFlagTrigger) or trigger.segment_id is None:
+            return True
+        segment = self.segments.segments.get(trigger.segment_id)
+        return segment is not None and occurrence.source_id in segment.members
 
     # --- observer ----------------------------------------------------------------------
 
@@ -244,7 +254,7 @@ class Activation(BatchObserver):
 
     def rules_using(self, segment_id: str) -> list[str]:
         return [r.id for r in self.rules.values()
-                if isinstance(r.trigger, SegmentTrigger) and r.trigger.segment_id == segment_id]
+                if isinstance(r.trigger, SegmentTrigger | CallFlagTrigger) and r.trigger.segment_id == segment_id]
 
 
 def new_rule(spec: RuleSpec, now_us: int, segment_id: str | None) -> Rule:
@@ -261,11 +271,14 @@ def _check(spec: RuleSpec, segments: Segments) -> None:
         if unknown:
             raise ValidationFailed("unknown call flags", [FieldError(
                 "trigger.flags", "invalid_value", f"unknown flag(s) {unknown}; valid: {list(CALL_FLAGS)}")])
-    if isinstance(trigger, SegmentTrigger):
+    if isinstance(trigger, SegmentTrigger | CallFlagTrigger) and trigger.segment_id is not None:
         segment = segments.view.segments.get(trigger.segment_id)
         if segment is None or segment.rule_id is not None:
             raise ValidationFailed("no such segment", [FieldError(
                 "trigger.segment_id", "invalid_value", f"no segment {trigger.segment_id}")])
+        if isinstance(trigger, CallFlagTrigger) and segment.subject != "individual":
+            raise ValidationFailed("a call's person is an individual", [FieldError(
+                "trigger.segment_id", "invalid_value", f"{trigger.segment_id} is a segment of accounts")])
     if isinstance(spec.target, SalesforceTarget):
         problems = templates.check(spec.target)
         if problems:

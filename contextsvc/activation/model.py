@@ -21,9 +21,12 @@ CALL_FLAGS = ("connect", *OUTCOME_FLAGS)  # "high intent" is positive or meeting
 
 
 class CallFlagTrigger(msgspec.Struct, tag="call_flag", tag_field="type", forbid_unknown_fields=True):
-    """A call lands whose disposition carries any of these flags."""
+    """A call lands whose disposition carries any of these flags; with `segment_id`, only
+    when the person is a member of that segment once the call has landed (e.g. a
+    voicemail left for someone with high intent)."""
 
     flags: list[str]
+    segment_id: str | None = None
 
 
 class CallTrigger(msgspec.Struct, tag="call", tag_field="type", forbid_unknown_fields=True):
