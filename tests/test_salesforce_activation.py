@@ -10,8 +10,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from contextsvc.activation import ChangeEvent, DueItem, Outcome, PersonRef, SalesforceTarget, outbox
-from contextsvc.activation import templates
+from contextsvc.activation import ChangeEvent, DueItem, Outcome, PersonRef, SalesforceTarget, outbox, templates
 from contextsvc.api.app import create_app
 from contextsvc.identity import normalise_salesforce_id
 from contextsvc.salesforce import SalesforceDeliverer
@@ -21,6 +20,8 @@ from tests.salesforce_org import settings
 
 UUID_FIELD = "Contextsvc_Event_Id__c"
 REP = "0055e00000RRRRR"  # a Salesforce User id: OwnerId takes one
+HIGH_INTENT = {"name": "high intent",
+               "condition": {"attribute": "signals", "op": "contains", "value": "high_intent"}}
 ANN = {"salesforce_id": "0035e00000AAAAA", "first_name": "Ann", "last_name": "Lee", "company": "Northwind",
        "phone": "+1 415 555 0100"}
 BEN = {"salesforce_id": "0035e00000BBBBB", "first_name": "Ben", "last_name": "Ortiz", "company": "Contoso",
@@ -35,8 +36,9 @@ CALLBACK_TASK = {
     "Description": "High intent; left a voicemail on call {current_value.call_id}.",
 }
 EVENT = ChangeEvent(
-    "4b3c1f0e-9d2a-4c55-8e1b-0a6f2d9c7e11", "callback", "call_flagged", datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc),
-    "individual", "ind_1", {"call_id": "c1", "rep_id": REP, "talk_seconds": 0, "flags": ["voicemail"], "queue": None},
+    "4b3c1f0e-9d2a-4c55-8e1b-0a6f2d9c7e11", "callback", "call_flagged",
+    datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc), "individual", "ind_1",
+    {"call_id": "c1", "rep_id": REP, "talk_seconds": 0, "flags": ["voicemail"], "queue": None},
     {"disposition": "no_answer"}, "act_1",
 )
 
@@ -144,8 +146,7 @@ async def test_a_salesforce_rule_is_checked_and_refused_while_salesforce_is_not_
 
 
 async def test_a_call_flag_rule_can_ask_for_members_of_a_segment_only(api):
-    segment = {"name": "high intent", "condition": {"attribute": "signals", "op": "contains", "value": "high_intent"}}
-    segment_id = (await api.post("/v1/segments", json=segment, headers=ADMIN)).json()["id"]
+    segment_id = (await api.post("/v1/segments", json=HIGH_INTENT, headers=ADMIN)).json()["id"]
     accounts = {"name": "busy accounts", "subject": "account",
                 "condition": {"attribute": "windows.30d.calls", "op": ">=", "value": 5}}
     account_segment = (await api.post("/v1/segments", json=accounts, headers=ADMIN)).json()["id"]
@@ -169,8 +170,7 @@ async def test_a_call_flag_rule_can_ask_for_members_of_a_segment_only(api):
 async def test_a_voicemail_for_someone_with_high_intent_becomes_one_callback_task_for_the_rep(fake, tmp_path):
     _org_with_tasks(fake)
     async with _app(fake, tmp_path) as api:
-        segment = {"name": "high intent", "condition": {"attribute": "signals", "op": "contains", "value": "high_intent"}}
-        segment_id = (await api.post("/v1/segments", json=segment, headers=ADMIN)).json()["id"]
+        segment_id = (await api.post("/v1/segments", json=HIGH_INTENT, headers=ADMIN)).json()["id"]
         trigger = {"type": "call_flag", "flags": ["voicemail"], "segment_id": segment_id}
         created = await api.post("/v1/activations", json=_rule("callback after voicemail", trigger, CALLBACK_TASK),
                                  headers=ADMIN)
@@ -213,7 +213,8 @@ async def test_a_retried_delivery_never_creates_a_second_task(fake, tmp_path):
     fake.org.stall_writes, fake.org.stall_s = 1, 2.5
     async with _app(fake, tmp_path, webhook_retry_base_ms=1500, webhook_retry_max_ms=1500) as api:  # time to delete it
         trigger = {"type": "call_flag", "flags": ["voicemail"]}
-        assert (await api.post("/v1/activations", json=_rule("cb", trigger, CALLBACK_TASK), headers=ADMIN)).status_code == 201
+        created = await api.post("/v1/activations", json=_rule("cb", trigger, CALLBACK_TASK), headers=ADMIN)
+        assert created.status_code == 201
         await api.post("/v1/calls", json=call_event("ann-1", started_at=_ago(1), who=ANN, disposition="voicemail_left"),
                        headers=WRITER)
 
@@ -267,7 +268,8 @@ async def test_a_record_salesforce_refuses_is_a_dead_letter_at_once_and_redrives
         async def dead():
             return (await api.get("/v1/activations/dead-letters", headers=ADMIN)).json()["deliveries"]
         [letter] = await until(dead)
-        assert letter["attempts"] == 1 and "INVALID_FIELD" in letter["last_error"] and "Talk_Seconds__c" in letter["last_error"]
+        assert letter["attempts"] == 1  # not retried: it would be refused again
+        assert "INVALID_FIELD" in letter["last_error"] and "Talk_Seconds__c" in letter["last_error"]
         fake.org.schema["Task"].add("Talk_Seconds__c")  # the admin creates the field
         assert (await api.post("/v1/activations/dead-letters/redrive", headers=ADMIN)).json() == {"redriven": 1}
         await _delivered(api, 1)

@@ -89,7 +89,8 @@ class WebhookDispatcher:
     def _by_target_type(self, rows: list[outbox.Due]) -> tuple[list[outbox.Due], dict[str, list[DueItem]]]:
         """Webhook rows (and rows of deleted rules, which _deliver dead-letters), and the
         rest by target type."""
-        webhooks, others = [], {}
+        webhooks: list[outbox.Due] = []
+        others: dict[str, list[DueItem]] = {}
         for row in rows:
             rule = self.activation.rules.get(row.rule_id)
             if rule is None or isinstance(rule.target, WebhookTarget):
