@@ -288,9 +288,9 @@ async def test_the_deliverer_upserts_on_the_uuid_and_tells_refusals_from_passing
     deliverer = SalesforceDeliverer(config, fake.session)
     target = SalesforceTarget({"Subject": "x"})
 
-    def item(event_uuid: str, attempts: int = 0, record: dict | None = None) -> DueItem:
+    def item(event_uuid: str, attempts: int = 0, record: dict | None = None, last_error: str | None = None) -> DueItem:
         payload = msgspec.json.encode(record or {"Subject": "Call back"})
-        return DueItem(outbox.Due(1, event_uuid, "act_1", "salesforce:Task", payload, attempts), target)
+        return DueItem(outbox.Due(1, event_uuid, "act_1", "salesforce:Task", payload, attempts, last_error), target)
 
     delivered = [Outcome(True)]
     once = "0f8e7d6c-0000-4000-8000-000000000001"
@@ -298,6 +298,10 @@ async def test_the_deliverer_upserts_on_the_uuid_and_tells_refusals_from_passing
     assert await deliverer.deliver([item(once, record={"Subject": "Call back soon"})]) == delivered
     [task] = _tasks_carrying(fake, once)
     assert task["Subject"] == "Call back soon"  # updated in place, not a second Task
+    fake.org.update("Task", task["Id"], {"Subject": "Called back", "Status": "Completed"})  # the rep's work
+    redriven = item(once, record={"Subject": "Call back"}, last_error="timed out")  # a redrive resets attempts
+    assert await deliverer.deliver([redriven]) == delivered
+    assert task["Subject"] == "Called back" and _upserts_of(fake, once) == 2  # looked, found it, sent nothing
     twice = "0f8e7d6c-0000-4000-8000-000000000002"
     fake.org.load("Task", [{"Id": fake.org.new_id("Task"), UUID_FIELD: twice} for _ in range(2)])
     assert await deliverer.deliver([item(twice)]) == delivered

@@ -22,6 +22,7 @@ class Due(msgspec.Struct, frozen=True):
     url: str
     payload: bytes
     attempts: int
+    last_error: str | None = None  # kept by a redrive (which resets attempts): the row was tried before
 
 
 class Attempt(msgspec.Struct, frozen=True):
@@ -45,7 +46,7 @@ class Backoff(msgspec.Struct, frozen=True):
 
 def due(conn: Connection, now_us: int, limit: int) -> list[Due]:
     rows = conn.execute(
-        select(c.id, c.event_uuid, c.rule_id, c.url, c.payload, c.attempts)
+        select(c.id, c.event_uuid, c.rule_id, c.url, c.payload, c.attempts, c.last_error)
         .where(c.status == "pending", c.next_attempt_at <= now_us)
         .order_by(c.next_attempt_at, c.id)
         .limit(limit)

@@ -7,10 +7,10 @@ Idempotent on the event uuid, so a retried delivery never makes a second Task:
   (PATCH /sobjects/Task/<field>/<uuid>): a second delivery of one event finds the record
   the first made instead of creating one. Marked Unique, the field also makes two
   deliveries racing each other collide (DUPLICATE_VALUE, retried) rather than both create.
-- A retry — an earlier attempt failed or timed out, and may have reached Salesforce —
-  first asks whether a record carries the uuid, deleted ones included (queryAll), and if
-  one does sends nothing: a rep's edits are not overwritten, and a Task the rep deleted
-  is not made again.
+- A retry — an earlier attempt failed or timed out, and may have reached Salesforce; a
+  redriven dead letter too — first asks whether a record carries the uuid, deleted ones
+  included (queryAll), and if one does sends nothing: a rep's edits are not overwritten,
+  and a Task the rep deleted is not made again.
 - A platform event cannot be upserted: publishing twice makes two messages. Each carries
   the uuid in its uuid_field; subscribers deduplicate on it.
 
@@ -56,7 +56,8 @@ def send(api: SalesforceApi, item: DueItem) -> Outcome:
         if not result.get("success"):
             return Outcome(False, f"Salesforce did not publish {target.sobject}: {result.get('errors')}")
         return Outcome(True)
-    if row.attempts > 0 and api.count_carrying(target.sobject, target.uuid_field, row.event_uuid):
+    tried_before = row.attempts > 0 or row.last_error is not None
+    if tried_before and api.count_carrying(target.sobject, target.uuid_field, row.event_uuid):
         log.info("%s %s=%s is already in Salesforce; not sent again", target.sobject, target.uuid_field, row.event_uuid)
         return Outcome(True)
     api.upsert(target.sobject, target.uuid_field, row.event_uuid, record)
