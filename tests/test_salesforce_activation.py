@@ -205,6 +205,25 @@ async def test_a_voicemail_for_someone_with_high_intent_becomes_one_callback_tas
 
 
 @pytest.mark.live
+async def test_entering_a_segment_makes_a_task_that_names_the_person(fake, tmp_path):
+    """Segment events come from the segments observer, before the batch's call events: the
+    person is read from the profile the transaction has just written."""
+    _org_with_tasks(fake)
+    fields = {"Subject": "High intent: {person.name} at {person.company}", "WhoId": "{person.salesforce_id}"}
+    async with _app(fake, tmp_path) as api:
+        segment_id = (await api.post("/v1/segments", json=HIGH_INTENT, headers=ADMIN)).json()["id"]
+        rule = _rule("hot", {"type": "segment", "segment_id": segment_id}, fields)
+        assert (await api.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201
+        await api.post("/v1/calls", json=call_event("ann-1", started_at=_ago(1), who=ANN, disposition="meeting_booked"),
+                       headers=WRITER)
+        [delivery] = await _delivered(api, 1)
+    assert delivery["event_type"] == "segment_entered"
+    [task] = fake.org.live("Task")
+    assert task["Subject"] == "High intent: Ann Lee at Northwind"
+    assert task["WhoId"] == normalise_salesforce_id(ANN["salesforce_id"])
+
+
+@pytest.mark.live
 async def test_a_retried_delivery_never_creates_a_second_task(fake, tmp_path):
     """Salesforce commits the first attempt but answers after the client has given up; the
     rep deletes the new Task before the retry. The retry finds it (deleted records too) and

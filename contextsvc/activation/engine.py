@@ -40,7 +40,7 @@ from contextsvc.activation.templates import PersonRef
 from contextsvc.calls import Call
 from contextsvc.ingest import Picklist
 from contextsvc.activation import tables as t
-from contextsvc.profile import decode_state
+from contextsvc.profile import ProfileState, decode_state
 from contextsvc.store import bulk_insert
 from contextsvc.store import json_text
 from contextsvc.store import tables as core
@@ -77,6 +77,7 @@ class Activation(BatchObserver):
         self.outbox_listeners: list[Callable[[], None]] = []  # the dispatcher's wake-up
         # Target types this server delivers; the dispatcher adds the others it is given (salesforce).
         self.deliverable: set[str] = {"webhook", "stream"}
+        self._batch_profiles: dict[str, ProfileState] = {}
         segments.listeners.append(self.on_transitions)
         segments.on_publish.append(self.flush)
         segments.delete_guards.append(self._refuse_if_used)
@@ -106,7 +107,7 @@ class Activation(BatchObserver):
                 rows.append(_outbox_row(event, rule.target.url, _encode(event), occurrence.at_us))
             elif isinstance(rule.target, SalesforceTarget):  # the record itself, as every attempt sends it
                 if not people:
-                    people.append(_person(conn, occurrence))
+                    people.append(_person(conn, occurrence, self._batch_profiles))
                 record = templates.render(rule.target, event, people[0])
                 url = templates.resource(rule.target, event.event_uuid)
                 rows.append(_outbox_row(event, url, _encode(record), occurrence.at_us))
@@ -135,6 +136,13 @@ class Activation(BatchObserver):
         self._pending.clear()
 
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
+        self._batch_profiles = changes.profiles  # call events' people, decoded already (templates' person.*)
+        try:
+            self._call_events(conn, changes)
+        finally:
+            self._batch_profiles = {}
+
+    def _call_events(self, conn: Connection, changes: BatchChanges) -> None:
         if any(isinstance(r.trigger, CallTrigger) for r in self.rules.values()):
             for call_id, call in changes.calls.items():
                 self.emit(conn, call_logged(call_id, call, changes, self.picklist))
@@ -303,17 +311,20 @@ def _outbox_row(event: ChangeEvent, url: str, payload: bytes, at_us: int) -> dic
     }
 
 
-def _person(conn: Connection, occurrence: Occurrence) -> PersonRef | None:
-    """Who an event is about, as their profile (written earlier in this transaction) knows
-    them: for events about an individual, and calls (whose person is in the event)."""
+def _person(conn: Connection, occurrence: Occurrence, batch: dict[str, ProfileState]) -> PersonRef | None:
+    """Who an event is about, as their profile knows them after this transaction: from the
+    batch's states when it changed them (call events), else as written (segment events)."""
     individual_id = occurrence.source_id if occurrence.source_object == "individual" else None
     individual_id = individual_id or occurrence.current_value.get("individual_id")
     if not individual_id:
         return None
-    blob = conn.execute(select(core.profiles.c.state).where(core.profiles.c.individual_id == individual_id)).scalar()
-    if blob is None:
-        return PersonRef(individual_id)
-    person = decode_state(blob).person
+    state = batch.get(individual_id)
+    if state is None:
+        blob = conn.execute(select(core.profiles.c.state).where(core.profiles.c.individual_id == individual_id)).scalar()
+        if blob is None:
+            return PersonRef(individual_id)
+        state = decode_state(blob)
+    person = state.person
     ids = person.salesforce_ids  # sorted
     return PersonRef(
         individual_id,
