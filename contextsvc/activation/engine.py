@@ -320,7 +320,8 @@ def _person(conn: Connection, occurrence: Occurrence, batch: dict[str, ProfileSt
         return None
     state = batch.get(individual_id)
     if state is None:
-        blob = conn.execute(select(core.profiles.c.state).where(core.profiles.c.individual_id == individual_id)).scalar()
+        c = core.profiles.c
+        blob = conn.execute(select(c.state).where(c.individual_id == individual_id)).scalar()
         if blob is None:
             return PersonRef(individual_id)
         state = decode_state(blob)
