@@ -27,7 +27,7 @@ ANN = {"salesforce_id": "0035e00000AAAAA", "first_name": "Ann", "last_name": "Le
 BEN = {"salesforce_id": "0035e00000BBBBB", "first_name": "Ben", "last_name": "Ortiz", "company": "Contoso",
        "phone": "+1 415 555 0111"}
 CALLBACK_TASK = {
-    "Subject": "Call back {person.name} ({person.company:.60}): voicemail left",
+    "Subject": "Call back: voicemail left ({action_name:.12})",
     "WhoId": "{person.salesforce_id}",
     "OwnerId": "{current_value.rep_id}",
     "ActivityDate": "{event_date+1}",
@@ -92,9 +92,9 @@ def test_a_template_fills_each_field_from_the_event_and_the_person():
         "IsReminderSet": True,  # literal values are sent as they are
         "Braces__c": "{{literal}} was {previous_value.disposition}",
     })
-    person = PersonRef("ind_1", contact_id="003A", lead_id="00QB", first_name="Ann", last_name="Lee", company="N" * 80)
+    person = PersonRef("ind_1", contact_id="003A", lead_id="00QB")
     assert templates.render(target, EVENT, person) == {
-        "Subject": f"Call back Ann Lee ({'N' * 60}): voicemail left",
+        "Subject": "Call back: voicemail left (callback)",
         "WhoId": "003A",  # a Contact before a Lead
         "OwnerId": REP,
         "ActivityDate": "2026-11-21",  # the event's UTC day, plus one
@@ -106,8 +106,9 @@ def test_a_template_fills_each_field_from_the_event_and_the_person():
         "IsReminderSet": True,
         "Braces__c": "{literal} was no_answer",
     }
-    lead_only = templates.render(target, EVENT, PersonRef("ind_1", lead_id="00QB"))
-    assert lead_only["WhoId"] == "00QB" and lead_only["Subject"] == "Call back  (): voicemail left"
+    assert templates.render(target, EVENT, PersonRef("ind_1", lead_id="00QB"))["WhoId"] == "00QB"
+    long_name = msgspec.structs.replace(EVENT, action_name="callback after voicemail")
+    assert templates.render(target, long_name, person)["Subject"] == "Call back: voicemail left (callback aft)"
     assert "WhoId" not in templates.render(target, EVENT, None)  # an event about nobody: no WhoId at all
     assert templates.resource(target, EVENT.event_uuid) == f"salesforce:Task/{UUID_FIELD}/{EVENT.event_uuid}"
 
@@ -126,7 +127,8 @@ def test_a_platform_event_carries_the_uuid_and_can_carry_the_whole_event():
 async def test_a_salesforce_rule_is_checked_and_refused_while_salesforce_is_not_configured(api):
     trigger = {"type": "call_flag", "flags": ["voicemail"]}
     cases = [
-        ({"Subject": "{person.nickname}"}, {}, "target.fields.Subject"),
+        ({"Subject": "{person.name}"}, {}, "target.fields.Subject"),  # no name ever leaves in an event
+        ({"Subject": "{current_value}"}, {}, "target.fields.Subject"),
         ({"Description": "{current_value.call_id"}, {}, "target.fields.Description"),
         ({UUID_FIELD: "{event_uuid}"}, {}, f"target.fields.{UUID_FIELD}"),
         ({"ActivityDate": "{event_date+99999}"}, {}, "target.fields.ActivityDate"),
@@ -193,7 +195,7 @@ async def test_a_voicemail_for_someone_with_high_intent_becomes_one_callback_tas
     [task] = fake.org.live("Task")  # Ben's voicemail made none: he has no high intent
     assert task[UUID_FIELD] == delivery["event_uuid"]
     assert {k: task[k] for k in CALLBACK_TASK} == {
-        "Subject": "Call back Ann Lee (Northwind): voicemail left",
+        "Subject": "Call back: voicemail left (callback aft)",
         "WhoId": normalise_salesforce_id(ANN["salesforce_id"]),
         "OwnerId": REP,
         "ActivityDate": (event_day + timedelta(days=1)).isoformat(),
@@ -201,6 +203,7 @@ async def test_a_voicemail_for_someone_with_high_intent_becomes_one_callback_tas
         "Status": "Not Started",
         "Description": "High intent; left a voicemail on call ann-2.",
     }
+    assert not {"Ann", "Lee", "Northwind", "415"} & set(" ".join(map(str, task.values())).replace("(", " ").split())
     assert _upserts_of(fake, delivery["event_uuid"]) == 1
 
 
@@ -209,7 +212,9 @@ async def test_entering_a_segment_makes_a_task_that_names_the_person(fake, tmp_p
     """Segment events come from the segments observer, before the batch's call events: the
     person is read from the profile the transaction has just written."""
     _org_with_tasks(fake)
-    fields = {"Subject": "High intent: {person.name} at {person.company}", "WhoId": "{person.salesforce_id}"}
+    fields = {"Subject": "High intent ({current_value.segment_id})", "WhoId": "{person.salesforce_id}",
+              "Individual_Id__c": "{person.individual_id}"}
+    fake.org.schema["Task"].add("Individual_Id__c")
     async with _app(fake, tmp_path) as api:
         segment_id = (await api.post("/v1/segments", json=HIGH_INTENT, headers=ADMIN)).json()["id"]
         rule = _rule("hot", {"type": "segment", "segment_id": segment_id}, fields)
@@ -219,7 +224,7 @@ async def test_entering_a_segment_makes_a_task_that_names_the_person(fake, tmp_p
         [delivery] = await _delivered(api, 1)
     assert delivery["event_type"] == "segment_entered"
     [task] = fake.org.live("Task")
-    assert task["Subject"] == "High intent: Ann Lee at Northwind"
+    assert task["Subject"] == f"High intent ({segment_id})" and task["Individual_Id__c"].startswith("ind_")
     assert task["WhoId"] == normalise_salesforce_id(ANN["salesforce_id"])
 
 

@@ -325,14 +325,9 @@ def _person(conn: Connection, occurrence: Occurrence, batch: dict[str, ProfileSt
         if blob is None:
             return PersonRef(individual_id)
         state = decode_state(blob)
-    person = state.person
-    ids = person.salesforce_ids  # sorted
-    return PersonRef(
-        individual_id,
-        contact_id=next((i for i in ids if i.startswith("003")), None),
-        lead_id=next((i for i in ids if i.startswith("00Q")), None),
-        first_name=person.first_name, last_name=person.last_name, company=person.company, title=person.title,
-    )
+    ids = state.person.salesforce_ids  # sorted
+    contact = next((i for i in ids if i.startswith("003")), None)
+    return PersonRef(individual_id, contact, next((i for i in ids if i.startswith("00Q")), None))
 
 
 def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Picklist) -> Occurrence:

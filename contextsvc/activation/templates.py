@@ -3,7 +3,7 @@ the event and the person it is about. Pure.
 
 A field's value is a JSON scalar sent as it is, or a string with {placeholders} in
 Python's format syntax ({{ and }} for literal braces; a format spec applies, e.g.
-{person.company:.40} keeps 40 characters). A string that is one placeholder alone keeps
+{action_name:.40} keeps 40 characters). A string that is one placeholder alone keeps
 the value's type (a number stays a number); in a longer string every value is written
 out. A field whose value comes out empty (null, or a path this event lacks) is left out,
 so Salesforce's default applies (e.g. a Task without OwnerId belongs to the integration
@@ -16,9 +16,13 @@ Placeholders:
   event_date+N, N days later (a Task's ActivityDate)
 - current_value.<path>, previous_value.<path>: into the event's values, e.g.
   current_value.rep_id
-- person.<field>: the person the event is about, as their profile knows them when the
-  event is made (PERSON_FIELDS); person.salesforce_id is their Contact, else their Lead —
-  the record a Task's WhoId names
+- person.<field>: the Salesforce records of the person the event is about, as their
+  profile knows them when the event is made (PERSON_FIELDS); person.salesforce_id is their
+  Contact, else their Lead — the record a Task's WhoId names
+
+Like every event, a record carries ids, codes and times, never a name, phone number,
+email address or note: the template comes from an API key, whose scopes nothing here can
+apply. A Task shows its person through WhoId, in Salesforce, under Salesforce's sharing.
 """
 
 from __future__ import annotations
@@ -33,32 +37,23 @@ from contextsvc.activation.model import ChangeEvent, SalesforceTarget
 from contextsvc.errors import FieldError
 
 EVENT_FIELDS = ("event_uuid", "action_name", "event_type", "event_time", "source_object", "source_id", "rule_id")
-PERSON_FIELDS = ("individual_id", "salesforce_id", "contact_id", "lead_id", "name", "first_name", "last_name",
-                 "company", "title")
+PERSON_FIELDS = ("individual_id", "salesforce_id", "contact_id", "lead_id")
 MAX_DAYS = 3650
 _formatter = string.Formatter()
 _encode = msgspec.json.Encoder().encode
 
 
 class PersonRef(msgspec.Struct, frozen=True):
-    """Who an event is about, for templates (person.*)."""
+    """Who an event is about, for templates (person.*): ids only."""
 
     individual_id: str
     contact_id: str | None = None
     lead_id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
-    title: str | None = None
 
     @property
     def salesforce_id(self) -> str | None:
         """The record a Task names: a Contact before a Lead (a converted Lead refuses new Tasks)."""
         return self.contact_id or self.lead_id
-
-    @property
-    def name(self) -> str | None:
-        return " ".join(filter(None, [self.first_name, self.last_name])) or None
 
 
 def _day_offset(name: str) -> int | None:
