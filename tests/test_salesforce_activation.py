@@ -4,6 +4,7 @@ retries and dead letters, and a retried delivery never makes a second Task."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -16,6 +17,7 @@ from contextsvc.identity import normalise_salesforce_id
 from contextsvc.salesforce import SalesforceDeliverer
 from contextsvc.settings import Settings
 from tests.helpers import ADMIN, KEYS, WRITER, call_event, deliveries, until
+from tests.personal_data import NOTES, WHO, leaks
 from tests.salesforce_org import settings
 
 UUID_FIELD = "Contextsvc_Event_Id__c"
@@ -179,13 +181,13 @@ async def test_a_voicemail_for_someone_with_high_intent_becomes_one_callback_tas
         assert created.status_code == 201, created.text
         assert created.json()["target"] == {"type": "salesforce", "fields": CALLBACK_TASK, "sobject": "Task",
                                             "uuid_field": UUID_FIELD}
-        calls = [
-            call_event("ann-1", started_at=_ago(3), who=ANN, rep_id=REP, disposition="meeting_booked"),  # high intent
+        calls = [  # Kim's calls carry every kind of personal data; none may reach the Task
+            call_event("kim-1", started_at=_ago(3), who=WHO, rep_id=REP, disposition="meeting_booked", notes=NOTES),
             call_event("ben-1", started_at=_ago(3), who=BEN, rep_id=REP, disposition="no_answer"),
         ]
         assert (await api.post("/v1/calls/batch", json={"calls": calls}, headers=WRITER)).status_code == 200
         later = [
-            call_event("ann-2", started_at=_ago(1), who=ANN, rep_id=REP, disposition="voicemail_left"),
+            call_event("kim-2", started_at=_ago(1), who=WHO, rep_id=REP, disposition="voicemail_left", notes=NOTES),
             call_event("ben-2", started_at=_ago(1), who=BEN, rep_id=REP, disposition="voicemail_left"),  # no intent
         ]
         assert (await api.post("/v1/calls/batch", json={"calls": later}, headers=WRITER)).status_code == 200
@@ -196,14 +198,15 @@ async def test_a_voicemail_for_someone_with_high_intent_becomes_one_callback_tas
     assert task[UUID_FIELD] == delivery["event_uuid"]
     assert {k: task[k] for k in CALLBACK_TASK} == {
         "Subject": "Call back: voicemail left (callback aft)",
-        "WhoId": normalise_salesforce_id(ANN["salesforce_id"]),
+        "WhoId": normalise_salesforce_id(WHO["salesforce_id"]),
         "OwnerId": REP,
         "ActivityDate": (event_day + timedelta(days=1)).isoformat(),
         "Priority": "High",
         "Status": "Not Started",
-        "Description": "High intent; left a voicemail on call ann-2.",
+        "Description": "High intent; left a voicemail on call kim-2.",
     }
-    assert not {"Ann", "Lee", "Northwind", "415"} & set(" ".join(map(str, task.values())).replace("(", " ").split())
+    text = msgspec.json.encode(task).decode()
+    assert leaks(text, recordings=False) == [] and not {"Kim", "Park", "Contoso", "CFO"} & set(re.findall(r"\w+", text))
     assert _upserts_of(fake, delivery["event_uuid"]) == 1
 
 

@@ -19,6 +19,7 @@ from contextsvc.activation.model import (
 from contextsvc.activation.outbox import Backoff
 from contextsvc.activation.signing import sign, verify
 from contextsvc.activation.stream import EventHub
+from contextsvc.activation.targets import OutboundPolicy, UnsafeTarget
 from contextsvc.activation.templates import PersonRef
 from contextsvc.activation.webhooks import WebhookDispatcher
 
@@ -31,6 +32,7 @@ __all__ = [
     "EventHub",
     "new_rule",
     "Occurrence",
+    "OutboundPolicy",
     "Outcome",
     "outbox",
     "PersonRef",
@@ -40,6 +42,7 @@ __all__ = [
     "sign",
     "Target",
     "target_type",
+    "UnsafeTarget",
     "verify",
     "WebhookDispatcher",
     "WebhookTarget",

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import requests
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
@@ -20,11 +20,12 @@ from contextsvc.api.admin import AdminController
 from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
+from contextsvc.api.content import require_json
 from contextsvc.api.context import ContextController
 from contextsvc.api.daily import daily_calls
 from contextsvc.api.demo import demo_console
 from contextsvc.api.dnc import DncController
-from contextsvc.api.errors import EXCEPTION_HANDLERS
+from contextsvc.api.errors import EXCEPTION_HANDLERS, document_errors
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.mcp_server import build_mcp, mcp_handler
@@ -44,6 +45,12 @@ def baseline_handler(payload: bytes) -> ControllerRouterHandler:
         return Response(payload, media_type=MediaType.JSON)
 
     return baseline
+
+
+async def before_request(request: Request) -> None:
+    """Every HTTP handler: the key and its scope (401/403), then a JSON body (415)."""
+    await authenticate(request)
+    require_json(request)
 
 
 def create_app(
@@ -90,13 +97,15 @@ def create_app(
     ]
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        before_request=authenticate,
+        before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"api_keys": api_keys}),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),
         request_max_body_size=32 * 1024 * 1024,
         debug=False,
     )
+    document_errors(app)
+    return app

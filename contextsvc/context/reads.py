@@ -14,7 +14,8 @@ from typing import Protocol
 
 from contextsvc.context.assemble import CallContext, SegmentRef, assemble_with_window
 from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
-from contextsvc.context.privacy import Disclosure, redact
+from contextsvc.context.privacy import redact
+from contextsvc.privacy import Disclosure
 from contextsvc.context.prompt import render
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity import LookupKey

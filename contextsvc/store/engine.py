@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -50,7 +50,9 @@ def create_engine(url: str) -> AsyncEngine:
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
         _prepare_sqlite_file(url)
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    # hide_parameters: a failed statement's error (and its log line) never carries the
+    # values bound to it, which are callers' phone numbers, emails and notes.
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite, hide_parameters=True)
     if is_sqlite:
         _configure_sqlite(engine)
     return engine
@@ -66,13 +68,16 @@ def create_read_engine(url: str) -> Engine | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
-    engine = sqlalchemy.create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8)
+    engine = sqlalchemy.create_engine(
+        parsed.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8, hide_parameters=True
+    )
     _configure_sqlite(engine)
     return engine
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Every table defined on the shared metadata (the composition root imports them all)."""
+    """Every table defined on the shared metadata (the composition root imports them all):
+    for tests of one part; a service's databases go through store/migrate.py."""
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
 
