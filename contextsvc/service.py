@@ -46,7 +46,7 @@ from contextsvc.pipeline import (
 )
 from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
-from contextsvc.salesforce import SalesforceApi, SalesforceJob, SalesforceSync
+from contextsvc.salesforce import SalesforceApi, SalesforceDeliverer, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.ratelimit import RateLimiter, TokenBuckets
 from contextsvc.settings import Settings
@@ -199,6 +199,8 @@ class Service:
         )
         self.dispatcher = WebhookDispatcher(engine, writer, branches.activation, backoff, settings.webhook_timeout_s)
         self.salesforce = SalesforceJob(settings, engine, self.salesforce_sync, salesforce_session)
+        if self.salesforce.state.configured:  # activation rules may then create Tasks and publish events
+            self.dispatcher.add_deliverer("salesforce", SalesforceDeliverer(settings, salesforce_session))
 
     async def ingest(self, work: list[Work]) -> list[ItemResult]:
         """Commit the work through the writer; answers once all of it is durable."""

@@ -11,11 +11,17 @@ Speaks the REST API's documented wire format: query and queryAll with real pagin
 asked, as Salesforce may; nextRecordsUrl
 `/services/data/vXX.X/query/<locator>-<offset>`, done, totalSize); sObject create,
 update and delete; composite/sobjects POST/PATCH (200-record limit, per-record results
-with statusCode errors); OAuth token and SOAP login; errors as JSON lists;
-Sforce-Limit-Info on every response; 401 INVALID_SESSION_ID and 403
-REQUEST_LIMIT_EXCEEDED on demand. It understands only the SOQL the connector sends
-(SELECT fields FROM object WHERE <TaskSubtype = 'Call' | SystemModstamp >= dateTime>
-[AND ...] ORDER BY SystemModstamp, Id) and answers anything else with MALFORMED_QUERY.
+with statusCode errors); upsert by External ID (PATCH /sobjects/<type>/<field>/<value>:
+201 created, 200 updated, 300 when several records carry the value, 404 NOT_FOUND for a
+field that is not an External ID) and the record by External ID (GET); platform events
+published by POST /sobjects/<Name__e>/ (201 with OPERATION_ENQUEUED and the message's
+EventUuid; not queryable, not updatable); OAuth token and SOAP login; errors as JSON
+lists; Sforce-Limit-Info on every response; 401 INVALID_SESSION_ID and 403
+REQUEST_LIMIT_EXCEEDED on demand; writes that fail, or commit and answer too late, on
+demand. It understands only the SOQL the connector sends (SELECT fields FROM object WHERE
+<TaskSubtype = 'Call' | SystemModstamp >= dateTime> [AND ...] ORDER BY SystemModstamp, Id,
+and SELECT fields FROM object WHERE Field = 'value') and answers anything else with
+MALFORMED_QUERY.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import secrets
 import ssl
 import string
 import threading
+import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import requests
 import trustme
@@ -58,6 +66,7 @@ SYSTEM = {"Id", "IsDeleted", "SystemModstamp", "CreatedDate"}
 NOT_UPDATEABLE = {"Task": {"TaskSubtype", "AccountId", "IsClosed", "CompletedDateTime"}}
 DERIVED = {"Task": {"AccountId", "IsClosed", "CompletedDateTime"}}
 _SELECT = re.compile(r"^SELECT (?P<fields>\w+(?:, \w+)*) FROM (?P<sobject>\w+) WHERE (?P<where>.+) ORDER BY SystemModstamp, Id$")
+_BY_VALUE = re.compile(r"^SELECT (?P<fields>\w+(?:, \w+)*) FROM (?P<sobject>\w+) WHERE (?P<field>\w+) = '(?P<value>[^'\\]*)'$")
 _SINCE = re.compile(r"^SystemModstamp >= (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z)$")
 
 
@@ -97,6 +106,14 @@ class FakeOrg:
         # pages of 40–80% of the size asked, so no client can count on full pages.
         self.short_pages = True
         self.served: dict[str, datetime] = {}  # per sObject, the newest SystemModstamp a query returned
+        self.external_ids: dict[str, set[str]] = {}  # sObject -> its External ID (Unique) fields
+        self.published: dict[str, list[dict]] = {}  # platform event -> the messages published, in order
+        # Writes (POST/PATCH on sobjects/) that fail before doing anything: (status, errorCode, message).
+        self.write_faults: list[tuple[int, str, str]] = []
+        # Writes that commit, then answer only after stall_s: a client with a shorter timeout gives up
+        # on a write that happened.
+        self.stall_writes = 0
+        self.stall_s = 0.0
 
     # --- test controls -----------------------------------------------------------------
 
@@ -108,6 +125,18 @@ class FakeOrg:
     def expire_sessions(self) -> None:
         with self.lock:
             self.tokens.clear()
+
+    def add_external_id(self, sobject: str, field: str) -> None:
+        """A custom Text field marked External ID and Unique (upserts key on it)."""
+        with self.lock:
+            self.schema[sobject].add(field)
+            self.external_ids.setdefault(sobject, set()).add(field)
+
+    def define_platform_event(self, name: str, fields: set[str]) -> None:
+        with self.lock:
+            self.schema[name] = set(fields)
+            self.records[name] = {}
+            self.published[name] = []
 
     def tick(self) -> str:
         self.clock += timedelta(milliseconds=1)
@@ -191,10 +220,15 @@ class FakeOrg:
         return record.get(name)
 
     def query(self, soql: str, include_deleted: bool, page_size: int, version: str) -> dict:
-        match = _SELECT.match(soql)
+        match = _SELECT.match(soql) or _BY_VALUE.match(soql)
         if not match or match["sobject"] not in self.schema:
             raise SalesforceFault(400, "MALFORMED_QUERY", f"unexpected SOQL: {soql}")
         sobject, fields = match["sobject"], match["fields"].split(", ")
+        if sobject in self.published:
+            raise SalesforceFault(400, "INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
+        if "field" in match.groupdict():
+            return self._query_by_value(sobject, fields, match["field"], match["value"], include_deleted, page_size,
+                                        version)
         unknown = [f for f in fields if f not in self.schema[sobject] | SYSTEM]
         if unknown:
             raise SalesforceFault(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{sobject}'")
@@ -223,6 +257,19 @@ class FakeOrg:
             self.cursors[locator] = (page_size, result)
         return self.page(locator, 0, version)
 
+    def _query_by_value(self, sobject: str, fields: list[str], field: str, value: str, include_deleted: bool,
+                        page_size: int, version: str) -> dict:
+        unknown = [f for f in [*fields, field] if f not in self.schema[sobject] | SYSTEM]
+        if unknown:
+            raise SalesforceFault(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{sobject}'")
+        with self.lock:
+            rows = sorted((r for r in self.records[sobject].values()
+                           if (include_deleted or not r.get("IsDeleted")) and r.get(field) == value),
+                          key=lambda r: r["Id"])
+            locator = "01g" + secrets.token_hex(8)
+            self.cursors[locator] = (page_size, [self.project(sobject, r, fields, version) for r in rows])
+        return self.page(locator, 0, version)
+
     def project(self, sobject: str, record: dict, fields: list[str], version: str) -> dict:
         out = {"attributes": {"type": sobject, "url": f"/services/data/v{version}/sobjects/{sobject}/{record['Id']}"}}
         for name in fields:
@@ -241,6 +288,52 @@ class FakeOrg:
         if end < len(rows):
             body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
         return body
+
+    def upsert(self, sobject: str, field: str, value: str, fields: dict, version: str) -> tuple[int, object]:
+        """sObject Rows by External ID, PATCH: create the record carrying `value`, or update
+        the one live record that does."""
+        if sobject not in self.schema or sobject in self.published or field not in self.external_ids.get(sobject, ()):
+            raise SalesforceFault(404, "NOT_FOUND", "The requested resource does not exist")
+        if field in fields or "Id" in fields:  # the guide: "an error is generated" (its code is not documented)
+            raise SalesforceFault(400, "INVALID_FIELD", f"Do not specify Id or {field} in the request body")
+        with self.lock:
+            carrying = [r for r in self.live(sobject) if r.get(field) == value]
+            if len(carrying) > 1:
+                return 300, [f"/services/data/v{version}/sobjects/{sobject}/{r['Id']}" for r in carrying]
+            if carrying:
+                result = self.save(sobject, fields, carrying[0]["Id"])
+                status = 200
+            else:
+                result = self.save(sobject, {**fields, field: value}, None)
+                status = 201
+        if not result["success"]:
+            return 400, _as_error_list(result)
+        return status, {**result, "created": status == 201}
+
+    def by_external_id(self, sobject: str, field: str, value: str, version: str) -> tuple[int, object]:
+        if sobject not in self.schema or field not in self.external_ids.get(sobject, ()):
+            raise SalesforceFault(404, "NOT_FOUND", "The requested resource does not exist")
+        with self.lock:
+            carrying = [r for r in self.live(sobject) if r.get(field) == value]
+        if len(carrying) > 1:
+            return 300, [f"/services/data/v{version}/sobjects/{sobject}/{r['Id']}" for r in carrying]
+        if not carrying:
+            raise SalesforceFault(404, "NOT_FOUND", "The requested resource does not exist")
+        return 200, self.project(sobject, carrying[0], sorted(self.schema[sobject] | SYSTEM), version)
+
+    def publish(self, name: str, fields: dict) -> tuple[int, object]:
+        """A platform event message: queued for subscribers, not stored as a record."""
+        unknown = [f for f in fields if f not in self.schema[name]]
+        if unknown:
+            raise SalesforceFault(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {name}")
+        with self.lock:
+            event_uuid = str(uuid.uuid4())
+            messages = self.published[name]
+            replay_id = len(messages) + 1
+            messages.append({**fields, "EventUuid": event_uuid, "ReplayId": replay_id, "CreatedDate": self.tick()})
+        result = {"id": "e00" + secrets.token_hex(7)[:12] + "AAA", "success": True,
+                  "errors": [{"statusCode": "OPERATION_ENQUEUED", "message": event_uuid, "fields": []}]}
+        return 201, result
 
     def save(self, sobject: str | None, fields: dict, record_id: str | None) -> dict:
         """One create (record_id None) or update; a save result, errors with statusCode."""
@@ -286,6 +379,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: object | None, content_type: str = "application/json") -> None:
         data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        try:
+            self._write(status, data, content_type)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):  # the client gave up (a stalled write)
+            self.close_connection = True
+
+    def _write(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
         org = self.server.org
         if self.path.startswith("/services/data"):
@@ -331,7 +430,16 @@ class _Handler(BaseHTTPRequestHandler):
                 if org.api_used >= org.api_limit:
                     raise SalesforceFault(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
                 org.api_used += 1
-            self._send(*self._rest(method, match[1], match[2], parse_qs(url.query), body))
+                write = method in ("POST", "PATCH") and match[2].startswith("sobjects/")
+                if write and org.write_faults:
+                    raise SalesforceFault(*org.write_faults.pop(0))
+                stall = write and org.stall_writes > 0
+                if stall:
+                    org.stall_writes -= 1
+            answer = self._rest(method, match[1], match[2], parse_qs(url.query), body)
+            if stall:
+                time.sleep(org.stall_s)
+            self._send(*answer)
         except SalesforceFault as fault:
             self._send(fault.status, [{"message": fault.message, "errorCode": fault.code}])
 
@@ -348,6 +456,14 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, org.page(found[1], int(found[2]), version)
         if resource == "composite/sobjects" and method in ("POST", "PATCH"):
             return self._collection(method, body)
+        found = re.match(r"^sobjects/(\w+)/(\w+)/([^/]+)$", resource)
+        if found and method == "PATCH":
+            return org.upsert(found[1], found[2], unquote(found[3]), body or {}, version)
+        if found and method == "GET":
+            return org.by_external_id(found[1], found[2], unquote(found[3]), version)
+        found = re.match(r"^sobjects/(\w+__e)$", resource)
+        if found and method == "POST" and found[1] in org.published:
+            return org.publish(found[1], body or {})
         found = re.match(r"^sobjects/(\w+)(?:/(\w+))?$", resource)
         if found and method == "POST" and not found[2]:
             result = org.save(found[1], body or {}, None)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import msgspec
 from sqlalchemy import Connection, delete, select
 
-from contextsvc.activation import outbox
+from contextsvc.activation import outbox, templates
 from contextsvc.activation.model import (
     CALL_FLAGS,
     CallFlagTrigger,
@@ -27,19 +27,24 @@ from contextsvc.activation.model import (
     ChangeEvent,
     Occurrence,
     RuleSpec,
+    SalesforceTarget,
     SegmentTrigger,
-    StreamTarget,
+    Target,
     ThresholdTrigger,
     Trigger,
     WebhookTarget,
     matches,
+    target_type,
 )
+from contextsvc.activation.templates import PersonRef
 from contextsvc.calls import Call
 from contextsvc.ingest import Picklist
 from contextsvc.activation import tables as t
 from contextsvc.activation.targets import OutboundPolicy
+from contextsvc.profile import ProfileState, decode_state
 from contextsvc.store import bulk_insert
 from contextsvc.store import json_text
+from contextsvc.store import tables as core
 from contextsvc.errors import Conflict, FieldError, ValidationFailed
 from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
 from contextsvc.segments import SegmentSpec, Segments, Transition
@@ -47,14 +52,16 @@ from contextsvc.timeutil import from_micros
 
 _encode = msgspec.json.Encoder().encode
 _decode_trigger = msgspec.json.Decoder(Trigger).decode
-_decode_target = msgspec.json.Decoder(WebhookTarget | StreamTarget).decode
+_decode_target = msgspec.json.Decoder(Target).decode
+# How to make a target type deliverable on a server that has no deliverer for it.
+_TO_CONFIGURE = {"salesforce": "set the CONTEXTSVC_SALESFORCE_* credentials (README, \"Salesforce\")"}
 
 
 class Rule(msgspec.Struct):
     id: str
     name: str
     trigger: Trigger
-    target: WebhookTarget | StreamTarget
+    target: Target
     segment_id: str | None  # threshold rules: their hidden segment
     created_at: int
 
@@ -71,6 +78,9 @@ class Activation(BatchObserver):
         self._wrote_outbox = False
         self.stream_listeners: list[Callable[[ChangeEvent], None]] = []  # the SSE hub
         self.outbox_listeners: list[Callable[[], None]] = []  # the dispatcher's wake-up
+        # Target types this server delivers; the dispatcher adds the others it is given (salesforce).
+        self.deliverable: set[str] = {"webhook", "stream"}
+        self._batch_profiles: dict[str, ProfileState] = {}
         segments.listeners.append(self.on_transitions)
         segments.on_publish.append(self.flush)
         segments.delete_guards.append(self._refuse_if_used)
@@ -78,13 +88,16 @@ class Activation(BatchObserver):
     # --- the producer API ----------------------------------------------------------------
 
     def emit(self, conn: Connection, occurrence: Occurrence) -> list[ChangeEvent]:
-        """Inside a writer transaction: match every rule, write webhook events to the outbox
-        (committed with the caller's change, or not at all), queue stream events for after
-        the commit. Returns the events created."""
+        """Inside a writer transaction: match every rule, write webhook and Salesforce events
+        to the outbox (committed with the caller's change, or not at all), queue stream
+        events for after the commit. Returns the events created."""
         events = []
         rows = []
+        people: list[PersonRef | None] = []  # who the occurrence is about, looked up once if needed
         for rule in self.rules.values():
             if not matches(rule.trigger, occurrence, rule.segment_id):
+                continue
+            if not self._in_segment(rule.trigger, occurrence):
                 continue
             event = ChangeEvent(
                 str(uuid.uuid4()), rule.name,
@@ -94,17 +107,26 @@ class Activation(BatchObserver):
             )
             events.append(event)
             if isinstance(rule.target, WebhookTarget):
-                rows.append({
-                    "event_uuid": event.event_uuid, "rule_id": rule.id, "event_type": event.event_type,
-                    "url": rule.target.url, "payload": _encode(event), "status": "pending", "attempts": 0,
-                    "next_attempt_at": occurrence.at_us, "last_error": None, "created_at": occurrence.at_us,
-                    "delivered_at": None,
-                })
+                rows.append(_outbox_row(event, rule.target.url, _encode(event), occurrence.at_us))
+            elif isinstance(rule.target, SalesforceTarget):  # the record itself, as every attempt sends it
+                if not people:
+                    people.append(_person(conn, occurrence, self._batch_profiles))
+                record = templates.render(rule.target, event, people[0])
+                url = templates.resource(rule.target, event.event_uuid)
+                rows.append(_outbox_row(event, url, _encode(record), occurrence.at_us))
             else:
                 self._pending.append(event)
         bulk_insert(conn, t.outbox, rows)
         self._wrote_outbox = self._wrote_outbox or bool(rows)
         return events
+
+    def _in_segment(self, trigger: Trigger, occurrence: Occurrence) -> bool:
+        """A call_flag trigger with a segment: the person is a member after this batch (the
+        writer's working copy of membership, which the segments observer has just updated)."""
+        if not isinstance(trigger, CallFlagTrigger) or trigger.segment_id is None:
+            return True
+        segment = self.segments.segments.get(trigger.segment_id)
+        return segment is not None and occurrence.source_id in segment.members
 
     # --- observer ----------------------------------------------------------------------
 
@@ -117,6 +139,13 @@ class Activation(BatchObserver):
         self._pending.clear()
 
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
+        self._batch_profiles = changes.profiles  # call events' people, decoded already (templates' person.*)
+        try:
+            self._call_events(conn, changes)
+        finally:
+            self._batch_profiles = {}
+
+    def _call_events(self, conn: Connection, changes: BatchChanges) -> None:
         if any(isinstance(r.trigger, CallTrigger) for r in self.rules.values()):
             for call_id, call in changes.calls.items():
                 self.emit(conn, call_logged(call_id, call, changes, self.picklist))
@@ -173,6 +202,10 @@ class Activation(BatchObserver):
         """Validate and store a rule (a threshold rule with its hidden segment, evaluated at
         once), in one writer transaction. A webhook without a secret gets one."""
         _check(spec, self.segments)
+        kind = target_type(spec.target)
+        if kind not in self.deliverable:
+            how = _TO_CONFIGURE.get(kind, "it is not configured")
+            raise Conflict(f"this server cannot deliver to a {kind} target: {how}", code=f"{kind}_not_configured")
         if isinstance(spec.target, WebhookTarget):
             await self.outbound.check_registration(spec.target.url)
         rule = new_rule(spec, now_us, None)
@@ -234,7 +267,7 @@ class Activation(BatchObserver):
 
     def rules_using(self, segment_id: str) -> list[str]:
         return [r.id for r in self.rules.values()
-                if isinstance(r.trigger, SegmentTrigger) and r.trigger.segment_id == segment_id]
+                if isinstance(r.trigger, SegmentTrigger | CallFlagTrigger) and r.trigger.segment_id == segment_id]
 
 
 def new_rule(spec: RuleSpec, now_us: int, segment_id: str | None) -> Rule:
@@ -251,11 +284,18 @@ def _check(spec: RuleSpec, segments: Segments) -> None:
         if unknown:
             raise ValidationFailed("unknown call flags", [FieldError(
                 "trigger.flags", "invalid_value", f"unknown flag(s) {unknown}; valid: {list(CALL_FLAGS)}")])
-    if isinstance(trigger, SegmentTrigger):
+    if isinstance(trigger, SegmentTrigger | CallFlagTrigger) and trigger.segment_id is not None:
         segment = segments.view.segments.get(trigger.segment_id)
         if segment is None or segment.rule_id is not None:
             raise ValidationFailed("no such segment", [FieldError(
                 "trigger.segment_id", "invalid_value", f"no segment {trigger.segment_id}")])
+        if isinstance(trigger, CallFlagTrigger) and segment.subject != "individual":
+            raise ValidationFailed("a call's person is an individual", [FieldError(
+                "trigger.segment_id", "invalid_value", f"{trigger.segment_id} is a segment of accounts")])
+    if isinstance(spec.target, SalesforceTarget):
+        problems = templates.check(spec.target)
+        if problems:
+            raise ValidationFailed("the Salesforce record template is invalid", problems)
 
 
 def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us: int):
@@ -266,6 +306,33 @@ def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us:
     except ValidationFailed as exc:
         fields = [FieldError(f.field.replace("condition", "trigger", 1), f.code, f.message) for f in exc.fields]
         raise ValidationFailed("the threshold is invalid", fields, details=exc.details) from None
+
+
+def _outbox_row(event: ChangeEvent, url: str, payload: bytes, at_us: int) -> dict:
+    return {
+        "event_uuid": event.event_uuid, "rule_id": event.rule_id, "event_type": event.event_type, "url": url,
+        "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": at_us, "last_error": None,
+        "created_at": at_us, "delivered_at": None,
+    }
+
+
+def _person(conn: Connection, occurrence: Occurrence, batch: dict[str, ProfileState]) -> PersonRef | None:
+    """Who an event is about, as their profile knows them after this transaction: from the
+    batch's states when it changed them (call events), else as written (segment events)."""
+    individual_id = occurrence.source_id if occurrence.source_object == "individual" else None
+    individual_id = individual_id or occurrence.current_value.get("individual_id")
+    if not individual_id:
+        return None
+    state = batch.get(individual_id)
+    if state is None:
+        c = core.profiles.c
+        blob = conn.execute(select(c.state).where(c.individual_id == individual_id)).scalar()
+        if blob is None:
+            return PersonRef(individual_id)
+        state = decode_state(blob)
+    ids = state.person.salesforce_ids  # sorted
+    contact = next((i for i in ids if i.startswith("003")), None)
+    return PersonRef(individual_id, contact, next((i for i in ids if i.startswith("00Q")), None))
 
 
 def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Picklist) -> Occurrence:

@@ -21,9 +21,12 @@ CALL_FLAGS = ("connect", *OUTCOME_FLAGS)  # "high intent" is positive or meeting
 
 
 class CallFlagTrigger(msgspec.Struct, tag="call_flag", tag_field="type", forbid_unknown_fields=True):
-    """A call lands whose disposition carries any of these flags."""
+    """A call lands whose disposition carries any of these flags; with `segment_id`, only
+    when the person is a member of that segment once the call has landed (e.g. a
+    voicemail left for someone with high intent)."""
 
     flags: list[str]
+    segment_id: str | None = None
 
 
 class CallTrigger(msgspec.Struct, tag="call", tag_field="type", forbid_unknown_fields=True):
@@ -66,7 +69,34 @@ class StreamTarget(msgspec.Struct, tag="stream", tag_field="type", forbid_unknow
     """GET /v1/events/stream (server-sent events), for dashboards."""
 
 
-Target = Union[WebhookTarget, StreamTarget]
+ApiName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=80)]
+FieldTemplate = Annotated[str, msgspec.Meta(max_length=32_000)]
+
+
+class SalesforceTarget(msgspec.Struct, tag="salesforce", tag_field="type", forbid_unknown_fields=True):
+    """A Salesforce record per event, its fields filled from the event (templates.py):
+    a Task (or any sObject) upserted on `uuid_field`, an External ID carrying the event
+    uuid, so a retried delivery never makes a second record; or, for a platform event
+    (an sObject ending in __e), a message published with the uuid in `uuid_field`."""
+
+    fields: Annotated[
+        dict[ApiName, FieldTemplate | int | float | bool | None], msgspec.Meta(min_length=1, max_length=100)
+    ]
+    sobject: ApiName = "Task"
+    uuid_field: ApiName = "Contextsvc_Event_Id__c"
+
+    @property
+    def publishes(self) -> bool:
+        """A platform event: published (insert only), not upserted."""
+        return self.sobject.endswith("__e")
+
+
+Target = Union[WebhookTarget, StreamTarget, SalesforceTarget]
+
+
+def target_type(target: Target) -> str:
+    """The `type` tag of a target: webhook, stream or salesforce."""
+    return str(type(target).__struct_config__.tag)
 
 
 class RuleSpec(msgspec.Struct, forbid_unknown_fields=True):

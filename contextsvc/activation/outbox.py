@@ -22,6 +22,7 @@ class Due(msgspec.Struct, frozen=True):
     url: str
     payload: bytes
     attempts: int
+    last_error: str | None = None  # kept by a redrive (which resets attempts): the row was tried before
 
 
 class Attempt(msgspec.Struct, frozen=True):
@@ -30,6 +31,7 @@ class Attempt(msgspec.Struct, frozen=True):
     ok: bool
     error: str | None
     at_us: int
+    final: bool = False  # a refusal no retry can change: a dead letter at once (redrive after the fix)
 
 
 class Backoff(msgspec.Struct, frozen=True):
@@ -44,7 +46,7 @@ class Backoff(msgspec.Struct, frozen=True):
 
 def due(conn: Connection, now_us: int, limit: int) -> list[Due]:
     rows = conn.execute(
-        select(c.id, c.event_uuid, c.rule_id, c.url, c.payload, c.attempts)
+        select(c.id, c.event_uuid, c.rule_id, c.url, c.payload, c.attempts, c.last_error)
         .where(c.status == "pending", c.next_attempt_at <= now_us)
         .order_by(c.next_attempt_at, c.id)
         .limit(limit)
@@ -67,7 +69,7 @@ _RECORD = (
 def record(conn: Connection, attempts: list[Attempt], backoff: Backoff) -> None:
     rows = []
     for a in attempts:
-        dead = not a.ok and a.attempts >= backoff.max_attempts
+        dead = not a.ok and (a.final or a.attempts >= backoff.max_attempts)
         rows.append({
             "b_id": a.id,
             "b_status": "delivered" if a.ok else "dead" if dead else "pending",

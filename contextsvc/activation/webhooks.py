@@ -4,6 +4,8 @@ A background task started by the app's lifespan. It reads due rows on its own
 connection, POSTs each signed payload with explicit timeouts, and records every
 attempt through the writer (Writer.run). A crash or restart between a POST and its
 record only means that delivery is attempted again, with the same idempotency key.
+Rows of other target types (salesforce) go to the deliverer registered for that type,
+with the same retries, backoff and dead letters.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from datetime import datetime, timezone
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.activation.model import WebhookTarget
+from contextsvc.activation.delivery import Deliverer, DueItem, Outcome
+from contextsvc.activation.model import WebhookTarget, target_type
 from contextsvc.activation.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from contextsvc.activation import outbox
 from contextsvc.activation.engine import Activation
@@ -44,6 +47,13 @@ class WebhookDispatcher:
         self.clock = clock
         self.wake = asyncio.Event()
         activation.outbox_listeners.append(self.wake.set)
+        self.deliverers: dict[str, Deliverer] = {}  # target types besides webhook
+
+    def add_deliverer(self, kind: str, deliverer: Deliverer) -> None:
+        """Deliver the outbox rows of `kind` targets through `deliverer`; rules with such a
+        target can be created from now on."""
+        self.deliverers[kind] = deliverer
+        self.activation.deliverable.add(kind)
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
@@ -69,8 +79,40 @@ class WebhookDispatcher:
             except TimeoutError:
                 pass
             return
-        attempts = await asyncio.gather(*(self._deliver(client, row) for row in rows))
+        webhook_rows, others = self._by_target_type(rows)
+        webhooks = asyncio.gather(*(self._deliver(client, row) for row in webhook_rows))
+        groups = await asyncio.gather(webhooks, *(self._deliver_with(kind, items) for kind, items in others.items()))
+        attempts = [attempt for group in groups for attempt in group]
         await self.writer.run(lambda conn: outbox.record(conn, attempts, self.backoff))
+
+    # --- other target types ----------------------------------------------------------
+
+    def _by_target_type(self, rows: list[outbox.Due]) -> tuple[list[outbox.Due], dict[str, list[DueItem]]]:
+        """Webhook rows (and rows of deleted rules, which _deliver dead-letters), and the
+        rest by target type."""
+        webhooks: list[outbox.Due] = []
+        others: dict[str, list[DueItem]] = {}
+        for row in rows:
+            rule = self.activation.rules.get(row.rule_id)
+            if rule is None or isinstance(rule.target, WebhookTarget):
+                webhooks.append(row)
+            else:
+                others.setdefault(target_type(rule.target), []).append(DueItem(row, rule.target))
+        return webhooks, others
+
+    async def _deliver_with(self, kind: str, items: list[DueItem]) -> list[outbox.Attempt]:
+        deliverer = self.deliverers.get(kind)
+        if deliverer is None:  # e.g. Salesforce credentials removed since the rule was made
+            outcomes = [Outcome(False, f"nothing delivers {kind} targets on this server (not configured)")] * len(items)
+        else:
+            try:
+                outcomes = await deliverer.deliver(items)
+            except Exception as exc:  # a bug or an outage of the deliverer: every item is retried
+                log.exception("%s delivery failed", kind)
+                outcomes = [Outcome(False, f"{type(exc).__name__}: {exc}"[:500])] * len(items)
+        now = self.clock()
+        return [outbox.Attempt(item.row.id, item.row.attempts + 1, o.ok, o.error and o.error[:500], now, o.final)
+                for item, o in zip(items, outcomes, strict=True)]
 
     async def _deliver(self, client: httpx.AsyncClient, row: outbox.Due) -> outbox.Attempt:
         rule = self.activation.rules.get(row.rule_id)

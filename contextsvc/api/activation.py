@@ -35,7 +35,7 @@ class DeliveryOut(msgspec.Struct):
     event_uuid: str  # = the Idempotency-Key header of every attempt
     rule_id: str
     event_type: str
-    url: str
+    url: str  # a webhook's URL, or salesforce:<sObject>[/<uuid field>/<event uuid>]
     status: str  # pending | delivered | dead
     attempts: int
     next_attempt_at: datetime | None
@@ -74,9 +74,11 @@ class ActivationsController(Controller):
     path = "/v1/activations"
     tags = ["activation"]
 
-    @post("/", opt={"scope": "segments:write"}, summary="Add a rule: a trigger and a webhook or stream target")
+    @post("/", opt={"scope": "segments:write", "errors": (409,)},
+          summary="Add a rule: a trigger, a webhook/stream/salesforce target")
     async def create_rule(self, request: Request) -> Response[RuleOut]:
-        """Body: RuleSpec. A webhook without a secret gets one, shown only in this answer."""
+        """Body: RuleSpec. A webhook without a secret gets one, shown only in this answer. A
+        salesforce target needs Salesforce credentials on the server (else 409)."""
         spec = await decode_body(request, RuleSpec, "activation rule")
         rule = await service_of(request).branches.activation.create(spec, _now_us())
         return Response(_out(rule, show_secret=True), status_code=201)
@@ -85,7 +87,7 @@ class ActivationsController(Controller):
     async def list_rules(self, request: Request) -> RuleList:
         return RuleList([_out(r) for r in service_of(request).branches.activation.rules.values()])
 
-    @get("/deliveries", opt={"scope": "segments:write"}, summary="Webhook deliveries, newest first")
+    @get("/deliveries", opt={"scope": "segments:write"}, summary="Deliveries (webhook, Salesforce), newest first")
     async def list_deliveries(
         self,
         request: Request,

@@ -152,7 +152,8 @@ ERROR_ANSWERS = {
     401: "missing_api_key, invalid_api_key: no key, or not a known key",
     403: "missing_scope: the key lacks the scope this operation needs",
     404: "not_found: no such person, identifier, segment or rule",
-    409: "conflicting_replay, ambiguous_lookup, segment_in_use: the request contradicts what is stored",
+    409: "conflicting_replay, ambiguous_lookup, segment_in_use, salesforce_not_configured: the request contradicts "
+         "what is stored, or needs what this server lacks",
     413: "body_too_large: the body is over the 32 MB request limit",
     415: "unsupported_media_type: a body not sent as Content-Type: application/json",
     422: "validation_failed (and invalid_lookup, batch_too_large, unsafe_target): the body or lookup is invalid; the fields are named",

@@ -1,8 +1,10 @@
 """The Salesforce connector: pull Task/VoiceCall calls and the people they name into the
-call log, and write each person's insights back to their Contact and Lead records."""
+call log, write each person's insights back to their Contact and Lead records, and
+deliver activation events as Tasks or platform events."""
 
 from __future__ import annotations
 
+from contextsvc.salesforce.activation import SalesforceDeliverer
 from contextsvc.salesforce.client import (
     COLLECTION_LIMIT,
     RequestLimitExceeded,
@@ -24,6 +26,7 @@ __all__ = [
     "SalesforceApi",
     "SalesforceAuthError",
     "SalesforceCallFailed",
+    "SalesforceDeliverer",
     "SalesforceProblem",
     "SalesforceJob",
     "SalesforceSync",

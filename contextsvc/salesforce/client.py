@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce import Salesforce, SFType
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
     SalesforceError,
@@ -41,7 +42,12 @@ class RequestLimitExceeded(SalesforceProblem):
 
 
 class SalesforceCallFailed(SalesforceProblem):
-    pass
+    """Salesforce answered with an error (status and errorCode kept), or did not answer."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # None: no answer (network error, timeout)
+        self.code = code  # the first errorCode of Salesforce's error list
 
 
 class TimeoutSession(requests.Session):
@@ -155,11 +161,13 @@ class SalesforceApi:
                     raise RequestLimitExceeded(
                         f"Salesforce API request limit exceeded (usage {self.api_usage or 'unknown'})"
                     ) from None
-                raise SalesforceCallFailed(f"Salesforce refused the request: {exc.content}") from None
+                raise SalesforceCallFailed(f"Salesforce refused the request: {exc.content}", exc.status,
+                                           _error_code(exc)) from None
             except SalesforceAuthenticationFailed as exc:
                 raise SalesforceAuthError(f"Salesforce login failed: {exc.code}: {exc.auth_message}") from None
             except SalesforceError as exc:
-                raise SalesforceCallFailed(f"Salesforce answered {exc.status} to {exc.resource_name}: {exc.content}") from None
+                raise SalesforceCallFailed(f"Salesforce answered {exc.status} to {exc.resource_name}: {exc.content}",
+                                           exc.status, _error_code(exc)) from None
             except requests.RequestException as exc:
                 raise SalesforceCallFailed(f"Salesforce did not answer: {exc}") from None
         raise AssertionError("unreachable")
@@ -185,3 +193,31 @@ class SalesforceApi:
         return self._call(
             lambda sf: sf.restful("composite/sobjects", method=method, json=body, timeout=self.settings.salesforce_timeout_s)
         ) or []
+
+    # --- records for activation targets (salesforce/activation.py) --------------------------
+
+    def _sobject(self, sf: Salesforce, name: str) -> SFType:
+        # SFType directly: `sf.<name>` would route the names bulk and bulk2 elsewhere
+        return SFType(name, sf.session_id, sf.sf_instance, sf_version=sf.sf_version, proxies=sf.proxies,
+                      session=sf.session, salesforce=sf, object_pairs_hook=dict)
+
+    def upsert(self, sobject: str, field: str, value: str, record: dict) -> bool:
+        """PATCH /sobjects/<sobject>/<field>/<value>: create the record carrying `value` in the
+        External ID `field`, or update the one that does. True when it created one."""
+        response = self._call(
+            lambda sf: self._sobject(sf, sobject).upsert(f"{field}/{quote(value, safe='')}", record, raw_response=True)
+        )
+        return bool(response.status_code == 201)
+
+    def publish(self, sobject: str, record: dict) -> dict:
+        """POST /sobjects/<Event__e>/: publish one platform event message (a save result)."""
+        result: dict = self._call(lambda sf: self._sobject(sf, sobject).create(record))
+        return result
+
+    def count_carrying(self, sobject: str, field: str, value: str) -> int:
+        """Records whose `field` equals `value`, deleted ones included (queryAll): the value
+        must be plain (letters, digits, hyphens), as event uuids are."""
+        if not value.replace("-", "").isalnum():
+            raise ValueError(f"not a plain value: {value!r}")
+        result = self.query_all(f"SELECT Id FROM {sobject} WHERE {field} = '{value}'")
+        return int(result["totalSize"])
