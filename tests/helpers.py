@@ -28,6 +28,15 @@ KEYS = "admin-key,writer-key:calls:write,reader-key:context:read"
 
 # The session's databases (tests/conftest.py sets it): SQLite files or a throwaway PostgreSQL.
 DATABASES: Any = None
+# The run's backend, set by tests/conftest.py before any test module is imported.
+BACKEND = "sqlite"
+
+
+def examples(n: int) -> int:
+    """How many examples a property test that writes to the database draws: all of them on
+    SQLite; a third on PostgreSQL, where the same logic runs and what is new is the SQL
+    (every example a database of its own)."""
+    return n if BACKEND == "sqlite" else max(10, n // 3)
 
 
 def url_for(path: Path) -> str:

@@ -32,6 +32,7 @@ from contextsvc.context import FULL, ContextMemo, ContextReads
 from contextsvc.pipeline import ProfileReads
 from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import micros
+from tests.helpers import examples
 from tests.helpers import MERGING_WHO as WHO
 from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
 from tests.helpers import PICKLIST
@@ -131,7 +132,7 @@ def _as_of(probe: int, last_us: int) -> datetime:
     return choices[probe % len(choices)]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(event_strategy, min_size=1, max_size=40),
     st.lists(st.integers(0, 100), max_size=5),

@@ -24,6 +24,7 @@ from contextsvc.quality.monitor import QualityObserver
 from contextsvc.quality.reads import quality_report
 from contextsvc.quality.recount import recount
 from contextsvc.pipeline.writer import Writer
+from tests.helpers import examples
 from tests.helpers import T0, call_event
 from tests.helpers import PICKLIST
 
@@ -123,7 +124,7 @@ async def ingest_and_recount(batches: list[list[dict]], url: str):
     return incremental, recounted, sums
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(versions, min_size=1, max_size=6), min_size=1, max_size=6))
 def test_incremental_counters_equal_a_recount_from_the_call_log(databases, batches):
     with databases.fresh() as url:

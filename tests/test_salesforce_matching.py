@@ -15,6 +15,7 @@ from contextsvc.salesforce import tables as t
 from contextsvc.salesforce.matching import CallLink, assign_calls
 from contextsvc.salesforce.records import mirror_row
 from contextsvc.store.tables import metadata
+from tests.helpers import examples
 
 T1, T2, T3 = "00T000000000001AAA", "00T000000000002AAA", "00T000000000003AAA"
 V1, V2, V3 = "0LQ000000000001AAA", "0LQ000000000002AAA", "0LQ000000000003AAA"
@@ -97,7 +98,7 @@ versions = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(versions=versions, page=st.integers(1, 5))
 def test_the_mirror_regroups_exactly_whatever_order_records_arrive_in(versions, page):
     file_in_pages(versions, page)

@@ -37,6 +37,7 @@ from contextsvc.pipeline import ProfileReads
 from contextsvc.segments.membership import Segments, _counts_of
 from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import day_of, micros
+from tests.helpers import examples
 from tests.helpers import MERGING_WHO as WHO
 from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
 from tests.helpers import PICKLIST
@@ -199,7 +200,7 @@ async def scenario(people_conditions, account_condition, steps, url: str) -> Non
         await engine.dispose()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     st.lists(conditions("individual"), min_size=3, max_size=3),
     conditions("account"),
