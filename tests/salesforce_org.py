@@ -19,6 +19,9 @@ from simulator.salesforce import OBJECTS
 from tests.helpers import ADMIN, KEYS
 from tests.fake_salesforce import RunningFake
 from tests.helpers import url_for
+from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, push
+from contextsvc.store import create_engine
+from datetime import datetime
 
 SMALL = ["days=14", "population.accounts=80", "population.reps=4"]
 AS_OF = "2026-09-01T00:00:00+00:00"
@@ -191,3 +194,15 @@ async def assert_org_as_held(synced: Path, oracle: Path, out: Path, phase: int, 
             mismatched[lookup] = differences(mine, theirs)[:5]
     assert not mismatched, (len(mismatched), list(mismatched.items())[:3])
     return set(lookups)
+
+
+async def write_back(db: Path, fake: RunningFake, now: datetime):
+    """One write-back pass from `db` into the fake org: (considered, changes, report)."""
+    config = settings(db, fake)
+    engine = create_engine(config.database_url)
+    try:
+        considered, changes = await plan_writeback(engine, parse_field_map(config.salesforce_writeback_fields), now)
+        report = await push(engine, SalesforceApi(config, fake.session()), changes, now)
+    finally:
+        await engine.dispose()
+    return considered, changes, report

@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 
 from contextsvc.context import assemble
 from contextsvc.profile import build
-from contextsvc.salesforce.client import SalesforceApi
-from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, push, value_at
+from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, value_at
 from contextsvc.store.engine import create_engine
 from contextsvc.timeutil import micros
 from contextsvc.quality import tables as quality_tables
@@ -25,6 +24,7 @@ from contextsvc.salesforce import tables as salesforce_tables
 from tests.fake_salesforce import parse_stamp
 from tests.helpers import fetch_all, url_for
 from tests.salesforce_org import (
+    write_back,
     apply_changes,
     assert_org_as_held,
     expected_calls,
@@ -108,17 +108,6 @@ async def test_two_syncs_give_every_person_exactly_what_the_org_holds(org_dir, f
     assert again.calls == {} and again.changed == dict.fromkeys(again.read, 0)  # nothing new: nothing sent
 
 
-async def _write_back(db, fake):
-    config = settings(db, fake)
-    engine = create_engine(config.database_url)
-    try:
-        considered, changes = await plan_writeback(engine, parse_field_map(config.salesforce_writeback_fields), NOW)
-        report = await push(engine, SalesforceApi(config, fake.session()), changes, NOW)
-    finally:
-        await engine.dispose()
-    return considered, changes, report
-
-
 async def _values_per_record(db, config) -> dict[str, dict]:
     """What every Contact/Lead of `db` should carry: its person's context values."""
     engine = create_engine(url_for(db))
@@ -135,11 +124,11 @@ async def test_write_back_is_exact_across_two_syncs_and_silent_when_nothing_chan
     load_org(fake, org_dir)
     db = tmp_path / "synced.db"
     await sync_once(db, fake, LOOKBACK)
-    await _write_back(db, fake)
+    await write_back(db, fake, NOW)
     known = await assert_org_as_held(db, tmp_path / "posted-1.db", org_dir, phase=1)
     apply_changes(fake, org_dir)
     await sync_once(db, fake, LOOKBACK)
-    _, changes, report = await _write_back(db, fake)
+    _, changes, report = await write_back(db, fake, NOW)
     assert report.failures == [] and 0 < report.written == len(changes)
     await assert_org_as_held(db, tmp_path / "posted-2.db", org_dir, phase=2, known=known)
 
@@ -163,5 +152,5 @@ async def test_write_back_is_exact_across_two_syncs_and_silent_when_nothing_chan
     assert not wrong, (len(wrong), list(wrong.items())[:3])
     assert set(truth) - converted <= {record_id for _, record_id in written}
 
-    _, again, report = await _write_back(db, fake)
+    _, again, report = await write_back(db, fake, NOW)
     assert again == [] and report.requests == 0

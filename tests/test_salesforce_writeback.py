@@ -10,10 +10,10 @@ import pytest
 
 from contextsvc.cli import main as contextsvc
 from contextsvc.salesforce.client import SalesforceApi
-from contextsvc.salesforce.writeback import FieldMapError, parse_field_map, plan_writeback, push
-from contextsvc.store.engine import create_engine
+from contextsvc.salesforce.writeback import FieldMapError, parse_field_map
 from tests.helpers import url_for
 from tests.salesforce_org import expected_calls, held, load_org, read_ndjson, settings, sync_once
+from tests.salesforce_org import write_back as write_back_at
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -21,22 +21,15 @@ FIELDS = ("Call_Attempts_30d__c", "Last_Connected_At__c", "Engagement_Trend__c",
 NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
 
+async def write_back(db, fake, now=NOW):
+    return await write_back_at(db, fake, now)
+
+
 @pytest.fixture
 def fake(fake):
     for sobject in ("Contact", "Lead"):
         fake.org.schema[sobject].update(FIELDS)
     return fake
-
-
-async def write_back(db, fake, now=NOW):
-    config = settings(db, fake)
-    engine = create_engine(config.database_url)
-    try:
-        considered, changes = await plan_writeback(engine, parse_field_map(config.salesforce_writeback_fields), now)
-        report = await push(engine, SalesforceApi(config, fake.session()), changes, now)
-    finally:
-        await engine.dispose()
-    return considered, changes, report
 
 
 def collection_requests(fake) -> list[list[dict]]:

@@ -14,7 +14,7 @@ from contextsvc.salesforce import call_groups
 from contextsvc.salesforce.calls import CallRecords, Loaded
 from contextsvc.salesforce.records import MirrorRow, mirror_row
 from contextsvc.salesforce import tables as t
-from contextsvc.store import bulk_insert, chunks
+from contextsvc.store import bulk_insert, chunks, delete_in
 from contextsvc.store import tables as core
 from contextsvc.store import from_json_text, json_text
 from contextsvc.timeutil import from_micros
@@ -220,16 +220,13 @@ def submitted(conn: Connection, call_ids: list[str]) -> dict[str, tuple[int, byt
 def settle(conn: Connection, done: dict[str, tuple[int, bytes] | None], call_ids: list[str]) -> None:
     """After the writer committed: remember what was submitted (None: retracted) and
     clear these calls from the pending list."""
-    s = t.salesforce_submitted.c
-    for chunk in _chunks(done):
-        conn.execute(delete(t.salesforce_submitted).where(s.call_id.in_(chunk)))
+    delete_in(conn, t.salesforce_submitted.c.call_id, done)
     bulk_insert(
         conn,
         t.salesforce_submitted,
         [{"call_id": c, "version": v[0], "digest": v[1]} for c, v in done.items() if v is not None],
     )
-    for chunk in _chunks(call_ids):
-        conn.execute(delete(t.salesforce_pending).where(t.salesforce_pending.c.call_id.in_(chunk)))
+    delete_in(conn, t.salesforce_pending.c.call_id, call_ids)
 
 
 def written_fields(conn: Connection) -> dict[str, dict]:
@@ -238,9 +235,7 @@ def written_fields(conn: Connection) -> dict[str, dict]:
 
 
 def remember_written(conn: Connection, sobject_of: dict[str, str], fields_of: dict[str, dict], now_us: int) -> None:
-    w = t.salesforce_written.c
-    for chunk in _chunks(fields_of):
-        conn.execute(delete(t.salesforce_written).where(w.record_id.in_(chunk)))
+    delete_in(conn, t.salesforce_written.c.record_id, fields_of)
     bulk_insert(
         conn,
         t.salesforce_written,
