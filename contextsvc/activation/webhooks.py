@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 import httpx
@@ -43,6 +43,8 @@ class WebhookDispatcher:
         self.clock = clock
         self.wake = asyncio.Event()
         activation.outbox_listeners.append(self.wake.set)
+        # Told of every round's attempts once they are recorded (metrics); must not raise.
+        self.attempt_listeners: list[Callable[[Sequence[outbox.Due], Sequence[outbox.Attempt]], None]] = []
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
@@ -70,6 +72,8 @@ class WebhookDispatcher:
             return
         attempts = await asyncio.gather(*(self._deliver(client, row) for row in rows))
         await self.writer.run(lambda conn: outbox.record(conn, attempts, self.backoff))
+        for listener in self.attempt_listeners:
+            listener(rows, attempts)
 
     async def _deliver(self, client: httpx.AsyncClient, row: outbox.Due) -> outbox.Attempt:
         rule = self.activation.rules.get(row.rule_id)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from opentelemetry.trace import Tracer
+
 from contextsvc.context.assemble import CallContext, SegmentRef, assemble
 from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
 from contextsvc.context.privacy import Disclosure, redact
@@ -40,10 +42,18 @@ class SegmentSource(Protocol):
 
 
 class ContextReads:
-    __slots__ = ("writer", "profiles", "memo", "segments")
+    __slots__ = ("writer", "profiles", "memo", "segments", "tracer")
 
-    def __init__(self, writer: Writer, profiles: ProfileReads, memo: ContextMemo, segments: SegmentSource | None) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        profiles: ProfileReads,
+        memo: ContextMemo,
+        segments: SegmentSource | None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.writer, self.profiles, self.memo, self.segments = writer, profiles, memo, segments
+        self.tracer = tracer  # None: not traced (a memo hit never starts a span either way)
 
     async def resolve(self, key: LookupKey) -> str:
         """The one individual a lookup names; NotFound, or Conflict when several share it."""
@@ -78,13 +88,22 @@ class ContextReads:
         labels = self.segments.view if self.segments is not None else None
         if state.last_call is not None and state.last_call[0] > as_of_us:
             history = await self.profiles.history(individual_id, as_of_us)
-            return _rendered(individual_id, history, as_of, recent, max_tokens, disclosure, labels)
+            return self._assemble(individual_id, history, as_of, recent, max_tokens, disclosure, labels)
         key: MemoKey = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure, labels.version if labels else 0)
         rendered = self.memo.get(key)
         if rendered is None:
-            rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
+            rendered = self._assemble(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
             self.memo.put(key, rendered)
         return rendered
+
+    def _assemble(self, individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int,
+                  disclosure: Disclosure, labels: SegmentLabels | None) -> RenderedContext:
+        if self.tracer is None:
+            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
+        # Attributes say how big the work was, never whose context it is.
+        attributes = {"contextsvc.calls": state.calls, "contextsvc.day_buckets": len(state.buckets)}
+        with self.tracer.start_as_current_span("context.assemble", attributes=attributes):
+            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
 
     def forget(self, individual_ids: set[str]) -> None:
         """Erased people, or calls purged: drop what the memo holds of them."""

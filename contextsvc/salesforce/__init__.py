@@ -13,6 +13,7 @@ from contextsvc.salesforce.client import (
     TimeoutSession,
     auth_mode,
 )
+from contextsvc.salesforce.mirror import SyncStatus, sync_status
 from contextsvc.salesforce.sync import SalesforceSync, SyncReport, sync_with_backoff
 from contextsvc.salesforce.writeback import FieldMapError, WritebackReport, parse_field_map, plan_writeback, push
 
@@ -26,6 +27,8 @@ __all__ = [
     "SalesforceProblem",
     "SalesforceSync",
     "SyncReport",
+    "SyncStatus",
+    "sync_status",
     "TimeoutSession",
     "WritebackReport",
     "auth_mode",

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -50,7 +50,9 @@ def create_engine(url: str) -> AsyncEngine:
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
         _prepare_sqlite_file(url)
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    # hide_parameters: a failed statement's error (which the writer logs) names the SQL,
+    # never the values bound to it: those are phone numbers, emails and names.
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite, hide_parameters=True)
     if is_sqlite:
         _configure_sqlite(engine)
     return engine
@@ -66,7 +68,9 @@ def create_read_engine(url: str) -> Engine | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
-    engine = sqlalchemy.create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8)
+    engine = sqlalchemy.create_engine(
+        parsed.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8, hide_parameters=True
+    )
     _configure_sqlite(engine)
     return engine
 
@@ -86,6 +90,22 @@ def pause_for_readers() -> None:
     Outside a greenlet (a plain synchronous connection) there is no loop to yield to."""
     if in_greenlet():
         await_only(asyncio.sleep(0))
+
+
+def schema_drift(conn: Connection) -> list[str]:
+    """What the database lacks of the schema this code expects (tables, columns): empty
+    when it is current. Readiness reports it: a server on an old schema fails at its
+    first write to a missing column, not at start-up."""
+    inspector = inspect(conn)
+    present = set(inspector.get_table_names())
+    missing = []
+    for name, table in sorted(metadata.tables.items()):
+        if name not in present:
+            missing.append(f"table {name}")
+            continue
+        columns = {column["name"] for column in inspector.get_columns(name)}
+        missing += [f"column {name}.{column.name}" for column in table.columns if column.name not in columns]
+    return missing
 
 
 async def ping(engine: AsyncEngine) -> None:
