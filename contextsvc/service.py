@@ -18,6 +18,7 @@ from typing import Any
 from pathlib import Path
 
 import msgspec
+from opentelemetry.trace import Tracer
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,6 +45,7 @@ from contextsvc.salesforce import SalesforceApi, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_read_engine, create_schema
+from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
 from contextsvc.timeutil import DAY_US, micros
 
 # Every package that keeps data defines its tables on the shared metadata; the packages
@@ -85,7 +87,7 @@ def quality_rules(settings: Settings) -> tuple[Plausibility, AlertRule]:
     return limits, rule
 
 
-def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist) -> Writer:
+def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist, tracer: Tracer | None = None) -> Writer:
     """The one Writer of a database, without side branches (SideBranches adds them)."""
     graph_factory = partial(
         IdentityGraph,
@@ -100,6 +102,7 @@ def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist) ->
         max_batch=settings.max_batch,
         commit_slice=settings.commit_slice,
         commit_window_ms=settings.commit_window_ms,
+        tracer=tracer,
     )
 
 
@@ -147,6 +150,7 @@ class Service:
         "people",
         "branches",
         "dispatcher",
+        "metrics",
     )
 
     def __init__(
@@ -157,6 +161,7 @@ class Service:
         writer: Writer,
         profiles: ProfileReads,
         branches: SideBranches,
+        tracer: Tracer | None = None,
     ) -> None:
         self.settings = settings
         self.picklist = picklist
@@ -165,12 +170,13 @@ class Service:
         self.writer = writer
         self.profiles = profiles
         self.branches = branches
-        self.reads = ContextReads(writer, profiles, ContextMemo(settings.context_memo_size), branches.segments)
+        self.reads = ContextReads(writer, profiles, ContextMemo(settings.context_memo_size), branches.segments, tracer)
         self.people = PeopleSearch(engine, settings.default_region)
         backoff = Backoff(
             settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
         )
         self.dispatcher = WebhookDispatcher(engine, writer, branches.activation, backoff, settings.webhook_timeout_s)
+        self.metrics: ServiceMetrics | None = None  # /metrics, when the service was opened with instruments
 
     async def ingest(self, work: list[Work]) -> list[ItemResult]:
         """Commit the work through the writer; answers once all of it is durable."""
@@ -220,18 +226,31 @@ async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, *, jobs: bool = False) -> AsyncIterator[Service]:
+async def open_service(
+    settings: Settings, *, jobs: bool = False, telemetry: Telemetry | None = None
+) -> AsyncIterator[Service]:
     """A running service over settings.database_url: schema created, writer started with
     the side branches, and with `jobs` the background work. Closes everything on exit,
-    after the writer has committed what was queued."""
+    after the writer has committed what was queued. `telemetry` (the HTTP app's) adds
+    metrics and tracing; without it nothing is measured."""
     picklist = load_picklist(settings)
     retention_policy(settings)  # a bad policy stops start-up, not the first scheduled purge
+    telemetry = telemetry or Telemetry()
+    instruments = telemetry.instruments
     async with open_database(settings) as engine:
-        writer = build_writer(settings, engine, picklist)
+        writer = build_writer(settings, engine, picklist, telemetry.tracer)
         branches = SideBranches(settings, picklist, writer)
+        if instruments is not None:
+            writer.observe(IngestMetrics(instruments))
+            writer.commit_listeners.append(commit_recorder(instruments))
         await writer.start()
         profiles = ProfileReads(engine, create_read_engine(settings.database_url), writer.cache, picklist)
-        service = Service(settings, picklist, engine, writer, profiles, branches)
+        service = Service(settings, picklist, engine, writer, profiles, branches, telemetry.tracer)
+        if instruments is not None:
+            service.dispatcher.attempt_listeners.append(webhook_recorder(instruments, settings.webhook_max_attempts))
+            service.metrics = ServiceMetrics(
+                instruments, writer, service.reads.memo, branches.hub, branches.segments, engine
+            )
         background = service.jobs() if jobs else []
         try:
             yield service
@@ -241,3 +260,5 @@ async def open_service(settings: Settings, *, jobs: bool = False) -> AsyncIterat
             await asyncio.gather(*background, return_exceptions=True)
             await writer.stop()
             profiles.close()
+            if service.metrics is not None:
+                service.metrics.close()

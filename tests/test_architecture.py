@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"activation"},
     {"insights", "quality"},
     {"salesforce"},
+    {"telemetry"},
     {"service"},
     {"api"},
     {"cli"},

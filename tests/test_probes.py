@@ -1,0 +1,46 @@
+"""/health/live answers while the process does; /health/ready only while the service can
+work (database, writer, schema), with the reason when it cannot; /health as before."""
+
+from __future__ import annotations
+
+from contextsvc.pipeline import writer as writer_module
+from tests.helpers import WRITER, call_event, on_app_loop, scrape, sql
+
+
+async def test_a_healthy_service_is_live_and_ready(api):
+    assert (await api.get("/health/live")).json() == {"status": "ok"}
+    ready = await api.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"writer": "ok", "database": "ok", "schema": "ok"}}
+    assert (await api.get("/health")).json()["status"] == "ok"
+
+
+async def test_ready_turns_503_when_the_writer_has_stopped(api):
+    await on_app_loop(api, api.app.state.service.writer.stop)
+    ready = await api.get("/health/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "not_ready" and body["checks"]["writer"] == "stopped"
+    assert body["reasons"] == ["writer: stopped"]
+    assert (await api.get("/health/live")).status_code == 200  # alive: don't restart, don't route to it
+    assert (await scrape(api)).value("contextsvc_writer_up") == 0
+
+
+async def test_ready_names_the_writer_failure(api, monkeypatch):
+    def explode(*_):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(writer_module, "apply_batch", explode)
+    monkeypatch.setattr(writer_module, "load_graph", explode)
+    assert (await api.post("/v1/calls", json=call_event("c1"), headers=WRITER)).status_code == 503
+    body = (await api.get("/health/ready")).json()
+    assert body["status"] == "not_ready"
+    assert body["reasons"] == ["writer: could not reload the identity graph after a failed commit"]
+
+
+async def test_ready_turns_503_on_an_old_schema(api):
+    await sql(api, "DROP TABLE salesforce_written")
+    await sql(api, "ALTER TABLE quality_alerts DROP COLUMN evidence")
+    ready = await api.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["schema"] == "missing column quality_alerts.evidence, table salesforce_written"
