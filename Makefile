@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 # streams live calls. Plain server without the demo: .venv/bin/contextsvc serve
 run: $(STAMP)
 	@mkdir -p var
-	CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY)} $(BIN)/simulator demo --host $(HOST) --port $(PORT)
+	CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY)} CONTEXTSVC_LOG_FORMAT=$${CONTEXTSVC_LOG_FORMAT:-console} \
+		$(BIN)/simulator demo --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -23,6 +23,7 @@ from contextsvc.ingest import CallEvent, CallWork
 from contextsvc.service import open_database, open_service
 from contextsvc.settings import Settings
 from contextsvc.store import tables as t
+from contextsvc.telemetry import configure_logging, logging_config
 from simulator.population import World, build_world
 from simulator.scenario import Scenario, load
 from simulator.traffic import SimCall, Traffic
@@ -93,10 +94,13 @@ async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds
 
 
 def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int:
-    # One line per live call is enough: quiet the HTTP client and the MCP session manager.
+    settings = Settings.from_env()
+    # The service's own logging (make run asks for the console format); one line per live
+    # call is enough, so the HTTP client and the MCP session manager stay quiet.
+    log_config = logging_config(settings.log_level, settings.log_format, settings.default_region)
+    configure_logging(settings.log_level, settings.log_format, settings.default_region)
     for noisy in ("httpx", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = Settings.from_env()
     key = settings.api_keys.split(",")[0].split(":")[0].strip() if settings.api_keys.strip() else None
     if not key:
         raise SystemExit("set CONTEXTSVC_API_KEYS (make run sets a demo key)")
@@ -123,7 +127,8 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int
     console.print(f"\nLive calls follow, one every {every_seconds:g}s (Ctrl-C to stop):\n")
 
     async def serve() -> None:
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+        config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=log_config, access_log=False)
+        server = uvicorn.Server(config)
         feeder = asyncio.create_task(live_calls(base, key, upcoming, every_seconds))
         try:
             await server.serve()

@@ -22,9 +22,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus: str | None = None, **env: str):
+def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus: str | None = None,
+                log_level: str = "warning", output: Path | None = None, **env: str):
     """`cpus` pins the server to those cores (taskset list, e.g. "0"): benchmarks keep the
-    load generator off the server's core."""
+    load generator off the server's core. `output`: a file for the server's standard
+    output and error (its logs), instead of a pipe nobody reads while it serves — one that
+    logs every request would fill the pipe and stall."""
     port = free_port()
     environ = {
         **os.environ,
@@ -32,15 +35,16 @@ def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus
         "CONTEXTSVC_API_KEYS": api_keys,
         **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
     }
-    command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", log_level]
     if server is not None:  # default: whatever `contextsvc serve` serves with
         command += ["--server", server]
     if cpus is not None and shutil.which("taskset"):
         command = ["taskset", "-c", cpus, *command]
+    sink = open(output, "ab") if output is not None else subprocess.PIPE  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         command,
         env=environ,
-        stdout=subprocess.PIPE,
+        stdout=sink,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: granian serves from a child process
     )
@@ -54,7 +58,8 @@ def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {proc.stdout.read().decode() if proc.poll() is not None else 'timeout'}")
+                said = output.read_text() if output is not None else proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"server did not start: {said if proc.poll() is not None else 'timeout'}")
             time.sleep(0.1)
         yield base, proc
     finally:
@@ -65,6 +70,8 @@ def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus
             except subprocess.TimeoutExpired:
                 proc.kill()
         kill_group(proc)  # whatever the server left behind
+        if output is not None:
+            sink.close()
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
