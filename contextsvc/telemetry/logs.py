@@ -26,8 +26,9 @@ from pythonjsonlogger.msgspec import MsgspecFormatter
 
 from contextsvc.context import mask_text
 
-# The request being served, for every record logged while it is (api/observe.py sets it).
-REQUEST_ID: ContextVar[str | None] = ContextVar("contextsvc_request_id", default=None)
+# The request being served, for every record logged while it is (api/observe.py sets it,
+# as the header's bytes: decoded only for a record that is written).
+REQUEST_ID: ContextVar[bytes | None] = ContextVar("contextsvc_request_id", default=None)
 # Request lines: fixed fields only, so the personal-data filter leaves them alone.
 REQUEST_LOGGER = "contextsvc.request"
 FORMATS = ("json", "console")
@@ -38,7 +39,7 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             request_id = REQUEST_ID.get()
             if request_id is not None:
-                record.request_id = request_id
+                record.request_id = request_id.decode("ascii")
         return True
 
 
