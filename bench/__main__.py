@@ -9,6 +9,8 @@
 3. Cold p99 at 1M calls / 100k people, and the 1M / 10k latency ratio (warm and cold).
 4. Batch and single-POST ingest calls/s.
 5. Simulator generation calls/s.
+6. Warm context reads with metrics and logging off, on, and logging every request
+   (bench/observability.py: interleaved runs, median, ratio on / off).
 
 wrk (C) generates the load on the same 2 cores; Python clients only for batch ingest.
 Figures land in var/bench/results.json; BENCHMARKS.md records them with this command.
@@ -28,6 +30,8 @@ from rich.table import Table
 from bench.context import individuals, measure, sample_payload
 from bench.dataset import BENCH_DIR, database
 from bench.ingest import measure_ingest
+from bench.observability import measure_observability
+from bench.observability import table as observability_table
 from contextsvc.settings import REPO_ROOT
 
 console = Console()
@@ -101,6 +105,7 @@ def main() -> None:
     ingest = measure_ingest(server=chosen, seconds=s)
     console.print("[dim]simulator[/]")
     sim_rate, sim_calls = simulator_rate(365)
+    observability = measure_observability(small, s, rounds=3, server=chosen)
     chart(warm["sweep"], warm["baseline_throughput"]["rps"], chosen)
 
     ratio = warm["context_throughput"]["rps"] / warm["baseline_throughput"]["rps"]
@@ -135,6 +140,9 @@ def main() -> None:
     row("single POST ingest", f"{ingest['single_rate']:,.0f} calls/s (p99 {ingest['single_p99']})", "≥ 2,000",
         ingest["single_rate"] >= 2_000)
     row("simulator generation", f"{sim_rate:,.0f} calls/s ({sim_calls:,} calls)", "≥ 50,000", sim_rate >= 50_000)
+    row("warm reads/s, metrics + logging on / off (10k db)",
+        f"{observability['on']['rps']:,.0f} / {observability['off']['rps']:,.0f} = {observability['ratio_on_off']:.3f}",
+        "≥ 0.95", observability["ratio_on_off"] >= 0.95)
     row("non-2xx responses", str(errors + ingest["single_non2xx"]), "0", errors + ingest["single_non2xx"] == 0)
     console.print(table)
     sweep = Table(title="latency versus throughput (warm context reads, wrk paced, 64 conns)")
@@ -144,8 +152,9 @@ def main() -> None:
         sweep.add_row(f"{p['offered']:,.0f}", f"{p['rps']:,.0f}", f"{p['p50_ms']:.2f}", f"{p['p99_ms']:.2f}")
     console.print(sweep)
     console.print(f"chart: {CHART.relative_to(REPO_ROOT)}")
+    console.print(observability_table(observability, s))
     results.update(servers=servers, chosen=chosen, warm=warm, cold=cold, small_warm=small_warm, small_cold=small_cold,
-                   ingest=ingest, simulator={"calls_per_s": sim_rate, "calls": sim_calls})
+                   ingest=ingest, simulator={"calls_per_s": sim_rate, "calls": sim_calls}, observability=observability)
     (BENCH_DIR / "results.json").write_bytes(msgspec.json.format(msgspec.json.encode(results)))
 
 

@@ -1,0 +1,136 @@
+"""What metrics and logging cost warm context reads, measured in one run.
+
+    .venv/bin/python -m bench.observability [--seconds 8] [--rounds 3]
+
+Three server configurations, each its own `contextsvc serve` process on the same data,
+under the same wrk load (32 connections, warm context reads of 1,000 people):
+
+- off: CONTEXTSVC_METRICS=false, CONTEXTSVC_ACCESS_LOG=off, log level WARNING;
+- on: the defaults — metrics (request histogram, scrape-time collectors), JSON logs at
+  INFO, failed and slow requests logged — with /metrics scraped every second;
+- every request: as on, plus CONTEXTSVC_ACCESS_LOG=all (one JSON line per request).
+
+The configurations run interleaved (off, on, every, off, on, every, …) so a change in
+the machine's load falls on all of them alike; each figure is the median of its rounds
+and the ratio on / off is the target (≥ 0.95). Logs go to a file, as a log collector
+would read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.context import KEY, individuals, wrk
+from bench.dataset import database
+from tests.live import live_server
+
+console = Console()
+CONFIGS = {
+    "off": ("warning", {"metrics": "false", "access_log": "off"}),
+    "on": ("info", {"metrics": "true", "access_log": "errors"}),
+    "every request": ("info", {"metrics": "true", "access_log": "all"}),
+}
+SCRAPE_EVERY_S = 1.0  # Prometheus scrapes every 15-60 s; once a second is the pessimistic case
+
+
+class Scraper:
+    """GET /metrics every second while the load runs, as Prometheus would (more often)."""
+
+    def __init__(self, base: str) -> None:
+        self.base, self.scrapes, self.failures = base, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Scraper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=5) as client:
+            while not self._stop.wait(SCRAPE_EVERY_S):
+                ok = client.get("/metrics").status_code == 200
+                self.scrapes += ok
+                self.failures += not ok
+
+
+def one_run(db: Path, name: str, paths: list[str], seconds: int, server: str) -> dict:
+    level, env = CONFIGS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        with live_server(db, KEY, server=server, log_level=level, output=log, cache_size="200000", **env) as (base, _):
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
+                for path in paths:
+                    client.get(path).raise_for_status()
+            if env["metrics"] == "true":
+                with Scraper(base) as scraper:
+                    result = wrk(base, paths, 32, seconds)
+                result["scrapes"], result["scrape_failures"] = scraper.scrapes, scraper.failures
+            else:
+                result = wrk(base, paths, 32, seconds)
+        result["log_lines"] = sum(1 for _ in log.open())
+    return result
+
+
+def measure_observability(db: Path, seconds: int, rounds: int = 3, server: str = "granian") -> dict:
+    paths = [f"/v1/context/{i}" for i in individuals(db, 1000)]
+    runs: dict[str, list[dict]] = {name: [] for name in CONFIGS}
+    for round_ in range(rounds):
+        for name in CONFIGS:
+            console.print(f"[dim]observability cost: round {round_ + 1}/{rounds}, {name}[/]")
+            runs[name].append(one_run(db, name, paths, seconds, server))
+    summary = {
+        name: {
+            "rps": statistics.median(r["rps"] for r in results),
+            "runs": [round(r["rps"]) for r in results],
+            "p99_ms": statistics.median(r["p99_ms"] for r in results),
+            "non2xx": sum(r["non2xx"] for r in results),
+            "log_lines": sum(r["log_lines"] for r in results),
+            "scrapes": sum(r.get("scrapes", 0) for r in results),
+            "scrape_failures": sum(r.get("scrape_failures", 0) for r in results),
+        }
+        for name, results in runs.items()
+    }
+    summary["ratio_on_off"] = summary["on"]["rps"] / summary["off"]["rps"]
+    summary["ratio_every_off"] = summary["every request"]["rps"] / summary["off"]["rps"]
+    return summary
+
+
+def table(result: dict, seconds: int) -> Table:
+    out = Table(title=f"warm context reads: metrics and logging off vs on (wrk 32 conns, {seconds} s per run, "
+                      f"median of {len(result['off']['runs'])} interleaved runs)")
+    for column in ("configuration", "reads/s (median)", "runs", "p99 ms", "log lines", "scrapes", "non-2xx"):
+        out.add_column(column)
+    for name in CONFIGS:
+        r = result[name]
+        out.add_row(name, f"{r['rps']:,.0f}", " / ".join(f"{v:,}" for v in r["runs"]), f"{r['p99_ms']:.2f}",
+                    f"{r['log_lines']:,}", str(r["scrapes"]), str(r["non2xx"]))
+    ok = result["ratio_on_off"] >= 0.95
+    out.add_row("ratio on / off", f"{result['ratio_on_off']:.3f}", "target ≥ 0.95", "ok" if ok else "[red]MISS[/]", "", "", "")
+    out.add_row("ratio every request / off", f"{result['ratio_every_off']:.3f}", "(no target)", "", "", "", "")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server", default="granian")
+    args = parser.parse_args()
+    result = measure_observability(database(10_000, 1_000), args.seconds, args.rounds, args.server)
+    console.print(table(result, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
