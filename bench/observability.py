@@ -49,7 +49,7 @@ class Scraper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "Scraper":
+    def __enter__(self) -> Scraper:
         self._thread.start()
         return self
 
@@ -108,16 +108,27 @@ def measure_observability(db: Path, seconds: int, rounds: int = 3, server: str =
 
 
 def table(result: dict, seconds: int) -> Table:
-    out = Table(title=f"warm context reads: metrics and logging off vs on (wrk 32 conns, {seconds} s per run, "
-                      f"median of {len(result['off']['runs'])} interleaved runs)")
+    out = Table(
+        title=f"warm context reads: metrics and logging off vs on (wrk 32 conns, {seconds} s per run, "
+        f"median of {len(result['off']['runs'])} interleaved runs)"
+    )
     for column in ("configuration", "reads/s (median)", "runs", "p99 ms", "log lines", "scrapes", "non-2xx"):
         out.add_column(column)
     for name in CONFIGS:
         r = result[name]
-        out.add_row(name, f"{r['rps']:,.0f}", " / ".join(f"{v:,}" for v in r["runs"]), f"{r['p99_ms']:.2f}",
-                    f"{r['log_lines']:,}", str(r["scrapes"]), str(r["non2xx"]))
+        out.add_row(
+            name,
+            f"{r['rps']:,.0f}",
+            " / ".join(f"{v:,}" for v in r["runs"]),
+            f"{r['p99_ms']:.2f}",
+            f"{r['log_lines']:,}",
+            str(r["scrapes"]),
+            str(r["non2xx"]),
+        )
     ok = result["ratio_on_off"] >= 0.95
-    out.add_row("ratio on / off", f"{result['ratio_on_off']:.3f}", "target ≥ 0.95", "ok" if ok else "[red]MISS[/]", "", "", "")
+    out.add_row(
+        "ratio on / off", f"{result['ratio_on_off']:.3f}", "target ≥ 0.95", "ok" if ok else "[red]MISS[/]", "", "", ""
+    )
     out.add_row("ratio every request / off", f"{result['ratio_every_off']:.3f}", "(no target)", "", "", "", "")
     return out
 

@@ -14,7 +14,13 @@ import pytest
 from contextsvc.api import context as context_api
 from contextsvc.pipeline import key_fingerprint
 from contextsvc.store import tables
-from contextsvc.telemetry.logs import ConsoleFormatter, JsonFormatter, PersonalDataFilter, RequestIdFilter, logging_config
+from contextsvc.telemetry.logs import (
+    ConsoleFormatter,
+    JsonFormatter,
+    PersonalDataFilter,
+    RequestIdFilter,
+    logging_config,
+)
 from tests.helpers import READER, WRITER, call_event, on_app_loop
 from tests.live import live_server
 
@@ -66,7 +72,9 @@ async def test_request_ids_are_echoed_and_made_when_missing_or_unsafe(api):
 
 async def test_failed_requests_are_logged_as_json_without_personal_data(api, logged):
     await api.post("/v1/calls", json=call_event("ok1", who=ZELDA), headers=WRITER)
-    rejected = await api.post("/v1/calls", json={"call_id": "bad", "who": ZELDA}, headers={**WRITER, "X-Request-ID": "r-422"})
+    rejected = await api.post(
+        "/v1/calls", json={"call_id": "bad", "who": ZELDA}, headers={**WRITER, "X-Request-ID": "r-422"}
+    )
     unknown = await api.get("/v1/context/(415) 867-5300", headers=READER)
     refused = await api.get(f"/v1/context/{EMAIL}", headers={"Authorization": "Bearer not-a-key"})
     served = await api.get(f"/v1/context/{PHONE}", headers=READER)
@@ -78,7 +86,11 @@ async def test_failed_requests_are_logged_as_json_without_personal_data(api, log
     assert served.headers["x-request-id"] not in by_id  # access log "errors": a 200 is not logged
     line = by_id["r-422"]
     assert {k: line[k] for k in ("level", "logger", "method", "route", "status")} == {
-        "level": "INFO", "logger": "contextsvc.request", "method": "POST", "route": "/v1/calls", "status": 422
+        "level": "INFO",
+        "logger": "contextsvc.request",
+        "method": "POST",
+        "route": "/v1/calls",
+        "status": 422,
     }
     assert line["duration_ms"] > 0 and line["time"].endswith("Z")
     assert line["key"] == key_fingerprint("writer-key")
@@ -126,8 +138,10 @@ async def test_a_failed_statement_is_logged_without_its_values(api, logged):
 def test_the_console_format_is_one_readable_line():
     record = logging.LogRecord("contextsvc.request", logging.INFO, __file__, 1, "GET /health 200 0.3 ms", (), None)
     record.request_id = "abc-1"
-    assert re.fullmatch(r"\d\d:\d\d:\d\d INFO contextsvc.request: GET /health 200 0.3 ms request_id=abc-1",
-                        ConsoleFormatter().format(record))
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d INFO contextsvc.request: GET /health 200 0.3 ms request_id=abc-1",
+        ConsoleFormatter().format(record),
+    )
 
 
 def test_bad_log_settings_stop_start_up():
@@ -143,17 +157,22 @@ def test_a_served_run_logs_json_lines_with_request_ids_and_no_personal_data(tmp_
     output = tmp_path / "server.log"
     keys = "w:calls:write,r:context:read"
     sent: list[httpx.Response] = []
-    with live_server(tmp_path / "db.sqlite", keys, log_level="info", output=output, access_log="all") as (base, _):
-        with httpx.Client(base_url=base) as client:
-            writer, reader = {"X-API-Key": "w"}, {"Authorization": "Bearer r"}
-            sent.append(client.post("/v1/calls", json=call_event("c1", who=ZELDA), headers=writer))
-            sent.append(client.post("/v1/calls/batch", json={"calls": [call_event("c2", who=ZELDA), {"who": ZELDA}]},
-                                    headers={**writer, "X-Request-ID": "batch-1"}))
-            for lookup in (PHONE, EMAIL, "+1 415 867 5309", "(415) 867-5300"):
-                sent.append(client.get(f"/v1/context/{lookup}", headers=reader))
-                sent.append(client.get(f"/v1/individuals/{lookup}", headers=reader))
-            sent.append(client.get(f"/v1/context/{EMAIL}?format=prompt", headers={"Authorization": "Bearer wrong"}))
-            sent.append(client.get("/health/ready"))
+    server = live_server(tmp_path / "db.sqlite", keys, log_level="info", output=output, access_log="all")
+    with server as (base, _), httpx.Client(base_url=base) as client:
+        writer, reader = {"X-API-Key": "w"}, {"Authorization": "Bearer r"}
+        sent.append(client.post("/v1/calls", json=call_event("c1", who=ZELDA), headers=writer))
+        sent.append(
+            client.post(
+                "/v1/calls/batch",
+                json={"calls": [call_event("c2", who=ZELDA), {"who": ZELDA}]},
+                headers={**writer, "X-Request-ID": "batch-1"},
+            )
+        )
+        for lookup in (PHONE, EMAIL, "+1 415 867 5309", "(415) 867-5300"):
+            sent.append(client.get(f"/v1/context/{lookup}", headers=reader))
+            sent.append(client.get(f"/v1/individuals/{lookup}", headers=reader))
+        sent.append(client.get(f"/v1/context/{EMAIL}?format=prompt", headers={"Authorization": "Bearer wrong"}))
+        sent.append(client.get("/health/ready"))
     assert [r.status_code for r in sent[:2]] == [201, 200]
     lines = [json.loads(line) for line in output.read_text().splitlines()]  # every line is one JSON object
     assert {line["logger"] for line in lines} >= {"_granian", "contextsvc.request"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from contextsvc.pipeline import CommitReport
 from contextsvc.pipeline import writer as writer_module
 from contextsvc.telemetry import BoundedLabel, Instruments, commit_recorder
@@ -33,7 +34,7 @@ async def test_ingest_counts_every_item_by_result_and_source(api):
     assert delta(before, after, "contextsvc_ingest_items_total", result="rejected") == 1
     assert delta(before, after, "contextsvc_ingest_items_total") == 4
     assert after.value("contextsvc_quarantine_items") == before.value("contextsvc_quarantine_items") + 1
-    batch = dict(route="/v1/calls/batch", method="POST", status="200")
+    batch = {"route": "/v1/calls/batch", "method": "POST", "status": "200"}
     assert delta(before, after, "contextsvc_http_request_duration_seconds_count", **batch) == 1
     assert delta(before, after, "contextsvc_writer_commit_seconds_count", kind="ingest") == 1
     assert delta(before, after, "contextsvc_writer_batch_items_sum") == 4  # one transaction of 4 items
@@ -63,8 +64,13 @@ async def test_a_context_read_is_a_memo_miss_then_a_hit(api):
 async def test_labels_are_route_templates_and_bounded_values(api):
     await api.post("/v1/calls", json=call_event("c1", who=BOB), headers=WRITER)
     individual = (await api.get(f"/v1/individuals/{EMAIL}", headers=READER)).json()["id"]
-    for path in (f"/v1/context/{PHONE}", f"/v1/context/{EMAIL}", f"/v1/individuals/{individual}",
-                 "/v1/context/+12125550199", "/no/such/route"):
+    for path in (
+        f"/v1/context/{PHONE}",
+        f"/v1/context/{EMAIL}",
+        f"/v1/individuals/{individual}",
+        "/v1/context/+12125550199",
+        "/no/such/route",
+    ):
         await api.get(path, headers=READER)
     await api.request("BREW", "/v1/calls", headers=WRITER)
     metrics = await scrape(api)
@@ -82,7 +88,15 @@ async def test_labels_are_route_templates_and_bounded_values(api):
 
 def test_a_client_chosen_label_keeps_at_most_its_limit_of_values():
     source = BoundedLabel(limit=3)
-    assert [source(s) for s in ("a", "b", None, "c", "d", "a", "e" * 80)] == ["a", "b", "none", "c", "other", "a", "other"]
+    assert [source(s) for s in ("a", "b", None, "c", "d", "a", "e" * 80)] == [
+        "a",
+        "b",
+        "none",
+        "c",
+        "other",
+        "a",
+        "other",
+    ]
     assert BoundedLabel()("x" * 80) == "x" * 40
 
 
@@ -134,8 +148,11 @@ async def test_webhook_backlog_retries_and_delivery_latency(client_for):
     fast = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 100, "webhook_max_attempts": 100}
     try:
         async with client_for(**fast) as api:
-            rule = {"name": "booked", "trigger": {"type": "call_flag", "flags": ["meeting"]},
-                    "target": {"type": "webhook", "url": receiver.url}}
+            rule = {
+                "name": "booked",
+                "trigger": {"type": "call_flag", "flags": ["meeting"]},
+                "target": {"type": "webhook", "url": receiver.url},
+            }
             assert (await api.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201
             await api.post("/v1/calls", json=call_event("c1", disposition="meeting_booked"), headers=WRITER)
 

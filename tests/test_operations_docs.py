@@ -38,19 +38,26 @@ async def test_the_dashboard_and_the_alerts_use_only_served_metrics(api):
     queries += [rule["expr"] for rule in rules]
     asked = {name for query in queries for name in _METRIC.findall(query)}
     assert asked and asked - served == set()
-    assert all(rule["labels"]["severity"] in ("critical", "warning", "info") and rule["annotations"]["summary"]
-               for rule in rules)
+    assert all(
+        rule["labels"]["severity"] in ("critical", "warning", "info") and rule["annotations"]["summary"]
+        for rule in rules
+    )
 
 
 def test_the_dashboard_covers_what_the_issue_lists_and_the_readme_describes_every_panel():
     panels = _panels()
     exprs = " ".join(target["expr"] for panel in panels for target in panel["targets"])
-    for needed in ("contextsvc_http_request_duration_seconds", "contextsvc_ingest_items_total",
-                   "contextsvc_writer_commit_seconds_bucket", "contextsvc_cache_lookups_total",
-                   "contextsvc_webhook_outbox", "contextsvc_salesforce_sync_lag_seconds"):
+    for needed in (
+        "contextsvc_http_request_duration_seconds",
+        "contextsvc_ingest_items_total",
+        "contextsvc_writer_commit_seconds_bucket",
+        "contextsvc_cache_lookups_total",
+        "contextsvc_webhook_outbox",
+        "contextsvc_salesforce_sync_lag_seconds",
+    ):
         assert needed in exprs
     readme = (REPO_ROOT / "README.md").read_text()
-    operating = " ".join(readme[readme.index("## Operating it"):].split())  # as read, not as wrapped
+    operating = " ".join(readme[readme.index("## Operating it") :].split())  # as read, not as wrapped
     missing = [panel["title"] for panel in panels if f"**{panel['title']}**" not in operating]
     assert missing == []
     assert all(panel["description"] for panel in panels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from functools import lru_cache
 
 import msgspec
@@ -59,7 +60,7 @@ def presented_key(connection: ASGIConnection) -> str | None:
     return connection.headers.get("x-api-key") or None
 
 
-def presented_key_of_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
+def presented_key_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     """The same as presented_key, from raw ASGI headers (the request log: any response,
     a 404 of an unknown route included, says which key asked — by fingerprint)."""
     bearer = api_key = None

@@ -17,10 +17,11 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable
+from typing import cast
 from functools import lru_cache
 from time import perf_counter
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from opentelemetry import trace
 from prometheus_client import Histogram
 
@@ -79,6 +80,7 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = cast(HTTPScope, scope)
         started = perf_counter()
         request_id = None
         for name, value in scope["headers"]:
@@ -128,7 +130,7 @@ class RequestObserver:
             if self.log_any and (self.log_all or status >= 400 or elapsed >= self.slow_s):
                 self._log(scope, request_id.decode("ascii"), status, elapsed, trace_id)
 
-    def _log(self, scope: Scope, request_id: str, status: int, elapsed: float, trace_id: str | None) -> None:
+    def _log(self, scope: HTTPScope, request_id: str, status: int, elapsed: float, trace_id: str | None) -> None:
         route, method, _ = _labels(scope.get("path_template"), scope["method"], status)
         level = logging.ERROR if status >= 500 else logging.WARNING if elapsed >= self.slow_s else logging.INFO
         if not log.isEnabledFor(level):
@@ -155,7 +157,7 @@ def _labels(template: str | None, method: str, status: int) -> tuple[str, str, s
     return template or UNMATCHED, method if method in _METHODS else "OTHER", str(status)
 
 
-def _name_span(scope: Scope) -> str | None:
+def _name_span(scope: HTTPScope) -> str | None:
     """The server span (current while the response starts) named after the route
     template; the raw path and query, which can hold a phone number or an email, replaced
     by the template. Returns the trace id for the request's log line."""

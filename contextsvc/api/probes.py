@@ -27,13 +27,16 @@ async def ready(request: Request) -> Response[dict]:
         async with service.engine.connect() as conn:
             missing = await conn.run_sync(schema_drift)
         checks["database"] = "ok"
-        checks["schema"] = "ok" if not missing else "missing " + ", ".join(missing[:5]) + (
-            f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        checks["schema"] = (
+            "ok"
+            if not missing
+            else "missing " + ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        )
     except Exception as exc:  # a probe reports failures, it does not raise them
         checks["database"] = f"error: {type(exc).__name__}"
         checks["schema"] = "unknown: the database did not answer"
     failed = {name: state for name, state in checks.items() if state != "ok"}
-    body = {"status": "ready" if not failed else "not_ready", "checks": checks}
+    body: dict[str, object] = {"status": "ready" if not failed else "not_ready", "checks": checks}
     if failed:
         body["reasons"] = [f"{name}: {state}" for name, state in failed.items()]
     return Response(body, status_code=503 if failed else 200)

@@ -3,8 +3,8 @@ service (`ServiceMetrics`): the event instruments plus the state read at scrape 
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from opentelemetry.trace import Tracer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.activation import EventHub
@@ -32,7 +32,12 @@ class ServiceMetrics:
     """The state collectors of one running service on its instruments' registry."""
 
     def __init__(
-        self, instruments: Instruments, writer: Writer, memo: ContextMemo, hub: EventHub, segments: Segments,
+        self,
+        instruments: Instruments,
+        writer: Writer,
+        memo: ContextMemo,
+        hub: EventHub,
+        segments: Segments,
         engine: AsyncEngine,
     ) -> None:
         self.registry = instruments.registry

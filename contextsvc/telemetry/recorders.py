@@ -25,7 +25,7 @@ class IngestMetrics(BatchObserver):
     def after_commit(self, changes: BatchChanges) -> None:
         by_label: Counter[tuple[str, str | None]] = Counter(
             (result.status, item.call.source if isinstance(item, CallWork) else None)
-            for item, result in zip(changes.work, changes.results)
+            for item, result in zip(changes.work, changes.results, strict=True)
         )
         items, sources = self.instruments.ingest_items, self.instruments.sources
         for (status, source), count in by_label.items():
@@ -59,7 +59,7 @@ def webhook_recorder(instruments: Instruments, max_attempts: int):
     dead = instruments.webhook_attempts.labels("dead")
 
     def record(rows: Sequence[outbox.Due], attempts: Sequence[outbox.Attempt]) -> None:
-        for row, attempt in zip(rows, attempts):
+        for row, attempt in zip(rows, attempts, strict=True):
             if attempt.ok:
                 delivered.inc()
                 instruments.webhook_latency.observe(max(0, attempt.at_us - row.created_at) / 1e6)

@@ -66,12 +66,16 @@ class DatabaseState(Collector):
         snapshot = self.snapshot
         if snapshot is None:
             return
-        yield GaugeMetricFamily("contextsvc_quarantine_items", "Rejected items kept in quarantine.", snapshot.quarantine)
+        yield GaugeMetricFamily(
+            "contextsvc_quarantine_items", "Rejected items kept in quarantine.", snapshot.quarantine
+        )
         yield GaugeMetricFamily(
             "contextsvc_identity_shared_lines", "Numbers known to be shared lines.", snapshot.shared_lines
         )
         backlog = GaugeMetricFamily(
-            "contextsvc_webhook_outbox", "Webhook deliveries waiting (pending) or given up (dead letters).", labels=["status"]
+            "contextsvc_webhook_outbox",
+            "Webhook deliveries waiting (pending) or given up (dead letters).",
+            labels=["status"],
         )
         backlog.add_metric(["pending"], snapshot.outbox.pending)
         backlog.add_metric(["dead"], snapshot.outbox.dead)
@@ -143,8 +147,12 @@ class MemoryState(Collector):
         capacity.add_metric(["profile"], cache.max_entries)
         capacity.add_metric(["context_memo"], memo.max_entries)
         yield capacity
-        yield GaugeMetricFamily("contextsvc_identity_individuals", "People known to the identity graph.", len(writer.graph))
-        yield GaugeMetricFamily("contextsvc_sse_subscribers", "Clients connected to /v1/events/stream.", self.hub.subscribers)
+        yield GaugeMetricFamily(
+            "contextsvc_identity_individuals", "People known to the identity graph.", len(writer.graph)
+        )
+        yield GaugeMetricFamily(
+            "contextsvc_sse_subscribers", "Clients connected to /v1/events/stream.", self.hub.subscribers
+        )
         view = self.segments.view
         visible = [s for s in view.segments.values() if s.rule_id is None]  # not activation rules' hidden ones
         count = GaugeMetricFamily("contextsvc_segments", "Segments defined, by subject.", labels=["subject"])
