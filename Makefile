@@ -7,8 +7,15 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # A demo key so the README's curl examples work as written; never use it in production.
 DEMO_KEY ?= demo-key
+# A second demo key that may read contexts but not personal data: the console at /demo
+# switches to it to show phones and emails masked.
+DEMO_MASKED_KEY ?= demo-masked-key
+# One rep's logging degrades for the last ten days, so the data-quality panel has an alert.
+DEMO_ARGS ?= --set degradation.rep=4 --set degradation.from_day=80
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test test-fast lint bench loadtest loadtest-ui clean
+.PHONY: run test test-fast lint screenshots bench loadtest loadtest-ui clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,16 +27,36 @@ $(STAMP): pyproject.toml
 # streams live calls. Plain server without the demo: .venv/bin/contextsvc serve
 run: $(STAMP)
 	@mkdir -p var
-	CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY)} CONTEXTSVC_LOG_FORMAT=$${CONTEXTSVC_LOG_FORMAT:-console} \
-		$(BIN)/simulator demo --host $(HOST) --port $(PORT)
+	@CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY),$(DEMO_MASKED_KEY):context:read} \
+		CONTEXTSVC_LOG_FORMAT=$${CONTEXTSVC_LOG_FORMAT:-console} \
+		$(BIN)/simulator demo --host $(HOST) --port $(PORT) $(DEMO_ARGS)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Every test on SQLite, then every test again on a throwaway PostgreSQL the tests start
+# themselves (initdb into a temporary directory). Without PostgreSQL's binaries the second
+# tier is skipped and says how to enable it; under CI a missing PostgreSQL fails.
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest --backend sqlite
+	@if $(BIN)/python -m devservers.postgres --available; then \
+		$(BIN)/python -m pytest --backend postgresql; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL tier: no PostgreSQL binaries found (.ci/run installs Debian's postgresql)"; exit 1; \
+	else \
+		echo "PostgreSQL tier SKIPPED: no initdb found. Install PostgreSQL (Debian: apt-get install postgresql) and run make test again."; \
+	fi
+
+# Installed from Debian when missing (CI runs as root on a fresh machine).
+# The demo console's screenshots in docs/demo/, as the README shows them, from its browser tests.
+screenshots: $(STAMP) chromium
+	CONTEXTSVC_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_demo_console_live.py
+
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 # The developer loop: everything but the tests that start processes, TLS servers, a
-# browser or the simulator (marked live). Under three minutes on two cores.
+# browser or the simulator (marked live). BACKEND=postgresql runs it on PostgreSQL.
+BACKEND ?= sqlite
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not live"
+	$(BIN)/python -m pytest -m "not live" --backend $(BACKEND)
 
 # The checked contracts: lint and formatting (ruff) and types (mypy), as CI runs them.
 lint: $(STAMP)

@@ -69,7 +69,8 @@ def one_run(db: Path, name: str, paths: list[str], seconds: int, server: str) ->
     level, env = CONFIGS[name]
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "server.log"
-        with live_server(db, KEY, server=server, log_level=level, output=log, cache_size="200000", **env) as (base, _):
+        url = f"sqlite+aiosqlite:///{db}"
+        with live_server(url, KEY, server=server, log_level=level, output=log, cache_size="200000", **env) as (base, _):
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
                 for path in paths:
                     client.get(path).raise_for_status()

@@ -44,7 +44,7 @@ from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObs
 from contextsvc.salesforce import SalesforceApi, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
-from contextsvc.store import create_engine, create_read_engine, create_schema
+from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata
 from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
 from contextsvc.timeutil import DAY_US, micros
 
@@ -214,12 +214,18 @@ class Service:
         return tasks
 
 
+def engine_for(settings: Settings) -> AsyncEngine:
+    """An engine on the configured database, nothing more (the caller disposes of it)."""
+    return create_engine(settings.database_url)
+
+
 @asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """The database alone, schema created: for reads that need no writer (reports, plans)."""
-    engine = create_engine(settings.database_url)
+async def open_database(settings: Settings, *, upgrade: bool | None = None) -> AsyncIterator[AsyncEngine]:
+    """The database alone, its schema at the newest revision (created when empty, upgraded
+    or refused when old: store/migrate.py): for reads that need no writer."""
+    engine = engine_for(settings)
     try:
-        await create_schema(engine)
+        await ensure_schema(engine, metadata, upgrade=upgrade)
         yield engine
     finally:
         await engine.dispose()

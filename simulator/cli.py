@@ -166,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--every", type=float, default=3.0, help="seconds between live calls")
     demo.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario parameter")
-    demo.set_defaults(handler=lambda a: __import__("simulator.demo", fromlist=["run"]).run(a.host, a.port, a.every, a.set or []))
+    demo.add_argument("--no-browser", action="store_true", help="do not open the demo console in a browser")
+    demo.set_defaults(handler=lambda a: __import__("simulator.demo", fromlist=["run"]).run(
+        a.host, a.port, a.every, a.set or [], open_browser=not a.no_browser))
 
     salesforce = commands.add_parser("salesforce", help="load generated Salesforce records into an org")
     salesforce_actions = salesforce.add_subparsers(dest="action", required=True)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
+import webbrowser
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -24,6 +28,7 @@ from contextsvc.service import open_database, open_service
 from contextsvc.settings import Settings
 from contextsvc.store import tables as t
 from contextsvc.telemetry import configure_logging, logging_config
+from simulator import demo_setup
 from simulator.population import World, build_world
 from simulator.scenario import Scenario, load
 from simulator.traffic import SimCall, Traffic
@@ -73,9 +78,16 @@ def showcase(world: World, history: list[SimCall]) -> list[str]:
     return [f"({area}) {exchange}-{line}", by_email.email.upper(), contact.record_id[:15]]
 
 
-async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds: float) -> None:
-    await asyncio.sleep(1.0)
+async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds: float,
+                     server: uvicorn.Server, seed_dir: Path) -> None:
+    while not server.started:
+        await asyncio.sleep(0.05)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        try:
+            for name in await demo_setup.prepare(client, seed_dir):
+                console.print(f"[dim]set up: {name}[/]")
+        except (RuntimeError, httpx.HTTPError) as exc:  # the API still serves; say what the console lacks
+            console.print(f"[red]demo console setup failed, its live panels stay quiet: {exc}[/]")
         for call in upcoming:
             event = dict(call.event)
             now = datetime.now(timezone.utc)
@@ -93,7 +105,18 @@ async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds
             await asyncio.sleep(every_seconds)
 
 
-def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int:
+async def open_console(server: uvicorn.Server, url: str) -> None:
+    """Open the console in the desktop's browser once the server answers. Only with a
+    desktop: on a bare terminal Python's webbrowser would start a text browser in it."""
+    graphical = sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not graphical:
+        return
+    while not server.started:
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(webbrowser.open, url)
+
+
+def run(host: str, port: int, every_seconds: float, overrides: list[str], open_browser: bool = True) -> int:
     settings = Settings.from_env()
     # The service's own logging (make run asks for the console format); one line per live
     # call is enough, so the HTTP client and the MCP session manager stay quiet.
@@ -101,9 +124,10 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int
     configure_logging(settings.log_level, settings.log_format, settings.default_region)
     for noisy in ("httpx", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    key = settings.api_keys.split(",")[0].split(":")[0].strip() if settings.api_keys.strip() else None
-    if not key:
-        raise SystemExit("set CONTEXTSVC_API_KEYS (make run sets a demo key)")
+    key, masked_key = demo_setup.console_keys(settings.api_keys)
+    base = f"http://{host}:{port}"
+    console_url = demo_setup.console_url(base, key, masked_key)
+    console.print(f"[bold]Demo console:[/] {console_url}  (ready once the history is seeded)", soft_wrap=True)
     scenario = demo_scenario(overrides)
     world = build_world(scenario)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -119,8 +143,9 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int
                       f"in {time.perf_counter() - started:.1f}s")
     else:
         console.print("database already seeded; keeping it (make clean starts afresh)")
-    base = f"http://{host}:{port}"
-    console.print(f"\n[bold]Demo API key:[/] {key}\nTry these real people from the simulated sales floor:")
+    console.print(f"\n[bold]Demo console:[/] {console_url}", soft_wrap=True)
+    console.print(f"[bold]Demo API key:[/] {key}" + (f" (without pii:read: {masked_key})" if masked_key else ""))
+    console.print("Try these real people from the simulated sales floor:")
     for lookup in showcase(world, history):
         path = lookup.replace(" ", "%20")
         print(f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/context/{path}?format=prompt'", flush=True)
@@ -129,11 +154,14 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str]) -> int
     async def serve() -> None:
         config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=log_config, access_log=False)
         server = uvicorn.Server(config)
-        feeder = asyncio.create_task(live_calls(base, key, upcoming, every_seconds))
+        feeder = asyncio.create_task(live_calls(base, key, upcoming, every_seconds, server, Path(settings.seed_dir)))
+        opener = asyncio.create_task(open_console(server, console_url)) if open_browser else None
         try:
             await server.serve()
         finally:
             feeder.cancel()
+            if opener is not None:
+                opener.cancel()
 
     asyncio.run(serve())
     return 0

@@ -1,30 +1,137 @@
 """Fixtures. The app (and its database engine) is built inside the test client's own
-event loop by the app's lifespan — never in a fixture (its AsyncTestClient runs the app on a loop of its own)."""
+event loop by the app's lifespan — never in a fixture (its AsyncTestClient runs the app on
+a loop of its own).
+
+One option decides the database of the whole run: `--backend sqlite` (the default) or
+`--backend postgresql`, which starts one throwaway PostgreSQL for the session (initdb into
+a temporary directory, a free port) and gives every test a fresh database of its own.
+`make test` runs the suite on both.
+"""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import itertools
+import os
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
-
-from contextsvc.api.app import create_app
-from contextsvc.settings import Settings
 from sqlalchemy import text
 
+from contextsvc.api.app import create_app
 from contextsvc.identity import IdentityGraph
 from contextsvc.pipeline import BatchObserver, ProfileCache, ProfileWriter, Writer
+from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_schema
+from tests import helpers
 from tests.helpers import KEYS, PICKLIST
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("CONTEXTSVC_TEST_BACKEND", "sqlite"),
+        help="the database every test runs on (PostgreSQL: a throwaway server for the session)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): a test of SQLite itself; skipped on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--backend") == "sqlite":
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.args[0] if marker.args else ''}"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"contextsvc database backend: {config.getoption('--backend')}"
+
+
+class Databases:
+    """Fresh, empty databases of the run's backend, one per call of `create`."""
+
+    def __init__(self, backend: str, root: Path) -> None:
+        self.backend = backend
+        self.root = root
+        self._numbers = itertools.count(1)
+        self.server = None
+        if backend == "postgresql":
+            from devservers.postgres import ThrowawayPostgres
+
+            self.server = ThrowawayPostgres().start()
+
+        self._by_path: dict[Path, str] = {}
+
+    def create(self) -> str:
+        number = next(self._numbers)
+        if self.server is None:
+            return f"sqlite+aiosqlite:///{self.root}/db{number}.sqlite"
+        return self.server.create_database(f"test{number}")
+
+    def for_path(self, path: Path) -> str:
+        """The database standing for a file path a test chose: that file on SQLite, a
+        database made for it (once) on PostgreSQL."""
+        if self.server is None:
+            return f"sqlite+aiosqlite:///{path}"
+        if path not in self._by_path:
+            self._by_path[path] = self.create()
+        return self._by_path[path]
+
+    def drop_path_databases(self) -> None:
+        for url in self._by_path.values():
+            self.drop(url)
+        self._by_path.clear()
+
+    def drop(self, url: str) -> None:
+        if self.server is not None:
+            self.server.drop_database(url.rsplit("/", 1)[1])
+
+    @contextmanager
+    def fresh(self) -> Iterator[str]:
+        url = self.create()
+        try:
+            yield url
+        finally:
+            self.drop(url)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.fixture(scope="session")
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    found = Databases(request.config.getoption("--backend"), tmp_path_factory.mktemp("databases"))
+    helpers.DATABASES = found  # for url_for(path) in test modules and helpers
+    yield found
+    found.close()
+
+
+@pytest.fixture(autouse=True)
+def _drop_databases_made_for_paths(databases: Databases) -> Iterator[None]:
+    yield
+    databases.drop_path_databases()
+
 
 @pytest.fixture
-def settings_for(tmp_path):
+def database_url(databases: Databases) -> Iterator[str]:
+    """The test's own empty database, on the run's backend."""
+    with databases.fresh() as url:
+        yield url
+
+
+@pytest.fixture
+def settings_for(database_url):
     def build(**overrides) -> Settings:
-        return Settings.from_env(
-            {}, database_url=f"sqlite+aiosqlite:///{tmp_path}/test.db", api_keys=KEYS, **overrides
-        )
+        return Settings.from_env({}, database_url=database_url, api_keys=KEYS, **overrides)
 
     return build
 
@@ -90,8 +197,8 @@ class Recorder(BatchObserver):
 
 
 @pytest.fixture
-async def observed(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/o.db")
+async def observed(database_url):
+    engine = create_engine(database_url)
     await create_schema(engine)
     recorder = Recorder()
     writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from pathlib import Path
+from typing import Any
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -15,11 +17,20 @@ from contextsvc.identity import IdentityGraph
 from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
 from contextsvc.profile import CallFact
 from contextsvc.settings import REPO_ROOT
+from contextsvc.store import create_engine
 
 ADMIN = {"Authorization": "Bearer admin-key"}
 WRITER = {"X-API-Key": "writer-key"}
 READER = {"Authorization": "Bearer reader-key"}
 KEYS = "admin-key,writer-key:calls:write,reader-key:context:read"
+
+# The session's databases (tests/conftest.py sets it): SQLite files or a throwaway PostgreSQL.
+DATABASES: Any = None
+
+
+def url_for(path: Path) -> str:
+    """The database URL standing for a file path a test chose, on the run's backend."""
+    return str(DATABASES.for_path(path))
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
 
@@ -145,6 +156,16 @@ facts_strategy = st.lists(
     max_size=60,
     unique_by=lambda f: f.call_id,
 )
+
+
+async def fetch_all(url: str, statement: Any) -> list:
+    """Rows of one statement on a database, through an engine of its own (any backend)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list(await conn.execute(statement))
+    finally:
+        await engine.dispose()
 
 
 class Scrape:

@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus: str | None = None,
+def live_server(database_url: str, api_keys: str, *, server: str | None = None, cpus: str | None = None,
                 log_level: str = "warning", output: Path | None = None, **env: str):
     """`cpus` pins the server to those cores (taskset list, e.g. "0"): benchmarks keep the
     load generator off the server's core. `output`: a file for the server's standard
@@ -31,7 +31,7 @@ def live_server(db_path: Path, api_keys: str, *, server: str | None = None, cpus
     port = free_port()
     environ = {
         **os.environ,
-        "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "CONTEXTSVC_DATABASE_URL": database_url,
         "CONTEXTSVC_API_KEYS": api_keys,
         **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
     }

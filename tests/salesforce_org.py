@@ -17,6 +17,7 @@ from simulator.cli import main as simulator
 from simulator.salesforce import OBJECTS
 from tests.helpers import ADMIN, KEYS
 from tests.fake_salesforce import RunningFake
+from tests.helpers import url_for
 
 SMALL = ["days=14", "population.accounts=80", "population.reps=4"]
 AS_OF = "2026-09-01T00:00:00+00:00"
@@ -39,7 +40,7 @@ def load_org(fake: RunningFake, out: Path) -> dict[str, list[dict]]:
 
 
 def settings(db: Path, fake: RunningFake | None = None, **overrides) -> Settings:
-    values = {"database_url": f"sqlite+aiosqlite:///{db}", "api_keys": KEYS}
+    values = {"database_url": url_for(db), "api_keys": KEYS}
     if fake is not None:
         values.update(salesforce_instance_url=fake.instance_url, salesforce_session_id=fake.org.issue_token(),
                       salesforce_page_size=200, salesforce_lookback_s=0)

@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"salesforce"},
     {"telemetry"},
     {"service"},
-    {"api"},
+    {"api", "demo"},  # demo: the browser console's static files, which api/demo.py serves
     {"cli"},
 ]
 LAYER_OF = {unit: level for level, units in enumerate(LAYERS) for unit in units}

@@ -10,9 +10,7 @@ the one assembled from a state rebuilt from the calls table.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
@@ -65,13 +63,13 @@ event_strategy = st.builds(
 )
 
 
-async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+async def scenario(events: list[dict], cuts: list[int], probes: list[int], url: str) -> None:
+    engine = create_engine(url)
     await create_schema(engine)
     cache = ProfileCache(1000)
     writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), cache)
     await writer.start()
-    read_engine = create_read_engine(f"sqlite+aiosqlite:///{db}")
+    read_engine = create_read_engine(url)
     try:
         work = [to_work(e) for e in events]
         bounds = sorted({0, len(work), *[c % (len(work) + 1) for c in cuts]})
@@ -102,7 +100,8 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], db: P
                         assert msgspec.json.decode(served.json(as_of)) == msgspec.to_builtins(expected)
                         assert served.prompt == expected.prompt
     finally:
-        read_engine.dispose()
+        if read_engine is not None:
+            read_engine.dispose()
         await writer.stop()
         await engine.dispose()
 
@@ -138,6 +137,6 @@ def _as_of(probe: int, last_us: int) -> datetime:
     st.lists(st.integers(0, 100), max_size=5),
     st.lists(st.integers(0, 100), min_size=1, max_size=4),
 )
-def test_served_context_equals_recomputation_from_the_call_log(events, cuts, probes):
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(scenario(events, cuts, probes, Path(tmp) / "db.sqlite"))
+def test_served_context_equals_recomputation_from_the_call_log(databases, events, cuts, probes):
+    with databases.fresh() as url:
+        asyncio.run(scenario(events, cuts, probes, url))

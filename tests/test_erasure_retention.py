@@ -11,17 +11,17 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
-import sqlalchemy
 from sqlalchemy import select
 
 from contextsvc.context.assemble import assemble
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.profile.state import build, decode_state
 from contextsvc.settings import REPO_ROOT
+from contextsvc.store import create_engine
 from contextsvc.store import tables as t
 from contextsvc.pipeline.profiles import facts_of
 from tests.helpers import ADMIN
-from tests.helpers import call_event
+from tests.helpers import call_event, fetch_all
 
 PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
 DANA = {"salesforce_id": "0035e00000AAAAA", "phone": "(415) 555-0100", "email": "dana@northwind.com",
@@ -32,19 +32,19 @@ SAM = {"salesforce_id": "0035e00000BBBBB", "phone": "+1 212 555 0142", "first_na
 AS_OF = "2026-12-01T00:00:00Z"
 
 
-def db_engine(tmp_path):
-    return sqlalchemy.create_engine(f"sqlite:///{tmp_path}/test.db")
+def _stored_and_recomputed(conn):
+    stored = {r.individual_id: decode_state(r.state) for r in conn.execute(select(t.profiles))}
+    with_calls = {r[0] for r in conn.execute(select(t.calls.c.individual_id).where(t.calls.c.individual_id.is_not(None)))}
+    return stored, with_calls, facts_of(conn, with_calls, PICKLIST)
 
 
-def assert_profiles_equal_recompute(tmp_path) -> int:
+async def assert_profiles_equal_recompute(database_url: str) -> int:
     """Every stored profile equals the state rebuilt from that person's remaining calls,
     and everyone with calls has a profile."""
-    engine = db_engine(tmp_path)
-    with engine.connect() as conn:
-        stored = {r.individual_id: decode_state(r.state) for r in conn.execute(select(t.profiles))}
-        with_calls = {r[0] for r in conn.execute(select(t.calls.c.individual_id).where(t.calls.c.individual_id.is_not(None)))}
-        facts = facts_of(conn, with_calls, PICKLIST)
-    engine.dispose()
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        stored, with_calls, facts = await conn.run_sync(_stored_and_recomputed)
+    await engine.dispose()
     assert set(stored) == with_calls
     as_of = datetime.now(timezone.utc)
     for individual_id, state in stored.items():
@@ -52,7 +52,7 @@ def assert_profiles_equal_recompute(tmp_path) -> int:
     return len(stored)
 
 
-async def test_erasure_removes_every_trace_and_keeps_everyone_else_exact(client_for, tmp_path):
+async def test_erasure_removes_every_trace_and_keeps_everyone_else_exact(client_for, database_url):
     async with client_for() as api:
         calls = [call_event("lead-1", 500, who=DANA_LEAD)]
         calls += [call_event(f"d-{n}", n * 60, who=DANA, notes="Dana asked for pricing") for n in range(2)]
@@ -83,19 +83,15 @@ async def test_erasure_removes_every_trace_and_keeps_everyone_else_exact(client_
         new = await api.post("/v1/calls", json=call_event("new-1", 900, who={"phone": "4155550100"}), headers=ADMIN)
         assert new.json()["individual_id"] not in report["erased_ids"]
 
-    engine = db_engine(tmp_path)
-    with engine.connect() as conn:
-        dump = "\n".join(
-            str(row) for table in (t.calls, t.identifiers, t.individuals, t.merges, t.quarantine, t.profiles, t.erasures)
-            for row in conn.execute(select(table)) if table is not t.calls or row.call_id != "new-1"
-        ).lower()
-        audit = conn.execute(select(t.erasures)).one()
-    engine.dispose()
+    tables = (t.calls, t.identifiers, t.individuals, t.merges, t.quarantine, t.profiles, t.erasures)
+    rows = [(table, row) for table in tables for row in await fetch_all(database_url, select(table))]
+    dump = "\n".join(str(row) for table, row in rows if table is not t.calls or row.call_id != "new-1").lower()
+    [audit] = await fetch_all(database_url, select(t.erasures))
     for trace in ("dana", "northwind", "0035e00000aaaaa", "00q5e00000lllll", "415.555.0100", "d-0", "lead-1", "bridge-1", "q-dana"):
         assert trace not in dump, trace
     assert "q-other" in dump and "sam" in dump
     assert "4155550100" not in str(audit).lower() and audit.requested_by
-    assert_profiles_equal_recompute(tmp_path)
+    await assert_profiles_equal_recompute(database_url)
 
     async with client_for() as api:  # restarted: the identity graph is rebuilt without her
         assert (await api.get("/v1/context/0035e00000AAAAA", headers=ADMIN)).status_code == 404
@@ -107,7 +103,7 @@ def _days_ago(days: float) -> str:
 
 
 @pytest.mark.live  # runs the contextsvc CLI in a subprocess
-async def test_retention_purges_by_age_source_and_region_and_rebuilds_exactly(client_for, tmp_path):
+async def test_retention_purges_by_age_source_and_region_and_rebuilds_exactly(client_for, database_url):
     uk = {"phone": "+44 20 7946 0958", "first_name": "Ann", "last_name": "Hale"}
     calls = [
         call_event("old-1", started_at=_days_ago(100), who=SAM),  # past the 60-day default
@@ -120,16 +116,13 @@ async def test_retention_purges_by_age_source_and_region_and_rebuilds_exactly(cl
     ]
     async with client_for() as api:
         assert (await api.post("/v1/calls/batch", json={"calls": calls}, headers=ADMIN)).json()["summary"] == {"accepted": 7}
-    env = {**os.environ, "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/test.db",
+    env = {**os.environ, "CONTEXTSVC_DATABASE_URL": database_url,
            "CONTEXTSVC_RETENTION_DAYS": "60", "CONTEXTSVC_RETENTION_RULES": "source:legacy=5, region:gb=20"}
     out = subprocess.run([sys.executable, "-m", "contextsvc.cli", "retention", "run"], env=env, check=True,
                          capture_output=True, text=True).stdout
     assert "purged 4 calls" in out and "1 left without calls" in out
-    engine = db_engine(tmp_path)
-    with engine.connect() as conn:
-        assert sorted(r[0] for r in conn.execute(select(t.calls.c.call_id))) == ["mid-1", "new-1", "uk-2"]
-    engine.dispose()
-    assert assert_profiles_equal_recompute(tmp_path) == 2
+    assert sorted(r[0] for r in await fetch_all(database_url, select(t.calls.c.call_id))) == ["mid-1", "new-1", "uk-2"]
+    assert await assert_profiles_equal_recompute(database_url) == 2
 
     # The schedule inside the server purges what arrives later, and the context follows.
     async with client_for(retention_days=60, retention_interval_seconds=0.1) as api:
@@ -140,4 +133,4 @@ async def test_retention_purges_by_age_source_and_region_and_rebuilds_exactly(cl
                 break
             await asyncio.sleep(0.05)
         assert summary["calls"] == 2 and summary["connects"] == 2
-    assert_profiles_equal_recompute(tmp_path)
+    await assert_profiles_equal_recompute(database_url)

@@ -10,6 +10,7 @@ import msgspec
 
 from tests.helpers import call_event
 from tests.live import live_server
+from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -30,7 +31,7 @@ def _next_event(lines) -> dict:
 
 
 def test_the_stream_carries_flagged_calls_live_and_replays_after_a_reconnect(tmp_path):
-    with live_server(tmp_path / "db.sqlite", "k") as (base, _):
+    with live_server(url_for(tmp_path / "db.sqlite"), "k") as (base, _):
         with httpx.Client(base_url=base, headers=KEY, timeout=10) as client:
             rule = {"name": "dnc", "trigger": {"type": "call_flag", "flags": ["do_not_call"]},
                     "target": {"type": "stream"}}

@@ -176,14 +176,16 @@ def test_a_graph_restored_from_its_links_resolves_like_the_original(history, pro
     live = graph(shared_line_threshold=2)
     individuals: dict[str, str] = {}
     links = []
+    shared: list[str] = []  # what the writer stores in shared_lines as they are detected
     for i, who in enumerate(history):
         res = live.resolve(f"h{i}", who)
         if res.created:
             individuals[res.individual_id] = res.created
         links += [(l.individual_id, l.kind, l.value, l.display) for l in res.links]
+        shared += res.shared_lines
     rows = [IndividualRow(i, kind, None if live.survivor(i) == i else live.survivor(i)) for i, kind in individuals.items()]
     restored = graph(first_id=len(individuals) + 1, shared_line_threshold=2)
-    restored.restore(rows, links)
+    restored.restore(rows, links, shared)
     for i, who in enumerate(probes):
         a, b = live.resolve(f"p{i}", who), restored.resolve(f"p{i}", who)
         assert (a.rule, bool(a.merges), a.created) == (b.rule, bool(b.merges), b.created)

@@ -7,12 +7,15 @@ import pytest
 import asyncio
 import json
 import signal
-import sqlite3
 
 import httpx
+from sqlalchemy import select
+
+from contextsvc.store import tables as t
 
 from tests.helpers import call_event
 from tests.live import kill_group, live_server
+from tests.helpers import fetch_all, url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -22,7 +25,7 @@ KEY = {"Authorization": "Bearer k"}
 async def test_200_concurrent_posts_for_one_person_are_each_counted_once(tmp_path):
     calls = [call_event(f"c{i}", minutes=i, who={"phone": "(212) 555-0142", "first_name": "Bob", "last_name": "Smith"})
              for i in range(200)]
-    with live_server(tmp_path / "db.sqlite", "k") as (base, _):
+    with live_server(url_for(tmp_path / "db.sqlite"), "k") as (base, _):
         async with httpx.AsyncClient(base_url=base, headers=KEY, timeout=30) as client:
             first = await asyncio.gather(*(client.post("/v1/calls", json=c) for c in calls))
             # The same 200 again, concurrently, interleaved with the originals' replies.
@@ -36,7 +39,7 @@ async def test_200_concurrent_posts_for_one_person_are_each_counted_once(tmp_pat
 
 
 async def test_every_acknowledged_call_survives_a_kill_9(tmp_path):
-    db = tmp_path / "db.sqlite"
+    db = url_for(tmp_path / "db.sqlite")
     acknowledged: set[str] = set()
     in_flight = asyncio.Semaphore(64)  # httpx's pool starves with thousands of queued waiters
     with live_server(db, "k") as (base, proc):
@@ -59,8 +62,7 @@ async def test_every_acknowledged_call_survives_a_kill_9(tmp_path):
             await asyncio.gather(kill_when_busy(), *(send(i) for i in range(2000)))
     assert proc.wait(5) == -signal.SIGKILL
     assert 150 <= len(acknowledged) < 2000, "the kill must land mid-stream for this test to mean anything"
-    with sqlite3.connect(db) as conn:
-        stored = {row[0] for row in conn.execute("SELECT call_id FROM calls")}
+    stored = {row[0] for row in await fetch_all(db, select(t.calls.c.call_id))}
     assert acknowledged <= stored
 
 
@@ -68,7 +70,7 @@ async def test_context_reads_keep_flowing_while_a_5000_call_batch_commits(tmp_pa
     batch = [call_event(f"b{i}", minutes=i % 600, who={"phone": f"+1646555{i:04d}", "last_name": f"P{i}"})
              for i in range(5000)]
     body = json.dumps({"calls": batch}).encode()  # encoded up front: the client's loop must stay free
-    with live_server(tmp_path / "db.sqlite", "k") as (base, _):
+    with live_server(url_for(tmp_path / "db.sqlite"), "k") as (base, _):
         async with httpx.AsyncClient(base_url=base, headers=KEY, timeout=60) as client:
             await client.post("/v1/calls", json=call_event("seed", who={"email": "reader@x.com"}))
             reads: list[float] = []

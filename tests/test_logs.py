@@ -21,7 +21,7 @@ from contextsvc.telemetry.logs import (
     RequestIdFilter,
     logging_config,
 )
-from tests.helpers import READER, WRITER, call_event, on_app_loop
+from tests.helpers import READER, WRITER, call_event, on_app_loop, url_for
 from tests.live import live_server
 
 # Personal data the tests send; none of it may reach a log line in any form.
@@ -157,7 +157,7 @@ def test_a_served_run_logs_json_lines_with_request_ids_and_no_personal_data(tmp_
     output = tmp_path / "server.log"
     keys = "w:calls:write,r:context:read"
     sent: list[httpx.Response] = []
-    server = live_server(tmp_path / "db.sqlite", keys, log_level="info", output=output, access_log="all")
+    server = live_server(url_for(tmp_path / "db.sqlite"), keys, log_level="info", output=output, access_log="all")
     with server as (base, _), httpx.Client(base_url=base) as client:
         writer, reader = {"X-API-Key": "w"}, {"Authorization": "Bearer r"}
         sent.append(client.post("/v1/calls", json=call_event("c1", who=ZELDA), headers=writer))

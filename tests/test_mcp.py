@@ -37,8 +37,8 @@ def payload(result) -> object:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with live_server(tmp_path_factory.mktemp("mcp") / "mcp.db", KEYS) as (base, _):
+def server(databases):
+    with live_server(databases.create(), KEYS) as (base, _):
         calls = [call_event(f"d-{n}", n * 90, who=DANA, disposition="interested") for n in range(3)]
         calls += [call_event("s-1", 10, who=SAM, disposition="no_answer")]
         response = httpx.post(f"{base}/v1/calls/batch", json={"calls": calls}, headers={"Authorization": "Bearer admin-key"})

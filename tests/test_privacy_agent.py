@@ -12,6 +12,7 @@ from contextsvc.api.app import create_app
 from contextsvc.context.privacy import mask_text
 from contextsvc.settings import Settings
 from tests.helpers import call_event
+from tests.helpers import url_for
 
 KEYS = "admin-key,plain-key:context:read,pii-key:context:read|pii:read,rec-key:context:read|recordings:read"
 PLAIN = {"Authorization": "Bearer plain-key"}
@@ -25,7 +26,7 @@ AS_OF = "2026-11-03T12:00:00Z"
 
 @asynccontextmanager
 async def service(tmp_path, **overrides):
-    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp_path}/p.db", api_keys=KEYS, **overrides)
+    settings = Settings.from_env({}, database_url=url_for(tmp_path / "p.db"), api_keys=KEYS, **overrides)
     async with AsyncTestClient(app=create_app(settings)) as client:
         who = {"salesforce_id": "0035e00000BBBBB", "phone": "(212) 555-0142", "email": "Dana.Lee@Northwind.com",
                "first_name": "Dana", "last_name": "Lee", "company": "Northwind", "title": "VP Operations"}

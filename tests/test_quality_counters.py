@@ -4,9 +4,7 @@ of new calls, replaced versions, duplicates, conflicting replays and quarantined
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from datetime import date, timedelta
-from pathlib import Path
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
@@ -78,8 +76,8 @@ def body(op: dict) -> bytes:
     return msgspec.json.encode(event)
 
 
-async def ingest_and_recount(batches: list[list[dict]], path: Path):
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+async def ingest_and_recount(batches: list[list[dict]], url: str):
+    engine = create_engine(url)
     await create_schema(engine)
     limits = Plausibility()
     writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100),
@@ -127,9 +125,9 @@ async def ingest_and_recount(batches: list[list[dict]], path: Path):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(versions, min_size=1, max_size=6), min_size=1, max_size=6))
-def test_incremental_counters_equal_a_recount_from_the_call_log(batches):
-    with tempfile.TemporaryDirectory() as tmp:
-        incremental, recounted, sums = asyncio.run(ingest_and_recount(batches, Path(tmp) / "q.db"))
+def test_incremental_counters_equal_a_recount_from_the_call_log(databases, batches):
+    with databases.fresh() as url:
+        incremental, recounted, sums = asyncio.run(ingest_and_recount(batches, url))
     assert incremental == recounted
     for found, expected in sums:
         assert found == expected

@@ -13,6 +13,7 @@ from contextsvc.salesforce.client import SalesforceApi
 from contextsvc.salesforce.writeback import FieldMapError, parse_field_map, plan_writeback, push
 from contextsvc.store.engine import create_engine
 from tests.salesforce_org import load_org, settings, sync_once
+from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -94,7 +95,7 @@ def test_dry_run_prints_the_diff_and_sends_nothing(org_dir, fake, tmp_path, monk
     db = tmp_path / "sf.db"
     asyncio.run(sync_once(db, fake))
     before = len(fake.org.requests)
-    for name, value in {"DATABASE_URL": f"sqlite+aiosqlite:///{db}", "SALESFORCE_WRITEBACK_FIELDS": "windows.30d.calls=Calls_30d__c"}.items():
+    for name, value in {"DATABASE_URL": url_for(db), "SALESFORCE_WRITEBACK_FIELDS": "windows.30d.calls=Calls_30d__c"}.items():
         monkeypatch.setenv(f"CONTEXTSVC_{name}", value)
     assert contextsvc(["salesforce", "writeback", "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -12,9 +12,7 @@ path must list exactly the person's segments.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
@@ -160,8 +158,7 @@ async def _brute_force(engine, segments: Segments, now: datetime) -> tuple[dict[
     return expected, contexts
 
 
-async def scenario(people_conditions, account_condition, steps, db: Path) -> None:
-    url = f"sqlite+aiosqlite:///{db}"
+async def scenario(people_conditions, account_condition, steps, url: str) -> None:
     engine = create_engine(url)
     await create_schema(engine)
     clock = Clock()
@@ -196,7 +193,8 @@ async def scenario(people_conditions, account_condition, steps, db: Path) -> Non
                 listed = {s["id"] for s in msgspec.json.decode(served.json(clock.now))["segments"]}
                 assert listed == {s for s, members in expected.items() if individual_id in members}
     finally:
-        read_engine.dispose()
+        if read_engine is not None:
+            read_engine.dispose()
         await writer.stop()
         await engine.dispose()
 
@@ -207,6 +205,6 @@ async def scenario(people_conditions, account_condition, steps, db: Path) -> Non
     conditions("account"),
     st.lists(step_strategy, min_size=3, max_size=7),
 )
-def test_membership_equals_brute_force_over_every_context_at_random_times(people, account, steps):
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(scenario(people, account, steps, Path(tmp) / "db.sqlite"))
+def test_membership_equals_brute_force_over_every_context_at_random_times(databases, people, account, steps):
+    with databases.fresh() as url:
+        asyncio.run(scenario(people, account, steps, url))

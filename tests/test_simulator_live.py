@@ -10,12 +10,13 @@ import pytest
 
 from simulator.cli import main as simulator
 from tests.live import live_server
+from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 
 def test_stream_and_verify_work_end_to_end_against_a_live_service(tmp_path):
-    with live_server(tmp_path / "db.sqlite", "sim-key") as (base, _):
+    with live_server(url_for(tmp_path / "db.sqlite"), "sim-key") as (base, _):
         # --freshness: after each acknowledged batch, one of its calls must show in its
         # person's context. The bound is loose on purpose: with 2,000-call batches a read can
         # wait while the writer works through the next batch on the same event loop (p99

@@ -12,11 +12,12 @@ from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.pipeline.profiles import ProfileWriter
 from contextsvc.pipeline.writer import Writer
 from tests.helpers import PICKLIST, call_event, work
+from tests.helpers import url_for
 
 
 @pytest.fixture
 async def writer(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/w.db")
+    engine = create_engine(url_for(tmp_path / "w.db"))
     await create_schema(engine)
     w = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100))
     await w.start()

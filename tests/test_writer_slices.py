@@ -15,11 +15,12 @@ from contextsvc.pipeline.writer import Writer
 from tests.helpers import T0, call_event
 from tests.conftest import Recorder
 from tests.helpers import PICKLIST, work
+from tests.helpers import url_for
 
 
 @pytest.fixture
 async def writer(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/s.db")
+    engine = create_engine(url_for(tmp_path / "s.db"))
     await create_schema(engine)
     w = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 1000), ProfileCache(1000), commit_slice=50)
     w.observe(recorder := Recorder())

@@ -2,7 +2,8 @@
 written with the change, stream events published after commit.
 
 Producers:
-- calls: a new call (or a new version) whose disposition gains a flag -> call_flagged
+- calls: every new call (or new version) -> call_logged; one whose disposition gains a
+  flag -> call_flagged
 - segments (store/segments.py listener): enter/leave -> segment_entered / segment_left;
   a threshold rule owns a hidden segment, whose enters are threshold_crossed
 - anyone else: `activation.emit(conn, Occurrence(...))` inside a writer transaction
@@ -22,6 +23,7 @@ from contextsvc.activation import outbox
 from contextsvc.activation.model import (
     CALL_FLAGS,
     CallFlagTrigger,
+    CallTrigger,
     ChangeEvent,
     Occurrence,
     RuleSpec,
@@ -32,6 +34,7 @@ from contextsvc.activation.model import (
     WebhookTarget,
     matches,
 )
+from contextsvc.calls import Call
 from contextsvc.ingest import Picklist
 from contextsvc.activation import tables as t
 from contextsvc.store import bulk_insert
@@ -111,6 +114,9 @@ class Activation(BatchObserver):
         self._pending.clear()
 
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
+        if any(isinstance(r.trigger, CallTrigger) for r in self.rules.values()):
+            for call_id, call in changes.calls.items():
+                self.emit(conn, call_logged(call_id, call, changes, self.picklist))
         if not any(isinstance(r.trigger, CallFlagTrigger) for r in self.rules.values()):
             return
         meaning = self.picklist.meaning
@@ -129,7 +135,7 @@ class Activation(BatchObserver):
                 "call_flagged", "individual", owner, changes.now_us,
                 {"call_id": call_id, "disposition": call.disposition, "flags": list(flags),
                  "started_at": call.started_at.isoformat(), "direction": call.direction, "rep_id": call.rep_id},
-                {"disposition": before.disposition} if before is not None else None,
+                {"disposition": before.call.disposition} if before is not None else None,
                 flags=flags,
             ))
 
@@ -255,3 +261,29 @@ def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us:
     except ValidationFailed as exc:
         fields = [FieldError(f.field.replace("condition", "trigger", 1), f.code, f.message) for f in exc.fields]
         raise ValidationFailed("the threshold is invalid", fields, details=exc.details) from None
+
+
+def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Picklist) -> Occurrence:
+    """A call as it landed: what happened, who it resolved to, and how (the identity rule,
+    and whoever this call merged into that person). No phone or email: the event names
+    the person by name, as every context:read key may see it."""
+    owner = changes.call_owner.get(call_id)
+    profile = changes.profiles.get(owner) if owner else None
+    name = company = None
+    if profile is not None:
+        name = " ".join(filter(None, [profile.person.first_name, profile.person.last_name])) or None
+        company = profile.person.company
+    merged = [{"merged_id": m.merged_id, "rule": m.rule} for m in changes.merges if m.evidence.get("call_id") == call_id]
+    before = changes.replaced.get(call_id)
+    return Occurrence(
+        "call_logged", "call", call_id, changes.now_us,
+        {
+            "call_id": call_id, "direction": call.direction, "started_at": call.started_at.isoformat(),
+            "disposition": call.disposition, "disposition_text": call.disposition_text,
+            "connect": picklist.meaning(call.disposition).connect, "talk_seconds": call.talk_seconds,
+            "rep_id": call.rep_id, "queue": call.queue, "individual_id": owner,
+            "name": name, "company": company,
+            "resolution": {"rule": changes.call_rules.get(call_id), "merged": merged},
+        },
+        {"disposition": before.call.disposition} if before is not None else None,
+    )

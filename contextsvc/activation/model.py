@@ -26,6 +26,11 @@ class CallFlagTrigger(msgspec.Struct, tag="call_flag", tag_field="type", forbid_
     flags: list[str]
 
 
+class CallTrigger(msgspec.Struct, tag="call", tag_field="type", forbid_unknown_fields=True):
+    """Every call that lands (a new call or a new version of one), whatever its outcome,
+    with the person it resolved to and how: for live dashboards and for mirroring calls."""
+
+
 class SegmentTrigger(msgspec.Struct, tag="segment", tag_field="type", forbid_unknown_fields=True):
     """Someone (or an account) enters or leaves a segment."""
 
@@ -49,7 +54,7 @@ class EventTrigger(msgspec.Struct, tag="event", tag_field="type", forbid_unknown
     event_type: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
-Trigger = Union[CallFlagTrigger, SegmentTrigger, ThresholdTrigger, EventTrigger]
+Trigger = Union[CallFlagTrigger, CallTrigger, SegmentTrigger, ThresholdTrigger, EventTrigger]
 
 
 class WebhookTarget(msgspec.Struct, tag="webhook", tag_field="type", forbid_unknown_fields=True):
@@ -73,7 +78,7 @@ class RuleSpec(msgspec.Struct, forbid_unknown_fields=True):
 class Occurrence(msgspec.Struct, frozen=True):
     """What happened, before any rule turns it into an event."""
 
-    event_type: str  # call_flagged | segment_entered | segment_left | threshold_crossed | <producer's type>
+    event_type: str  # call_logged | call_flagged | segment_entered | segment_left | threshold_crossed | <producer's type>
     source_object: str  # individual | account | call | ...
     source_id: str
     at_us: int
@@ -100,6 +105,8 @@ class ChangeEvent(msgspec.Struct):
 def matches(trigger: Trigger, occurrence: Occurrence, hidden_segment_id: str | None) -> bool:
     if isinstance(trigger, CallFlagTrigger):
         return occurrence.event_type == "call_flagged" and any(f in trigger.flags for f in occurrence.flags)
+    if isinstance(trigger, CallTrigger):
+        return occurrence.event_type == "call_logged"
     if isinstance(trigger, SegmentTrigger):
         return occurrence.segment_id == trigger.segment_id and (
             (occurrence.event_type == "segment_entered" and "enter" in trigger.on)

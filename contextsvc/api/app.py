@@ -22,6 +22,8 @@ from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
+from contextsvc.api.daily import daily_calls
+from contextsvc.api.demo import demo_console
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         ready,
         openapi_30,
         mcp_handler(mcp),
+        demo_console, daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
     ]
     if instruments is not None:
         handlers.append(metrics_handler(settings.metrics_key))

@@ -2,16 +2,22 @@
 API key). /health (api/system.py) stays as it was, for whoever already watches it.
 
 Live: the process answers (restart it when this fails). Ready: it can do its job — the
-database answers, the writer takes writes and the schema is the one this code expects
-(send it no traffic while this fails); 503 with the reason of each failed check.
+database answers, the writer takes writes and the schema is at the revision this code
+expects (send it no traffic while this fails); 503 with the reason of each failed check.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 from litestar import Request, Response, get
 
 from contextsvc.api.services import service_of
-from contextsvc.store import schema_drift
+from contextsvc.store import UPGRADE_COMMAND, head_revision, revision_of
+
+
+# The code's newest revision: read from the migration scripts once, not at every probe.
+_head = cache(head_revision)
 
 
 @get("/health/live", tags=["system"], summary="Liveness: the process answers")
@@ -24,13 +30,10 @@ async def ready(request: Request) -> Response[dict]:
     service = service_of(request)
     checks = {"writer": "ok" if service.writer.running else (service.writer.failed or "stopped")}
     try:
-        async with service.engine.connect() as conn:
-            missing = await conn.run_sync(schema_drift)
+        current, head = await revision_of(service.engine), _head()
         checks["database"] = "ok"
         checks["schema"] = (
-            "ok"
-            if not missing
-            else "missing " + ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            "ok" if current == head else f"at revision {current or 'none'}, needs {head}: run `{UPGRADE_COMMAND}`"
         )
     except Exception as exc:  # a probe reports failures, it does not raise them
         checks["database"] = f"error: {type(exc).__name__}"

@@ -1,10 +1,10 @@
-"""The `contextsvc` command: serve, rebuild, retention, quality, openapi, salesforce."""
+"""The `contextsvc` command: serve, db, rebuild, retention, quality, openapi, salesforce."""
 
 from __future__ import annotations
 
 import argparse
 
-from contextsvc.cli import maintenance, salesforce, serve
+from contextsvc.cli import database, maintenance, salesforce, serve
 from contextsvc.settings import Settings
 from contextsvc.telemetry import configure_logging
 
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve.add_commands(commands)
     maintenance.add_commands(commands)
+    database.add_commands(commands)
     salesforce.add_commands(commands)
     return parser
 

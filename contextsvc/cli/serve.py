@@ -12,6 +12,26 @@ from contextsvc.settings import Settings
 from contextsvc.telemetry import logging_config
 
 
+def _schema_ready(settings: Settings) -> bool:
+    """Before any worker starts: the schema at the newest revision (SQLite upgrades itself),
+    or one clear line saying what to run instead of a traceback per worker."""
+    import asyncio
+
+    from contextsvc.service import open_database
+    from contextsvc.store import SchemaOutdated
+
+    async def check() -> None:
+        async with open_database(settings):
+            pass
+
+    try:
+        asyncio.run(check())
+    except SchemaOutdated as exc:
+        print(f"contextsvc serve: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _serve(args: argparse.Namespace) -> int:
     # Read by create_app in whichever process serves (granian serves from a child).
     if args.log_level:
@@ -19,6 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.access_log:
         os.environ["CONTEXTSVC_ACCESS_LOG"] = "all"
     settings = Settings.from_env()
+    if not _schema_ready(settings):
+        return 2
     if not settings.api_keys.strip():
         key = secrets.token_urlsafe(24)
         os.environ["CONTEXTSVC_API_KEYS"] = key

@@ -11,5 +11,6 @@ from contextsvc.context.prompt import render
 from contextsvc.context.tokens import count_tokens
 from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
 from contextsvc.context.reads import ContextReads
+from contextsvc.context.daily import DayCounts, daily_counts
 
-__all__ = ["agent_view", "AgentCallContext", "assemble", "CallContext", "ContextMemo", "ContextReads", "count_tokens", "Disclosure", "FULL", "mask_email", "mask_phone", "mask_text", "MemoKey", "person_view", "PersonView", "redact", "related_views", "RelatedView", "render", "RenderedContext", "SegmentRef", "Signal", "signals", "Summary", "summary", "Trend", "trend", "Velocity", "velocity", "Window", "window", "WINDOWS"]
+__all__ = ["agent_view", "AgentCallContext", "assemble", "CallContext", "ContextMemo", "ContextReads", "count_tokens", "daily_counts", "DayCounts", "Disclosure", "FULL", "mask_email", "mask_phone", "mask_text", "MemoKey", "person_view", "PersonView", "redact", "related_views", "RelatedView", "render", "RenderedContext", "SegmentRef", "Signal", "signals", "Summary", "summary", "Trend", "trend", "Velocity", "velocity", "Window", "window", "WINDOWS"]

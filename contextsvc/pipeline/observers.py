@@ -42,6 +42,7 @@ class BatchChanges(msgspec.Struct):
     # erased, past retention): subtract it, then add `calls`
     replaced: dict[str, ReplacedCall] = {}
     merges: list[Merge] = []  # individuals merged in this batch
+    call_rules: dict[str, str] = {}  # call id -> the identity rule that resolved it (new, phone, ...)
     shared_lines: list[str] = []  # numbers detected as shared lines in this batch
 
 

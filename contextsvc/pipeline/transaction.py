@@ -100,7 +100,8 @@ def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: date
 
 
 def _changes(ctx: BatchContext, pending: _Pending, update: ProfileUpdate, results, work, now_us: int) -> BatchChanges:
-    owners = {call_id: row["individual_id"] for call_id, row in (*pending.inserts.items(), *pending.updates.items())}
+    rows = (*pending.inserts.items(), *pending.updates.items())
+    owners = {call_id: row["individual_id"] for call_id, row in rows}
     return BatchChanges(
         version=ctx.version,
         now_us=now_us,
@@ -113,6 +114,7 @@ def _changes(ctx: BatchContext, pending: _Pending, update: ProfileUpdate, result
         work=work,
         merges=pending.merges,
         shared_lines=[row["phone"] for row in pending.shared_lines],
+        call_rules={call_id: row["resolution_rule"] for call_id, row in rows},
     )
 
 

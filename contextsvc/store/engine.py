@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Connection, Engine, event, inspect, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -90,22 +90,6 @@ def pause_for_readers() -> None:
     Outside a greenlet (a plain synchronous connection) there is no loop to yield to."""
     if in_greenlet():
         await_only(asyncio.sleep(0))
-
-
-def schema_drift(conn: Connection) -> list[str]:
-    """What the database lacks of the schema this code expects (tables, columns): empty
-    when it is current. Readiness reports it: a server on an old schema fails at its
-    first write to a missing column, not at start-up."""
-    inspector = inspect(conn)
-    present = set(inspector.get_table_names())
-    missing = []
-    for name, table in sorted(metadata.tables.items()):
-        if name not in present:
-            missing.append(f"table {name}")
-            continue
-        columns = {column["name"] for column in inspector.get_columns(name)}
-        missing += [f"column {name}.{column.name}" for column in table.columns if column.name not in columns]
-    return missing
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -66,7 +66,10 @@ identifiers = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("individual_id", String(32), nullable=False, index=True),
     Column("kind", String(16), nullable=False),
-    Column("value", String(320), nullable=False),
+    # Compared byte-wise on every backend: find_person's prefix search is a range scan on
+    # (kind, value), which under a linguistic collation would neither use the index nor
+    # bound the range correctly. (SQLite compares bytes already.)
+    Column("value", String(320).with_variant(String(320, collation="C"), "postgresql"), nullable=False),
     Column("display", String(320)),
     Column("rule", String(32), nullable=False),
     Column("evidence", JsonText, nullable=False),

@@ -1,0 +1,1 @@
+"""Throwaway servers (PostgreSQL, Redis) from installed binaries, for tests, benchmarks and demos."""
