@@ -213,3 +213,24 @@ async def test_metrics_can_be_turned_off(client_for):
     async with client_for(metrics=False, access_log="off") as api:
         assert (await api.get("/metrics")).status_code == 404
         assert "x-request-id" not in (await api.get("/health")).headers
+
+
+def test_the_request_histogram_renders_cumulative_buckets():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from contextsvc.telemetry import RequestHistogram
+
+    histogram = RequestHistogram("t_seconds", "test", ["route"], (0.001, 0.01, 0.1))
+    registry = CollectorRegistry()
+    registry.register(histogram)
+    series = histogram.series("/a")
+    for seconds in (0.0005, 0.001, 0.002, 0.05, 3.0):  # as api/observe.py counts them
+        from bisect import bisect_left
+
+        series[bisect_left(histogram.bounds, seconds)] += 1
+        series[-1] += seconds
+    metrics = Scrape(generate_latest(registry).decode())
+    buckets = {le: metrics.value("t_seconds_bucket", route="/a", le=le) for le in ("0.001", "0.01", "0.1", "+Inf")}
+    assert buckets == {"0.001": 2, "0.01": 3, "0.1": 4, "+Inf": 5}  # le is inclusive
+    assert metrics.value("t_seconds_count", route="/a") == 5
+    assert metrics.value("t_seconds_sum", route="/a") == pytest.approx(3.0535)

@@ -4,7 +4,7 @@ without personal data, and OpenTelemetry tracing (README "Operating it")."""
 from __future__ import annotations
 
 from contextsvc.telemetry.exposition import CONTENT_TYPE, ServiceMetrics, Telemetry
-from contextsvc.telemetry.instruments import BoundedLabel, Instruments
+from contextsvc.telemetry.instruments import LATENCY_BUCKETS, BoundedLabel, Instruments, RequestHistogram
 from contextsvc.telemetry.logs import REQUEST_ID, REQUEST_LOGGER, configure_logging, logging_config
 from contextsvc.telemetry.recorders import IngestMetrics, commit_recorder, webhook_recorder
 from contextsvc.telemetry.tracing import exporter_names, span_exporter, tracer_provider_from_env
@@ -16,9 +16,11 @@ __all__ = [
     "CONTENT_TYPE",
     "IngestMetrics",
     "Instruments",
+    "LATENCY_BUCKETS",
     "logging_config",
     "REQUEST_ID",
     "REQUEST_LOGGER",
+    "RequestHistogram",
     "ServiceMetrics",
     "Telemetry",
     "exporter_names",
