@@ -105,7 +105,7 @@ def main() -> None:
     ingest = measure_ingest(server=chosen, seconds=s)
     console.print("[dim]simulator[/]")
     sim_rate, sim_calls = simulator_rate(365)
-    observability = measure_observability(small, s, rounds=3, server=chosen)
+    observability = measure_observability(small, max(2, s // 2), rounds=10, server=chosen)
     chart(warm["sweep"], warm["baseline_throughput"]["rps"], chosen)
 
     ratio = warm["context_throughput"]["rps"] / warm["baseline_throughput"]["rps"]
@@ -152,7 +152,7 @@ def main() -> None:
         sweep.add_row(f"{p['offered']:,.0f}", f"{p['rps']:,.0f}", f"{p['p50_ms']:.2f}", f"{p['p99_ms']:.2f}")
     console.print(sweep)
     console.print(f"chart: {CHART.relative_to(REPO_ROOT)}")
-    console.print(observability_table(observability, s))
+    console.print(observability_table(observability, max(2, s // 2)))
     results.update(servers=servers, chosen=chosen, warm=warm, cold=cold, small_warm=small_warm, small_cold=small_cold,
                    ingest=ingest, simulator={"calls_per_s": sim_rate, "calls": sim_calls}, observability=observability)
     (BENCH_DIR / "results.json").write_bytes(msgspec.json.format(msgspec.json.encode(results)))

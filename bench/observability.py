@@ -1,24 +1,23 @@
 """What metrics and logging cost warm context reads, measured in one run.
 
-    .venv/bin/python -m bench.observability [--seconds 8] [--rounds 3]
+    .venv/bin/python -m bench.observability [--seconds 4] [--rounds 10]
 
-Three server configurations, each its own `contextsvc serve` process on the same data,
-under the same wrk load (32 connections, warm context reads of 1,000 people):
+Three `contextsvc serve` processes on the same data, side by side:
 
 - off: CONTEXTSVC_METRICS=false, CONTEXTSVC_ACCESS_LOG=off, log level WARNING;
 - on: the defaults — metrics (request histogram, scrape-time collectors), JSON logs at
   INFO, failed and slow requests logged — with /metrics scraped every second;
 - every request: as on, plus CONTEXTSVC_ACCESS_LOG=all (one JSON line per request).
 
-The configurations run interleaved (off, on, every, off, on, every, …) so a change in
-the machine's load falls on all of them alike; each figure is the median of its rounds
-and the ratio on / off is the target (≥ 0.95). Logs go to a file, as a log collector
-would read them.
+Each round gives each server in turn a wrk burst of warm context reads (32 connections,
+1,000 people, every read a memo hit) while the others idle; the ratio on / off is taken
+within each round and the median over the rounds is the figure (target ≥ 0.95). On a
+machine shared with other work, throughput moves from one minute to the next; bursts
+seconds apart see the same machine. Logs go to files, as a collector would read them.
 
-Throughput on a shared machine moves with whatever else runs, so each run also records
-the CPU the server's processes spent per request (user + system, from /proc): the ratio of
-those, off / on, is what throughput would be if the server had the cores to itself, and
-it holds still under other load.
+Each burst also records the CPU the server's processes spent per read (user + system,
+from /proc): off / on of that is the throughput ratio of a server with the cores to
+itself, and it moves less with other load.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import os
 import statistics
 import tempfile
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -84,64 +84,77 @@ def group_cpu_seconds(group: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(db: Path, name: str, paths: list[str], seconds: int, server: str) -> dict:
-    level, env = CONFIGS[name]
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "server.log"
-        url = f"sqlite+aiosqlite:///{db}"
-        with live_server(url, KEY, server=server, log_level=level, output=log, cache_size="200000", **env) as (
-            base,
-            proc,
-        ):
-            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
-                for path in paths:
-                    client.get(path).raise_for_status()
-            cpu = group_cpu_seconds(proc.pid)  # its own session: the group id is its pid
-            if env["metrics"] == "true":
-                with Scraper(base) as scraper:
-                    result = wrk(base, paths, 32, seconds)
-                result["scrapes"], result["scrape_failures"] = scraper.scrapes, scraper.failures
-            else:
-                result = wrk(base, paths, 32, seconds)
-            result["cpu_us_per_read"] = (group_cpu_seconds(proc.pid) - cpu) / (result["rps"] * seconds) * 1e6
-        result["log_lines"] = sum(1 for _ in log.open())
+def burst(base: str, pid: int, paths: list[str], seconds: int, scraped: bool) -> dict:
+    """One wrk burst against one server, with its CPU per read (and the scraper if it has /metrics)."""
+    cpu = group_cpu_seconds(pid)  # its own session: the group id is its pid
+    if scraped:
+        with Scraper(base) as scraper:
+            result = wrk(base, paths, 32, seconds)
+        result["scrapes"], result["scrape_failures"] = scraper.scrapes, scraper.failures
+    else:
+        result = wrk(base, paths, 32, seconds)
+    result["cpu_us_per_read"] = (group_cpu_seconds(pid) - cpu) / (result["rps"] * seconds) * 1e6
     return result
 
 
-def measure_observability(db: Path, seconds: int, rounds: int = 3, server: str = "granian") -> dict:
+def measure_observability(db: Path, seconds: int, rounds: int = 10, server: str = "granian") -> dict:
+    """The three servers run side by side (idle but for their burst), and each round gives
+    every one a burst in turn: rounds seconds apart see about the same machine, so the
+    ratio of each round's bursts is the figure; the medians of those are reported."""
     paths = [f"/v1/context/{i}" for i in individuals(db, 1000)]
     runs: dict[str, list[dict]] = {name: [] for name in CONFIGS}
-    for round_ in range(rounds):
-        for name in CONFIGS:
-            console.print(f"[dim]observability cost: round {round_ + 1}/{rounds}, {name}[/]")
-            runs[name].append(one_run(db, name, paths, seconds, server))
-    summary = {
+    url = f"sqlite+aiosqlite:///{db}"
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
+        running = {}
+        for name, (level, env) in CONFIGS.items():
+            log = Path(tmp) / f"{name}.log"
+            base, proc = servers.enter_context(
+                live_server(url, KEY, server=server, log_level=level, output=log, cache_size="200000", **env)
+            )
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
+                for path in paths:
+                    client.get(path).raise_for_status()  # warm: every read below is a memo hit
+            running[name] = (base, proc.pid, env["metrics"] == "true", log)
+        for round_ in range(rounds):
+            console.print(f"[dim]observability cost: round {round_ + 1}/{rounds}[/]")
+            for name, (base, pid, scraped, _) in running.items():
+                runs[name].append(burst(base, pid, paths, seconds, scraped))
+        lines = {name: sum(1 for _ in log.open()) for name, (_, _, _, log) in running.items()}
+    summary: dict = {
         name: {
             "rps": statistics.median(r["rps"] for r in results),
             "runs": [round(r["rps"]) for r in results],
             "p99_ms": statistics.median(r["p99_ms"] for r in results),
             "cpu_us_per_read": statistics.median(r["cpu_us_per_read"] for r in results),
             "non2xx": sum(r["non2xx"] for r in results),
-            "log_lines": sum(r["log_lines"] for r in results),
+            "log_lines": lines[name],
             "scrapes": sum(r.get("scrapes", 0) for r in results),
             "scrape_failures": sum(r.get("scrape_failures", 0) for r in results),
         }
         for name, results in runs.items()
     }
-    summary["ratio_on_off"] = summary["on"]["rps"] / summary["off"]["rps"]
-    summary["ratio_every_off"] = summary["every request"]["rps"] / summary["off"]["rps"]
+
+    def paired(name: str, key: str, invert: bool = False) -> float:
+        ratios = [
+            (o[key] / r[key]) if invert else (r[key] / o[key]) for r, o in zip(runs[name], runs["off"], strict=True)
+        ]
+        return statistics.median(ratios)
+
+    summary["ratio_on_off"] = paired("on", "rps")
+    summary["ratio_every_off"] = paired("every request", "rps")
     # Reads per CPU-second, on / off: the throughput ratio of a server with the cores to itself.
-    summary["cpu_ratio_on_off"] = summary["off"]["cpu_us_per_read"] / summary["on"]["cpu_us_per_read"]
-    summary["cpu_ratio_every_off"] = summary["off"]["cpu_us_per_read"] / summary["every request"]["cpu_us_per_read"]
+    summary["cpu_ratio_on_off"] = paired("on", "cpu_us_per_read", invert=True)
+    summary["cpu_ratio_every_off"] = paired("every request", "cpu_us_per_read", invert=True)
     return summary
 
 
 def table(result: dict, seconds: int) -> Table:
     out = Table(
-        title=f"warm context reads: metrics and logging off vs on (wrk 32 conns, {seconds} s per run, "
-        f"median of {len(result['off']['runs'])} interleaved runs)"
+        title=f"warm context reads: metrics and logging off vs on (wrk 32 conns, {len(result['off']['runs'])} rounds "
+        f"of a {seconds} s burst each; ratios: median of the rounds' ratios)"
     )
-    columns = ("configuration", "reads/s", "runs", "server CPU µs/read", "p99 ms", "log lines", "scrapes", "non-2xx")
+    columns = ("configuration", "reads/s (median)", "rounds", "server CPU µs/read", "p99 ms", "log lines", "scrapes",
+               "non-2xx")  # fmt: skip
     for column in columns:
         out.add_column(column)
     for name in CONFIGS:
@@ -160,8 +173,8 @@ def table(result: dict, seconds: int) -> Table:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=4, help="per burst")
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--server", default="granian")
     args = parser.parse_args()
     result = measure_observability(database(10_000, 1_000), args.seconds, args.rounds, args.server)
