@@ -51,7 +51,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Operations (README "Operating it"). Logs: one JSON object per line on standard error
     # ("console": human-readable lines, for `make run`). Request lines: "errors" logs every
     # response of status 400 or more and every request slower than slow_request_ms, "all"
-    # every request (costs ~10% of warm read throughput, BENCHMARKS.md), "off" none.
+    # every request (halves warm-read throughput on two cores: BENCHMARKS.md), "off" none.
     log_level: str = "INFO"
     log_format: str = "json"
     access_log: str = "errors"
