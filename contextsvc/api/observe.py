@@ -95,7 +95,7 @@ class RequestObserver:
                 responded = True
                 elapsed = perf_counter() - started
                 try:
-                    message["headers"].append((_HEADER, request_id))  # type: ignore[union-attr]
+                    message["headers"].append((_HEADER, request_id))  # type: ignore[attr-defined]
                 except (KeyError, AttributeError):  # not a list: ASGI allows any iterable
                     message["headers"] = [*message.get("headers", ()), (_HEADER, request_id)]
                 status = message["status"]

@@ -15,7 +15,6 @@ from litestar import Request, Response, get
 from contextsvc.api.services import service_of
 from contextsvc.store import UPGRADE_COMMAND, head_revision, revision_of
 
-
 # The code's newest revision: read from the migration scripts once, not at every probe.
 _head = cache(head_revision)
 
