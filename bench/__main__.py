@@ -9,8 +9,10 @@
 3. Cold p99 at 1M calls / 100k people, and the 1M / 10k latency ratio (warm and cold).
 4. Batch and single-POST ingest calls/s.
 5. Simulator generation calls/s.
-6. Warm context reads with metrics and logging off, on, and logging every request
-   (bench/observability.py: interleaved runs, median, ratio on / off).
+6. PostgreSQL beside SQLite: warm and cold reads, batch and single-POST ingest, on the
+   same calls (a PostgreSQL the benchmark starts itself, its data under var/bench/).
+7. Warm context reads with metrics and logging off, on, and logging every request
+   (bench/observability.py: three servers side by side, paired bursts, ratio on / off).
 
 wrk (C) generates the load on the same 2 cores; Python clients only for batch ingest.
 Figures land in var/bench/results.json; BENCHMARKS.md records them with this command.
@@ -27,12 +29,13 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from bench.context import individuals, measure, sample_payload
-from bench.dataset import BENCH_DIR, database
+from bench.context import measure, sample_payload
+from bench.dataset import BENCH_DIR, database, database_file, individuals
 from bench.ingest import measure_ingest
 from bench.observability import measure_observability
 from bench.observability import table as observability_table
 from contextsvc.settings import REPO_ROOT
+from devservers.postgres import binaries
 
 console = Console()
 SWEEP = [0.1, 0.25, 0.5, 0.75, 0.9]
@@ -74,6 +77,46 @@ def chart(sweep: list[dict], bare_rps: float, server: str) -> None:
     fig.savefig(CHART)
 
 
+def postgres_column(args: argparse.Namespace, server: str, sqlite: dict) -> dict:
+    """The same reads and ingest on PostgreSQL (same calls, same server, PostgreSQL's
+    durable defaults), printed beside SQLite's."""
+    s = args.seconds
+    console.print("[dim]PostgreSQL: warm and cold reads, ingest[/]")
+    big = database(args.calls, args.people, "postgresql")
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = Path(tmp) / "baseline.json"
+        hot = individuals(big, 1000)
+        sample_payload(big, hot[0], baseline)
+        warm = measure(big, s, cache_size=200_000, lookups=hot, baseline=baseline, warm_up=True, server=server)
+    cold = measure(big, s, cache_size=1, lookups=individuals(big, 20_000, seed=2), baseline=None, warm_up=False,
+                   server=server)
+    ingest = measure_ingest(server=server, seconds=s, backend="postgresql")
+    table = Table(title=f"SQLite and PostgreSQL side by side: {args.calls:,} calls / {args.people:,} people, "
+                        f"one {server} worker, load generator on the same 2 cores")
+    for column in ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite", "target", ""):
+        table.add_column(column)
+
+    def side(name: str, a: float, b: float, unit: str, target: str = "", ok: bool | None = None) -> None:
+        table.add_row(name, f"{a:,.2f}{unit}" if a < 100 else f"{a:,.0f}{unit}",
+                      f"{b:,.2f}{unit}" if b < 100 else f"{b:,.0f}{unit}", f"{b / a:.2f}" if a else "—", target,
+                      "" if ok is None else ("ok" if ok else "[red]MISS[/]"))
+
+    warm_ratio = warm["context_throughput"]["rps"] / sqlite["warm"]["context_throughput"]["rps"]
+    side("warm context reads/s", sqlite["warm"]["context_throughput"]["rps"], warm["context_throughput"]["rps"], "",
+         "≥ 0.8× SQLite", warm_ratio >= 0.8)
+    side("warm p99 (4 conns)", sqlite["warm"]["context_latency"]["p99_ms"], warm["context_latency"]["p99_ms"], " ms")
+    side("cold context reads/s", sqlite["cold"]["context_throughput"]["rps"], cold["context_throughput"]["rps"], "")
+    side("cold p99 (4 conns)", sqlite["cold"]["context_latency"]["p99_ms"], cold["context_latency"]["p99_ms"], " ms",
+         "≤ 10 ms", cold["context_latency"]["p99_ms"] <= 10)
+    side("batch ingest calls/s", sqlite["ingest"]["batch_rate"], ingest["batch_rate"], "", "≥ SQLite",
+         ingest["batch_rate"] >= sqlite["ingest"]["batch_rate"])
+    side("single POST calls/s", sqlite["ingest"]["single_rate"], ingest["single_rate"], "")
+    errors = sum(r["non2xx"] for m in (warm, cold) for k, r in m.items() if k != "sweep") + ingest["single_non2xx"]
+    table.add_row("non-2xx responses (PostgreSQL)", "", str(errors), "", "0", "ok" if errors == 0 else "[red]MISS[/]")
+    console.print(table)
+    return {"warm": warm, "cold": cold, "ingest": ingest}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=8, help="per wrk phase")
@@ -105,7 +148,7 @@ def main() -> None:
     ingest = measure_ingest(server=chosen, seconds=s)
     console.print("[dim]simulator[/]")
     sim_rate, sim_calls = simulator_rate(365)
-    observability = measure_observability(small, max(2, s // 2), rounds=10, server=chosen)
+    observability = measure_observability(database_file(10_000, 1_000), max(2, s // 2), rounds=10, server=chosen)
     chart(warm["sweep"], warm["baseline_throughput"]["rps"], chosen)
 
     ratio = warm["context_throughput"]["rps"] / warm["baseline_throughput"]["rps"]
@@ -154,7 +197,12 @@ def main() -> None:
     console.print(f"chart: {CHART.relative_to(REPO_ROOT)}")
     console.print(observability_table(observability, max(2, s // 2)))
     results.update(servers=servers, chosen=chosen, warm=warm, cold=cold, small_warm=small_warm, small_cold=small_cold,
-                   ingest=ingest, simulator={"calls_per_s": sim_rate, "calls": sim_calls}, observability=observability)
+                   ingest=ingest, simulator={"calls_per_s": sim_rate, "calls": sim_calls},
+                   observability=observability)
+    if binaries() is None:
+        console.print("[yellow]PostgreSQL column skipped: no PostgreSQL binaries (apt-get install postgresql)[/]")
+    else:
+        results["postgresql"] = postgres_column(args, chosen, {"warm": warm, "cold": cold, "ingest": ingest})
     (BENCH_DIR / "results.json").write_bytes(msgspec.json.format(msgspec.json.encode(results)))
 
 

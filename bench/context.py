@@ -18,8 +18,6 @@ one server process per measurement (wrk as the load generator, on the same 2 cor
 from __future__ import annotations
 
 import argparse
-import random
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.dataset import database
+from bench.dataset import database, individuals
 from bench.wrk import wrk as run_wrk
 from tests.live import live_server
 
@@ -35,17 +33,11 @@ KEY = "bench-key"
 console = Console()
 
 
-def individuals(db: Path, count: int, seed: int = 1) -> list[str]:
-    with sqlite3.connect(db) as conn:
-        ids = [row[0] for row in conn.execute("SELECT individual_id FROM profiles ORDER BY individual_id")]
-    return random.Random(seed).sample(ids, min(count, len(ids)))
-
-
 def wrk(base: str, paths: list[str], connections: int, seconds: int, **kw) -> dict:
     return run_wrk(base, paths, connections, seconds, KEY, **kw)
 
 
-def measure(db: Path, seconds: int, *, cache_size: int, lookups: list[str], baseline: Path | None, warm_up: bool,
+def measure(db: str, seconds: int, *, cache_size: int, lookups: list[str], baseline: Path | None, warm_up: bool,
             server: str = "granian", sweep: list[float] = (), latency: bool = True) -> dict:
     """wrk phases against one server process; `sweep`: offered rates as shares of the
     measured maximum, for the latency-versus-throughput curve."""
@@ -78,7 +70,7 @@ def measure(db: Path, seconds: int, *, cache_size: int, lookups: list[str], base
     return results
 
 
-def sample_payload(db: Path, individual_id: str, out: Path) -> int:
+def sample_payload(db: str, individual_id: str, out: Path) -> int:
     with live_server(db, KEY, cache_size="10") as (base, _):
         body = httpx.get(f"{base}/v1/context/{individual_id}", headers={"Authorization": f"Bearer {KEY}"}).content
     out.write_bytes(body)

@@ -16,13 +16,13 @@ import re
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from bench.dataset import fresh_database
 from bench.traffic import calls
 from bench.wrk import ensure_wrk
 from tests.live import live_server
@@ -86,12 +86,11 @@ def single_phase(base: str, seconds: int, connections: int) -> tuple[float, int,
 
 
 def measure_ingest(*, calls_total: int = 200_000, people: int = 20_000, batch: int = 5000, seconds: int = 15,
-                   connections: int = 64, server: str = "granian") -> dict:
+                   connections: int = 64, server: str = "granian", backend: str = "sqlite") -> dict:
     events = calls(calls_total, people)
-    with tempfile.TemporaryDirectory() as tmp:
-        with live_server(Path(tmp) / "bench.db", KEY, server=server) as (base, _):
-            elapsed, statuses = asyncio.run(batch_phase(base, events, batch, 2))
-            single_rate, non2xx, p99 = single_phase(base, seconds, connections)
+    with fresh_database(backend) as url, live_server(url, KEY, server=server) as (base, _):
+        elapsed, statuses = asyncio.run(batch_phase(base, events, batch, 2))
+        single_rate, non2xx, p99 = single_phase(base, seconds, connections)
     return {"batch_rate": calls_total / elapsed, "batch_seconds": elapsed, "batch_statuses": statuses,
             "single_rate": single_rate, "single_non2xx": non2xx, "single_p99": p99}
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -34,8 +35,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.context import KEY, individuals, wrk
-from bench.dataset import database
+from bench.context import KEY, wrk
+from bench.dataset import database_file, individuals
 from tests.live import live_server
 
 console = Console()
@@ -98,16 +99,19 @@ def burst(base: str, pid: int, paths: list[str], seconds: int, scraped: bool) ->
 
 
 def measure_observability(db: Path, seconds: int, rounds: int = 10, server: str = "granian") -> dict:
-    """The three servers run side by side (idle but for their burst), and each round gives
-    every one a burst in turn: rounds seconds apart see about the same machine, so the
-    ratio of each round's bursts is the figure; the medians of those are reported."""
-    paths = [f"/v1/context/{i}" for i in individuals(db, 1000)]
+    """The three servers run side by side (idle but for their burst), each on its own copy
+    of the SQLite file `db` (one server per database), and each round gives every one a
+    burst in turn: rounds seconds apart see about the same machine, so the ratio of each
+    round's bursts is the figure; the medians of those are reported."""
+    paths = [f"/v1/context/{i}" for i in individuals(f"sqlite+aiosqlite:///{db}", 1000)]
     runs: dict[str, list[dict]] = {name: [] for name in CONFIGS}
-    url = f"sqlite+aiosqlite:///{db}"
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         running = {}
-        for name, (level, env) in CONFIGS.items():
-            log = Path(tmp) / f"{name}.log"
+        for number, (name, (level, env)) in enumerate(CONFIGS.items()):
+            log = Path(tmp) / f"{number}.log"
+            copy = Path(tmp) / f"{number}.db"
+            shutil.copyfile(db, copy)
+            url = f"sqlite+aiosqlite:///{copy}"
             base, proc = servers.enter_context(
                 live_server(url, KEY, server=server, log_level=level, output=log, cache_size="200000", **env)
             )
@@ -177,7 +181,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--server", default="granian")
     args = parser.parse_args()
-    result = measure_observability(database(10_000, 1_000), args.seconds, args.rounds, args.server)
+    result = measure_observability(database_file(10_000, 1_000), args.seconds, args.rounds, args.server)
     console.print(table(result, args.seconds))
 
 

@@ -27,7 +27,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from bench.dataset import database
+from bench.dataset import database_file
 from bench.traffic import calls as generate_calls
 from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
 from contextsvc.quality import Plausibility, QualityObserver, recount
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--ingest-calls", type=int, default=20_000)
     args = parser.parse_args()
 
-    db = database(args.calls, args.people)
+    db = database_file(args.calls, args.people)
     ensure_counters(db)
     first, last = year_of(db)
     labels = {f"/v1/quality?from={first}&to={last}&group_by={g}": f"report, whole year, by {g}"
@@ -138,7 +138,7 @@ def main() -> None:
     labels["/v1/quality/alerts"] = "alerts"
     paths = list(labels)
     with tempfile.TemporaryDirectory() as tmp:
-        with live_server(db, KEY) as (base, _):
+        with live_server(f"sqlite+aiosqlite:///{db}", KEY) as (base, _):
             timings = time_requests(base, paths, args.repeat)
         table = Table(title=f"GET /v1/quality on {args.calls:,} calls ({first} → {last}), {args.repeat} sequential requests each")
         for column in ("request", "p50 ms", "p99 ms", "max ms", "target"):

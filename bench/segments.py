@@ -19,7 +19,6 @@ import json
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 
@@ -76,7 +75,7 @@ def configure(base: str, receiver_url: str) -> None:
 
 def run(events: list[dict], batch: int, with_segments: bool, receiver_url: str) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        with live_server(Path(tmp) / "bench.db", KEY) as (base, _):
+        with live_server(f"sqlite+aiosqlite:///{tmp}/bench.db", KEY) as (base, _):
             if with_segments:
                 configure(base, receiver_url)
             elapsed, statuses = asyncio.run(batch_phase(base, events, batch, 2))

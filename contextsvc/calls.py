@@ -38,6 +38,7 @@ class Person(msgspec.Struct, gc=False, omit_defaults=True, frozen=True):
     last_name: str | None = None
     company: str | None = None
     title: str | None = None
+    time_zone: str | None = None  # IANA name, validated
 
     @property
     def is_empty(self) -> bool:

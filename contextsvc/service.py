@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
+from datetime import datetime, timezone
 from pathlib import Path
 
 import msgspec
+import requests
 from opentelemetry.trace import Tracer
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, WebhookDispatcher
@@ -29,6 +31,8 @@ from contextsvc.ingest import ItemResult, Normaliser, Picklist, Work
 from contextsvc.insights import InsightCounters
 from contextsvc.pipeline import (
     ErasureReport,
+    REBUILD_NEEDED,
+    RebuildReport,
     ProfileCache,
     ProfileReads,
     ProfileWriter,
@@ -38,13 +42,15 @@ from contextsvc.pipeline import (
     erase,
     key_fingerprint,
     purge_expired,
+    rebuild_profiles,
     retention_loop,
 )
-from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver
-from contextsvc.salesforce import SalesforceApi, SalesforceSync
+from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
+from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
+from contextsvc.salesforce import SalesforceApi, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
-from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata
+from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata, tables
 from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
 from contextsvc.timeutil import DAY_US, micros
 
@@ -115,10 +121,17 @@ class SideBranches:
         self.segments = Segments(picklist, writer)
         self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
         self.activation = Activation(picklist, writer, self.segments)
-        self.insights = InsightCounters(picklist, writer)
+        self.insights = InsightCounters(picklist)
         self.hub = EventHub()
         self.activation.stream_listeners.append(self.hub.publish)
-        writer.observe(self.segments, self.quality, self.activation, self.insights)
+        # DNC lists, account regions and market connect rates by local hour: read by every
+        # context and by the segments that name reachability.* (re-evaluated when they change).
+        rules = CallingRules.load(Path(settings.seed_dir) / "calling-rules.toml")
+        self.reachability = ReachabilityObserver(Inputs(rules, settings.best_time_min_calls), picklist, writer)
+        self.segments.reach = self.reachability.inputs
+        self.reachability.on_inputs_changed.append(self.segments.reevaluate_inputs)
+        self.reachability.after_inputs_changed.append(self.segments.publish)
+        writer.observe(self.segments, self.quality, self.activation, self.insights, self.reachability)
 
     def _alerts_to_activation(self, conn: Connection, alerts: list[QualityAlert]) -> None:
         """Data-quality alerts reach webhooks and the event stream as `quality_alert_raised`."""
@@ -150,6 +163,7 @@ class Service:
         "people",
         "branches",
         "dispatcher",
+        "salesforce",
         "metrics",
     )
 
@@ -161,6 +175,7 @@ class Service:
         writer: Writer,
         profiles: ProfileReads,
         branches: SideBranches,
+        salesforce_session: Callable[[], requests.Session] | None = None,
         tracer: Tracer | None = None,
     ) -> None:
         self.settings = settings
@@ -170,17 +185,31 @@ class Service:
         self.writer = writer
         self.profiles = profiles
         self.branches = branches
-        self.reads = ContextReads(writer, profiles, ContextMemo(settings.context_memo_size), branches.segments, tracer)
+        memo = ContextMemo(settings.context_memo_size)
+        self.reads = ContextReads(writer, profiles, memo, branches.segments, branches.reachability, tracer)
         self.people = PeopleSearch(engine, settings.default_region)
         backoff = Backoff(
             settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
         )
         self.dispatcher = WebhookDispatcher(engine, writer, branches.activation, backoff, settings.webhook_timeout_s)
+        self.salesforce = SalesforceJob(settings, engine, self.salesforce_sync, salesforce_session)
         self.metrics: ServiceMetrics | None = None  # /metrics, when the service was opened with instruments
 
     async def ingest(self, work: list[Work]) -> list[ItemResult]:
         """Commit the work through the writer; answers once all of it is durable."""
         return await self.writer.submit(work)
+
+    async def load_markets(self, rows: list[dict]) -> None:
+        """Accounts' market attributes (insights), in one writer transaction with what they
+        change: a region can name people's time zone, which segments may read."""
+        insights, reachability = self.branches.insights, self.branches.reachability
+
+        def load(conn: Connection) -> None:
+            insights.set_markets(conn, rows)
+            reachability.markets_changed(conn, micros(datetime.now(timezone.utc)))
+
+        await self.writer.run(load)
+        self.branches.segments.publish()
 
     async def erase(self, individual_id: str, presented_key: str) -> ErasureReport:
         """Right to erasure, in order with ingest; the memo forgets the person too."""
@@ -189,11 +218,36 @@ class Service:
         self.reads.forget(set(report.erased_ids))
         return report
 
+    async def rebuild(self, individual_id: str | None = None) -> RebuildReport:
+        """One person's profile (or everyone's) recomputed from the call log, in order with ingest."""
+        report: RebuildReport = await self.writer.run_exclusive(rebuild_profiles(individual_id))
+        if individual_id is None:
+            self.reads.memo.clear()
+        else:
+            self.reads.forget({individual_id})
+        return report
+
+    async def recount_quality(self) -> int:
+        """The data-quality counters recounted from the call log, in order with ingest."""
+        counted: int = await self.writer.run_exclusive(recount_operation(quality_rules(self.settings)[0]))
+        return counted
+
     async def purge_expired(self, policy: RetentionPolicy) -> RetentionReport:
         report: RetentionReport = await self.writer.run_exclusive(purge_expired(policy))
         if report.calls:
             self.reads.memo.clear()  # entries of touched people are unreachable now; free them
         return report
+
+    async def finish_migrations(self) -> None:
+        """A migration that added something the stored calls must teach (store/migrations)
+        left a marker: rebuild everyone now, through the writer, before serving."""
+        markers = tables.markers
+        async with self.engine.connect() as conn:
+            needed = (await conn.execute(select(markers.c.value).where(markers.c.name == REBUILD_NEEDED))).first()
+        if needed:
+            log.warning("a schema migration needs what the stored calls teach: rebuilding every profile now")
+            report = await self.rebuild()
+            log.warning("rebuilt %d profiles from the call log", report.profiles)
 
     def salesforce_sync(self, api: SalesforceApi, **options: Any) -> SalesforceSync:
         """A Salesforce pull that submits through this service's writer."""
@@ -201,12 +255,15 @@ class Service:
         return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, **options)
 
     def jobs(self) -> list[asyncio.Task]:
-        """The server's background work: midnight segment rolls, webhook delivery, and the
-        retention schedule when a policy is set. Cancelled by `open_service` on close."""
+        """The server's background work: midnight segment rolls, webhook delivery, the
+        Salesforce sync when credentials are set, the retention schedule when a policy is.
+        Cancelled by `open_service` on close."""
         tasks = [
             asyncio.create_task(midnight_rolls(self.branches.segments), name="segment-midnight"),
             asyncio.create_task(self.dispatcher.run(), name="webhook-dispatcher"),
         ]
+        if self.salesforce.state.configured:
+            tasks.append(asyncio.create_task(self.salesforce.run(), name="salesforce-sync"))
         policy = retention_policy(self.settings)
         if policy.active:
             interval = self.settings.retention_interval_seconds
@@ -233,7 +290,11 @@ async def open_database(settings: Settings, *, upgrade: bool | None = None) -> A
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, *, jobs: bool = False, telemetry: Telemetry | None = None
+    settings: Settings,
+    *,
+    jobs: bool = False,
+    salesforce_session: Callable[[], requests.Session] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> AsyncIterator[Service]:
     """A running service over settings.database_url: schema created, writer started with
     the side branches, and with `jobs` the background work. Closes everything on exit,
@@ -251,12 +312,13 @@ async def open_service(
             writer.commit_listeners.append(commit_recorder(instruments))
         await writer.start()
         profiles = ProfileReads(engine, create_read_engine(settings.database_url), writer.cache, picklist)
-        service = Service(settings, picklist, engine, writer, profiles, branches, telemetry.tracer)
+        service = Service(settings, picklist, engine, writer, profiles, branches, salesforce_session, telemetry.tracer)
         if instruments is not None:
             service.dispatcher.attempt_listeners.append(webhook_recorder(instruments, settings.webhook_max_attempts))
             service.metrics = ServiceMetrics(
-                instruments, writer, service.reads.memo, branches.hub, branches.segments, engine
+                instruments, writer, service.reads.memo, branches.hub, branches.segments, engine, service.salesforce
             )
+        await service.finish_migrations()
         background = service.jobs() if jobs else []
         try:
             yield service

@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Call notes in contexts, prompts and MCP answers are cut to this many characters
     # (0: no notes). The profile keeps at most 280 per call.
     notes_max_chars: int = 280
+    # Best time to reach (reachability/best.py): a local-hour window is named only with at
+    # least this many outbound calls in it; otherwise "not enough data".
+    best_time_min_calls: int = 20
     # Retention: calls older than this many days are purged (0: kept forever), with
     # shorter limits per source or caller region, e.g. "source:dialer=90,region:DE=30".
     # Checked every retention_interval_seconds while serving, or `contextsvc retention run`.
@@ -97,9 +100,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Re-read records modified this long before the watermark: a record committed late by a
     # long Salesforce transaction can carry an older SystemModstamp. Re-reading is idempotent.
     salesforce_lookback_s: int = 120
-    # --watch: seconds between sync passes; after REQUEST_LIMIT_EXCEEDED the wait doubles
-    # up to salesforce_max_backoff_s.
+    # Seconds between sync passes (the server's schedule, and `salesforce sync --watch`);
+    # after REQUEST_LIMIT_EXCEEDED the wait doubles up to salesforce_max_backoff_s.
+    # The server runs a pass every salesforce_sync_interval_s when credentials are set.
     salesforce_sync_interval_s: float = 60.0
+    # Write changed insight fields back (the field map below) after every server-run pass.
+    salesforce_writeback_after_sync: bool = False
     salesforce_max_backoff_s: float = 3600.0
     # Write-back: context attribute path = Contact/Lead field API name, comma-separated.
     salesforce_writeback_fields: str = (

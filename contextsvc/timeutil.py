@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DAY_US = 86_400 * 1_000_000
@@ -23,3 +25,20 @@ def day_of(us: int) -> int:
 
 def days_ago(days: int) -> str:
     return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=4096)
+def zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone of that name (exact spelling, e.g. America/Chicago), else None.
+    Only names in the time-zone database count: not file paths, not "localtime"."""
+    if name not in _zone_names():
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # pragma: no cover - listed but unreadable
+        return None

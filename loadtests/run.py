@@ -160,7 +160,7 @@ def main() -> int:
     people, tail = dataset.write(out, settings, data)
     console.print(f"seeded {seeded:,} calls ({len(data.world.people):,} prospects); {people:,} read targets; "
                   f"{tail:,} calls queued for the writers ({time.perf_counter() - started:.0f}s)")
-    with live_server(db, KEY, server=args.server) as (base, _):
+    with live_server(settings.database_url, KEY, server=args.server) as (base, _):
         code = run_locust(profile, out, base, args.ui)
         if args.ui:
             return code

@@ -1,5 +1,5 @@
 """Realised rates of a generated scenario beside the reference table's targets and ranges
-(shared/reference/call-traffic.md §2, §5)."""
+(the ranges beside each default in seed/scenarios/default.toml; sources in docs/sources.md)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.salesforce:
         from simulator.salesforce import SalesforceWriter
 
-        salesforce = SalesforceWriter(out / "salesforce", scenario.seed)
+        salesforce = SalesforceWriter(out / "salesforce", scenario, world)
     try:
         count = write(world, traffic, out / "calls.ndjson", out / "truth.ndjson", limit=args.limit, salesforce=salesforce)
     finally:
@@ -69,6 +69,10 @@ def _stream(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     total = sum(statuses.values())
     console.print(f"streamed {total:,} calls in {elapsed:.1f}s ({total / elapsed:,.0f} calls/s): {dict(statuses)}")
+    from simulator.stream import post_dnc
+
+    loaded = post_dnc(world, args.url, args.key)
+    console.print(f"do-not-call list {loaded['list']!r}: {loaded['numbers_on_list']:,} numbers")
     fresh_ok = True
     if lags:
         lags.sort()
@@ -101,10 +105,19 @@ def _verify(args: argparse.Namespace) -> int:
     table.add_row("identity F1", f"{report.f1:.4f}", f"≥ {args.min_f1}")
     exact_share = report.exact_people / max(1, report.exact_people + report.inexact_people)
     table.add_row("summary + windows exact", f"{exact_share:.2%} of individuals", f"≥ {args.min_exact:.2%}")
+    reach = report.reachability
+    shares = reach.shares()
+    table.add_row("do-not-call list shown", f"{shares['dnc']:.2%} of {reach.people:,} ({reach.listed:,} listed)",
+                  f"≥ {args.min_reachability:.2%}")
+    table.add_row("callable_now", f"{shares['callable_now']:.2%}", f"≥ {args.min_reachability:.2%}")
+    table.add_row("best windows", f"{shares['best_windows']:.2%} of {reach.best_windows_people:,} as good as the "
+                  f"simulated best (within sampling error): {'; '.join(map(str, reach.best_hours))}",
+                  f"≥ {args.min_reachability:.2%}")
     console.print(table)
-    for mismatch in report.mismatches[:3]:
+    for mismatch in report.mismatches[:3] + reach.mismatches[:3]:
         console.print(mismatch)
     ok = report.completeness >= args.min_completeness and report.f1 >= args.min_f1 and exact_share >= args.min_exact
+    ok = ok and min(shares.values()) >= args.min_reachability
     return 0 if ok else 1
 
 
@@ -201,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--min-completeness", type=float, default=1.0)
             command.add_argument("--min-f1", type=float, default=0.99)
             command.add_argument("--min-exact", type=float, default=0.0)
+            command.add_argument("--min-reachability", type=float, default=0.99,
+                                 help="least share of people whose DNC flag, callable_now and best windows match the truth")
     return parser
 
 

@@ -14,7 +14,16 @@ from contextsvc.identity import normalise_salesforce_id
 from simulator.scenario import Scenario
 
 INDUSTRIES = ["Software", "Manufacturing", "Healthcare", "Financial Services", "Retail", "Logistics", "Education"]
-REGIONS = [("US-East", -5), ("US-Central", -6), ("US-West", -8), ("EMEA", 0)]
+# (market region, the accounts' time zone, country, how their numbers start). Every number
+# of an account's people is in the account's zone, as phonenumbers' area-code data says.
+REGIONS = [
+    ("US-East", "America/New_York", "US", ("+1212", "+1646", "+1617", "+1404", "+1305", "+1215")),
+    ("US-Central", "America/Chicago", "US", ("+1312", "+1773", "+1214", "+1713", "+1512", "+1612")),
+    ("US-West", "America/Los_Angeles", "US", ("+1415", "+1213", "+1310", "+1206", "+1503", "+1619")),
+    ("EMEA", "Europe/London", "GB", ("+44207",)),
+    ("EMEA", "Europe/Berlin", "DE", ("+4930",)),
+]
+DNC_LIST = "Simulated national DNC"
 SEGMENTS = [("SMB", 0.5), ("Mid-Market", 0.35), ("Enterprise", 0.15)]
 TITLES = ["VP Sales", "Director of Operations", "CFO", "IT Manager", "Head of Procurement", "COO",
           "Sales Operations Manager", "CTO", "Office Manager", "Marketing Director"]
@@ -31,7 +40,8 @@ class Account(msgspec.Struct):
     domain: str
     industry: str
     region: str
-    utc_offset: int
+    time_zone: str  # IANA: where the account and its people are
+    country: str
     segment: str
     switchboard: str | None  # E.164 main number shared by several people
 
@@ -73,14 +83,27 @@ class World(msgspec.Struct):
     accounts: list[Account]
     people: list[Person]
     reps: list[Rep]
+    dnc: list[str] = []  # E.164 numbers on DNC_LIST: some prospects' direct lines, and strangers' numbers
 
 
 def salesforce_id(rng: random.Random, prefix: str) -> str:
     return normalise_salesforce_id(prefix + "".join(rng.choice(_ID_CHARS) for _ in range(12)))
 
 
-def _phone(rng: random.Random) -> str:
-    return f"+1{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+def _phone(rng: random.Random, prefixes: tuple[str, ...] = REGIONS[0][3], used: set[str] | None = None) -> str:
+    """A number in the account's zone (a NANP area code, or a London / Berlin number), and
+    with `used`, one nobody has yet: a few area codes hold only tens of millions of
+    numbers, so thousands of draws would otherwise collide now and then."""
+    while True:
+        number = f"{rng.choice(prefixes)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+        if used is None or number not in used:
+            if used is not None:
+                used.add(number)
+            return number
+
+
+def prefixes_of(account: "Account") -> tuple[str, ...]:
+    return next(r[3] for r in REGIONS if r[1] == account.time_zone)
 
 
 _STYLES = ["e164", "nanp", "digits", "spaced", "extension"]
@@ -92,7 +115,7 @@ def _format_weights(formats) -> list[float]:
 
 
 def written(e164: str, rng: random.Random, scenario: Scenario) -> str:
-    """An E.164 number the way CRMs and dialers write it (call-traffic.md §4)."""
+    """An E.164 number the way CRMs and dialers write it (docs/sources.md, S49)."""
     style = rng.choices(_STYLES, cum_weights=_format_weights(scenario.population.phone_formats))[0]
     if not e164.startswith("+1"):
         return e164 if style == "e164" else "00" + e164[1:]
@@ -129,9 +152,10 @@ def build_world(scenario: Scenario) -> World:
     fake.seed_instance(scenario.seed)
     pop = scenario.population
     accounts = []
+    used_numbers: set[str] = set()
     for i in range(pop.accounts):
         name = fake.company()
-        region, offset = rng.choice(REGIONS)
+        region, time_zone, country, prefixes = rng.choice(REGIONS)
         slug = "".join(c for c in name.lower().split(",")[0].split()[0] if c.isalnum()) or "acct"
         accounts.append(
             Account(
@@ -140,9 +164,10 @@ def build_world(scenario: Scenario) -> World:
                 domain=f"{slug}{i}.com",
                 industry=rng.choice(INDUSTRIES),
                 region=region,
-                utc_offset=offset,
+                time_zone=time_zone,
+                country=country,
                 segment=rng.choices([s for s, _ in SEGMENTS], [w for _, w in SEGMENTS])[0],
-                switchboard=_phone(rng) if rng.random() < pop.switchboard_share else None,
+                switchboard=_phone(rng, prefixes, used_numbers) if rng.random() < pop.switchboard_share else None,
             )
         )
     alpha, beta = scenario.outbound.reachability
@@ -156,7 +181,7 @@ def build_world(scenario: Scenario) -> World:
             while email in used_emails:
                 email = email.replace("@", f"{rng.randint(1, 9)}@", 1)
             used_emails.add(email)
-            direct = None if account.switchboard and rng.random() < 0.5 else _phone(rng)
+            direct = None if account.switchboard and rng.random() < 0.5 else _phone(rng, prefixes_of(account), used_numbers)
             person = Person(
                 id=f"P{len(people) + 1:06d}",
                 first_name=first,
@@ -169,15 +194,24 @@ def build_world(scenario: Scenario) -> World:
                 reachability=0.0 if rng.random() < 0.10 else rng.betavariate(alpha, beta),
                 records=[],
             )
-            person.records = _records(person, account, rng, scenario)
+            person.records = _records(person, account, rng, scenario, used_numbers)
             people.append(person)
     reps = [Rep(salesforce_id(rng, "005"), f"Team {1 + i % pop.teams}") for i in range(pop.reps)]
-    return World(accounts, people, reps)
+    return World(accounts, people, reps, _dnc_list(people, scenario))
 
 
-def _records(person: Person, account: Account, rng: random.Random, scenario: Scenario) -> list[Record]:
+def _dnc_list(people: list[Person], scenario: Scenario) -> list[str]:
+    """A do-not-call list naming some prospects' direct lines and numbers of people who are
+    not prospects. Its own random stream: the rest of the world does not change with it."""
+    rng = random.Random(scenario.seed * 7919 + 19)
+    listed = [p.phone for p in people if p.phone and rng.random() < scenario.population.dnc_share]
+    strangers = [_phone(rng, REGIONS[i % len(REGIONS)][3]) for i in range(200)]
+    return sorted(set(listed + strangers))
+
+
+def _records(person: Person, account: Account, rng: random.Random, scenario: Scenario, used: set[str]) -> list[Record]:
     pop = scenario.population
-    phone = person.phone or account.switchboard or _phone(rng)
+    phone = person.phone or account.switchboard or _phone(rng, prefixes_of(account), used)
 
     def record(kind: str, **extra) -> Record:
         record_id = salesforce_id(rng, "003" if kind == "contact" else "00Q")
@@ -200,13 +234,13 @@ def _records(person: Person, account: Account, rng: random.Random, scenario: Sce
         # became a Contact: calls on the Contact carry the Lead id as evidence.
         lead = record("lead")
         lead.email = f"{person.first_name.lower()}.{person.id[1:]}@gmail.com"  # unique: one person's address
-        lead.phone = written(_phone(rng), rng, scenario)
+        lead.phone = written(_phone(rng, prefixes_of(account), used), rng, scenario)
         contact = record("contact", converted_lead_id=lead.record_id)
         return [lead, contact]
     primary = record("lead" if rng.random() < pop.lead_share else "contact")
     if roll > 1 - pop.duplicate_share:
         # The duplicate shares the person's email (perhaps in another case): Salesforce's
-        # standard Lead-vs-Contact rule warns but saves it (call-traffic.md §4).
+        # standard Lead-vs-Contact rule warns but saves it (docs/sources.md, S45).
         duplicate = record("contact" if primary.kind == "lead" else "lead")
         return [primary, duplicate]
     return [primary]

@@ -6,7 +6,8 @@ call simple-salesforce and the test fake share), parents first so every referenc
 (AccountId, WhoId, WhatId, ActivityId, RelatedRecordId) is rewritten to the id the org
 gave the parent. What an API client cannot create is left out and said so: system fields
 (Id, SystemModstamp, CreatedDate without the Set Audit Fields permission) and Lead
-conversion (IsConverted, ConvertedContactId: only the convertLead call converts).
+conversion (IsConverted, ConvertedContactId: only the convertLead call converts), the
+recycle bin (IsDeleted records), and changes.ndjson (the history between two syncs).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from contextsvc.salesforce import COLLECTION_LIMIT, SalesforceApi
 from simulator.salesforce import OBJECTS
 
 NOT_CREATABLE = {"Id", "SystemModstamp", "CreatedDate", "IsConverted", "ConvertedContactId", "ConvertedAccountId",
-                 "AccountId@Task"}
+                 "AccountId@Task", "IsDeleted"}
 REFERENCES = ("AccountId", "WhoId", "WhatId", "ActivityId", "RelatedRecordId")
 
 
@@ -29,7 +30,9 @@ def creatable(sobject: str, record: dict, ids: dict[str, str]) -> dict:
     for name, value in record.items():
         if name == "attributes" or name in NOT_CREATABLE or f"{name}@{sobject}" in NOT_CREATABLE or value is None:
             continue
-        fields[name] = ids.get(value, value) if name in REFERENCES else value
+        if name in REFERENCES and value not in ids:
+            continue  # a record that was not created (a Task in the recycle bin): no dangling reference
+        fields[name] = ids[value] if name in REFERENCES else value
     return fields
 
 
@@ -40,6 +43,7 @@ def push(api: SalesforceApi, directory: Path, progress: Callable[[str, int, int]
     for sobject in OBJECTS:
         path = directory / f"{sobject}.ndjson"
         records = [msgspec.json.decode(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+        records = [r for r in records if not r.get("IsDeleted")]  # the recycle bin is not replayed
         created, failures = 0, []
         for start in range(0, len(records), COLLECTION_LIMIT):
             chunk = records[start : start + COLLECTION_LIMIT]

@@ -34,6 +34,7 @@ class Population(msgspec.Struct, forbid_unknown_fields=True):
     no_disposition_share: float
     bad_number_share: float
     phone_formats: PhoneFormats
+    dnc_share: float = 0.03  # prospects whose direct line is on the simulated do-not-call list
 
 
 class Outbound(msgspec.Struct, forbid_unknown_fields=True):
@@ -90,6 +91,31 @@ class Degradation(msgspec.Struct, forbid_unknown_fields=True):
     unlinked_share: float = 1.0  # share then logged without their Lead/Contact (caller id only)
 
 
+class SalesforceOrg(msgspec.Struct, forbid_unknown_fields=True):
+    """How `generate --salesforce` records the calls: the shapes real orgs hold, and the
+    changes made between a first and a second sync (salesforce/changes.ndjson)."""
+
+    # Calls linked to a Lead/Contact, by how the CTI adapter and the rep recorded them.
+    task_without_call_object: float = 0.15  # CTI Task with an empty CallObject: its VoiceCall names it by ActivityId
+    different_call_object: float = 0.05  # CallObject holds another id than the VoiceCall's VendorCallKey
+    voice_without_activity: float = 0.10  # VoiceCall without ActivityId: only VendorCallKey = CallObject links it
+    task_without_voice: float = 0.10  # CTI Task without a VoiceCall (a CTI adapter without Salesforce Voice)
+    voice_without_task: float = 0.05  # a call the rep never logged: VoiceCall only (abandoned calls always)
+    manual_log: float = 0.08  # an outbound dial logged by hand: Task without CallType, CallObject or duration
+    log_delay_minutes: tuple[int, int] = (1, 30)  # how long after the call a manual log is saved (uniform)
+    # Before the first sync, per call in the org.
+    deleted_before_first_sync: float = 0.01  # its Task is in the recycle bin (queryAll returns it, IsDeleted)
+    late_voice_call: float = 0.01  # its VoiceCall commits late: read by the second sync, SystemModstamp older
+    late_by_seconds: int = 30  # than the first sync's watermark by this much (within the connector's lookback)
+    # Between the two syncs, per call in the org.
+    undeleted: float = 0.5  # share of the recycle bin's Tasks restored
+    edited_call_result: float = 0.02  # the rep fills in or corrects the Call Result (to the true outcome)
+    deleted_task: float = 0.01  # its Task is deleted (a VoiceCall, if any, still records the call)
+    reparented: float = 0.05  # of the calls logged by hand: first logged on a colleague, then moved to the right person
+    converted_duplicates: float = 0.5  # of the people with both a Lead and a Contact: the Lead converted into it
+    reassigned_reps: int = 1  # reps whose Tasks move to another rep in one mass update (one SystemModstamp)
+
+
 class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     seed: int
     days: int
@@ -99,6 +125,7 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     inbound: Inbound
     web_leads: WebLeads
     degradation: Degradation = msgspec.field(default_factory=Degradation)
+    salesforce: SalesforceOrg = msgspec.field(default_factory=SalesforceOrg)
 
 
 def _set(data: dict, dotted: str, raw: str) -> None:

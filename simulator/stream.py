@@ -107,3 +107,13 @@ async def stream(
             task = progress.add_task("streaming", total=total)
             await asyncio.gather(producer(), *(consumer(client, progress, task) for _ in range(concurrency)))
     return statuses
+
+
+def post_dnc(world, base_url: str, api_key: str) -> dict:
+    """Load the world's do-not-call list into the service (POST /v1/dnc, admin)."""
+    from simulator.population import DNC_LIST
+
+    response = httpx.post(f"{base_url}/v1/dnc", json={"list": DNC_LIST, "source": "simulator", "numbers": world.dnc},
+                          headers={"Authorization": f"Bearer {api_key}"}, timeout=120)
+    response.raise_for_status()
+    return response.json()

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
-from simulator.population import Person, Record, World, salesforce_id, written
+from contextsvc.timeutil import zone
+from simulator.population import Person, Record, World, _phone, prefixes_of, salesforce_id, written
 from simulator.scenario import Scenario
 
 # Outcomes that end a cadence (SmartReach: positive and negative outcomes end it).
@@ -34,6 +35,7 @@ class Truth(msgspec.Struct, omit_defaults=True, tag="call", tag_field="type"):
     outcome: str = ""  # what really happened (picklist code), logged or not
     record_id: str | None = None  # the CRM record the call was linked to
     degraded: bool = False  # logged by the degrading rep after the degradation began
+    p_connect: float | None = None  # outbound: the chance this dial had of reaching them
 
 
 class SimCall(msgspec.Struct):
@@ -51,7 +53,7 @@ class _Cadence:
         self.first_contact = first_contact  # web leads: chance the first call reaches them
 
 
-# Rep response delay buckets for web leads, in seconds (call-traffic.md §2, S11, S22).
+# Rep response delay buckets for web leads, in seconds (docs/sources.md: S11, S22).
 DELAY_BUCKETS = {"within_5_min": (30, 300), "within_30_min": (300, 1800), "within_60_min": (1800, 3600),
                  "within_24_h": (3600, 86_400), "later": (86_400, 4 * 86_400)}
 
@@ -61,6 +63,9 @@ class Traffic:
         self.world = world
         self.s = scenario
         self.rng = random.Random(scenario.seed * 7919 + 1)
+        self._p_connect: float | None = None
+        # Numbers already someone's: a web lead never gets one (they would join that person).
+        self.numbers = {n for n in [*(p.phone for p in world.people), *(a.switchboard for a in world.accounts)] if n}
         self.start = datetime.fromisoformat(scenario.start.replace("Z", "+00:00")).astimezone(timezone.utc)
         self.sequence = 0
         reps = len(world.reps)
@@ -118,6 +123,9 @@ class Traffic:
             value = getattr(record, name)
             if value:
                 who[name] = value
+        account = self.world.accounts[person.account]
+        if account.country != "US":  # the European CTI adapter sends the zone its users set
+            who["time_zone"] = account.time_zone
         return who, True
 
     def _related(self, person: Person) -> dict:
@@ -139,11 +147,14 @@ class Traffic:
         person = self.world.people[cadence.person]
         account = self.world.accounts[person.account]
         cadence.attempts += 1
-        local_hour = (at.hour + account.utc_offset) % 24
-        multiplier = o.hour_multiplier.get(local_hour, 0.8) * o.weekday_multiplier[min(at.weekday(), 4)]
+        local = at.astimezone(zone(account.time_zone))  # DST included
+        multiplier = o.hour_multiplier.get(local.hour, 0.8) * o.weekday_multiplier[min(local.weekday(), 4)]
         p_connect = min(0.95, person.reachability * multiplier)
         if cadence.first_contact is not None and cadence.attempts == 1:
             p_connect = cadence.first_contact  # speed to lead: how fast the rep called back
+        if person.bad_number:
+            p_connect = 0.0
+        self._p_connect = p_connect
         ring = 0
         talk = 0
         if person.bad_number:
@@ -210,7 +221,9 @@ class Traffic:
                 record, attributable = None, bool(who) and phone_is_personal(person, self.world)
         if disposition:
             event["disposition"] = disposition
-        return SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None, degraded))
+        p_connect = self._p_connect if direction == "outbound" else None
+        return SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None, degraded,
+                                    p_connect))
 
     def _reschedule(self, cadence: _Cadence, code: str, at: datetime) -> None:
         o = self.s.outbound
@@ -256,7 +269,7 @@ class Traffic:
 
     def _web_leads(self, day: datetime) -> None:
         """Web-form leads arrive in business hours; each rep responds after a delay drawn
-        from the reference mix, or never (call-traffic.md §2, speed to lead)."""
+        from the reference mix, or never (docs/sources.md: speed to lead, S10, S11, S22)."""
         w = self.s.web_leads
         if day.weekday() >= 5:
             return
@@ -279,7 +292,7 @@ class Traffic:
         last = people[self.rng.randrange(len(people))].last_name
         person_id = f"W{len(self.web_leads) + 1:06d}"
         email = f"{first.lower()}.{last.lower()}.{person_id.lower()}@{accounts[account_index].domain}".replace("'", "")
-        phone = f"+1{self.rng.randint(201, 989)}{self.rng.randint(200, 999)}{self.rng.randint(0, 9999):04d}"
+        phone = _phone(self.rng, prefixes_of(accounts[account_index]), self.numbers)
         record = Record(record_id=salesforce_id(self.rng, "00Q"), kind="lead", first_name=first, last_name=last,
                         company=accounts[account_index].name, email=email, phone=written(phone, self.rng, self.s))
         record.id_as_sent = record.record_id

@@ -36,6 +36,23 @@ class Report(msgspec.Struct):
     exact_people: int
     inexact_people: int
     mismatches: list[dict]
+    reachability: "ReachabilityReport | None" = None
+
+
+class ReachabilityReport(msgspec.Struct):
+    people: int
+    listed: int  # people whose calls carried a number on the simulated DNC list
+    dnc_correct: int  # do-not-call listing shown exactly when the truth says
+    callable_correct: int  # callable_now as the true zone, the rules and do-not-call give it
+    best_windows_people: int
+    best_windows_correct: int  # every window found rated by the simulation within sampling error of its best
+    best_hours: list[str]  # the simulation's best windows: what found windows are checked against
+    mismatches: list[dict]
+
+    def shares(self) -> dict[str, float]:
+        n = max(1, self.people)
+        return {"dnc": self.dnc_correct / n, "callable_now": self.callable_correct / n,
+                "best_windows": self.best_windows_correct / max(1, self.best_windows_people)}
 
 
 def _pairs(n: int) -> int:
@@ -127,12 +144,88 @@ async def verify(world: World, calls: list[SimCall], base_url: str, api_key: str
         elif len(mismatches) < 5:
             mismatches.append({"individual_id": individual_id, "expected": want, "served": got})
     precision, recall, f1 = identity_scores(record_owner, predicted)
+    reach = check_reachability(world, calls, expected, contexts, as_of, person_individual)
     return Report(
         records=len(record_owner), people=len(person_individual), precision=round(precision, 5),
         recall=round(recall, 5), f1=round(f1, 5), completeness=round(reflected / total, 5) if total else 1.0,
         expected_calls=total, reflected_calls=reflected, exact_people=exact, inexact_people=len(expected) - exact,
-        mismatches=mismatches,
+        mismatches=mismatches, reachability=reach,
     )
+
+
+def simulated_windows(world: World, calls: list[SimCall], min_calls: int) -> dict[tuple[str, int], tuple[float, int]]:
+    """The simulation's own answer to "when do they pick up": per window (weekdays or
+    weekend, local hour) of all outbound calls, the mean chance each dial had of
+    reaching its person, and the number of dials. A found window matches when the
+    simulation rates it within sampling error of the best one."""
+    from contextsvc.timeutil import zone
+
+    sums: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0])
+    people = {p.id: p for p in world.people}
+    for call in calls:
+        if call.truth.p_connect is None or call.truth.person not in people:
+            continue
+        account = world.accounts[people[call.truth.person].account]
+        local = datetime.fromisoformat(call.event["started_at"].replace("Z", "+00:00")).astimezone(zone(account.time_zone))
+        cell = sums[("Mon–Fri" if local.weekday() < 5 else "Sat–Sun", local.hour)]
+        cell[0] += call.truth.p_connect
+        cell[1] += 1
+    return {k: (total / n, n) for k, (total, n) in sums.items() if n >= min_calls}
+
+
+def check_reachability(world: World, calls: list[SimCall], expected: dict[str, list[dict]], contexts: dict[str, dict],
+                       as_of: datetime, person_individual: dict[str, str], min_calls: int = 20) -> ReachabilityReport:
+    from contextsvc.reachability.rules import CallingRules, window_state
+    from contextsvc.timeutil import micros
+    from simulator.population import DNC_LIST
+
+    rules = CallingRules.load(REPO_ROOT / "seed" / "calling-rules.toml")
+    listed_numbers = set(world.dnc)
+    zone_of = {person_individual[p.id]: world.accounts[p.account] for p in world.people if p.id in person_individual}
+    truth_windows = simulated_windows(world, calls, min_calls)
+    best_rate = max((rate for rate, _ in truth_windows.values()), default=0.0)
+
+    def matches(window: dict) -> bool:
+        rate, n = truth_windows.get((window["days"], int(window["start"][:2])), (None, 0))
+        if rate is None:
+            return False
+        # Two standard errors of the served estimate (its connects are realised, not expected).
+        return rate >= best_rate - 2 * (rate * (1 - rate) / max(1, window["calls"])) ** 0.5
+    top = sorted(truth_windows.items(), key=lambda kv: -kv[1][0])[:3]
+    best_hours = [f"{days} {hour:02d}:00 ({rate:.1%}, {n} dials)" for (days, hour), (rate, n) in top]
+    at = micros(as_of)
+    people = listed = dnc_ok = callable_ok = windows_people = windows_ok = 0
+    mismatches: list[dict] = []
+    for individual_id, events in expected.items():
+        context = contexts.get(individual_id)
+        account = zone_of.get(individual_id)
+        if not context or account is None:
+            continue
+        people += 1
+        numbers = {normalise_phone(e["who"]["phone"]).e164 for e in events if e["who"].get("phone")}
+        is_listed = bool(numbers & listed_numbers)
+        listed += is_listed
+        reach = context["reachability"]
+        shown = any(entry["list"] == DNC_LIST for entry in reach["dnc_listings"])
+        dnc_ok += shown == is_listed
+        asked = any("do_not_call" in PICKLIST.meaning(PICKLIST.match(e["disposition"])).flags
+                    for e in events if e.get("disposition"))
+        window = window_state(rules.for_country(account.country), (account.time_zone,), at).callable
+        want = False if (is_listed or asked) else window
+        callable_ok += reach["callable_now"] == want
+        windows = reach["best_time"]["windows"]
+        if windows:
+            windows_people += 1
+            windows_ok += all(matches(w) for w in windows)
+            found = [f"{w['days']} {w['start']} ({w['connect_rate']:.1%}, {w['calls']} calls, {reach['best_time']['source']})"
+                     for w in windows]
+        if (shown != is_listed or reach["callable_now"] != want) and len(mismatches) < 5:
+            mismatches.append({"individual_id": individual_id, "listed": is_listed, "shown": shown,
+                               "callable_now": reach["callable_now"], "expected_callable_now": want,
+                               "time_zone": reach["time_zone"], "true_time_zone": account.time_zone})
+    if windows_people:
+        best_hours.append(f"found e.g. {found}")
+    return ReachabilityReport(people, listed, dnc_ok, callable_ok, windows_people, windows_ok, best_hours, mismatches)
 
 
 def identifiable(calls: list[SimCall]) -> list[SimCall]:

@@ -18,15 +18,14 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
 
 from contextsvc.api.app import create_app
 from contextsvc.identity import IdentityGraph
-from contextsvc.pipeline import BatchObserver, ProfileCache, ProfileWriter, Writer
+from contextsvc.pipeline import ProfileCache, ProfileWriter, Writer
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_schema
 from tests import helpers
-from tests.helpers import KEYS, PICKLIST
+from tests.helpers import KEYS, PICKLIST, Recorder
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -171,29 +170,6 @@ def fake(tmp_path):
     running = RunningFake(tmp_path)
     yield running
     running.close()
-
-
-class Recorder(BatchObserver):
-    def __init__(self) -> None:
-        self.loads = 0
-        self.seen = []
-        self.committed = []
-        self.veto = False
-        self.crash_after = False
-
-    def load(self, conn) -> None:
-        self.loads += 1
-
-    def in_transaction(self, conn, changes) -> None:
-        calls_in_tx = conn.execute(text("select count(*) from calls")).scalar()
-        self.seen.append((changes, calls_in_tx))
-        if self.veto:
-            raise RuntimeError("observer refused")
-
-    def after_commit(self, changes) -> None:
-        self.committed.append(changes)
-        if self.crash_after:
-            raise RuntimeError("dispatcher hiccup")
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ with https:// and parses status codes, JSON error lists and headers itself, so t
 connector is tested through the library exactly as it runs against an org. No extra
 server dependency: the stdlib server is enough for a few threads of test traffic.
 
-Speaks (shared/reference/salesforce.md §5, §7): query and queryAll with real paging
-(2,000 per page or Sforce-Query-Options batchSize 200–2,000, nextRecordsUrl
+Speaks the REST API's documented wire format: query and queryAll with real paging
+(2,000 per page or Sforce-Query-Options batchSize 200–2,000, and by default fewer than
+asked, as Salesforce may; nextRecordsUrl
 `/services/data/vXX.X/query/<locator>-<offset>`, done, totalSize); sObject create,
 update and delete; composite/sobjects POST/PATCH (200-record limit, per-record results
 with statusCode errors); OAuth token and SOAP login; errors as JSON lists;
@@ -92,6 +93,10 @@ class FakeOrg:
         self.reject: dict[str, tuple[str, str]] = {}  # record id -> (statusCode, message) on update
         self.logins = 0
         self.instance_url = ""
+        # Salesforce may return fewer records a page than batchSize asks for (REST API guide):
+        # pages of 40–80% of the size asked, so no client can count on full pages.
+        self.short_pages = True
+        self.served: dict[str, datetime] = {}  # per sObject, the newest SystemModstamp a query returned
 
     # --- test controls -----------------------------------------------------------------
 
@@ -123,13 +128,48 @@ class FakeOrg:
         return normalise_salesforce_id(PREFIXES[sobject] + "".join(secrets.choice(alphabet) for _ in range(12)))
 
     def update(self, sobject: str, record_id: str, changes: dict) -> None:
+        self.update_many(sobject, [record_id], changes)
+
+    def update_many(self, sobject: str, record_ids: list[str], changes: dict) -> None:
+        """One transaction (a mass update, a lead conversion): one SystemModstamp for all."""
         with self.lock:
-            record = self.records[sobject][record_id]
-            record.update(changes)
-            record["SystemModstamp"] = self.tick()
+            stamp = self.tick()
+            for record_id in record_ids:
+                record = self.records[sobject][record_id]
+                record.update(changes)
+                record["SystemModstamp"] = stamp
 
     def delete(self, sobject: str, record_id: str) -> None:
         self.update(sobject, record_id, {"IsDeleted": True})
+
+    def undelete(self, sobject: str, record_id: str) -> None:
+        """Restored from the recycle bin."""
+        self.update(sobject, record_id, {"IsDeleted": False})
+
+    def commit_late(self, sobject: str, record: dict, seconds: float) -> None:
+        """A record whose transaction committed after a query had already returned newer
+        ones: its SystemModstamp is `seconds` older than the newest a query served."""
+        with self.lock:
+            newest = self.served.get(sobject) or max(
+                parse_stamp(r["SystemModstamp"]) for r in self.records[sobject].values()
+            )
+            self.load(sobject, [{**record, "SystemModstamp": sf_stamp(newest - timedelta(seconds=seconds))}])
+
+    def apply(self, change: dict) -> None:
+        """One line of the simulator's salesforce/changes.ndjson."""
+        op, sobject = change["op"], change["sobject"]
+        if op == "update":
+            self.update_many(sobject, change["ids"], change["fields"])
+        elif op == "delete":
+            self.delete(sobject, change["id"])
+        elif op == "undelete":
+            self.undelete(sobject, change["id"])
+        elif op == "insert" and change.get("late_by_s"):
+            self.commit_late(sobject, change["record"], change["late_by_s"])
+        elif op == "insert":
+            self.load(sobject, [{k: v for k, v in change["record"].items() if k != "SystemModstamp"}])
+        else:
+            raise ValueError(f"unknown change {op!r}")
 
     def live(self, sobject: str) -> list[dict]:
         return [r for r in self.records[sobject].values() if not r.get("IsDeleted")]
@@ -175,6 +215,9 @@ class FakeOrg:
                 and (subtype is None or r.get("TaskSubtype") == subtype)
             ]
             rows.sort(key=lambda r: (parse_stamp(r["SystemModstamp"]), r["Id"]))
+            if rows:
+                newest = parse_stamp(rows[-1]["SystemModstamp"])
+                self.served[sobject] = max(newest, self.served.get(sobject, newest))
             result = [self.project(sobject, r, fields, version) for r in rows]
             locator = "01g" + secrets.token_hex(8)
             self.cursors[locator] = (page_size, result)
@@ -191,6 +234,8 @@ class FakeOrg:
             if locator not in self.cursors:
                 raise SalesforceFault(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
             size, rows = self.cursors[locator]
+        if self.short_pages:
+            size = max(1, size * (2 + offset % 3) // 5)
         end = offset + size
         body = {"totalSize": len(rows), "done": end >= len(rows), "records": rows[offset:end]}
         if end < len(rows):

@@ -10,12 +10,14 @@ from typing import Any
 from datetime import datetime, timedelta, timezone
 
 import msgspec
+from sqlalchemy import text
 from hypothesis import strategies as st
 
 from contextsvc.calls import Person
 from contextsvc.identity import IdentityGraph
 from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
 from contextsvc.profile import CallFact
+from contextsvc.pipeline import BatchObserver
 from contextsvc.settings import REPO_ROOT
 from contextsvc.store import create_engine
 
@@ -166,6 +168,29 @@ async def fetch_all(url: str, statement: Any) -> list:
             return list(await conn.execute(statement))
     finally:
         await engine.dispose()
+
+
+class Recorder(BatchObserver):
+    def __init__(self) -> None:
+        self.loads = 0
+        self.seen = []
+        self.committed = []
+        self.veto = False
+        self.crash_after = False
+
+    def load(self, conn) -> None:
+        self.loads += 1
+
+    def in_transaction(self, conn, changes) -> None:
+        calls_in_tx = conn.execute(text("select count(*) from calls")).scalar()
+        self.seen.append((changes, calls_in_tx))
+        if self.veto:
+            raise RuntimeError("observer refused")
+
+    def after_commit(self, changes) -> None:
+        self.committed.append(changes)
+        if self.crash_after:
+            raise RuntimeError("dispatcher hiccup")
 
 
 class Scrape:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import msgspec
 from litestar.testing import AsyncTestClient
@@ -39,6 +40,45 @@ def load_org(fake: RunningFake, out: Path) -> dict[str, list[dict]]:
     return org
 
 
+class Expected(msgspec.Struct):
+    """One real call as simulator/salesforce.py wrote it: what the org holds of it at the
+    first sync and at the second (None: nothing), and whether its direction is inferred."""
+
+    call_id: str
+    person: str | None
+    shape: str
+    change: str
+    first: dict | None
+    first_inferred: bool
+    second: dict | None
+    second_inferred: bool
+
+    def at(self, phase: int) -> dict | None:
+        return self.first if phase == 1 else self.second
+
+    def inferred(self, phase: int) -> bool:
+        return self.first_inferred if phase == 1 else self.second_inferred
+
+
+def expected_calls(out: Path) -> list[Expected]:
+    lines = (out / "salesforce" / "expected.ndjson").read_bytes().splitlines()
+    return msgspec.json.Decoder(list[Expected]).decode(b"[" + b",".join(lines) + b"]")
+
+
+def held(out: Path, phase: int) -> list[dict]:
+    """The CallEvents the org amounts to at a sync, in the order a live feed sends them."""
+    events = [e.at(phase) for e in expected_calls(out) if e.at(phase) is not None]
+    return sorted(events, key=lambda e: (e["started_at"], e["call_id"]))
+
+
+def apply_changes(fake: RunningFake, out: Path) -> int:
+    """What happens in the org between the first sync and the second."""
+    changes = read_ndjson(out / "salesforce" / "changes.ndjson")
+    for change in changes:
+        fake.org.apply(change)
+    return len(changes)
+
+
 def settings(db: Path, fake: RunningFake | None = None, **overrides) -> Settings:
     values = {"database_url": url_for(db), "api_keys": KEYS}
     if fake is not None:
@@ -53,17 +93,47 @@ async def api_on(db: Path):
         yield client
 
 
-async def contexts(db: Path, lookups: list[str], as_of: str = AS_OF) -> dict[str, dict]:
-    """The served context per lookup (individual ids blanked: they are random per store)."""
-    found = {}
+async def contexts(
+    db: Path, lookups: list[str], as_of: str = AS_OF, unknown_ok: bool = False
+) -> dict[str, dict | None]:
+    """The served context per lookup (individual ids blanked: they are random per store);
+    None for a lookup the store does not know, when `unknown_ok`."""
+    found: dict[str, dict | None] = {}
     async with api_on(db) as client:
         for lookup in lookups:
-            response = await client.get(f"/v1/context/{lookup}", params={"as_of": as_of, "recent": 50}, headers=ADMIN)
+            response = await client.get(f"/v1/context/{quote(lookup, safe='')}", params={"as_of": as_of, "recent": 50},
+                                        headers=ADMIN)
+            if unknown_ok and response.status_code == 404:
+                found[lookup] = None
+                continue
+            if response.status_code == 409:  # a shared line: as many people on it in both stores
+                found[lookup] = {"ambiguous": len(response.json()["details"]["candidates"])}
+                continue
             assert response.status_code == 200, response.text
             body = response.json()
             body["individual_id"] = None
             found[lookup] = body
     return found
+
+
+async def individuals(db: Path, lookups: list[str]) -> dict[str, str]:
+    """lookup -> the individual id it resolves to (unknown lookups left out)."""
+    found = {}
+    async with api_on(db) as client:
+        for lookup in lookups:
+            response = await client.get(f"/v1/individuals/{quote(lookup, safe='')}", headers=ADMIN)
+            if response.status_code == 200:
+                found[lookup] = response.json()["id"]
+    return found
+
+
+async def post_over_http(db: Path, calls: list[dict]) -> None:
+    async with api_on(db) as client:
+        for start in range(0, len(calls), 1000):
+            response = await client.post("/v1/calls/batch", content=msgspec.json.encode({"calls": calls[start : start + 1000]}),
+                                          headers={**ADMIN, "Content-Type": "application/json"})
+            assert response.status_code == 200
+            assert set(response.json()["summary"]) == {"accepted"}, response.json()["summary"]
 
 
 async def sync_once(db: Path, fake: RunningFake, config: dict | None = None, **sync_options):
@@ -80,3 +150,44 @@ def differences(a, b, path: str = "") -> list[str]:
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def lookups_of(events: list[dict]) -> set[str]:
+    """How to find each person the events name: their Salesforce id, else the phone."""
+    return {e["who"].get("salesforce_id") or e["who"].get("phone") for e in events if e["who"]} - {None}
+
+
+async def assert_org_as_held(synced: Path, oracle: Path, out: Path, phase: int, known: set[str] = frozenset()) -> set[str]:
+    """Every person's synced context equals the context of posting, over HTTP into a fresh
+    store, the calls the simulator says the org held at that sync. `known`: lookups the
+    synced store learnt before, which may now have no call left. The one thing a post
+    cannot carry is a direction the connector inferred: counted separately, per person.
+    Returns the lookups compared."""
+    expected = [e for e in expected_calls(out) if e.at(phase) is not None]
+    events = sorted((e.at(phase) for e in expected), key=lambda e: (e["started_at"], e["call_id"]))
+    await post_over_http(oracle, events)
+    lookups = sorted(lookups_of(events) | set(known))
+    synced_contexts = await contexts(synced, lookups)
+    posted_contexts = await contexts(oracle, lookups, unknown_ok=True)
+    person_of = await individuals(oracle, lookups)
+    inferred: dict[str, int] = {}
+    for e in expected:
+        if e.inferred(phase):
+            person = person_of[e.at(phase)["who"]["salesforce_id"]]
+            inferred[person] = inferred.get(person, 0) + 1
+    mismatched = {}
+    for lookup in lookups:
+        mine, theirs = synced_contexts[lookup], posted_contexts[lookup]
+        if theirs is None:  # no call names them any more
+            assert mine.get("summary", {}).get("calls") == 0, (lookup, mine)
+            continue
+        if "data_quality" in mine:
+            count = inferred.get(person_of[lookup], 0)
+            assert mine["data_quality"]["issues"].pop("direction_inferred", 0) == count, lookup
+            if count:  # the prompt's "Data gaps" line names it too, and the budget trims by length
+                for context in (mine, theirs):
+                    context.pop("prompt"), context.pop("prompt_tokens")
+        if mine != theirs:
+            mismatched[lookup] = differences(mine, theirs)[:5]
+    assert not mismatched, (len(mismatched), list(mismatched.items())[:3])
+    return set(lookups)

@@ -48,7 +48,8 @@ async def test_the_fourteen_call_prospect_who_went_quiet(api):
     assert body["windows"]["7d"]["calls"] == 0 and body["windows"]["30d"]["calls"] == 3
     assert body["windows"]["90d"]["dispositions"]["interested"] == 2
     assert body["trend"]["7d"]["label"] == "inactive" and body["trend"]["30d"]["label"] == "falling"
-    assert [s["code"] for s in body["signals"]] == ["quiet_after_interest"]
+    # 12:00 UTC is 7:00 am in New York (212): before the 8 am calling window opens.
+    assert [s["code"] for s in body["signals"]] == ["quiet_after_interest", "outside_calling_window"]
     assert body["person"]["name"] == "Dana Lee" and body["person"]["title"] == "VP Operations"
     assert "Went quiet after showing interest" in body["prompt"]
 

@@ -98,7 +98,7 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], url: 
                         reads = ContextReads(writer, profiles, memo, None)
                         served = await reads.context(individual_id, as_of, 50, 300, FULL)
                         assert msgspec.json.decode(served.json(as_of)) == msgspec.to_builtins(expected)
-                        assert served.prompt == expected.prompt
+                        assert served.prompt_at(as_of) == expected.prompt
     finally:
         if read_engine is not None:
             read_engine.dispose()

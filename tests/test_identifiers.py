@@ -13,7 +13,7 @@ from contextsvc.identity.identifiers import (
 )
 from contextsvc.identity.lookup import parse_lookup
 
-# Every format call-traffic.md §4 names for one New York number: NANP with parentheses,
+# Every format docs/sources.md names for one New York number: NANP with parentheses,
 # dots, dashes, E.123 with spaces, the 00 international prefix, bare digits, extensions.
 SAME_NUMBER = [
     "(212) 555-0142",

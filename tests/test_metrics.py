@@ -234,3 +234,25 @@ def test_the_request_histogram_renders_cumulative_buckets():
     assert buckets == {"0.001": 2, "0.01": 3, "0.1": 4, "+Inf": 5}  # le is inclusive
     assert metrics.value("t_seconds_count", route="/a") == 5
     assert metrics.value("t_seconds_sum", route="/a") == pytest.approx(3.0535)
+
+
+async def test_the_servers_salesforce_job_reports_its_passes_and_failures(client_for):
+    from tests.live import free_port
+
+    unreachable = f"https://127.0.0.1:{free_port()}"  # nothing listens: every pass fails at once
+    async with client_for(salesforce_session_id="00D!x", salesforce_instance_url=unreachable,
+                          salesforce_timeout_s=2) as api:  # fmt: skip
+
+        async def failed_once():
+            metrics = await scrape(api)
+            return metrics.value("contextsvc_salesforce_sync_passes_total") >= 1 and metrics
+
+        metrics = await until(failed_once)
+        assert metrics, "the job never ran a pass"
+        assert metrics.value("contextsvc_salesforce_sync_failing") == 1
+        assert metrics.value("contextsvc_salesforce_sync_last_success_timestamp_seconds") == 0
+
+
+async def test_no_salesforce_job_metrics_without_credentials(api):
+    metrics = await scrape(api)
+    assert "contextsvc_salesforce_sync_passes_total" not in metrics.text

@@ -21,7 +21,7 @@ REC = {"Authorization": "Bearer rec-key"}
 ADMIN = {"Authorization": "Bearer admin-key"}
 NOTES = "Call her mobile (415) 555-0199 or write to dana.lee@northwind.com; wants pricing for 40 seats."
 RECORDING = "https://recordings.example.com/r/123"
-AS_OF = "2026-11-03T12:00:00Z"
+AS_OF = "2026-11-03T15:00:00Z"  # 10 am in New York (212): inside the calling window
 
 
 @asynccontextmanager

@@ -36,7 +36,7 @@ async def test_ready_names_the_writer_failure(api, monkeypatch):
     assert (await api.post("/v1/calls", json=call_event("c1"), headers=WRITER)).status_code == 503
     body = (await api.get("/health/ready")).json()
     assert body["status"] == "not_ready"
-    assert body["reasons"] == ["writer: could not reload the identity graph after a failed commit"]
+    assert body["reasons"] == ["writer: the call store is unreachable: RuntimeError: disk full"]  # it retries meanwhile
 
 
 async def test_ready_turns_503_on_a_schema_older_than_the_code(api):

@@ -12,7 +12,9 @@ from contextsvc.salesforce.client import SalesforceApi, SalesforceAuthError, Sal
 from contextsvc.service import open_service
 from contextsvc.salesforce.sync import sync_with_backoff
 from tests.fake_salesforce import RunningFake
-from tests.salesforce_org import contexts, load_org, settings, sync_once
+from tests.salesforce_org import contexts, held, load_org, lookups_of, settings, sync_once
+
+pytestmark = pytest.mark.live
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -26,24 +28,24 @@ def expire_at_page(fake: RunningFake, page: int):
     return after_page
 
 
-async def assert_same_as_clean_sync(org, fake, db, tmp_path):
+async def assert_same_as_clean_sync(org_dir, fake, db, tmp_path):
     await sync_once(tmp_path / "clean.db", fake)
-    people = sorted({t["WhoId"] for t in org["Task"]})
+    people = sorted(lookups_of(held(org_dir, 1)))
     assert await contexts(db, people) == await contexts(tmp_path / "clean.db", people)
 
 
 async def test_an_expired_session_id_is_a_clear_error_and_a_fresh_one_resumes(org_dir, fake, tmp_path):
-    org = load_org(fake, org_dir)
+    load_org(fake, org_dir)
     db = tmp_path / "sf.db"
     with pytest.raises(SalesforceAuthError, match="INVALID_SESSION_ID.*CONTEXTSVC_SALESFORCE_SESSION_ID"):
         await sync_once(db, fake, after_page=expire_at_page(fake, 5))
     await sync_once(db, fake)  # a new session id (settings() issues one)
-    await assert_same_as_clean_sync(org, fake, db, tmp_path)
+    await assert_same_as_clean_sync(org_dir, fake, db, tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["client_credentials", "password"])
 async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fake, tmp_path, mode):
-    org = load_org(fake, org_dir)
+    load_org(fake, org_dir)
     fake.org.apps["connected-app"] = "app-secret"
     fake.org.users["sync@example.org"] = "pw" + "token"
     credentials = (
@@ -54,8 +56,8 @@ async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fak
     db = tmp_path / "sf.db"
     report = await sync_once(db, fake, {**credentials, "salesforce_session_id": ""}, after_page=expire_at_page(fake, 5))
     assert fake.org.logins == 2  # the first login, and one after the session expired
-    assert report.calls == {"accepted": len(org["Task"])}
-    await assert_same_as_clean_sync(org, fake, db, tmp_path)
+    assert report.calls == {"accepted": len(held(org_dir, 1))}
+    await assert_same_as_clean_sync(org_dir, fake, db, tmp_path)
 
 
 async def test_wrong_credentials_say_so(fake, tmp_path):
@@ -66,8 +68,8 @@ async def test_wrong_credentials_say_so(fake, tmp_path):
 
 
 async def test_request_limit_backs_off_and_resumes_from_the_watermark(org_dir, fake, tmp_path):
-    org = load_org(fake, org_dir)
-    fake.org.api_limit = 12  # spent part-way through the first pass
+    load_org(fake, org_dir)
+    fake.org.api_limit = 25  # spent part-way through the first pass, three times
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -80,9 +82,9 @@ async def test_request_limit_backs_off_and_resumes_from_the_watermark(org_dir, f
         sync = service.salesforce_sync(SalesforceApi(config, fake.session()))
         report = await sync_with_backoff(sync, first_wait_s=60, max_wait_s=3600, sleep=sleep)
     assert len(waits) >= 2 and waits == [60 * 2**i for i in range(len(waits))]  # each pass got further
-    assert report.calls == {"accepted": len(org["Task"])}
+    assert report.calls == {"accepted": len(held(org_dir, 1))}
     fake.org.api_limit = 1_000_000
-    await assert_same_as_clean_sync(org, fake, db, tmp_path)
+    await assert_same_as_clean_sync(org_dir, fake, db, tmp_path)
 
 
 async def test_the_fake_answers_soql_it_does_not_speak_with_malformed_query(fake, tmp_path):

@@ -1,66 +1,29 @@
-"""Pulling calls from Salesforce: a simulated org in the fake, synced page by page, must give
-exactly the contexts that posting the same calls over HTTP gives — also after a crash."""
+"""Pulling calls from Salesforce: a crash mid-sync loses nothing and counts nothing twice;
+deletes retract; conversions merge; Call Results no alias matches are kept and reported.
+(Every org shape against the simulator's truth: test_salesforce_org_shapes.py.)"""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import msgspec
 import pytest
 
-from tests.helpers import ADMIN
-from tests.salesforce_org import api_on, contexts, differences, load_org, read_ndjson, sync_once
+from sqlalchemy import insert, select, update
+
+from contextsvc.salesforce import tables as salesforce_tables
+from contextsvc.salesforce.mirror import REFILE_NEEDED
+from contextsvc.store import create_engine
+from contextsvc.store import tables as core
+from tests.helpers import fetch_all, url_for
+from tests.salesforce_org import contexts, expected_calls, held, load_org, lookups_of, sync_once
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 
-
-def same_calls_as_posted(org_dir, org: dict[str, list[dict]]) -> list[dict]:
-    """The simulator's CTI calls that became Tasks, as the CTI posted them, less what a
-    Salesforce org cannot hold: the stage at the time of the call (an Opportunity keeps
-    only its current StageName), the dialer's attempt number, and sub-millisecond time
-    (Salesforce dateTimes have milliseconds); plus what it adds: a Contact's Task is related
-    to the Contact's Account (Task.AccountId is derived) even when the CTI named none."""
-    stage = {o["Id"]: o["StageName"] for o in org["Opportunity"]}
-    account_of = {c["Id"]: c["AccountId"] for c in org["Contact"]}
-    who_of = {t["CallObject"]: t["WhoId"] for t in org["Task"]}
-    calls = []
-    for event in read_ndjson(org_dir / "calls.ndjson"):
-        if event["call_id"] not in who_of:
-            continue
-        related = event.setdefault("related", {})
-        if who_of[event["call_id"]] in account_of:
-            related.setdefault("account_id", account_of[who_of[event["call_id"]]])
-        if "opportunity_id" in related:
-            related["opportunity_stage"] = stage[related["opportunity_id"]]
-        event.pop("attempt_number", None)
-        for name in ("started_at", "ended_at"):
-            moment = datetime.fromisoformat(event[name])
-            event[name] = moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat()
-        calls.append(event)
-    return calls
-
-
-async def post_over_http(db, calls: list[dict]) -> None:
-    async with api_on(db) as client:
-        for start in range(0, len(calls), 1000):
-            response = await client.post("/v1/calls/batch", content=msgspec.json.encode({"calls": calls[start : start + 1000]}),
-                                          headers={**ADMIN, "Content-Type": "application/json"})
-            assert response.status_code == 200
-            assert set(response.json()["summary"]) == {"accepted"}, response.json()["summary"]
-
-
-async def test_multi_page_sync_gives_the_contexts_of_the_same_calls_posted_over_http(org_dir, fake, tmp_path):
-    org = load_org(fake, org_dir)
-    report = await sync_once(tmp_path / "synced.db", fake)
-    assert report.pages > 2 * len(org)  # 200 per page: every sObject spans pages
-    assert report.calls == {"accepted": len(org["Task"])}
-    await post_over_http(tmp_path / "posted.db", same_calls_as_posted(org_dir, org))
-
-    people = sorted({t["WhoId"] for t in org["Task"]})
-    synced, posted = await contexts(tmp_path / "synced.db", people), await contexts(tmp_path / "posted.db", people)
-    mismatched = {p: differences(synced[p], posted[p])[:5] for p in people if synced[p] != posted[p]}
-    assert not mismatched, (len(mismatched), list(mismatched.items())[:3])
+def untouched_call(org_dir, org: dict, kind: str = "003") -> tuple[dict, dict]:
+    """A Task with a Call Result and its VoiceCall (linked by ActivityId and key) that
+    nothing changes."""
+    calls = {e.call_id for e in expected_calls(org_dir) if e.shape == "standard" and not e.change}
+    task = next(t for t in org["Task"] if t["CallObject"] in calls and t["WhoId"].startswith(kind) and t["CallDisposition"])
+    return task, next(v for v in org["VoiceCall"] if v["ActivityId"] == task["Id"])
 
 
 class Crash(Exception):
@@ -95,7 +58,7 @@ async def test_a_crash_mid_sync_resumes_with_no_loss_and_no_double_count(org_dir
     assert set(resumed.calls) <= {"accepted", "duplicate"}
 
     await sync_once(tmp_path / "clean.db", fake)
-    people = sorted({t["WhoId"] for t in org["Task"]})
+    people = sorted(lookups_of(held(org_dir, 1)))
     assert await contexts(db, people) == await contexts(tmp_path / "clean.db", people)
     again = await sync_once(db, fake)
     assert again.calls == {} and again.changed == dict.fromkeys(again.read, 0)  # nothing new: nothing sent
@@ -105,11 +68,12 @@ async def test_deleted_calls_are_retracted_and_edited_people_re_resolved(org_dir
     org = load_org(fake, org_dir)
     db = tmp_path / "sf.db"
     await sync_once(db, fake)
-    task = next(t for t in org["Task"] if t["WhoId"].startswith("003"))
+    task, voice = untouched_call(org_dir, org)
     contact = task["WhoId"]
-    voice = next(v for v in org["VoiceCall"] if v["ActivityId"] == task["Id"])
     before = (await contexts(db, [contact]))[contact]
     fake.org.delete("Task", task["Id"])
+    report = await sync_once(db, fake)
+    assert report.calls == {"updated": 1}  # the VoiceCall still records the call, without its Call Result
     fake.org.delete("VoiceCall", voice["Id"])
     report = await sync_once(db, fake)
     assert report.calls == {"retracted": 1}
@@ -118,21 +82,48 @@ async def test_deleted_calls_are_retracted_and_edited_people_re_resolved(org_dir
     assert task["CallObject"] not in {c["call_id"] for c in after["recent_calls"]}
 
     # A Lead converted into that Contact: the two are one person from now on.
-    lead = next(r for r in org["Lead"] if not r["IsConverted"] and any(t["WhoId"] == r["Id"] for t in org["Task"]))
-    fake.org.update("Lead", lead["Id"], {"IsConverted": True, "ConvertedContactId": contact, "Email": "moved@example.org"})
+    named = {e["who"].get("salesforce_id") for e in held(org_dir, 1)}
+    leads = [r["Id"] for r in org["Lead"] if not r["IsConverted"] and r["Id"] in named]
+    lead = next(lead for lead, context in (await contexts(db, leads)).items() if context["person"] != after["person"])
+    lead_calls = (await contexts(db, [lead]))[lead]["summary"]["calls"]
+    fake.org.update("Lead", lead, {"IsConverted": True, "ConvertedContactId": contact, "Email": "moved@example.org"})
     report = await sync_once(db, fake)
     assert set(report.calls) == {"updated"}
-    merged = await contexts(db, [contact, lead["Id"]])
-    assert merged[contact] == merged[lead["Id"]]
-    assert merged[contact]["summary"]["calls"] == after["summary"]["calls"] + sum(t["WhoId"] == lead["Id"] for t in org["Task"])
+    merged = await contexts(db, [contact, lead])
+    assert merged[contact] == merged[lead]
+    assert merged[contact]["summary"]["calls"] == after["summary"]["calls"] + lead_calls
 
 
 async def test_unmapped_call_results_are_kept_and_reported(org_dir, fake, tmp_path):
     org = load_org(fake, org_dir)
-    task = org["Task"][0]
+    task, _ = untouched_call(org_dir, org)
     fake.org.update("Task", task["Id"], {"CallDisposition": "Spoke to his dog"})
     report = await sync_once(tmp_path / "sf.db", fake)
     assert report.unmapped_dispositions == {"Spoke to his dog": 1}
-    assert report.calls == {"accepted": len(org["Task"])}
+    assert report.calls == {"accepted": len(held(org_dir, 1))}
     context = (await contexts(tmp_path / "sf.db", [task["WhoId"]]))[task["WhoId"]]
     assert context["data_quality"]["unmapped_dispositions"] == {"Spoke to his dog": 1}
+
+
+async def test_the_upgrade_that_regroups_calls_leaves_a_synced_org_as_it_was(org_dir, fake, tmp_path):
+    """Migration 0004 leaves the mirror without link keys and asks for every stored Task and
+    VoiceCall to be filed again before the next pass: nothing moves, nothing is sent twice."""
+    org = load_org(fake, org_dir)
+    db = tmp_path / "sf.db"
+    await sync_once(db, fake)
+    people = sorted(lookups_of(held(org_dir, 1)))
+    before = await contexts(db, people)
+    records = salesforce_tables.salesforce_records
+    keyed = select(records.c.record_id, records.c.link_key, records.c.activity_id, records.c.call_id)
+    held_before = sorted(map(tuple, await fetch_all(url_for(db), keyed)))
+    engine = create_engine(url_for(db))
+    async with engine.begin() as conn:  # as the migration leaves an old database
+        await conn.execute(update(salesforce_tables.salesforce_records).values(link_key=None, activity_id=None))
+        await conn.execute(insert(core.markers).values(name=REFILE_NEEDED, value=1))
+    await engine.dispose()
+    report = await sync_once(db, fake)
+    assert "accepted" not in report.calls and "retracted" not in report.calls, report.calls
+    assert await contexts(db, people) == before
+    assert sorted(map(tuple, await fetch_all(url_for(db), keyed))) == held_before  # keys learnt again
+    markers = await fetch_all(url_for(db), select(core.markers.c.name).where(core.markers.c.name == REFILE_NEEDED))
+    assert markers == []

@@ -12,8 +12,8 @@ from contextsvc.cli import main as contextsvc
 from contextsvc.salesforce.client import SalesforceApi
 from contextsvc.salesforce.writeback import FieldMapError, parse_field_map, plan_writeback, push
 from contextsvc.store.engine import create_engine
-from tests.salesforce_org import load_org, settings, sync_once
 from tests.helpers import url_for
+from tests.salesforce_org import expected_calls, held, load_org, read_ndjson, settings, sync_once
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -49,7 +49,7 @@ async def test_write_back_sends_only_changes_in_chunks_of_at_most_200(org_dir, f
     await sync_once(db, fake)
     considered, changes, report = await write_back(db, fake)
     converted = {lead["Id"] for lead in org["Lead"] if lead["IsConverted"]}
-    assert considered == len({t["WhoId"] for t in org["Task"]} - converted)
+    assert considered == len({e["who"].get("salesforce_id") for e in held(org_dir, 1)} - {None} - converted)
     assert report.failures == [] and report.written == len(changes) > 200
     sent = collection_requests(fake)
     assert len(sent) == report.requests == -(-len(changes) // 200) and all(len(chunk) <= 200 for chunk in sent)
@@ -62,12 +62,13 @@ async def test_write_back_sends_only_changes_in_chunks_of_at_most_200(org_dir, f
     assert again == [] and report.requests == 0 and len(collection_requests(fake)) == len(sent)
 
     # One call less for one person: only that person's records are sent, only the changed fields.
-    task = next(t for t in org["Task"] if t["WhoId"] == contact.record_id)
+    calls = {e.call_id for e in expected_calls(org_dir) if e.shape == "standard" and not e.change}
+    task = next(t for t in org["Task"] if t["CallObject"] in calls and t["WhoId"].startswith("003"))
     fake.org.delete("Task", task["Id"])
     fake.org.delete("VoiceCall", next(v["Id"] for v in org["VoiceCall"] if v["ActivityId"] == task["Id"]))
     await sync_once(db, fake)
     _, changes, report = await write_back(db, fake)
-    assert contact.record_id in {c.record_id for c in changes} and len(changes) <= 3
+    assert task["WhoId"] in {c.record_id for c in changes} and len(changes) <= 3
     assert all("Call_Attempts_30d__c" in c.fields and set(c.fields) <= set(FIELDS) for c in changes)
     assert collection_requests(fake)[-1] == [
         {"attributes": {"type": c.sobject}, "id": c.record_id, **c.fields} for c in changes
@@ -118,7 +119,10 @@ def test_simulator_push_creates_the_org_with_references_rewritten(org_dir, fake,
     assert sent and all(0 < len(chunk) <= 200 for chunk in sent)
     org = fake.org.records
     assert len(org["Task"]) == outcome["Task"]["created"] > 200
+    generated = read_ndjson(org_dir / "salesforce" / "Task.ndjson")
+    assert outcome["Task"]["created"] == sum(not t.get("IsDeleted") for t in generated)  # the recycle bin stays there
     for task in org["Task"].values():
         assert task["WhoId"] in org["Contact"] or task["WhoId"] in org["Lead"]
-    for voice in org["VoiceCall"].values():
-        assert org["Task"][voice["ActivityId"]]["CallObject"] == voice["VendorCallKey"]
+    for voice in org["VoiceCall"].values():  # ActivityId rewritten, or left out when its Task was not created
+        assert voice.get("ActivityId") is None or org["Task"][voice["ActivityId"]]["TaskSubtype"] == "Call"
+    assert any(voice.get("ActivityId") for voice in org["VoiceCall"].values())

@@ -99,12 +99,26 @@ def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     people = {r["Id"] for r in contacts} | {r["Id"] for r in leads}
     calls = {e["call_id"]: e for e in map(msgspec.json.decode, (out / "calls.ndjson").read_bytes().splitlines())}
     assert tasks and {t["TaskSubtype"] for t in tasks} == {"Call"}
-    assert all(t["WhoId"] in people and t["CallObject"] in calls for t in tasks)
-    assert all(t["CallType"].lower() == calls[t["CallObject"]]["direction"] for t in tasks)
+    assert all(t["WhoId"] in people for t in tasks)
+    # CTI Tasks carry the call id, another id or nothing in CallObject; manual logs no CallType.
+    cti = [t for t in tasks if t["CallType"]]
+    assert all(t["CallType"].lower() == calls[t["CallObject"]]["direction"] for t in cti if t["CallObject"] in calls)
+    assert {t["CallObject"] is None for t in cti} == {True, False} and any(t["CallObject"] not in calls for t in cti if t["CallObject"])
+    manual = [t for t in tasks if not t["CallType"]]
+    assert manual and all(t["CallObject"] is None and t["CallDurationInSeconds"] is None for t in manual)
     assert all(c["AccountId"] in accounts for c in contacts)
     converted = [lead for lead in leads if lead["IsConverted"]]
     assert converted and all(lead["ConvertedContactId"] in people for lead in converted)
     task_ids = {t["Id"] for t in tasks}
-    assert all(v["ActivityId"] in task_ids and v["VendorCallKey"] in calls for v in voice)
+    assert all(v["VendorCallKey"] in calls and v["ActivityId"] in task_ids | {None} for v in voice)
+    assert {v["ActivityId"] is None for v in voice} == {True, False} and {v["RelatedRecordId"] is None for v in voice} == {True, False}
+    assert {"Callback", "Inbound", "Outbound"} <= {v["CallType"] for v in voice}
+    assert any(t.get("IsDeleted") for t in tasks)  # the recycle bin, as queryAll returns it
     assert all(len(r["Id"]) == 18 for r in contacts + leads + tasks + voice)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", t["SystemModstamp"]) for t in tasks)
+    # Every real call that reached the org is in the truth, once, at both syncs.
+    truth = [msgspec.json.decode(line) for line in (out / "salesforce" / "expected.ndjson").read_bytes().splitlines()]
+    assert len({e["call_id"] for e in truth}) == len(truth) == len(calls)
+    held = [e["first"]["call_id"] for e in truth if e["first"]]
+    assert len(held) == len(set(held)) and set(held) >= {t["CallObject"] for t in cti if t["CallObject"] in calls
+                                                         and not t.get("IsDeleted")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from contextsvc.errors import Unavailable
@@ -44,14 +46,24 @@ async def test_a_failed_commit_is_not_acknowledged_and_forgets_its_identity_chan
     assert writer.graph.lookup("email", "a@x.com") == [first.individual_id]
 
 
-async def test_if_the_graph_cannot_be_reloaded_writes_are_refused(writer, monkeypatch):
+async def test_writes_are_refused_until_the_graph_can_be_reloaded_then_resume_on_their_own(writer, monkeypatch):
     def explode(*_):
         raise RuntimeError("disk full")
 
+    real_apply, real_load = writer_module.apply_batch, writer_module.load_graph
     monkeypatch.setattr(writer_module, "apply_batch", explode)
     monkeypatch.setattr(writer_module, "load_graph", explode)
     with pytest.raises(Unavailable):
         await writer.submit([work(call_event("c1"))])
-    assert not writer.running and writer.failed
-    with pytest.raises(Unavailable):
+    assert not writer.running and "disk full" in writer.unavailable and not writer.failed
+    with pytest.raises(Unavailable) as refused:
         await writer.submit([work(call_event("c2"))])
+    assert refused.value.details == {"retry_after_s": 1}  # retryable, and says when
+    monkeypatch.setattr(writer_module, "apply_batch", real_apply)
+    monkeypatch.setattr(writer_module, "load_graph", real_load)  # the disk has room again
+    for _ in range(100):
+        if writer.running:
+            break
+        await asyncio.sleep(0.05)
+    [again] = await writer.submit([work(call_event("c1"))])
+    assert again.status == "accepted"  # the refused attempt left nothing behind

@@ -13,7 +13,7 @@ from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.pipeline.profiles import ProfileWriter
 from contextsvc.pipeline.writer import Writer
 from tests.helpers import T0, call_event
-from tests.conftest import Recorder
+from tests.helpers import Recorder
 from tests.helpers import PICKLIST, work
 from tests.helpers import url_for
 

@@ -90,9 +90,8 @@ class Backlog(msgspec.Struct, frozen=True):
 def backlog(conn: Connection) -> Backlog:
     """What is waiting and what gave up, read through the (status, next_attempt_at) index;
     delivered rows, which only grow, are never counted."""
-    counts = dict(conn.execute(
-        select(c.status, func.count()).where(c.status.in_(("pending", "dead"))).group_by(c.status)
-    ).all())
+    query = select(c.status, func.count()).where(c.status.in_(("pending", "dead"))).group_by(c.status)
+    counts: dict[str, int] = dict(conn.execute(query).tuples().all())
     oldest = conn.execute(select(func.min(c.created_at)).where(c.status == "pending")).scalar()
     return Backlog(counts.get("pending", 0), counts.get("dead", 0), oldest)
 

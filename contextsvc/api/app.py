@@ -5,10 +5,11 @@ side of operations (request ids, metrics, request logs, traces): nothing else.""
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import requests
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -18,12 +19,14 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from contextsvc import __version__
 from contextsvc.api.activation import ActivationsController, event_stream
+from contextsvc.api.admin import AdminController
 from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
 from contextsvc.api.context import ContextController
 from contextsvc.api.daily import daily_calls
 from contextsvc.api.demo import demo_console
+from contextsvc.api.dnc import DncController
 from contextsvc.api.errors import EXCEPTION_HANDLERS
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
@@ -66,9 +69,16 @@ def tracing_plugin(provider: TracerProvider) -> OpenTelemetryPlugin:
     )
 
 
-def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None) -> Litestar:
-    """`tracer_provider`: tests pass one with an in-memory exporter; otherwise OTEL_*
-    decides (contextsvc/telemetry/tracing.py) and, unset, nothing is traced."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    salesforce_session: Callable[[], requests.Session] | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Litestar:
+    """`salesforce_session`: a requests session factory for the Salesforce client (tests
+    hand in one that trusts their fake's CA); None: the client's own. `tracer_provider`:
+    tests pass one with an in-memory exporter; otherwise OTEL_* decides
+    (contextsvc/telemetry/tracing.py) and, unset, nothing is traced."""
     settings = settings or Settings.from_env()
     api_keys = parse_api_keys(settings.api_keys)
     # Bad settings stop start-up here, not at the first request or the first purge.
@@ -85,7 +95,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Loop-bound resources are created here, on the app's own event loop.
-        async with open_service(settings, jobs=True, telemetry=telemetry) as service:
+        async with open_service(
+            settings, jobs=True, salesforce_session=salesforce_session, telemetry=telemetry
+        ) as service:
             app.state.service = service
             # The identity graph just loaded is long-lived: move it out of the collector's
             # reach, or every full collection re-walks it (80 ms pauses at 200k objects).
@@ -107,10 +119,12 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         InsightsController,
         load_accounts,
         QualityController,
+        AdminController,
         health,
         live,
         ready,
         openapi_30,
+        DncController,
         mcp_handler(mcp),
         demo_console, daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
     ]

@@ -50,5 +50,5 @@ class ContextController(Controller):
         context = await context_for(service, api_key_of(request), key, as_of, recent, max_tokens)
         # A ready ASGIResponse skips Litestar's response conversion: the hot path of the service.
         if format == "prompt":
-            return ASGIResponse(body=context.prompt.encode(), media_type=_TEXT)
+            return ASGIResponse(body=context.prompt_at(as_of).encode(), media_type=_TEXT)
         return ASGIResponse(body=context.json(as_of), media_type=MediaType.JSON)

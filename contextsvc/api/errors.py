@@ -7,6 +7,7 @@ import logging
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contextsvc.errors import (
     Conflict,
@@ -45,6 +46,8 @@ def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None 
 def domain_error(_: Request, exc: DomainError) -> Response:
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:  # retryable: say when
+        headers = {"Retry-After": str(exc.details.get("retry_after_s", 1))}
     return error_response(
         status,
         ErrorBody(exc.code, exc.message, getattr(exc, "fields", None) or None, exc.details or None),
@@ -66,9 +69,25 @@ def http_error(_: Request, exc: HTTPException) -> Response:
     return error_response(exc.status_code, ErrorBody(_HTTP_CODES.get(exc.status_code, "http_error"), exc.detail))
 
 
+def database_unreachable(_: Request, exc: Exception) -> Response:
+    """A read that needed the database while it was away (a restart, a failover): retryable."""
+    log.warning("database unreachable for a read: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:200])
+    return error_response(
+        503, ErrorBody("unavailable", "the call store is unreachable; retry the request"), {"Retry-After": "1"}
+    )
+
+
 def unexpected_error(_: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, ErrorBody("internal_error", "an unexpected error occurred; it has been logged"))
 
 
-EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, Exception: unexpected_error}
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error,
+    HTTPException: http_error,
+    # Lost connections, refused connects, a database shutting down: not a bug, a wait.
+    OperationalError: database_unreachable,
+    InterfaceError: database_unreachable,
+    ConnectionError: database_unreachable,
+    Exception: unexpected_error,
+}

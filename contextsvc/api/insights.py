@@ -186,5 +186,5 @@ async def load_accounts(request: Request) -> Loaded:
         except InvalidIdentifier as exc:
             raise ValidationFailed("invalid account id", [FieldError(f"accounts[{i}].account_id", exc.code, exc.message)])
         rows.append({**msgspec.structs.asdict(market), "account_id": account_id})
-    await service_of(request).branches.insights.load_markets(rows)
+    await service_of(request).load_markets(rows)
     return Loaded(len(rows))

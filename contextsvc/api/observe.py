@@ -72,7 +72,7 @@ class RequestObserver:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Written for its cost, as it runs on every request (bench/observability.py): no
         # helper calls on the way of a served request, state read through locals.
-        if scope["type"] != "http":
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
         started = perf_counter()

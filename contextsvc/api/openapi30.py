@@ -1,7 +1,8 @@
 """OpenAPI 3.0 for Salesforce External Services, from the 3.1 document Litestar generates.
 
 External Services imports OpenAPI 2.0 and 3.0 only, and a subset of 3.0 at that
-(shared/reference/salesforce.md §10). Two pure steps over plain dicts:
+(Salesforce's External Service registration docs: no 3.1, no `not`, JSON media
+types, no body on a GET, descriptions cut at 1,333 characters, no nested anonymous arrays). Two pure steps over plain dicts:
 
 - `downgrade`: 3.1 -> 3.0.3. Type arrays and `{"type": "null"}` alternatives become
   `nullable`, `const` becomes a one-value `enum`, schema `examples` become `example`,

@@ -27,7 +27,8 @@ async def live() -> dict:
 @get("/health/ready", tags=["system"], summary="Readiness: database, writer and schema")
 async def ready(request: Request) -> Response[dict]:
     service = service_of(request)
-    checks = {"writer": "ok" if service.writer.running else (service.writer.failed or "stopped")}
+    writer = service.writer
+    checks = {"writer": "ok" if writer.running else (writer.failed or writer.unavailable or "stopped")}
     try:
         current, head = await revision_of(service.engine), _head()
         checks["database"] = "ok"

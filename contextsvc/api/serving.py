@@ -3,6 +3,7 @@ the MCP tools): the caller's key decides what it may see."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from litestar.exceptions import ValidationException

@@ -11,28 +11,25 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from contextsvc.cli.writing import HELD, Held, run_writing
 from contextsvc.settings import Settings
-
-
-def _now_us() -> int:
-    from contextsvc.timeutil import micros
-
-    return micros(datetime.now(timezone.utc))
 
 
 def _rebuild(args: argparse.Namespace) -> int:
     """Recompute every profile from the call log, in one transaction."""
-    from contextsvc.pipeline import rebuild_all
     from contextsvc.service import open_service
 
-    async def run() -> int:
+    async def run() -> Any:
         async with open_service(Settings.from_env()) as service:
-            rebuilt: int = await service.writer.run(lambda conn: rebuild_all(conn, service.picklist, _now_us()))
-            return rebuilt
+            return await service.rebuild()
 
     started = time.perf_counter()
-    people = asyncio.run(run())
-    print(f"rebuilt {people:,} profiles from the call log in {time.perf_counter() - started:.1f}s")
+    try:
+        report = run_writing("rebuild", "/v1/admin/rebuild", run())
+    except Held:
+        return HELD
+    print(f"rebuilt {report.profiles:,} profiles from the call log in {time.perf_counter() - started:.1f}s"
+          + (f"; {report.emptied:,} without calls removed" if report.emptied else ""))
     return 0
 
 
@@ -56,7 +53,10 @@ def _retention_run(args: argparse.Namespace) -> int:
         async with open_service(settings) as service:
             return await service.purge_expired(policy)
 
-    report = asyncio.run(run())
+    try:
+        report = run_writing("retention run", "/v1/admin/retention/run", run())
+    except Held:
+        return HELD
     print(
         f"purged {report.calls:,} calls; rebuilt {report.profiles_rebuilt:,} profiles, "
         f"{report.profiles_emptied:,} left without calls"
@@ -69,22 +69,28 @@ def _quality(args: argparse.Namespace) -> int:
     import msgspec
     from rich.console import Console
 
-    from contextsvc.quality import quality_report, recount, report_table
-    from contextsvc.service import open_database, open_service, quality_rules
+    from contextsvc.quality import quality_report, report_table
+    from contextsvc.service import open_database, open_service
 
     settings = Settings.from_env()
     last = date.fromisoformat(args.to) if args.to else datetime.now(timezone.utc).date()
     first = date.fromisoformat(args.from_) if args.from_ else last - timedelta(days=29)
 
-    async def run() -> Any:
-        if args.action == "rebuild":
-            limits = quality_rules(settings)[0]
-            async with open_service(settings) as service:
-                return await service.writer.run(lambda conn: recount(conn, limits))
+    async def recount() -> int:
+        async with open_service(settings) as service:
+            return await service.recount_quality()
+
+    async def report() -> Any:
         async with open_database(settings) as engine, engine.connect() as conn:
             return await conn.run_sync(quality_report, first, last, args.group_by)
 
-    result = asyncio.run(run())
+    if args.action == "rebuild":
+        try:
+            result = run_writing("quality rebuild", "/v1/admin/quality/recount", recount())
+        except Held:
+            return HELD
+    else:
+        result = asyncio.run(report())
     if args.action == "rebuild":
         print(f"recounted data-quality counters from {result:,} calls")
     elif args.format == "json":
@@ -95,7 +101,7 @@ def _quality(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: Any) -> None:
-    rebuild = commands.add_parser("rebuild", help="recompute every person's profile from the call log (stop the server first)")
+    rebuild = commands.add_parser("rebuild", help="recompute every person's profile from the call log (a running server: POST /v1/admin/rebuild)")
     rebuild.set_defaults(handler=_rebuild)
     retention = commands.add_parser("retention", help="apply the retention policy")
     retention_commands = retention.add_subparsers(dest="retention_command", required=True)
@@ -103,7 +109,7 @@ def add_commands(commands: Any) -> None:
         handler=_retention_run
     )
     quality = commands.add_parser("quality", help="data-quality report, or recount its counters from the call log")
-    quality.add_argument("action", choices=["report", "rebuild"], help="rebuild: recount from the call log (stop the server first)")
+    quality.add_argument("action", choices=["report", "rebuild"], help="rebuild: recount from the call log (a running server: POST /v1/admin/quality/recount)")
     quality.add_argument("--from", dest="from_", metavar="YYYY-MM-DD", help="first UTC day (default: 29 days before --to)")
     quality.add_argument("--to", metavar="YYYY-MM-DD", help="last UTC day, inclusive (default: today)")
     quality.add_argument("--group-by", default="source", choices=["source", "rep", "queue", "day", "direction"])

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from rich.console import Console
 from rich.table import Table
 
+from contextsvc.cli.writing import HELD, Held, run_writing
 from contextsvc.salesforce import SalesforceProblem
 from contextsvc.settings import Settings
 
@@ -28,6 +29,9 @@ def _print_sync(report) -> None:
     if report.unmapped_dispositions:
         console.print("Call Result values no alias matched (kept verbatim, flagged disposition_unmapped): "
                       + ", ".join(f"{text!r} ×{n}" for text, n in sorted(report.unmapped_dispositions.items())))
+    if report.inferred_directions:
+        console.print(f"{report.inferred_directions:,} calls with no CallType on their Task or VoiceCall "
+                      "(logged by hand) counted as outbound, flagged direction_inferred")
     for item in report.quarantined:
         errors.print(f"quarantined: {item}")
 
@@ -85,8 +89,10 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
         if args.action == "sync":
-            return asyncio.run(_sync(settings, args.watch))
+            return run_writing("salesforce sync", "/v1/admin/salesforce/sync", _sync(settings, args.watch))
         return asyncio.run(_writeback(settings, args.dry_run, args.all))
+    except Held:
+        return HELD
     except (SalesforceProblem, ValueError) as exc:
         errors.print(f"salesforce {args.action}: {exc}")
         return 2
@@ -95,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
 def add_commands(commands) -> None:
     salesforce = commands.add_parser("salesforce", help="pull calls from Salesforce; write insights back")
     actions = salesforce.add_subparsers(dest="action", required=True)
-    sync = actions.add_parser("sync", help="pull Task/VoiceCall calls and their people (stop the server first on SQLite)")
+    sync = actions.add_parser("sync", help="pull Task/VoiceCall calls and their people (a running server: POST /v1/admin/salesforce/sync)")
     mode = sync.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one incremental pass (the default)")
     mode.add_argument("--watch", action="store_true", help="a pass every CONTEXTSVC_SALESFORCE_SYNC_INTERVAL_S seconds")

@@ -13,23 +13,30 @@ from contextsvc.telemetry import logging_config
 
 
 def _schema_ready(settings: Settings) -> bool:
-    """Before any worker starts: the schema at the newest revision (SQLite upgrades itself),
-    or one clear line saying what to run instead of a traceback per worker."""
+    """Before any worker starts: the schema at the newest revision (SQLite upgrades itself)
+    and no other writer on the database, or one clear line saying why not instead of a
+    traceback per worker."""
     import asyncio
 
     from contextsvc.service import open_database
-    from contextsvc.store import SchemaOutdated
+    from contextsvc.store import SchemaOutdated, WriterLease
 
-    async def check() -> None:
-        async with open_database(settings):
-            pass
+    async def check() -> bool:
+        async with open_database(settings) as engine:
+            lease = WriterLease(engine)
+            free = await lease.try_acquire()
+            await lease.release()
+            return free
 
     try:
-        asyncio.run(check())
+        free = asyncio.run(check())
     except SchemaOutdated as exc:
         print(f"contextsvc serve: {exc}", file=sys.stderr)
         return False
-    return True
+    if not free:
+        print("contextsvc serve: another contextsvc process is writing to this database (a server, or a command "
+              "such as salesforce sync); one server per database", file=sys.stderr)
+    return free
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -52,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces
+        from granian.log import LogLevels
 
         Granian(
             "contextsvc.api.app:create_app",
@@ -60,7 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
             address=args.host,
             port=args.port,
             workers=1,
-            log_level=settings.log_level.lower(),
+            log_level=LogLevels(settings.log_level.lower()),
             log_dictconfig=log_config,
             log_access=False,
         ).serve()

@@ -42,7 +42,11 @@ class AgentCallContext(msgspec.Struct, kw_only=True):
     conversations_last_30_days: int
     trend_30_days: str
     calls_per_week_30_days: float
-    do_not_call: bool
+    do_not_call: bool  # asked not to be called, or on a do-not-call list
+    callable_now: bool | None  # the calling window is open and not do-not-call; null: unknown
+    local_time: datetime | None  # the person's local time at as_of (null: zone unknown or ambiguous)
+    time_zone: str | None
+    best_time_to_call: str  # "Mon–Fri 10:00–11:00 local (38% connect rate, 52 calls)", or "not enough data"
     signals: list[str]
     signal_codes: list[str]
     last_recording_url: str | None  # null unless the key has recordings:read
@@ -61,8 +65,17 @@ def headline(ctx: CallContext) -> str:
     return f"{who}: {calls}; {spoke}.{first_signal}"
 
 
+def best_time_text(reach) -> str:
+    if reach is None or not reach.best_time.windows:
+        return "not enough data"
+    whose = {"person": "", "market": "; from their market", "all_calls": "; from all prospects"}[reach.best_time.source]
+    return "; ".join(f"{w.days} {w.start}–{w.end} local ({w.connect_rate:.0%} connect rate, {w.calls} calls{whose})"
+                     for w in reach.best_time.windows)
+
+
 def agent_view(ctx: CallContext) -> AgentCallContext:
     s, person = ctx.summary, ctx.person
+    reach = ctx.reachability
     window = ctx.windows["30d"]
     return AgentCallContext(
         individual_id=ctx.individual_id,
@@ -92,7 +105,11 @@ def agent_view(ctx: CallContext) -> AgentCallContext:
         conversations_last_30_days=window.connects,
         trend_30_days=ctx.trend["30d"].label,
         calls_per_week_30_days=ctx.velocity.calls_per_week_30d,
-        do_not_call=s.do_not_call,
+        do_not_call=s.do_not_call or bool(reach and reach.do_not_call),
+        callable_now=reach.callable_now if reach else None,
+        local_time=reach.local_time if reach else None,
+        time_zone=reach.time_zone if reach else None,
+        best_time_to_call=best_time_text(reach),
         signals=[signal.message for signal in ctx.signals],
         signal_codes=[signal.code for signal in ctx.signals],
         last_recording_url=next((c.recording_url for c in ctx.recent_calls if c.recording_url), None),

@@ -17,6 +17,7 @@ from datetime import datetime
 import msgspec
 
 from contextsvc.profile import CallCounts, ProfileState
+from contextsvc.reachability import NO_INPUTS, Inputs, Reachability, WindowState, dnc_signal, reachability, window_signal
 from contextsvc.timeutil import DAY_US, day_of, days_ago, from_micros, micros
 
 WINDOWS = (7, 30, 90)
@@ -138,6 +139,7 @@ class CallContext(msgspec.Struct):
     prompt: str = ""
     prompt_tokens: int = 0
     segments: list[SegmentRef] = []  # the person's segments at as_of (segments/)
+    reachability: Reachability | None = None  # local time, calling window, best time, DNC (reachability/)
 
 
 def _rate(connects: int, calls: int) -> float | None:
@@ -295,7 +297,30 @@ def related_views(state: ProfileState) -> list[RelatedView]:
     )
 
 
-def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5) -> CallContext:
+def reach_signals(block: Reachability, *, with_window: bool = True) -> tuple[list[Signal], list[Signal]]:
+    """(signals ranked before the call-history ones, signals after them)."""
+    first = [Signal(s.code, s.severity, s.message, s.evidence) for s in (dnc_signal(block.dnc_listings),) if s]
+    last = [Signal(s.code, s.severity, s.message, s.evidence) for s in (window_signal(block),) if s and with_window]
+    return first, last
+
+
+def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5,
+             reach: Inputs = NO_INPUTS) -> CallContext:
+    return assemble_with_window(individual_id, state, as_of, recent, reach)[0]
+
+
+def assemble_with_window(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5,
+                         reach: Inputs = NO_INPUTS) -> tuple[CallContext, WindowState]:
+    """The context, and the instants for which its calling-window answer holds."""
+    block, window_holds = reachability(state, micros(as_of), reach)
+    before, after = reach_signals(block)
+    context = _assemble(individual_id, state, as_of, recent)
+    context.reachability = block
+    context.signals = before + context.signals + after
+    return context, window_holds
+
+
+def _assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: int) -> CallContext:
     as_of_us = micros(as_of)
     as_of_day = day_of(as_of_us)
     windows = {f"{days}d": window(state, as_of_day, days) for days in WINDOWS}

@@ -1,6 +1,9 @@
 """Assembled contexts, memoised by (individual, profile version, as_of UTC day, recent,
-max_tokens, disclosure, segment definitions version): everything in a context but its `as_of` field is a function of exactly those
-(assemble.py), and profile versions are never reused, so a hit is exact.
+max_tokens, disclosure, segment definitions version, reachability inputs version):
+everything in a context but its `as_of` field, its local time and its calling-window
+answer is a function of exactly those (assemble.py), and versions are never reused. The
+calling-window answer holds between two window edges: an entry records that interval
+and is used only for an as_of inside it; the local time is filled in per read.
 
 Entries are kept encoded — the JSON body with a fixed `as_of` slot, and the prompt text —
 two objects each instead of a tree of thousands: a memo of struct trees made every full
@@ -15,28 +18,58 @@ from datetime import datetime, timezone
 import msgspec
 
 from contextsvc.context.assemble import CallContext
+from contextsvc.context.prompt import LOCAL_TIME, clock
+from contextsvc.timeutil import zone
 
 _SLOT_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SLOT = b'"as_of":' + msgspec.json.encode(_SLOT_TIME)
+_LOCAL_SLOT = b'"local_time":' + msgspec.json.encode(_SLOT_TIME)
+_PROMPT_SLOT = b'"prompt":""'
 _encode = msgspec.json.Encoder().encode
+_encode_time = msgspec.json.encode
+_ALWAYS = (-(1 << 62), 1 << 62)
 
 
 class RenderedContext(msgspec.Struct, gc=False, frozen=True):
-    body: bytes  # CallContext as JSON, as_of set to the slot value
-    prompt: str
+    body: bytes  # CallContext as JSON: as_of and local_time set to the slot value, prompt ""
+    prompt_parts: tuple[str, ...]  # the prompt, split where the local time goes (prompt.LOCAL_TIME)
+    time_zone: str | None = None  # of reachability.local_time
+    valid_from_us: int = _ALWAYS[0]  # the calling-window answer holds in [valid_from, valid_until)
+    valid_until_us: int = _ALWAYS[1]
 
     @classmethod
-    def of(cls, context: CallContext) -> "RenderedContext":
-        body = _encode(msgspec.structs.replace(context, as_of=_SLOT_TIME))
-        return cls(body, context.prompt)
+    def of(cls, context: CallContext, holds: tuple[int, int] = _ALWAYS) -> "RenderedContext":
+        reach = context.reachability
+        zone_name = reach.time_zone if reach is not None and reach.local_time is not None else None
+        if zone_name is not None:
+            reach = msgspec.structs.replace(reach, local_time=_SLOT_TIME)
+        body = _encode(msgspec.structs.replace(context, as_of=_SLOT_TIME, prompt="", reachability=reach))
+        return cls(body, tuple(context.prompt.split(LOCAL_TIME)), zone_name, *holds)
+
+    def holds_at(self, as_of_us: int) -> bool:
+        return self.valid_from_us <= as_of_us < self.valid_until_us
+
+    def prompt_at(self, as_of: datetime) -> str:
+        parts = self.prompt_parts
+        if len(parts) == 1:
+            return parts[0]
+        return clock(as_of.astimezone(zone(self.time_zone))).join(parts)
+
+    @property
+    def prompt(self) -> str:
+        """The prompt as rendered (its local time, if any, still the slot)."""
+        return LOCAL_TIME.join(self.prompt_parts)
 
     def json(self, as_of: datetime) -> bytes:
-        # The top-level as_of is the first occurrence: nested text is escaped JSON and
-        # cannot contain the unescaped slot.
-        return self.body.replace(_SLOT, b'"as_of":' + msgspec.json.encode(as_of), 1)
+        # Each slot's first occurrence is the real one: nested text is escaped JSON and
+        # cannot contain an unescaped key.
+        body = self.body.replace(_SLOT, b'"as_of":' + _encode_time(as_of), 1)
+        if self.time_zone is not None:
+            body = body.replace(_LOCAL_SLOT, b'"local_time":' + _encode_time(as_of.astimezone(zone(self.time_zone))), 1)
+        return body.replace(_PROMPT_SLOT, b'"prompt":' + _encode_time(self.prompt_at(as_of)), 1)
 
-# ..., privacy.Disclosure (what the caller may see), the segment definitions' version
-MemoKey = tuple[str, int, int, int, int, object, int]
+# ..., privacy.Disclosure (what the caller may see), segment definitions' version, reachability inputs' version
+MemoKey = tuple[str, int, int, int, int, object, int, object]
 
 
 class ContextMemo:

@@ -68,6 +68,12 @@ def redact(context: CallContext, disclosure: Disclosure) -> CallContext:
         ids = context.person.identifiers
         ids.emails = [mask_email(e) for e in ids.emails]
         ids.phones = [mask_phone(p) for p in ids.phones]
+        if context.reachability is not None:  # the listed numbers are the person's own
+            for listing in context.reachability.dnc_listings:
+                listing.number = mask_phone(listing.number)
+        for signal in context.signals:
+            if signal.code == "on_dnc_list":
+                signal.evidence = {**signal.evidence, "numbers": [mask_phone(n) for n in signal.evidence["numbers"]]}
     for call in context.recent_calls:
         if call.notes:
             notes = call.notes if disclosure.pii else mask_text(call.notes, disclosure.region)

@@ -8,12 +8,13 @@ context from the memo when the same (person, version, day, shape, disclosure) wa
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Protocol
 
 from opentelemetry.trace import Tracer
 
-from contextsvc.context.assemble import CallContext, SegmentRef, assemble
+from contextsvc.context.assemble import CallContext, SegmentRef, assemble_with_window
 from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
 from contextsvc.context.privacy import Disclosure, redact
 from contextsvc.context.prompt import render
@@ -22,6 +23,7 @@ from contextsvc.identity import LookupKey
 from contextsvc.pipeline import ProfileReads
 from contextsvc.pipeline import Writer
 from contextsvc.profile import ProfileState
+from contextsvc.reachability import NO_INPUTS, Inputs
 from contextsvc.timeutil import day_of, micros
 
 
@@ -41,8 +43,14 @@ class SegmentSource(Protocol):
     def view(self) -> SegmentLabels: ...
 
 
+class ReachabilitySource(Protocol):
+    """Whatever holds the reachability inputs (DNC lists, markets) for a UTC day."""
+
+    def for_day(self, day: int) -> Inputs: ...
+
+
 class ContextReads:
-    __slots__ = ("writer", "profiles", "memo", "segments", "tracer")
+    __slots__ = ("writer", "profiles", "memo", "segments", "reachability", "tracer")
 
     def __init__(
         self,
@@ -50,9 +58,11 @@ class ContextReads:
         profiles: ProfileReads,
         memo: ContextMemo,
         segments: SegmentSource | None,
+        reachability: ReachabilitySource | None = None,
         tracer: Tracer | None = None,
     ) -> None:
         self.writer, self.profiles, self.memo, self.segments = writer, profiles, memo, segments
+        self.reachability = reachability
         self.tracer = tracer  # None: not traced (a memo hit never starts a span either way)
 
     async def resolve(self, key: LookupKey) -> str:
@@ -86,24 +96,27 @@ class ContextReads:
         version, state = await self.profiles.state(individual_id)
         as_of_us = micros(as_of)
         labels = self.segments.view if self.segments is not None else None
+        # Market figures: the snapshot of today's (wall-clock) UTC day, whatever as_of.
+        reach = self.reachability.for_day(int(time.time()) // 86_400) if self.reachability is not None else NO_INPUTS
         if state.last_call is not None and state.last_call[0] > as_of_us:
             history = await self.profiles.history(individual_id, as_of_us)
-            return self._assemble(individual_id, history, as_of, recent, max_tokens, disclosure, labels)
-        key: MemoKey = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure, labels.version if labels else 0)
+            return self._assemble(individual_id, history, as_of, recent, max_tokens, disclosure, labels, reach)
+        key: MemoKey = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure,
+                        labels.version if labels else 0, reach.version)
         rendered = self.memo.get(key)
-        if rendered is None:
-            rendered = self._assemble(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
+        if rendered is None or not rendered.holds_at(as_of_us):  # the calling window it was made in
+            rendered = self._assemble(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
             self.memo.put(key, rendered)
         return rendered
 
     def _assemble(self, individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int,
-                  disclosure: Disclosure, labels: SegmentLabels | None) -> RenderedContext:
+                  disclosure: Disclosure, labels: SegmentLabels | None, reach: Inputs) -> RenderedContext:
         if self.tracer is None:
-            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
+            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
         # Attributes say how big the work was, never whose context it is.
         attributes = {"contextsvc.calls": state.calls, "contextsvc.day_buckets": len(state.buckets)}
         with self.tracer.start_as_current_span("context.assemble", attributes=attributes):
-            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels)
+            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
 
     def forget(self, individual_ids: set[str]) -> None:
         """Erased people, or calls purged: drop what the memo holds of them."""
@@ -118,10 +131,11 @@ def _rendered(
     max_tokens: int,
     disclosure: Disclosure,
     segments: SegmentLabels | None,
+    reach: Inputs,
 ) -> RenderedContext:
-    context = assemble(individual_id, state, as_of, recent)
+    context, window = assemble_with_window(individual_id, state, as_of, recent, reach)
     if segments is not None:  # membership is a function of the whole context, before masking
         context.segments = segments.labels(context)
     context = redact(context, disclosure)
-    context.prompt, context.prompt_tokens = render(context, max_tokens)
-    return RenderedContext.of(context)
+    context.prompt, context.prompt_tokens = render(context, max_tokens, local_time_slot=True)
+    return RenderedContext.of(context, (window.valid_from_us, window.valid_until_us))

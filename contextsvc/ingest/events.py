@@ -25,6 +25,9 @@ class Who(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=Tr
     last_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
     company: ShortText | None = None
     title: ShortText | None = None
+    # IANA name (America/Chicago): where the person is, when the source knows it. The
+    # strongest evidence of their local time; otherwise it is inferred (reachability/).
+    time_zone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class CallEvent(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):

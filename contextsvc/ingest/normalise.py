@@ -16,6 +16,7 @@ from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity import InvalidIdentifier, normalise_email, normalise_phone, normalise_salesforce_id, person_record_kind
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.events import CallEvent
+from contextsvc.timeutil import zone
 
 UTC = timezone.utc
 
@@ -151,4 +152,11 @@ class Normaliser:
                 problem("who.email", exc.code, exc.message)
         for name in ("first_name", "last_name", "company", "title"):
             fields[name] = _clean(getattr(raw, name))
+        zone_name = _clean(raw.time_zone)
+        if zone_name is not None:
+            if zone(zone_name) is None:
+                problem("who.time_zone", "invalid_time_zone",
+                        f"{zone_name!r} is not an IANA time zone name (e.g. America/Chicago, Europe/Berlin)")
+            else:
+                fields["time_zone"] = zone_name
         return Person(**fields)

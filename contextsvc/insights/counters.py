@@ -22,7 +22,7 @@ from contextsvc.profile import decode_state
 from contextsvc.insights import tables as t
 from contextsvc.store import tables as core
 from contextsvc.store import add_deltas
-from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
+from contextsvc.pipeline import BatchChanges, BatchObserver
 from contextsvc.timeutil import micros
 
 HOUR_US = 3_600_000_000
@@ -30,11 +30,8 @@ COUNTERS = ("calls", "connects", "answered", "abandoned", "callback_requests", "
 
 
 class InsightCounters(BatchObserver):
-    def __init__(
-        self, picklist: Picklist, writer: Writer, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-    ) -> None:
+    def __init__(self, picklist: Picklist, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.picklist = picklist
-        self.writer = writer
         self.digests: dict[str, Digest] = {}
         self.markets: dict[str, dict[str, str | None]] = {}  # account id -> industry/region/segment
         self.fresh_as_of: int = micros(clock())  # the last commit the in-memory parts include
@@ -54,6 +51,12 @@ class InsightCounters(BatchObserver):
                 for name, value in self._counts(call):
                     delta[name] += sign * value
         add_deltas(conn, t.call_hours, ("hour", "direction", "queue"), deltas)
+
+    def reset_call_counts(self, conn: Connection) -> None:
+        conn.execute(t.call_hours.delete())
+
+    def count_stored_calls(self, conn: Connection, changes: BatchChanges) -> None:
+        self.in_transaction(conn, changes)
 
     def after_commit(self, changes: BatchChanges) -> None:
         for individual_id in changes.removed:
@@ -76,11 +79,8 @@ class InsightCounters(BatchObserver):
     def market_of(self, account_id: str | None) -> dict[str, str | None]:
         return self.markets.get(account_id, {}) if account_id else {}
 
-    async def load_markets(self, rows: list[dict]) -> None:
-        """Upsert account market attributes, in a writer transaction."""
-        await self.writer.run(lambda conn: self._set_markets(conn, rows))
-
-    def _set_markets(self, conn: Connection, rows: list[dict]) -> None:
+    def set_markets(self, conn: Connection, rows: list[dict]) -> None:
+        """Upsert account market attributes (a Writer.run function: Service.load_markets)."""
         ids = [r["account_id"] for r in rows]
         conn.execute(t.account_attributes.delete().where(t.account_attributes.c.account_id.in_(ids)))
         conn.execute(t.account_attributes.insert(), rows)

@@ -8,8 +8,8 @@ from contextsvc.pipeline.writer import CommitReport, Writer, load_graph
 from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
 from contextsvc.pipeline.transaction import BatchContext, content_hash
 from contextsvc.pipeline.cache import ProfileCache
-from contextsvc.pipeline.profiles import ProfileReads, ProfileWriter, facts_of, rebuild_all
+from contextsvc.pipeline.profiles import ProfileReads, ProfileWriter, facts_of
 from contextsvc.pipeline.retention import RetentionPolicy
-from contextsvc.pipeline.maintenance import ErasureReport, RetentionReport, erase, key_fingerprint, purge_expired, retention_loop
+from contextsvc.pipeline.maintenance import REBUILD_NEEDED, ErasureReport, MaintenanceOutcome, Operation, RebuildReport, rebuild_profiles, RetentionReport, erase, key_fingerprint, purge_expired, retention_loop
 
-__all__ = ["BatchChanges", "CommitReport", "BatchContext", "BatchObserver", "content_hash", "erase", "ErasureReport", "facts_of", "key_fingerprint", "load_graph", "ProfileCache", "ProfileReads", "ProfileWriter", "purge_expired", "rebuild_all", "ReplacedCall", "retention_loop", "RetentionPolicy", "RetentionReport", "Writer"]
+__all__ = ["REBUILD_NEEDED", "BatchChanges", "CommitReport", "BatchContext", "BatchObserver", "content_hash", "erase", "ErasureReport", "MaintenanceOutcome", "Operation", "facts_of", "key_fingerprint", "load_graph", "ProfileCache", "ProfileReads", "ProfileWriter", "purge_expired", "rebuild_profiles", "RebuildReport", "ReplacedCall", "retention_loop", "RetentionPolicy", "RetentionReport", "Writer"]

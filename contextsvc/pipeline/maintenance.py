@@ -35,6 +35,9 @@ class MaintenanceOutcome(msgspec.Struct):
     published: dict[str, tuple[int, bytes]]  # profiles to publish to the read cache
     removed: set[str]  # individuals whose cached state must go
     changes: BatchChanges | None = None  # what the side branches were told (after_commit)
+    # Rewrote more than can be published piece by piece (every profile, every counter): the
+    # writer reloads its identity graph, profile working set, caches and side branches.
+    reload: bool = False
 
 
 def _tell_observers(
@@ -190,3 +193,69 @@ async def retention_loop(
         except Exception:  # a failed purge is retried next time; serving goes on
             log.exception("retention purge failed")
         await asyncio.sleep(interval_seconds)
+
+
+class RebuildReport(msgspec.Struct, omit_defaults=True):
+    profiles: int  # rebuilt from the call log
+    emptied: int  # profile rows removed: their people have no calls left
+    individual_id: str | None = None  # when one person was asked for
+
+
+REBUILD_CHUNK = 2000
+# A marker a migration sets when what it added must be learnt from the stored calls: the
+# next process to open the database rebuilds everyone before it takes writes.
+REBUILD_NEEDED = "rebuild_needed"
+
+
+def _recount_side_branches(conn: Connection, ctx: BatchContext, now_us: int) -> None:
+    """Every side branch recounts what it derives from the stored calls, from scratch."""
+    for observer in ctx.observers:
+        observer.reset_call_counts(conn)
+    c = t.calls.c
+    after = ""
+    while True:
+        rows = conn.execute(
+            select(c.call_id, c.body, c.individual_id).where(c.call_id > after).order_by(c.call_id).limit(REBUILD_CHUNK)
+        ).all()
+        if not rows:
+            return
+        changes = BatchChanges(
+            version=ctx.version, now_us=now_us, calls={r.call_id: decode_call(r.body) for r in rows},
+            call_owner={r.call_id: r.individual_id for r in rows}, profiles={}, removed=set(), results=[],
+            quarantined=[],
+        )
+        for observer in ctx.observers:
+            observer.count_stored_calls(conn, changes)
+        after = rows[-1].call_id
+
+
+def rebuild_profiles(individual_id: str | None = None) -> Operation:
+    """Recompute profiles from the call log: one person's, or everyone's (in chunks, all in
+    one transaction). The side branches see every rebuilt state inside the transaction, so
+    segment membership follows; for everyone, they also recount what they derive from the
+    calls, and after the commit the writer reloads its caches."""
+
+    def run(conn: Connection, ctx: BatchContext, now: datetime) -> MaintenanceOutcome:
+        if individual_id is not None:
+            ids = [ctx.graph.survivor(individual_id)]
+        else:
+            with_calls = select(t.calls.c.individual_id).where(t.calls.c.individual_id.is_not(None)).distinct()
+            ids = sorted({r[0] for r in conn.execute(with_calls)} | {r[0] for r in conn.execute(select(t.profiles.c.individual_id))})
+        rebuilt = emptied = 0
+        published: dict[str, tuple[int, bytes]] = {}
+        changes = None
+        for start in range(0, len(ids), REBUILD_CHUNK):
+            chunk_emptied: set[str] = set()
+            update = ctx.profiles.apply(conn, {}, set(ids[start : start + REBUILD_CHUNK]), chunk_emptied, micros(now), ctx.version)
+            rebuilt, emptied = rebuilt + len(update.published), emptied + len(chunk_emptied)
+            changes = _tell_observers(conn, ctx, now, {}, update, chunk_emptied)
+            if individual_id is not None:
+                published = update.published
+        report = RebuildReport(rebuilt, emptied, individual_id)
+        if individual_id is None:
+            _recount_side_branches(conn, ctx, micros(now))
+            conn.execute(delete(t.markers).where(t.markers.c.name == REBUILD_NEEDED))
+            return MaintenanceOutcome(report, {}, set(), reload=True)
+        return MaintenanceOutcome(report, published, set(ids) if emptied else set(), changes)
+
+    return run

@@ -58,3 +58,13 @@ class BatchObserver:
     def after_commit(self, changes: BatchChanges) -> None:
         """After COMMIT, before the batch's requests are answered. Must be cheap; errors are
         logged, never propagated (the batch is already durable)."""
+
+    # Rebuilding everyone from the call log (POST /v1/admin/rebuild, contextsvc rebuild, or
+    # a migration that needs it): first every observer drops what it counts from the
+    # stored calls, then sees every stored call once, a chunk at a time, as `calls`.
+
+    def reset_call_counts(self, conn: Connection) -> None:
+        """Drop the rows you derive from the stored calls alone."""
+
+    def count_stored_calls(self, conn: Connection, changes: BatchChanges) -> None:
+        """Count these stored calls into the rows reset_call_counts dropped."""

@@ -130,23 +130,6 @@ class ProfileWriter:
             self._working.popitem(last=False)
 
 
-def rebuild_all(conn: Connection, picklist: Picklist, now_us: int, chunk: int = 2000) -> int:
-    """Recompute every profile from the call log (the `contextsvc rebuild` command)."""
-    conn.execute(delete(t.profiles))
-    ids = [row[0] for row in conn.execute(select(t.calls.c.individual_id).where(t.calls.c.individual_id.is_not(None)).distinct())]
-    for start in range(0, len(ids), chunk):
-        facts = facts_of(conn, ids[start : start + chunk], picklist)
-        bulk_insert(
-            conn,
-            t.profiles,
-            [
-                {"individual_id": i, "version": 1, "state": encode_state(build(f)), "updated_at": now_us}
-                for i, f in facts.items()
-            ],
-        )
-    return len(ids)
-
-
 _PROFILE_ROW = select(t.profiles.c.version, t.profiles.c.state).where(t.profiles.c.individual_id == bindparam("id"))
 
 

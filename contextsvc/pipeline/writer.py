@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contextsvc.errors import DomainError, Unavailable
 from contextsvc.identity import IdentityGraph, IndividualRow
 from contextsvc.ingest import ItemResult, Work
+from contextsvc.store import WriterLease
 from contextsvc.store import tables as t
 from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.pipeline.transaction import BatchContext, apply_batch
@@ -32,6 +33,12 @@ from contextsvc.pipeline.profiles import ProfileWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def _cause(exc: BaseException) -> str:
+    """The error's type and first line: enough for a log line, never a whole statement."""
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[0][:300] if first else ''}"
 
 
 def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGraph:
@@ -87,6 +94,7 @@ class Writer:
         commit_slice: int = 64,
         commit_window_ms: float = 0.0,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        lease: WriterLease | None = None,
         tracer: trace.Tracer | None = None,
     ) -> None:
         self._engine = engine
@@ -106,7 +114,9 @@ class Writer:
         self.cache = cache
         self._settled = asyncio.Event()
         self._settled.set()
-        self.failed: str | None = None  # set when the writer had to stop taking writes
+        self.failed: str | None = None  # set when the writer had to stop taking writes for good
+        self.unavailable: str | None = None  # set while the database cannot be reached
+        self._lease = lease or WriterLease(engine)
         self._carried: _Job | None = None  # an exclusive job met while filling a batch
         self._slices: deque[_Job] = deque()  # slices of large requests, waiting their turn
         self._small_seen_at = float("-inf")  # loop time of the last small request
@@ -126,10 +136,20 @@ class Writer:
         self._observers += observers
 
     async def start(self) -> None:
+        """Take the database's writer lease (DatabaseHeld if another process has it), load
+        the identity graph and the side branches' state, and start committing."""
+        await self._lease.acquire("it owns the writer; ask it through its admin API instead")
+        try:
+            await self._connect()
+        except BaseException:
+            await self._lease.release()
+            raise
+        self._task = asyncio.create_task(self._run(), name="contextsvc-writer")
+
+    async def _connect(self) -> None:
         self._conn = await self._engine.connect()
         await self._conn.execution_options(writer=True)
         await self._reload()
-        self._task = asyncio.create_task(self._run(), name="contextsvc-writer")
 
     async def stop(self) -> None:
         """Finish everything already queued, then close."""
@@ -141,11 +161,24 @@ class Writer:
             except asyncio.CancelledError:
                 pass
         if self._conn is not None:
-            await self._conn.close()
+            try:
+                await self._conn.close()
+            except Exception:  # the database went away under it: nothing left to close
+                await self._conn.invalidate()
+        await self._lease.release()
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done() and self.failed is None
+        """Taking writes now: started, not stopped for good, not waiting for the database."""
+        return self._task is not None and not self._task.done() and self.failed is None and self.unavailable is None
+
+    def _refuse_if_down(self) -> None:
+        if self.failed is not None:
+            raise Unavailable(self.failed)
+        if self.unavailable is not None:
+            raise Unavailable(self.unavailable, details={"retry_after_s": 1})
+        if self._task is None or self._task.done():
+            raise Unavailable("the writer is not running")
 
     async def settled(self) -> None:
         """Wait until no batch is between identity resolution and commit."""
@@ -177,8 +210,7 @@ class Writer:
             return await self._submit(work, span.get_span_context())
 
     async def _submit(self, work: list[Work], span: trace.SpanContext | None) -> list[ItemResult]:
-        if not self.running:
-            raise Unavailable("the writer is not running")
+        self._refuse_if_down()
         loop = asyncio.get_running_loop()
         now = loop.time()
         if len(work) <= self._slice:
@@ -206,8 +238,7 @@ class Writer:
     async def run_exclusive(self, operation):
         """Run a maintenance operation (erasure, retention) alone in one transaction, in
         queue order with ingest; returns its result once committed."""
-        if not self.running:
-            raise Unavailable("the writer is not running")
+        self._refuse_if_down()
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Job([], future, operation))
         return await future
@@ -263,6 +294,11 @@ class Writer:
 
     async def _run(self) -> None:
         while True:
+            if self.unavailable is not None:
+                await self._recover()
+            if self.failed:
+                self._fail_queued()
+                return
             jobs = await self._next_batch()
             self._settled.clear()
             started = time.perf_counter()
@@ -274,15 +310,16 @@ class Writer:
                 refused = exc if jobs[0].operation is not None and isinstance(exc, DomainError) else None
                 failed = refused is None  # a refused operation (e.g. erasing no one) is not a store failure
                 if refused is None:
-                    log.exception("group commit failed; rolling back %d requests", len(jobs))
+                    # One line with the cause, not a traceback per failed batch: a full disk or
+                    # a lost database fails every commit until it is back.
+                    log.error("group commit failed, %d requests not acknowledged: %s", len(jobs), _cause(exc))
                 try:
                     await self._conn.rollback()
                     await self._reload()  # the graph saw uncommitted identity changes
-                except Exception:
-                    # Carrying on with a graph that holds rolled-back changes would corrupt
-                    # identity; refuse writes until restarted (health reports it).
-                    self.failed = "could not reload the identity graph after a failed commit"
-                    log.exception(self.failed)
+                except Exception as reload_exc:
+                    # A graph holding rolled-back changes would corrupt identity: take no
+                    # writes until it is reloaded from the database (health reports it).
+                    self.unavailable = f"the call store is unreachable: {_cause(reload_exc)}"
                 # Answered only now, so a client retrying at once meets a clean state.
                 for job in jobs:
                     if not job.future.done():
@@ -293,21 +330,44 @@ class Writer:
                 for _ in jobs:
                     self._queue.task_done()
                 self._report(jobs, time.perf_counter() - started, failed)
-            if self.failed:
-                self._fail_queued()
+            if self.unavailable is not None:
+                self._fail_queued()  # they would wait for the database: answer 503 now
+
+    async def _recover(self) -> None:
+        """Reconnect and reload until the database is back (retrying with backoff), so the
+        service heals on its own; writes meanwhile get 503 with a retry hint."""
+        delay = 0.1
+        log.error("writer waiting for the database: %s", self.unavailable)
+        while True:
+            try:
+                if self._conn is not None:
+                    await self._conn.invalidate()
+                if not await self._lease.renew():
+                    self.failed = "another process took this database's writer lease while it was unreachable"
+                    log.error(self.failed)
+                    return
+                await self._connect()
+                self.unavailable = None
+                log.warning("writer reconnected to the database; taking writes again")
                 return
+            except Exception as exc:
+                self.unavailable = f"the call store is unreachable: {_cause(exc)}"
+                self._fail_queued()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _fail_queued(self) -> None:
+        reason = self.failed or self.unavailable or "the writer stopped"
         while self._slices:
-            self._slices.popleft().future.set_exception(Unavailable(self.failed or "the writer stopped"))
+            self._slices.popleft().future.set_exception(Unavailable(reason))
             self._queue.task_done()
         if self._carried is not None:
-            self._carried.future.set_exception(Unavailable(self.failed or "the writer stopped"))
+            self._carried.future.set_exception(Unavailable(reason))
             self._carried = None
             self._queue.task_done()
         while not self._queue.empty():
             job = self._queue.get_nowait()
-            job.future.set_exception(Unavailable(self.failed or "the writer stopped"))
+            job.future.set_exception(Unavailable(reason))
             self._queue.task_done()
 
     def _report(self, jobs: list[_Job], seconds: float, failed: bool) -> None:
@@ -352,8 +412,11 @@ class Writer:
             done = await self._conn.run_sync(jobs[0].operation, context, now)
             await self._conn.commit()
             self._version = context.version
-            self.cache.publish(done.published, done.removed)
-            self._after_commit(done.changes)
+            if done.reload:  # it rewrote more than it can tell the caches about
+                await self._reload()
+            else:
+                self.cache.publish(done.published, done.removed)
+                self._after_commit(done.changes)
             if not jobs[0].future.done():
                 jobs[0].future.set_result(done.result)
             return

@@ -37,6 +37,7 @@ class CallFact(msgspec.Struct, gc=False, frozen=True):
     company: str | None
     title: str | None
     recording_url: str | None = None
+    time_zone: str | None = None  # who.time_zone (IANA), when the source named one
 
     @property
     def key(self) -> tuple[int, str]:
@@ -76,4 +77,5 @@ def fact_from_call(call: Call, picklist: Picklist) -> CallFact:
         company=call.who.company,
         title=call.who.title,
         recording_url=call.recording_url,
+        time_zone=call.who.time_zone,
     )

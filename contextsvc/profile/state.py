@@ -81,7 +81,8 @@ class RelatedRecord(msgspec.Struct, gc=False):
     stage_key: Key | None = None  # the newest call that named a stage
 
 
-ATTRIBUTES = ("first_name", "last_name", "company", "title")
+ATTRIBUTES = ("first_name", "last_name", "company", "title", "time_zone")
+HOUR_US = 3_600_000_000
 
 
 class PersonInfo(msgspec.Struct, gc=False, omit_defaults=True):
@@ -89,6 +90,7 @@ class PersonInfo(msgspec.Struct, gc=False, omit_defaults=True):
     last_name: str | None = None
     company: str | None = None
     title: str | None = None
+    time_zone: str | None = None  # the newest who.time_zone a call named
     attribute_keys: dict[str, Key] = {}  # per attribute, the newest call that carried it
     salesforce_ids: list[str] = []
     emails: list[str] = []
@@ -116,6 +118,11 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
     dispositions: dict[str, int] = {}
     flag_last: dict[str, Key] = {}  # newest call carrying each disposition flag
     buckets: dict[int, DayBucket] = {}  # UTC day number -> bucket
+    # Outbound calls per UTC hour (hours since the epoch) -> [calls, connects], over the same
+    # days as `buckets`. Hours, not local hours: the person's time zone may be learnt later,
+    # and converting at read time keeps the state a function of the calls alone and exact
+    # across DST changes (reachability/best.py).
+    outbound_hours: dict[int, list[int]] = {}
     recent: list[RecentCall] = []  # newest first
     related: dict[str, RelatedRecord] = {}
     quality: dict[str, int] = {}
@@ -190,7 +197,16 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
             # A new day may have moved the horizon; the check is per new day, not per call.
             for day in [d for d in self.buckets if d <= horizon]:
                 del self.buckets[day]
+            last_dropped_hour = (horizon + 1) * 24 - 1
+            for hour in [h for h in self.outbound_hours if h <= last_dropped_hour]:
+                del self.outbound_hours[hour]
         bucket.add(fact)
+        if fact.direction == "outbound":
+            counts = self.outbound_hours.get(fact.started_at // HOUR_US)
+            if counts is None:
+                counts = self.outbound_hours[fact.started_at // HOUR_US] = [0, 0]
+            counts[0] += 1
+            counts[1] += fact.connect
 
     def _recent(self, fact: CallFact, key: Key) -> None:
         if len(self.recent) >= RECENT_KEEP and key < (self.recent[-1].started_at, self.recent[-1].call_id):
@@ -254,7 +270,7 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
 
 def build(facts: Iterable[CallFact]) -> ProfileState:
     """The state of a set of calls, from scratch (oldest first, so every add is exact)."""
-    state = ProfileState(person=PersonInfo())
+    state = ProfileState(person=PersonInfo(), outbound_hours={})
     for fact in sorted(facts, key=lambda f: f.key):
         state.add(fact)
     return state

@@ -7,7 +7,7 @@ from contextsvc.quality.alerts import AlertRule, QualityAlert
 from contextsvc.quality.metrics import METRICS, Plausibility
 from contextsvc.quality.monitor import QualityObserver
 from contextsvc.quality.reads import alerts_by_metric, quality_alerts, quality_report
-from contextsvc.quality.recount import recount
+from contextsvc.quality.recount import recount, recount_operation
 from contextsvc.quality.report import GroupBy, QualityReport
 from contextsvc.quality.table import report_table
 
@@ -23,5 +23,6 @@ __all__ = [
     "quality_alerts",
     "quality_report",
     "recount",
+    "recount_operation",
     "report_table",
 ]

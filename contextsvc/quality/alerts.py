@@ -52,6 +52,7 @@ RATES: dict[str, tuple[Callable[[Vector], int], Callable[[Vector], int]]] = {
             "future_time",
             "old_time",
             "conflicts",
+            "inferred_direction",
         )
     },
     "off_picklist": (lambda v: v[_CALLS] - v[INDEX["picklist_code"]], _metric("calls")),

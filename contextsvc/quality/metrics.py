@@ -32,6 +32,7 @@ METRICS = (
     "conflicts",  # replays of a stored version with different content
     "quarantined",  # items rejected into quarantine
     "missing_direction",  # rejected because direction was missing
+    "inferred_direction",  # stored with a direction its source did not give (a Task logged by hand)
 )
 INDEX = {name: i for i, name in enumerate(METRICS)}
 WIDTH = len(METRICS)
@@ -78,7 +79,7 @@ def bit(name: str) -> int:
 
 _CALL, _NO_DISPOSITION, _UNMAPPED, _PICKLIST = bit("calls"), bit("no_disposition"), bit("unmapped_disposition"), bit("picklist_code")
 _NO_RECORD, _NO_PERSON, _UNRESOLVED, _NO_DURATION = bit("no_crm_record"), bit("no_person"), bit("unresolved"), bit("no_duration")
-_FUTURE, _OLD = bit("future_time"), bit("old_time")
+_FUTURE, _OLD, _INFERRED = bit("future_time"), bit("old_time"), bit("inferred_direction")
 IMPLAUSIBLE = _FUTURE | _OLD
 
 
@@ -106,6 +107,8 @@ def call_flags(call: Call, ingested_at: int, resolved: bool, limits: Plausibilit
         flags |= _UNRESOLVED
     if call.duration_seconds is None and call.ended_at is None:
         flags |= _NO_DURATION
+    if "direction_inferred" in call.quality:
+        flags |= _INFERRED
     return day_of(ingested_at if flags & IMPLAUSIBLE else started), flags
 
 

@@ -99,6 +99,11 @@ class QualityObserver(BatchObserver):
         self._samples.clear()
         self._raised = []
 
+    def reset_call_counts(self, conn: Connection) -> None:
+        from contextsvc.quality.recount import recount  # recount builds on this module
+
+        recount(conn, self.limits)  # the whole recount: it reads the calls itself
+
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
         tally = Tally()
         newest = self._count_calls(tally, changes)

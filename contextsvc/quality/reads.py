@@ -23,7 +23,7 @@ _decode_alert = msgspec.json.Decoder(QualityAlert).decode
 def alerts_by_metric(conn: Connection) -> dict[str, int]:
     """How many alerts have been raised for each rate, ever (one grouped count: alerts are few)."""
     a = t.quality_alerts.c
-    return {metric: count for metric, count in conn.execute(select(a.metric, func.count()).group_by(a.metric))}
+    return dict(conn.execute(select(a.metric, func.count()).group_by(a.metric)).tuples().all())
 
 
 def quality_report(conn: Connection, first: date, last: date, group_by: GroupBy) -> QualityReport:

@@ -4,6 +4,8 @@ the incremental counters)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 from sqlalchemy import Connection, delete, func, select
 
@@ -22,6 +24,7 @@ from contextsvc.quality.monitor import (
     state_value,
     write_tally,
 )
+from contextsvc.pipeline import BatchContext, MaintenanceOutcome, Operation
 from contextsvc.store import add_counts
 from contextsvc.timeutil import day_of
 
@@ -98,3 +101,13 @@ def _recount_identity(conn: Connection) -> None:
     if several:
         conn.execute(t.quality_multi_record.insert(), several)
     add_counts(conn, t.quality_identity, ("day",), [{"day": day, **row} for day, row in by_day.items()])
+
+
+def recount_operation(limits: Plausibility) -> Operation:
+    """The recount as a writer operation, in order with ingest (POST /v1/admin/quality/recount,
+    `contextsvc quality rebuild`): the monitor reloads its state from the new counters."""
+
+    def run(conn: Connection, _ctx: BatchContext, _now: datetime) -> MaintenanceOutcome:
+        return MaintenanceOutcome(recount(conn, limits), {}, set(), reload=True)
+
+    return run

@@ -16,6 +16,7 @@ COLUMNS = (
     ("no\nperson", "no_person"),
     ("unre-\nsolved", "unresolved"),
     ("no\ndur.", "no_duration"),
+    ("dir.\ninferred", "inferred_direction"),
     ("fu-\nture", "future_time"),
     ("too\nold", "old_time"),
     ("con-\nflicts", "conflicts"),
@@ -24,7 +25,8 @@ COLUMNS = (
 LEGEND = (
     "shares of calls: no disposition; disposition text matching no picklist value; disposition sent as a "
     "picklist code (adherence); no Lead/Contact linked; nothing identifying the person; identity not "
-    "resolved; no duration; start in the future / implausibly old; conflicting replays; share of items quarantined"
+    "resolved; no duration; direction inferred (no CallType); start in the future / implausibly old; "
+    "conflicting replays; share of items quarantined"
 )
 
 

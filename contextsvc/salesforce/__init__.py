@@ -13,6 +13,7 @@ from contextsvc.salesforce.client import (
     TimeoutSession,
     auth_mode,
 )
+from contextsvc.salesforce.job import SalesforceJob, SyncState
 from contextsvc.salesforce.mirror import SyncStatus, sync_status
 from contextsvc.salesforce.sync import SalesforceSync, SyncReport, sync_with_backoff
 from contextsvc.salesforce.writeback import FieldMapError, WritebackReport, parse_field_map, plan_writeback, push
@@ -25,7 +26,9 @@ __all__ = [
     "SalesforceAuthError",
     "SalesforceCallFailed",
     "SalesforceProblem",
+    "SalesforceJob",
     "SalesforceSync",
+    "SyncState",
     "SyncReport",
     "SyncStatus",
     "sync_status",

@@ -13,9 +13,9 @@ from datetime import datetime
 
 import msgspec
 
-from contextsvc.salesforce.records import parse_datetime, task_started_at
+from contextsvc.salesforce.records import PERSON_PREFIXES, parse_datetime, task_started_at
 
-# VoiceCall CallType values of Sales Dialer and Service Cloud Voice (reference §3).
+# CallType values: Task's picklist, and VoiceCall's of Sales Dialer and Service Cloud Voice.
 DIRECTIONS = {
     "inbound": "inbound",
     "outbound": "outbound",
@@ -27,6 +27,10 @@ DIRECTIONS = {
     "bridge": "internal",
     "coach": "internal",
 }
+# A call Task without CallType and without a VoiceCall: logged by hand, by the rep who made it.
+DEFAULT_DIRECTION = "outbound"
+# VoiceCall CallTypes on which FromPhoneNumber, not ToPhoneNumber, is the customer's number.
+CALLER_IS_CUSTOMER = {"inbound", "callback", "transfer"}
 
 
 class Loaded(msgspec.Struct, frozen=True):
@@ -57,23 +61,49 @@ def _seconds(later: datetime | None, earlier: datetime | None) -> int | None:
     return max(0, int((later - earlier).total_seconds()))
 
 
-def _direction(*values: str | None) -> str | None:
-    for value in values:
-        if value and value.strip().lower() in DIRECTIONS:
-            return DIRECTIONS[value.strip().lower()]
-    return None
+def _mapped(value: str | None) -> str | None:
+    return DIRECTIONS.get(value.strip().lower()) if isinstance(value, str) else None
 
 
-def _who(records: CallRecords, direction: str | None) -> dict:
+def direction_of(records: CallRecords) -> tuple[str, bool]:
+    """(direction, inferred). VoiceCall.CallType is never null; Task.CallType is nillable
+    and a call logged by hand ("Log a Call") usually has none: such a call was made by the
+    rep, so outbound, flagged `direction_inferred` rather than quarantined for lacking it."""
+    voice = records.voice.fields if records.voice else {}
+    task = records.task.fields if records.task else {}
+    found = _mapped(voice.get("CallType")) or _mapped(task.get("CallType"))
+    return (found, False) if found else (DEFAULT_DIRECTION, True)
+
+
+def call_quality(records: CallRecords) -> tuple[str, ...]:
+    """Data-quality flags the mapping itself knows of (the normaliser adds its own)."""
+    return ("direction_inferred",) if direction_of(records)[1] else ()
+
+
+def _is_person(record_id: str | None) -> bool:
+    return bool(record_id) and record_id[:3] in PERSON_PREFIXES
+
+
+def _dialled(voice: dict) -> str | None:
+    """The customer's number on a VoiceCall: ToPhoneNumber is the agent's on inbound,
+    transfer and callback calls (Object Reference), the customer's on outbound ones."""
+    if not voice:
+        return None
+    call_type = (voice.get("CallType") or "").strip().lower()
+    return voice.get("FromPhoneNumber") if call_type in CALLER_IS_CUSTOMER else voice.get("ToPhoneNumber")
+
+
+def _who(records: CallRecords) -> dict:
     task = records.task.fields if records.task else {}
     voice = records.voice.fields if records.voice else {}
     who: dict = {}
-    salesforce_id = task.get("WhoId") or (records.who.record_id if records.who else None)
+    related = voice.get("RelatedRecordId")
+    salesforce_id = task.get("WhoId") or (related if _is_person(related) else None)
     if salesforce_id:
         who["salesforce_id"] = salesforce_id
     person = records.who.fields if records.who else {}
     # The number actually dialled or calling in, else the record's.
-    dialled = voice.get("FromPhoneNumber") if direction == "inbound" else voice.get("ToPhoneNumber")
+    dialled = _dialled(voice)
     phone = dialled or person.get("Phone") or person.get("MobilePhone")
     company = person.get("Company") if records.who and records.who.sobject == "Lead" else None
     if records.account is not None:
@@ -94,9 +124,10 @@ def _who(records: CallRecords, direction: str | None) -> dict:
 
 def _related(records: CallRecords) -> dict:
     task = records.task.fields if records.task else {}
+    voice_related = records.voice.fields.get("RelatedRecordId") if records.voice else None
     related: dict = {}
     what = records.what
-    what_id = task.get("WhatId") or (what.record_id if what else None)
+    what_id = task.get("WhatId") or (None if _is_person(voice_related) else voice_related)
     account_id = task.get("AccountId")
     if what_id and what_id.startswith("006"):
         related["opportunity_id"] = what_id
@@ -118,7 +149,7 @@ def call_event(records: CallRecords) -> dict:
     """The CallEvent body (without its version, see `version_of`)."""
     task = records.task.fields if records.task else {}
     voice = records.voice.fields if records.voice else {}
-    direction = _direction(voice.get("CallType"), task.get("CallType"))
+    direction, _ = direction_of(records)
     duration = task.get("CallDurationInSeconds")
     if duration is None:
         duration = voice.get("CallDurationInSeconds")
@@ -126,9 +157,7 @@ def call_event(records: CallRecords) -> dict:
     end = parse_datetime(voice.get("CallEndDateTime"))
     if start is None and records.task is not None:
         start = task_started_at(task)
-    event: dict = {"call_id": records.call_id, "source": "salesforce"}
-    if direction:
-        event["direction"] = direction
+    event: dict = {"call_id": records.call_id, "source": "salesforce", "direction": direction}
     if start is not None:
         event["started_at"] = start.isoformat()
     if end is not None:
@@ -156,7 +185,7 @@ def call_event(records: CallRecords) -> dict:
     ):
         if value:
             event[name] = value
-    event["who"] = _who(records, direction)
+    event["who"] = _who(records)
     event["related"] = _related(records)
     return event
 

@@ -4,14 +4,19 @@ what was submitted or written back. Synchronous Core, run inside one transaction
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
 
 import msgspec
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from contextsvc.salesforce import call_groups
 from contextsvc.salesforce.calls import CallRecords, Loaded
-from contextsvc.salesforce.records import MirrorRow
+from contextsvc.salesforce.records import MirrorRow, mirror_row
 from contextsvc.salesforce import tables as t
 from contextsvc.store import bulk_insert, chunks
+from contextsvc.store import tables as core
 from contextsvc.store import from_json_text, json_text
 from contextsvc.timeutil import from_micros
 
@@ -23,7 +28,8 @@ _UPDATE_RECORD = (
     .values(
         {
             name: bindparam("b_" + name)
-            for name in ("system_modstamp", "is_deleted", "call_id", "who_id", "what_id", "started_at", "body")
+            for name in ("system_modstamp", "is_deleted", "call_id", "who_id", "what_id", "started_at", "body",
+                         "link_key", "activity_id")
         }
     )
 )
@@ -58,11 +64,12 @@ def _row_values(row: MirrorRow) -> dict:
         "record_id": row.record_id,
         "system_modstamp": row.system_modstamp,
         "is_deleted": int(row.is_deleted),
-        "call_id": row.call_id,
         "who_id": row.who_id,
         "what_id": row.what_id,
         "started_at": row.started_at,
         "body": row.body,
+        "link_key": row.link_key,
+        "activity_id": row.activity_id,
     }
 
 
@@ -78,28 +85,33 @@ def file_page(conn: Connection, sobject: str, rows: list[MirrorRow], now_us: int
     stored: dict[str, tuple] = {}
     for ids in _chunks(row.record_id for row in rows):
         for found in conn.execute(
-            select(r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id).where(
+            select(r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id, r.link_key,
+                   r.activity_id).where(
                 r.sobject == sobject, r.record_id.in_(ids)
             )
         ):
             stored[found.record_id] = found
-    inserts, updates, changed = [], {}, []
+    changed = []
     for row in rows:
         old = stored.get(row.record_id)
         if old is not None and (old.system_modstamp, bool(old.is_deleted)) >= (row.system_modstamp, row.is_deleted):
             continue  # already have this version (lookback or a replayed page)
+        changed.append((row, old))
+        stored.setdefault(row.record_id, None)  # a record twice in one page: the second is an update
+    # Tasks and VoiceCalls: which call each belongs to depends on other records (matching.py).
+    call_of, calls = call_groups.regroup(conn, changed) if sobject in call_groups.CALL_SOBJECTS else ({}, set())
+    inserts, updates = {}, {}
+    for row, old in changed:
         values = _row_values(row)
-        if old is None:
-            inserts.append(values)
-            stored[row.record_id] = None  # a record twice in one page: the second is an update
+        values["call_id"] = call_of.get(row.record_id, old.call_id if old is not None else None)
+        if stored[row.record_id] is None:
+            inserts[row.record_id] = values
         else:
             updates[row.record_id] = {"b_" + k: v for k, v in values.items()}
-        changed.append((row, old))
-    inserts = list({v["record_id"]: v for v in inserts}.values())
-    bulk_insert(conn, t.salesforce_records, inserts)
+    bulk_insert(conn, t.salesforce_records, list(inserts.values()))
     if updates:
         conn.execute(_UPDATE_RECORD, list(updates.values()))
-    _mark_pending(conn, sobject, changed)
+    _mark_pending(conn, sobject, changed, calls)
     last = rows[-1]
     _set_watermark(conn, sobject, last.system_modstamp, last.record_id, now_us)
     return len(changed)
@@ -112,17 +124,17 @@ def _set_watermark(conn: Connection, sobject: str, stamp: int, record_id: str, n
         conn.execute(t.salesforce_watermarks.insert().values(sobject=sobject, **values))
 
 
-def _mark_pending(conn: Connection, sobject: str, changed: list[tuple[MirrorRow, tuple | None]]) -> None:
-    """Which calls a changed record can alter: its own call (Task, VoiceCall), every call
-    naming the person (Contact, Lead, and the Contact a Lead became), every call of an
-    Account's Contacts (their company), every call about an Opportunity (its stage)."""
-    calls: set[str] = set()
+def _mark_pending(
+    conn: Connection, sobject: str, changed: list[tuple[MirrorRow, tuple | None]], calls: set[str]
+) -> None:
+    """Which calls a changed record can alter: its own calls (Task, VoiceCall: `calls`,
+    from the regrouping), every call naming the person (Contact, Lead, and the Contact a
+    Lead became), every call of an Account's Contacts (their company), every call about an
+    Opportunity (its stage)."""
     people: set[str] = set()
     related: set[str] = set()
     for row, old in changed:
-        if sobject in ("Task", "VoiceCall"):
-            calls.update(c for c in (row.call_id, old and old.call_id) if c)
-        elif sobject in ("Contact", "Lead"):
+        if sobject in ("Contact", "Lead"):
             people.update(p for p in (row.record_id, row.who_id if sobject == "Lead" else None,
                                       old and sobject == "Lead" and old.who_id) if p)
         elif sobject == "Account":
@@ -259,3 +271,52 @@ def converted_leads(conn: Connection) -> set[str]:
     """Leads Salesforce will refuse to update (converted); known from the mirror."""
     rows = conn.execute(select(r.record_id, r.body).where(r.sobject == "Lead", r.who_id.is_not(None), r.is_deleted == 0))
     return {record_id for record_id, body in rows if from_json_text(body).get("IsConverted")}
+
+
+REFILE_NEEDED = "salesforce_refile_needed"  # a marker migration 0004 leaves
+
+
+def refile_if_needed(conn: Connection) -> int:
+    """After an upgrade that changed how Tasks and VoiceCalls group into calls (migration
+    0004): every stored one is filed again as if just read, so each belongs to its call by
+    today's rules, and every call whose records moved is pending (one left with no record
+    is retracted). Runs once, in one transaction, before the next sync pass reads."""
+    markers = core.markers.c
+    if conn.execute(select(markers.value).where(markers.name == REFILE_NEEDED)).first() is None:
+        return 0
+    stored = conn.execute(
+        select(r.sobject, r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id, r.link_key,
+               r.activity_id, r.body)
+        .where(r.sobject.in_(call_groups.CALL_SOBJECTS))
+    ).all()
+    changed: dict[str, list[tuple[MirrorRow, Any]]] = {sobject: [] for sobject in call_groups.CALL_SOBJECTS}
+    keys = []
+    for row in stored:
+        record = {**msgspec.json.decode(row.body), "Id": row.record_id, "IsDeleted": bool(row.is_deleted),
+                  "SystemModstamp": "1970-01-01T00:00:00.000+0000"}
+        refiled = msgspec.structs.replace(mirror_row(row.sobject, record), system_modstamp=row.system_modstamp)
+        changed[row.sobject].append((refiled, row))
+        keys.append({"b_sobject": row.sobject, "b_record_id": row.record_id, "b_link_key": refiled.link_key,
+                     "b_activity_id": refiled.activity_id})
+    if keys:  # the keys first: regrouping reads the stored records' keys
+        conn.execute(
+            update(t.salesforce_records)
+            .where(and_(r.sobject == bindparam("b_sobject"), r.record_id == bindparam("b_record_id")))
+            .values(link_key=bindparam("b_link_key"), activity_id=bindparam("b_activity_id")),
+            keys,
+        )
+    everything = [pair for pairs in changed.values() for pair in pairs]
+    call_of, calls = call_groups.regroup(conn, everything)
+    moved = [{"b_sobject": row.sobject, "b_record_id": row.record_id, "b_call_id": call_of[row.record_id]}
+             for row, old in everything if row.record_id in call_of and call_of[row.record_id] != old.call_id]
+    if moved:
+        conn.execute(
+            update(t.salesforce_records)
+            .where(and_(r.sobject == bindparam("b_sobject"), r.record_id == bindparam("b_record_id")))
+            .values(call_id=bindparam("b_call_id")),
+            moved,
+        )
+    for sobject, pairs in changed.items():
+        _mark_pending(conn, sobject, pairs, calls if sobject == "Task" else set())
+    conn.execute(delete(core.markers).where(markers.name == REFILE_NEEDED))
+    return len(stored)

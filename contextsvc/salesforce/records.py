@@ -1,7 +1,7 @@
 """What the connector reads from Salesforce, and how one record is filed locally.
 
 Pure: the SOQL per sObject, and for each record the keys the mirror indexes it by
-(shared/reference/salesforce.md §2–4 for the fields and their meaning).
+(docs/call-event.md for the fields, their meaning and what a null means).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
+from contextsvc.salesforce.matching import CallLink, link_key
 from contextsvc.timeutil import EPOCH, micros
 
 # Read in this order: the people and records a call names are mirrored before the calls.
@@ -75,39 +76,36 @@ class MirrorRow(msgspec.Struct, frozen=True):
     record_id: str
     system_modstamp: int  # micros
     is_deleted: bool
-    call_id: str | None  # Task / VoiceCall: the call it describes
     who_id: str | None  # Task / VoiceCall: the person; Lead: the Contact it became
     what_id: str | None  # Task / VoiceCall: related record; Contact / Opportunity: AccountId
     started_at: int | None
     body: bytes
+    link_key: str | None = None  # Task.CallObject / VoiceCall.VendorCallKey (matching.py)
+    activity_id: str | None = None  # VoiceCall.ActivityId
 
     def fields(self) -> dict:
         return msgspec.json.decode(self.body)
+
+    def link(self) -> CallLink:
+        return CallLink(self.sobject, self.record_id, self.link_key, self.activity_id)
 
 
 def _person_id(record_id: str | None) -> str | None:
     return record_id if record_id and record_id[:3] in PERSON_PREFIXES else None
 
 
-def call_key(sobject: str, record: dict) -> str:
-    """The call a Task or VoiceCall describes: the CTI call id when the telephony system
-    stored one (Task.CallObject = VoiceCall.VendorCallKey), else the Task's own id, which
-    a VoiceCall without a vendor key names through ActivityId."""
-    if sobject == "Task":
-        return record.get("CallObject") or f"sf-{record['Id']}"
-    return record.get("VendorCallKey") or f"sf-{record.get('ActivityId') or record['Id']}"
-
-
 def mirror_row(sobject: str, record: dict) -> MirrorRow:
+    """The call a Task or VoiceCall belongs to is not decided here: it depends on the
+    other records (matching.py), so the mirror assigns it when it files the row."""
     fields = {name: record.get(name) for name in FIELDS[sobject]}
-    call_id = who_id = what_id = started_at = None
+    who_id = what_id = started_at = key = activity_id = None
     if sobject == "Task":
-        call_id, who_id, what_id = call_key(sobject, record), _person_id(record.get("WhoId")), record.get("WhatId")
+        who_id, what_id, key = _person_id(record.get("WhoId")), record.get("WhatId"), link_key(record.get("CallObject"))
         start = task_started_at(record)
         started_at = micros(start) if start else None
     elif sobject == "VoiceCall":
         related = record.get("RelatedRecordId")
-        call_id, who_id = call_key(sobject, record), _person_id(related)
+        who_id, key, activity_id = _person_id(related), link_key(record.get("VendorCallKey")), record.get("ActivityId")
         what_id = None if who_id else related
         start = parse_datetime(record.get("CallStartDateTime"))
         started_at = micros(start) if start else None
@@ -120,9 +118,10 @@ def mirror_row(sobject: str, record: dict) -> MirrorRow:
         record_id=record["Id"],
         system_modstamp=micros(parse_datetime(record["SystemModstamp"])),
         is_deleted=bool(record.get("IsDeleted")),
-        call_id=call_id,
         who_id=who_id,
         what_id=what_id,
         started_at=started_at,
         body=_encode(fields),
+        link_key=key,
+        activity_id=activity_id or None,
     )

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contextsvc.ingest import prepare
 from contextsvc.ingest import Normaliser
 from contextsvc.ingest import CallWork, QuarantineWork, RetractWork, Work
-from contextsvc.salesforce.calls import call_event, version_of
+from contextsvc.salesforce.calls import call_event, call_quality, version_of
 from contextsvc.salesforce.client import RequestLimitExceeded, SalesforceApi
 from contextsvc.salesforce.records import SOBJECTS, incremental_soql, mirror_row, resume_from
 from contextsvc.salesforce import mirror
@@ -43,6 +43,7 @@ class SyncReport(msgspec.Struct):
     calls: dict[str, int] = {}  # writer results: accepted, updated, retracted, duplicate, ...
     unchanged_calls: int = 0  # re-derived, identical to what was submitted: nothing sent
     unmapped_dispositions: dict[str, int] = {}  # free text no alias matched: kept, flagged
+    inferred_directions: int = 0  # calls sent without a CallType anywhere: outbound, flagged
     quarantined: list[dict] = []  # calls the writer rejected, with the reason
 
     def count(self, bucket: dict, key: str, n: int = 1) -> None:
@@ -81,6 +82,7 @@ class SalesforceSync:
 
     async def run_once(self) -> SyncReport:
         report = SyncReport()
+        await self._write(mirror.refile_if_needed)  # once, after an upgrade that asks for it
         for sobject in SOBJECTS:
             await self._pull(sobject, report)
         # Every pending call, a crashed run's included: submitted once all its records are
@@ -122,7 +124,10 @@ class SalesforceSync:
                     done[call_id] = None
                 continue
             event = call_event(records)
-            digest = content_hash(_encode(event))
+            flags = call_quality(records)
+            # The flags are part of what was submitted: a Task given a CallType later (same
+            # direction, no longer inferred) is a change. Without flags, the digest of before.
+            digest = content_hash(_encode(event) + (_encode(flags) if flags else b""))
             before = previous.get(call_id)
             if before is not None and before[1] == digest:
                 report.unchanged_calls += 1
@@ -131,10 +136,14 @@ class SalesforceSync:
             event["updated_at"] = from_micros(version).isoformat()
             source = records.task or records.voice
             item = prepare(_encode(event), self.normaliser, strict=False, channel=f"salesforce {source.sobject} {source.record_id}")
+            if flags and isinstance(item, CallWork):
+                item = CallWork(msgspec.structs.replace(item.call, quality=item.call.quality + flags))
             work.append(item)
             done[call_id] = (version, digest)
             if isinstance(item, CallWork) and "disposition_unmapped" in item.call.quality:
                 report.count(report.unmapped_dispositions, item.call.disposition_text or "")
+            if isinstance(item, CallWork) and "direction_inferred" in item.call.quality:
+                report.inferred_directions += 1
         results = await self.writer.submit(work) if work else []
         for item, result in zip(work, results):
             report.count(report.calls, result.status)

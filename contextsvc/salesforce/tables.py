@@ -30,7 +30,11 @@ salesforce_records = Table(
     Column("record_id", String(18), primary_key=True),
     Column("system_modstamp", Micros, nullable=False),
     Column("is_deleted", Integer, nullable=False),
-    Column("call_id", String(255), index=True),  # Task and VoiceCall: the call they describe
+    # Task and VoiceCall: the call they belong to, as matching.py groups them (reassigned
+    # whenever a record that shares a key, an ActivityId or a Task with them changes).
+    Column("call_id", String(255), index=True),
+    Column("link_key", String(255), index=True),  # Task.CallObject / VoiceCall.VendorCallKey
+    Column("activity_id", String(18), index=True),  # VoiceCall.ActivityId
     Column("who_id", String(18), index=True),  # the person (for a Lead: ConvertedContactId)
     Column("what_id", String(18), index=True),  # related record (Contact/Opportunity: AccountId)
     Column("started_at", Micros),  # calls: for chronological submission

@@ -18,8 +18,21 @@ from contextsvc.context import WINDOWS
 from contextsvc.segments.views import ACCOUNT_WINDOWS, change_ratio
 
 Kind = Literal["int", "number", "text", "bool", "set"]
-SIGNAL_CODES = ("do_not_call", "bad_number", "high_intent", "quiet_after_interest", "callback_due",
+SIGNAL_CODES = ("on_dnc_list", "do_not_call", "bad_number", "high_intent", "quiet_after_interest", "callback_due",
                 "many_attempts_no_connect")
+# Context paths a segment may not name, and why. Membership is stored per UTC day and must
+# equal the served context at every instant; these change within a day or with figures
+# from other people's calls, so a stored answer would be wrong for part of the day.
+NOT_SEGMENTABLE = {
+    "reachability.callable_now": "it changes with the time of day in the person's zone; segments are evaluated per UTC day",
+    "reachability.window_open": "it changes with the time of day in the person's zone; segments are evaluated per UTC day",
+    "reachability.local_time": "it changes every minute",
+    "reachability.next_window_opens_at": "it changes with the time of day in the person's zone",
+    "reachability.best_time": "market figures come from everyone's calls, refreshed daily",
+}
+# An input besides the person's calls (DNC lists, account regions) can change these:
+# segments naming them are re-evaluated when those inputs change.
+INPUT_PREFIXES = ("reachability.", "signals")
 TREND_LABELS = ("rising", "steady", "falling", "gone quiet", "new", "inactive")
 COUNTS = ("calls", "outbound", "inbound", "connects", "talk_seconds")
 
@@ -102,7 +115,18 @@ def individual_catalog(disposition_codes: list[str]) -> dict[str, Attribute]:
         Attribute("velocity.median_gap_days", "number", False, _getter("velocity", "median_gap_days")),
         Attribute("velocity.days_first_touch_to_first_connect", "number", False,
                   _getter("velocity", "days_first_touch_to_first_connect")),
-        Attribute("signals", "set", True, lambda c: {s.code for s in c.signals}, SIGNAL_CODES),
+        Attribute("signals", "set", True,
+                  lambda c: {s.code for s in c.signals if s.code != "outside_calling_window"}, SIGNAL_CODES),
+        Attribute("reachability.time_zone", "text", False, _getter("reachability", "time_zone")),
+        Attribute("reachability.time_zone_source", "text", False, _getter("reachability", "time_zone_source"),
+                  ("call", "account", "phone", "none")),
+        Attribute("reachability.time_zone_ambiguous", "bool", False,
+                  lambda c: len(c.reachability.time_zone_candidates) > 1),
+        Attribute("reachability.country", "text", False, _getter("reachability", "country")),
+        Attribute("reachability.rule", "text", False, _getter("reachability", "rule")),
+        # Time-dependent: a listing expires at the start of a UTC day.
+        Attribute("reachability.do_not_call", "bool", True, _getter("reachability", "do_not_call")),
+        Attribute("reachability.on_dnc_list", "bool", True, lambda c: bool(c.reachability.dnc_listings)),
         Attribute("related.opportunities", "int", False,
                   lambda c: sum(1 for r in c.related if r.kind == "opportunity")),
         Attribute("related.open_opportunities", "int", False, lambda c: len(_open_opportunities(c))),

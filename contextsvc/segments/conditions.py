@@ -18,7 +18,7 @@ from typing import Any, Literal, Union
 import msgspec
 
 from contextsvc.errors import FieldError, ValidationFailed
-from contextsvc.segments.attributes import Attribute
+from contextsvc.segments.attributes import NOT_SEGMENTABLE, Attribute
 
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "contains", "not_contains"]
 ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -97,6 +97,10 @@ def _parse(raw: Any, catalog: dict[str, Attribute], path: str, errors: list[Fiel
 def _parse_compare(raw: dict, catalog: dict[str, Attribute], path: str, errors: list[FieldError]) -> Compare:
     name, op, value = raw["attribute"], raw["op"], raw.get("value")
     attribute = catalog.get(name) if isinstance(name, str) else None
+    if attribute is None and isinstance(name, str) and name in NOT_SEGMENTABLE:
+        errors.append(FieldError(f"{path}.attribute", "attribute_not_segmentable",
+                                 f"{name} cannot be used in a segment: {NOT_SEGMENTABLE[name]}"))
+        return Compare(name, "=", value)
     if attribute is None:
         errors.append(FieldError(f"{path}.attribute", "unknown_attribute",
                                  f"unknown attribute {name!r}; the valid attributes are listed in details.valid_attributes"))

@@ -30,6 +30,9 @@ from contextsvc.context import CallContext, SegmentRef
 from contextsvc.ingest import Picklist
 from contextsvc.calls import Call
 from contextsvc.profile import CallCounts, decode_state
+from contextsvc.reachability import NO_INPUTS, Inputs
+from contextsvc.segments.attributes import INPUT_PREFIXES
+from contextsvc.segments.conditions import attributes_of
 from contextsvc.segments.model import Catalogs, LiveSegment, SegmentSpec
 from contextsvc.segments.views import ACCOUNT_WINDOWS, AccountState, LazyContext, account_context
 from contextsvc.segments import tables as t
@@ -52,7 +55,7 @@ class Transition(msgspec.Struct, frozen=True):
     member_id: str
     entered: bool
     at_us: int
-    cause: str  # ingest | time | merge
+    cause: str  # ingest | time | merge | inputs (a DNC list or account attributes changed)
 
 
 class SegmentView(msgspec.Struct, frozen=True):
@@ -81,6 +84,7 @@ class Segments(BatchObserver):
         self.picklist = picklist
         self.writer = writer
         self.catalogs = Catalogs(picklist.codes)
+        self.reach: Inputs = NO_INPUTS  # DNC lists and account regions (store/reachability.py)
         self.segments: dict[str, LiveSegment] = {}  # the writer's working copy
         self.accounts: dict[str, AccountState] = {}
         self.day: int | None = None
@@ -125,7 +129,7 @@ class Segments(BatchObserver):
         people = [s for s in self.segments.values() if s.subject == "individual"]
         if people:
             for individual_id, state in changes.profiles.items():
-                context = LazyContext(state, today * DAY_US)
+                context = LazyContext(state, today * DAY_US, self.reach)
                 for segment in people:
                     self._set(segment, individual_id, segment.predicate(context), at, "ingest", transitions)
             for individual_id in changes.removed:
@@ -138,6 +142,12 @@ class Segments(BatchObserver):
 
     def after_commit(self, changes: BatchChanges) -> None:
         self.publish()
+
+    def reset_call_counts(self, conn: Connection) -> None:
+        conn.execute(t.account_days.delete())
+
+    def count_stored_calls(self, conn: Connection, changes: BatchChanges) -> None:
+        self._count_account_calls(conn, changes)
 
     def publish(self) -> None:
         self.view = SegmentView(
@@ -176,6 +186,22 @@ class Segments(BatchObserver):
             self._roll(conn, day_of(now_us), transitions)
         self._write(conn, transitions)
 
+    def reevaluate_inputs(self, conn: Connection, now_us: int) -> None:
+        """Inside the transaction that changed a DNC list or account attributes: everyone,
+        against the segments that read those inputs (a Reachability.on_inputs_changed hook)."""
+        transitions: list[Transition] = []
+        if self.day != day_of(now_us):
+            self._roll(conn, day_of(now_us), transitions)
+        reading = [s for s in self.segments.values() if s.subject == "individual"
+                   and any(a.startswith(INPUT_PREFIXES) for a in attributes_of(s.condition))]
+        if reading:
+            at = day_of(now_us) * DAY_US
+            for individual_id, state in self._everyone(conn):
+                context = LazyContext(state, at, self.reach)
+                for segment in reading:
+                    self._set(segment, individual_id, segment.predicate(context), now_us, "inputs", transitions)
+        self._write(conn, transitions)
+
     def prepare(self, spec: SegmentSpec, now_us: int, rule_id: str | None = None) -> LiveSegment:
         """Validate a definition (ValidationFailed listing valid attributes) before it goes
         to the writer."""
@@ -193,7 +219,7 @@ class Segments(BatchObserver):
         today = day_of(now_us)
         if segment.subject == "individual":
             for individual_id, state in self._everyone(conn):
-                if segment.predicate(LazyContext(state, today * DAY_US)):
+                if segment.predicate(LazyContext(state, today * DAY_US, self.reach)):
                     segment.members.add(individual_id)
         else:
             for account_id, state in self.accounts.items():
@@ -238,7 +264,7 @@ class Segments(BatchObserver):
             seen = set()
             for individual_id, state in self._everyone(conn):
                 seen.add(individual_id)
-                context = LazyContext(state, at)
+                context = LazyContext(state, at, self.reach)
                 for segment in people:
                     self._set(segment, individual_id, segment.predicate(context), at, "time", transitions)
             for segment in people:

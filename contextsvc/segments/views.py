@@ -14,6 +14,7 @@ import msgspec
 
 from contextsvc.context import PersonView, RelatedView, Signal, Summary, Trend, Velocity, Window, person_view, related_views, signals, summary, trend, velocity, window
 from contextsvc.profile import CallCounts, ProfileState
+from contextsvc.reachability import NO_INPUTS, Inputs, Reachability, dnc_signal, listings_of, reachability
 
 
 def _days(key: str) -> int:
@@ -45,9 +46,10 @@ class _LazyTrends(dict):
 class LazyContext:
     """Quacks like a CallContext for the attributes segments read; computes on demand."""
 
-    def __init__(self, state: ProfileState, as_of_us: int) -> None:
+    def __init__(self, state: ProfileState, as_of_us: int, reach: Inputs = NO_INPUTS) -> None:
         self.state = state
         self.as_of_us = as_of_us
+        self.reach = reach
         self.as_of_day = as_of_us // 86_400_000_000
         self.windows = _LazyWindows(state, self.as_of_day)
         self.trend = _LazyTrends(state, self.as_of_day)
@@ -61,8 +63,16 @@ class LazyContext:
         return velocity(self.state, self.windows["30d"].calls, self.windows["90d"].calls)
 
     @cached_property
+    def reachability(self) -> Reachability:
+        return reachability(self.state, self.as_of_us, self.reach)[0]
+
+    @cached_property
     def signals(self) -> list[Signal]:
-        return signals(self.state, self.as_of_us)
+        # As assemble() orders them; outside_calling_window depends on the time of day and
+        # is not segmentable (attributes.py), so it is not computed here.
+        listed = dnc_signal(listings_of(self.state, self.reach, self.as_of_day))
+        first = [Signal(listed.code, listed.severity, listed.message, listed.evidence)] if listed else []
+        return first + signals(self.state, self.as_of_us)
 
     @cached_property
     def related(self) -> list[RelatedView]:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contextsvc.activation import EventHub
 from contextsvc.context import ContextMemo
 from contextsvc.pipeline import Writer
+from contextsvc.salesforce import SalesforceJob
 from contextsvc.segments import Segments
 from contextsvc.telemetry.instruments import Instruments
 from contextsvc.telemetry.state import DatabaseState, MemoryState
@@ -39,10 +40,11 @@ class ServiceMetrics:
         hub: EventHub,
         segments: Segments,
         engine: AsyncEngine,
+        salesforce: SalesforceJob | None = None,
     ) -> None:
         self.registry = instruments.registry
         self.database = DatabaseState(engine)
-        self.memory = MemoryState(writer, memo, hub, segments)
+        self.memory = MemoryState(writer, memo, hub, segments, salesforce)
         self.registry.register(self.memory)
         self.registry.register(self.database)
 

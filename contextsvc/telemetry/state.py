@@ -21,7 +21,7 @@ from contextsvc.activation import EventHub, outbox
 from contextsvc.context import ContextMemo
 from contextsvc.pipeline import Writer
 from contextsvc.quality import alerts_by_metric
-from contextsvc.salesforce import SyncStatus, sync_status
+from contextsvc.salesforce import SalesforceJob, SyncStatus, sync_status
 from contextsvc.segments import Segments
 from contextsvc.store import tables
 
@@ -120,8 +120,16 @@ class DatabaseState(Collector):
 class MemoryState(Collector):
     """The running service's in-memory state, read as it is at scrape time."""
 
-    def __init__(self, writer: Writer, memo: ContextMemo, hub: EventHub, segments: Segments) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        memo: ContextMemo,
+        hub: EventHub,
+        segments: Segments,
+        salesforce: SalesforceJob | None = None,
+    ) -> None:
         self.writer, self.memo, self.hub, self.segments = writer, memo, hub, segments
+        self.salesforce = salesforce
 
     def collect(self) -> Iterator[Metric]:
         writer, cache, memo = self.writer, self.writer.cache, self.memo
@@ -165,3 +173,18 @@ class MemoryState(Collector):
         for segment in visible:
             members.add_metric([segment.id, segment.name[:100]], view.counts.get(segment.id, 0))
         yield members
+        state = self.salesforce.state if self.salesforce is not None else None
+        if state is not None and state.configured:  # the server's own sync job (README "Salesforce")
+            yield CounterMetricFamily(
+                "contextsvc_salesforce_sync_passes", "Sync passes the server started.", state.passes
+            )
+            yield GaugeMetricFamily(
+                "contextsvc_salesforce_sync_last_success_timestamp_seconds",
+                "When the server's last successful sync pass ended (unix time; 0: none yet).",
+                state.last_success_at.timestamp() if state.last_success_at else 0.0,
+            )
+            yield GaugeMetricFamily(
+                "contextsvc_salesforce_sync_failing",
+                "1 when the last pass failed (its error is in the log).",
+                int(state.last_error is not None),
+            )
