@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import sys
 from contextvars import ContextVar
 from typing import Any
 
@@ -32,6 +33,23 @@ REQUEST_ID: ContextVar[bytes | None] = ContextVar("contextsvc_request_id", defau
 # Request lines: fixed fields only, so the personal-data filter leaves them alone.
 REQUEST_LOGGER = "contextsvc.request"
 FORMATS = ("json", "console")
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record is written, as logging's own
+    last-resort handler does: a caller that swaps standard error (a test's capture, a
+    daemon's redirect) never leaves the handler writing to a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # noqa: ANN201 - the stream StreamHandler writes to
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
 
 
 class RequestIdFilter(logging.Filter):
@@ -122,8 +140,7 @@ def logging_config(level: str = "INFO", fmt: str = "json", region: str = "US") -
         "formatters": {"json": {"()": f"{here}.JsonFormatter"}, "console": {"()": f"{here}.ConsoleFormatter"}},
         "handlers": {
             "stderr": {
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stderr",
+                "()": f"{here}.StderrHandler",
                 "formatter": fmt,
                 "filters": ["request_id", "personal_data"],
             }
