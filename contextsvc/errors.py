@@ -6,6 +6,8 @@ DomainError
  ├── Conflict              a replay contradicts what was already accepted
  ├── Unauthenticated       no valid credentials
  ├── Forbidden             valid credentials, missing scope
+ ├── UnsupportedMediaType  a body that is not JSON
+ ├── RateLimited           too many requests of a kind from one key; retry after a while
  └── Unavailable           the store cannot take work right now
 """
 
@@ -57,3 +59,15 @@ class Forbidden(DomainError):
 
 class Unavailable(DomainError):
     code = "unavailable"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float, **kw) -> None:
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s

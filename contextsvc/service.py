@@ -24,10 +24,10 @@ from opentelemetry.trace import Tracer
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, WebhookDispatcher
+from contextsvc.activation import Activation, Backoff, EventHub, Occurrence, OutboundPolicy, WebhookDispatcher
 from contextsvc.context import ContextMemo, ContextReads
 from contextsvc.identity import IdentityGraph, InvalidIdentifier, PeopleSearch, normalise_phone
-from contextsvc.ingest import ItemResult, Normaliser, Picklist, Work
+from contextsvc.ingest import IntakeLimits, ItemResult, Normaliser, Picklist, Work
 from contextsvc.insights import InsightCounters
 from contextsvc.pipeline import (
     ErasureReport,
@@ -49,6 +49,7 @@ from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
 from contextsvc.salesforce import SalesforceApi, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
+from contextsvc.ratelimit import RateLimiter, TokenBuckets
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata, tables
 from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
@@ -108,6 +109,7 @@ def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist, tr
         max_batch=settings.max_batch,
         commit_slice=settings.commit_slice,
         commit_window_ms=settings.commit_window_ms,
+        quarantine_budget_bytes=settings.quarantine_budget_bytes,
         tracer=tracer,
     )
 
@@ -120,7 +122,8 @@ class SideBranches:
     def __init__(self, settings: Settings, picklist: Picklist, writer: Writer) -> None:
         self.segments = Segments(picklist, writer)
         self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
-        self.activation = Activation(picklist, writer, self.segments)
+        outbound = OutboundPolicy(settings.outbound_allow, settings.outbound_allow_http)
+        self.activation = Activation(picklist, writer, self.segments, outbound)
         self.insights = InsightCounters(picklist)
         self.hub = EventHub()
         self.activation.stream_listeners.append(self.hub.publish)
@@ -156,11 +159,14 @@ class Service:
         "settings",
         "picklist",
         "normaliser",
+        "intake",
         "engine",
         "writer",
         "profiles",
         "reads",
         "people",
+        "search_limit",
+        "lookup_limit",
         "branches",
         "dispatcher",
         "salesforce",
@@ -181,6 +187,9 @@ class Service:
         self.settings = settings
         self.picklist = picklist
         self.normaliser = Normaliser(picklist, settings.default_region)
+        # What a body the API receives may be (the Salesforce sync sets its own: its
+        # versions are Salesforce's clock, not ours).
+        self.intake = IntakeLimits(settings.quarantine_item_bytes, future_skew_s=settings.ingest_max_future_seconds)
         self.engine = engine
         self.writer = writer
         self.profiles = profiles
@@ -188,6 +197,8 @@ class Service:
         memo = ContextMemo(settings.context_memo_size)
         self.reads = ContextReads(writer, profiles, memo, branches.segments, branches.reachability, tracer)
         self.people = PeopleSearch(engine, settings.default_region)
+        self.search_limit: RateLimiter = TokenBuckets(settings.search_rate_per_minute)
+        self.lookup_limit: RateLimiter = TokenBuckets(settings.lookup_rate_per_minute)
         backoff = Backoff(
             settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
         )
@@ -252,7 +263,9 @@ class Service:
     def salesforce_sync(self, api: SalesforceApi, **options: Any) -> SalesforceSync:
         """A Salesforce pull that submits through this service's writer."""
         lookback_s = self.settings.salesforce_lookback_s
-        return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, **options)
+        intake = IntakeLimits(self.settings.quarantine_item_bytes, future_skew_s=None)
+        return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, intake=intake,
+                              **options)
 
     def jobs(self) -> list[asyncio.Task]:
         """The server's background work: midnight segment rolls, webhook delivery, the

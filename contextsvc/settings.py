@@ -51,6 +51,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_base_ms: int = 1000
     webhook_retry_max_ms: int = 3_600_000
     webhook_timeout_s: float = 10.0
+    # Outbound targets (webhooks): https only, and never an address that is not public
+    # (loopback, private, link-local such as cloud metadata at 169.254.169.254, ...),
+    # checked when a rule is registered and again before every delivery. OUTBOUND_ALLOW
+    # lists what may be reached anyway, for on-premise receivers: networks (10.1.2.0/24,
+    # 127.0.0.1) or host names, comma-separated. OUTBOUND_ALLOW_HTTP: development only,
+    # plain http allowed too.
+    outbound_allow: str = ""
+    outbound_allow_http: bool = False
+    # Ingest: a started_at, ended_at or updated_at later than this after the request
+    # arrived is rejected (a version from the far future would make every later correction
+    # of the call "stale"); the quality monitor flags the smaller skews it lets through.
+    ingest_max_future_seconds: int = 86_400
+    # The quarantine keeps at most this many bytes of each rejected body (the size it had
+    # is recorded) and at most BUDGET bytes in all, evicting the oldest items past it.
+    quarantine_item_bytes: int = 64 * 1024
+    quarantine_budget_bytes: int = 256 * 1024 * 1024
+    # Per API key: find_person searches a minute, and lookups by phone or email a minute
+    # by keys without pii:read (who could otherwise guess whole numbers against the masks).
+    search_rate_per_minute: int = 60
+    lookup_rate_per_minute: int = 600
     # Operations (README "Operating it"). Logs: one JSON object per line on standard error
     # ("console": human-readable lines, for `make run`). Request lines: "errors" logs every
     # response of status 400 or more and every request slower than slow_request_ms, "all"

@@ -42,3 +42,18 @@ def zone(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):  # pragma: no cover - listed but unreadable
         return None
+
+
+# Every datetime the service stores or computes with lies in this range (UTC): outside it
+# a timezone conversion can leave the calendar (year 1 at +14:00) and nothing real happens.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+def supported_utc(value: datetime) -> datetime | None:
+    """The aware datetime in UTC, or None when it falls outside [EARLIEST, LATEST)."""
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        return None
+    return utc if EARLIEST <= utc < LATEST else None

@@ -15,7 +15,7 @@ from tests.helpers import call_event, deliveries, until
 from tests.live import free_port
 from tests.webhook_receiver import Receiver
 
-FAST_RETRIES = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 200, "webhook_max_attempts": 100}
+FAST_RETRIES = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 200, "webhook_max_attempts": 100, **Receiver.SETTINGS}
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ async def test_a_webhook_receiver_down_then_up_gets_every_event_with_stable_keys
 
 
 async def test_dead_letters_are_listed_and_redriven(client_for, receiver):
-    async with client_for(webhook_retry_base_ms=20, webhook_retry_max_ms=40, webhook_max_attempts=2) as api:
+    async with client_for(webhook_retry_base_ms=20, webhook_retry_max_ms=40, webhook_max_attempts=2, **Receiver.SETTINGS) as api:
         segment = {"name": "talked", "condition": {"attribute": "summary.connects", "op": ">=", "value": 1}}
         segment_id = (await api.post("/v1/segments", json=segment, headers=ADMIN)).json()["id"]
         rule = {"name": "entered", "trigger": {"type": "segment", "segment_id": segment_id, "on": ["enter", "leave"]},
@@ -110,17 +110,60 @@ async def test_dead_letters_are_listed_and_redriven(client_for, receiver):
     assert msgspec.json.decode(body)["current_value"] == {"segment_id": segment_id, "member": True, "cause": "ingest"}
 
 
-async def test_a_threshold_fires_once_when_crossed(api, receiver):
+async def test_a_threshold_fires_once_when_crossed(client_for, receiver):
     receiver.up()
     rule = {"name": "busy week", "trigger": {"type": "threshold", "attribute": "summary.calls", "op": ">=", "value": 3},
             "target": {"type": "webhook", "url": receiver.url}}
-    assert (await api.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201
-    for i in range(5):  # crosses at the third call, stays above after
-        await api.post("/v1/calls", json=call_event(f"t{i}", minutes=i, who={"email": "t@x.com"}), headers=WRITER)
+    async with client_for(**Receiver.SETTINGS) as api:
+        assert (await api.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201
+        for i in range(5):  # crosses at the third call, stays above after
+            await api.post("/v1/calls", json=call_event(f"t{i}", minutes=i, who={"email": "t@x.com"}), headers=WRITER)
 
-    async def delivered():
-        return (await deliveries(api, status="delivered"))["deliveries"]
-    [delivery] = await until(delivered)
-    await asyncio.sleep(0.3)
-    assert len(receiver.requests) == 1 and delivery["event_type"] == "threshold_crossed"
-    assert (await api.get("/v1/segments", headers=READER)).json()["segments"] == []  # its segment is hidden
+        async def delivered():
+            return (await deliveries(api, status="delivered"))["deliveries"]
+        [delivery] = await until(delivered)
+        await asyncio.sleep(0.3)
+        assert len(receiver.requests) == 1 and delivery["event_type"] == "threshold_crossed"
+        assert (await api.get("/v1/segments", headers=READER)).json()["segments"] == []  # its segment is hidden
+
+
+def _webhook(url: str) -> dict:
+    return {"name": "hook", "trigger": {"type": "call_flag", "flags": ["meeting"]}, "target": {"type": "webhook", "url": url}}
+
+
+@pytest.mark.parametrize("url", [
+    "https://127.0.0.1/hook", "https://10.0.0.1/hook", "https://169.254.169.254/latest/meta-data/",
+    "https://localhost:8443/hook",  # a name that resolves to loopback
+    "https://[::1]/hook", "https://[::ffff:10.0.0.1]/hook", "https://192.168.1.20/hook", "https://100.64.0.1/hook",
+    "https://0.0.0.0/hook", "http://203.0.113.10/hook",  # plain http, outside development
+])
+async def test_webhooks_to_internal_addresses_are_refused_at_registration(api, url):
+    response = await api.post("/v1/activations", json=_webhook(url), headers=ADMIN)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "unsafe_target" and body["fields"][0]["field"] == "target.url"
+    assert (await api.get("/v1/activations", headers=ADMIN)).json()["rules"] == []
+
+
+async def test_the_allow_list_admits_an_on_premise_receiver_and_nothing_else(client_for):
+    async with client_for(outbound_allow="10.1.2.0/24,hooks.internal") as api:
+        assert (await api.post("/v1/activations", json=_webhook("https://10.1.2.7/hook"), headers=ADMIN)).status_code == 201
+        assert (await api.post("/v1/activations", json=_webhook("https://10.1.3.7/hook"), headers=ADMIN)).status_code == 422
+        assert (await api.post("/v1/activations", json=_webhook("http://10.1.2.7/hook"), headers=ADMIN)).status_code == 422
+
+
+async def test_a_target_that_turns_internal_after_registration_is_not_called(client_for, receiver):
+    """DNS can change between registration and delivery: every attempt checks again."""
+    receiver.up()
+    async with client_for(**FAST_RETRIES) as api:
+        assert (await api.post("/v1/activations", json=_webhook(receiver.url), headers=ADMIN)).status_code == 201
+        service = api.app.state.service
+        service.branches.activation.outbound.networks.clear()  # as if the name now pointed inside
+        await api.post("/v1/calls", json=call_event("m1", disposition="meeting_booked"), headers=WRITER)
+
+        async def refused():
+            page = await deliveries(api, status="pending")
+            return [d for d in page["deliveries"] if d["attempts"] >= 1]
+        [delivery] = await until(refused)
+    assert delivery["last_error"].startswith("refused target: 127.0.0.1 resolves to 127.0.0.1, a loopback address")
+    assert receiver.requests == []

@@ -14,8 +14,8 @@ from contextsvc.settings import REPO_ROOT
 # Bottom to top. A module may import its own package, and packages of lower layers;
 # packages on one layer are peers and import neither each other nor anything above.
 LAYERS: list[set[str]] = [
-    {"calls", "errors", "timeutil", "settings", "__init__"},
-    {"store"},
+    {"calls", "errors", "timeutil", "settings", "ratelimit", "__init__"},
+    {"store", "privacy"},
     {"identity"},
     {"ingest"},
     {"profile"},

@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from contextsvc.context.tokens import count_tokens
-from tests.helpers import READER, WRITER
+from tests.helpers import ADMIN, READER, WRITER
 from tests.helpers import call_event
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
@@ -95,7 +95,9 @@ async def test_a_merge_is_visible_through_every_old_identifier(api):
 async def test_unknown_lookups_are_404(api):
     response = await context(api, "+14155550999")
     assert response.status_code == 404
-    assert response.json()["code"] == "not_found" and "+14155550999" in response.json()["message"]
+    assert response.json()["code"] == "not_found" and "***-0999" in response.json()["message"]  # masked: no pii:read
+    clear = await api.get("/v1/context/+14155550999", headers=ADMIN)
+    assert clear.status_code == 404 and "+14155550999" in clear.json()["message"]
 
 
 async def test_a_shared_number_is_ambiguous_and_says_who_shares_it(api):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import READER, WRITER
+from tests.helpers import ADMIN, READER, WRITER
 from tests.helpers import call_event
 
 LEAD = "00Q5e00000XyZab"
@@ -15,8 +15,8 @@ async def ingest(api, *calls):
     return response.json()["results"]
 
 
-async def person(api, lookup):
-    return await api.get(f"/v1/individuals/{lookup}", headers=READER)
+async def person(api, lookup, headers=ADMIN):
+    return await api.get(f"/v1/individuals/{lookup}", headers=headers)
 
 
 async def test_every_identifier_finds_the_person_in_any_format(api):
@@ -36,6 +36,17 @@ async def test_every_identifier_finds_the_person_in_any_format(api):
     kinds = {(i["kind"], i["value"]) for i in body["identifiers"]}
     assert {("salesforce_id", CONTACT + "AAT"), ("phone", "+12125550142"), ("email", "bob.smith@acme.com")} <= kinds
     assert all(i["rule"] == "new" and i["evidence"]["call_id"] == "c1" for i in body["identifiers"])
+
+
+async def test_without_pii_read_phones_and_emails_are_masked(api):
+    who = {"salesforce_id": CONTACT, "phone": "212.555.0142", "email": "Bob.Smith@Acme.com", "last_name": "Smith"}
+    await ingest(api, call_event("c1", who=who), call_event("c2", who={"phone": "+1 212 555 0142"}))
+    masked = (await person(api, "(212) 555-0142", READER)).json()
+    kinds = {(i["kind"], i["value"], (i["display"] or "").lower()) for i in masked["identifiers"]}
+    assert ("phone", "***-0142", "***-0142") in kinds and ("email", "b***@acme.com", "b***@acme.com") in kinds
+    assert ("salesforce_id", CONTACT + "AAT", "contact") in kinds  # record ids are not personal data here
+    text = str(masked).lower()
+    assert "5550142" not in text.replace("-", "").replace(" ", "") and "bob.smith" not in text
 
 
 async def test_unknown_lookups_are_404_and_garbage_is_422(api):

@@ -62,7 +62,7 @@ async def test_list_segment_members_pages_through_a_segment_by_id_or_name(server
         by_name = payload(await client.call_tool("list_segment_members", {"segment": "called twice"}))
         first = payload(await client.call_tool("list_segment_members", {"segment": segment_id, "limit": 1}))
         unknown = await client.call_tool("list_segment_members", {"segment": "no such segment"})
-        dana = payload(await client.call_tool("find_person", {"query": "dana.lee@"}))[0]["individual_id"]
+        dana = payload(await client.call_tool("find_person", {"query": "dana.lee@northwind.com"}))[0]["individual_id"]
     assert by_name["segment_id"] == segment_id and by_name["count"] == 1  # Dana: 3 calls; Sam: 1
     assert [m["id"] for m in by_name["members"]] == [dana]
     assert first["next_cursor"] == dana and len(first["members"]) == 1
@@ -84,8 +84,12 @@ async def test_get_call_context_masks_unless_pii_read(server):
 
 async def test_get_call_context_reports_unknown_people_as_tool_errors(server):
     async with mcp_client(server, "plain-key") as client:
-        result = await client.call_tool("get_call_context", {"lookup": "nobody@nowhere.org"})
-    assert result.is_error and "nobody@nowhere.org" in result.content[0].text
+        masked = await client.call_tool("get_call_context", {"lookup": "nobody@nowhere.org"})
+    async with mcp_client(server, "pii-key") as client:
+        clear = await client.call_tool("get_call_context", {"lookup": "nobody@nowhere.org"})
+    assert masked.is_error and "n***@nowhere.org" in masked.content[0].text  # the reason, not the address
+    assert "nobody@" not in masked.content[0].text
+    assert clear.is_error and "nobody@nowhere.org" in clear.content[0].text
 
 
 @pytest.mark.parametrize(
@@ -94,13 +98,39 @@ async def test_get_call_context_reports_unknown_people_as_tool_errors(server):
      ("dana.l", "Dana Lee"), ("0035e00000B", "Sam Ortiz")],
 )
 async def test_find_person_finds_candidates_from_partial_input(server, query, expected):
-    async with mcp_client(server, "plain-key") as client:
+    async with mcp_client(server, "pii-key") as client:
         found = payload(await client.call_tool("find_person", {"query": query}))
     assert found and found[0]["name"] == expected, found
-    assert all("@" not in e or "***" in e for c in found for e in c["emails"])
-    async with mcp_client(server, "plain-key") as client:
+    async with mcp_client(server, "pii-key") as client:
         context = payload(await client.call_tool("get_call_context", {"lookup": found[0]["individual_id"]}))
     assert context["name"] == expected
+
+
+@pytest.mark.parametrize("query", ["415 555", "415555010", "+1415", "dana.lee@", "dana.lee@northwind", "d***@northwind.com"])
+async def test_without_pii_read_phones_and_emails_match_only_whole(server, query):
+    """A prefix search plus the masked last digits would give a number away a digit at a time."""
+    async with mcp_client(server, "plain-key") as client:
+        assert payload(await client.call_tool("find_person", {"query": query})) == []
+
+
+@pytest.mark.parametrize(("query", "expected"), [("(415) 555-0100", "Dana Lee"), ("Dana.Lee@Northwind.com", "Dana Lee"),
+                                                 ("0035e00000B", "Sam Ortiz"), ("dana le", "Dana Lee")])
+async def test_without_pii_read_whole_values_ids_and_names_still_find_people_masked(server, query, expected):
+    async with mcp_client(server, "plain-key") as client:
+        [found] = payload(await client.call_tool("find_person", {"query": query}))[:1]
+    assert found["name"] == expected
+    assert all("***" in e for e in found["emails"]) and all(p.startswith("***-") for p in found["phones"])
+
+
+async def test_searches_are_rate_limited_per_key(tmp_path):
+    with live_server(tmp_path / "limited.db", KEYS, search_rate_per_minute="3") as (base, _):
+        async with mcp_client(base, "plain-key") as client:
+            answers = [await client.call_tool("find_person", {"query": f"someone {n}"}) for n in range(4)]
+        async with mcp_client(base, "pii-key") as client:  # another key has its own budget
+            other = await client.call_tool("find_person", {"query": "someone"})
+    assert [a.is_error for a in answers] == [False, False, False, True]
+    assert "too many searches" in answers[-1].content[0].text
+    assert not other.is_error
 
 
 async def test_mcp_needs_a_key_with_context_read(server):

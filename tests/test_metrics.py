@@ -145,7 +145,8 @@ def test_commit_reports_become_durations_batch_sizes_and_failures():
 
 async def test_webhook_backlog_retries_and_delivery_latency(client_for):
     receiver = Receiver(free_port())
-    fast = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 100, "webhook_max_attempts": 100}
+    fast = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 100, "webhook_max_attempts": 100,
+            "outbound_allow": "127.0.0.1", "outbound_allow_http": True}  # fmt: skip
     try:
         async with client_for(**fast) as api:
             rule = {
@@ -172,6 +173,7 @@ async def test_webhook_backlog_retries_and_delivery_latency(client_for):
 
             metrics = await until(delivered)
             assert metrics, "never delivered"
+            assert metrics.value("contextsvc_database_up") == 1
             assert metrics.value("contextsvc_webhook_outbox", status="pending") == 0
             assert metrics.value("contextsvc_webhook_oldest_pending_age_seconds") == 0
             assert metrics.value("contextsvc_webhook_delivery_latency_seconds_count") == 1
@@ -243,13 +245,13 @@ async def test_the_servers_salesforce_job_reports_its_passes_and_failures(client
     async with client_for(salesforce_session_id="00D!x", salesforce_instance_url=unreachable,
                           salesforce_timeout_s=2) as api:  # fmt: skip
 
-        async def failed_once():
+        async def failed_once():  # a pass counts when it starts, fails when it ends
             metrics = await scrape(api)
-            return metrics.value("contextsvc_salesforce_sync_passes_total") >= 1 and metrics
+            return metrics.value("contextsvc_salesforce_sync_failing") == 1 and metrics
 
         metrics = await until(failed_once)
-        assert metrics, "the job never ran a pass"
-        assert metrics.value("contextsvc_salesforce_sync_failing") == 1
+        assert metrics, "the job never finished a pass"
+        assert metrics.value("contextsvc_salesforce_sync_passes_total") >= 1
         assert metrics.value("contextsvc_salesforce_sync_last_success_timestamp_seconds") == 0
 
 

@@ -147,7 +147,7 @@ async def test_a_database_from_before_migrations_upgrades_and_serves_the_same_co
     fresh = f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite'}"
     async with AsyncTestClient(app=create_app(Settings.from_env({}, database_url=fresh, api_keys=KEYS))) as api:
         for path in sorted((DATA.parent.parent / "seed" / "segments").glob("*.json")):
-            assert (await api.post("/v1/segments", content=path.read_bytes(), headers=ADMIN)).status_code == 201
+            assert (await api.post("/v1/segments", content=path.read_bytes(), headers={**ADMIN, "Content-Type": "application/json"})).status_code == 201
         response = await api.post("/v1/accounts", json={"accounts": markets}, headers=ADMIN)
         assert response.status_code == 200, response.text
         for start in range(0, len(events), 500):

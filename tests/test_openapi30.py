@@ -99,7 +99,7 @@ async def test_ingest_still_quarantines_the_raw_body_verbatim(api):
     raw = b'{"call_id": "bad-1", "direction": "sideways", "started_at": "2026-11-20T15:04:05Z"}'
     response = await api.post("/v1/calls", content=raw, headers={"X-API-Key": "writer-key", "Content-Type": "application/json"})
     assert response.status_code == 422
-    listed = await api.get("/v1/quarantine", headers={"X-API-Key": "writer-key"})
+    listed = await api.get("/v1/quarantine", headers={"Authorization": "Bearer admin-key"})
     assert listed.json()["items"][-1]["body"] == raw.decode()
 
 

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from contextsvc.api.app import create_app
-from contextsvc.context.privacy import mask_text
+from contextsvc.privacy import mask_text
 from contextsvc.settings import Settings
 from tests.helpers import call_event
 from tests.helpers import url_for

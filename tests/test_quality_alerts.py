@@ -112,7 +112,7 @@ async def test_an_alert_is_delivered_as_an_activation_event(client_for):
     receiver.up()
     try:
         traffic, days = scenario_days(SEEDS[0], "degradation.rep=1", f"degradation.from_day={DEGRADE_FROM}")
-        async with client_for() as client:
+        async with client_for(**Receiver.SETTINGS) as client:
             rule = {"name": "logging degraded", "trigger": {"type": "event", "event_type": "quality_alert_raised"},
                     "target": {"type": "webhook", "url": receiver.url}}
             assert (await client.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201

@@ -68,9 +68,12 @@ async def test_quarantined_items_count_by_reason_and_conflicting_replays_are_cou
 
 async def test_implausible_start_times_count_on_the_day_they_arrived(api):
     now = datetime.now(timezone.utc)
-    future = call_event("f1", started_at=(now + timedelta(days=40)).isoformat())
+    # Six hours ahead: past the monitor's 5-minute skew, within ingest's one day (further is refused).
+    future = call_event("f1", started_at=(now + timedelta(hours=6)).isoformat())
     ancient = call_event("o1", started_at=(now - timedelta(days=3000)).isoformat())
-    await api.post("/v1/calls/batch", json={"calls": [future, ancient]}, headers=WRITER)
+    too_far = call_event("f2", started_at=(now + timedelta(days=40)).isoformat())
+    results = (await api.post("/v1/calls/batch", json={"calls": [future, ancient, too_far]}, headers=WRITER)).json()
+    assert [r["status"] for r in results["results"]] == ["accepted", "accepted", "rejected"]
     report = (await api.get("/v1/quality", headers=READER)).json()  # default: the last 30 days
     assert report["totals"]["counts"]["future_time"] == 1 and report["totals"]["counts"]["old_time"] == 1
 

@@ -8,11 +8,11 @@ fields written back must be those contexts' values."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import func, select
 
 from contextsvc.context import assemble
 from contextsvc.profile import build
@@ -20,8 +20,10 @@ from contextsvc.salesforce.client import SalesforceApi
 from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, push, value_at
 from contextsvc.store.engine import create_engine
 from contextsvc.timeutil import micros
+from contextsvc.quality import tables as quality_tables
+from contextsvc.salesforce import tables as salesforce_tables
 from tests.fake_salesforce import parse_stamp
-from tests.helpers import url_for
+from tests.helpers import fetch_all, url_for
 from tests.salesforce_org import (
     apply_changes,
     assert_org_as_held,
@@ -87,8 +89,8 @@ async def test_two_syncs_give_every_person_exactly_what_the_org_holds(org_dir, f
 
     async def crash_inside_the_mass_update(sobject: str, pages: int) -> None:
         if sobject == "Task" and not crashed:
-            with sqlite3.connect(db) as conn:
-                (stamp,) = conn.execute("SELECT system_modstamp FROM salesforce_watermarks WHERE sobject = 'Task'").fetchone()
+            watermarks = salesforce_tables.salesforce_watermarks.c
+            [(stamp,)] = await fetch_all(url_for(db), select(watermarks.system_modstamp).where(watermarks.sobject == "Task"))
             if stamp == shared:
                 crashed.append(pages)
                 raise Crash  # the watermark sits inside a run of one SystemModstamp
@@ -98,8 +100,8 @@ async def test_two_syncs_give_every_person_exactly_what_the_org_holds(org_dir, f
     second = await sync_once(db, fake, LOOKBACK)
     assert crashed and second.calls.get("retracted", 0) > 0 and second.calls.get("updated", 0) > 0
     await assert_org_as_held(db, tmp_path / "posted-2.db", org_dir, phase=2, known=known)
-    with sqlite3.connect(db) as conn:
-        (inferred,) = conn.execute("SELECT sum(inferred_direction) FROM quality_counts WHERE dimension = 'all'").fetchone()
+    counts = quality_tables.quality_counts.c
+    [(inferred,)] = await fetch_all(url_for(db), select(func.sum(counts.inferred_direction)).where(counts.dimension == "all"))
     assert inferred == sum(e.second_inferred for e in expected)  # counted by the quality monitor
 
     again = await sync_once(db, fake, LOOKBACK)

@@ -31,7 +31,7 @@ class Crash(Exception):
 
 
 async def test_a_crash_mid_sync_resumes_with_no_loss_and_no_double_count(org_dir, fake, tmp_path, monkeypatch):
-    org = load_org(fake, org_dir)
+    load_org(fake, org_dir)
     db = tmp_path / "crashed.db"
 
     async def crash_in_tasks(sobject: str, pages: int) -> None:
@@ -108,7 +108,7 @@ async def test_unmapped_call_results_are_kept_and_reported(org_dir, fake, tmp_pa
 async def test_the_upgrade_that_regroups_calls_leaves_a_synced_org_as_it_was(org_dir, fake, tmp_path):
     """Migration 0004 leaves the mirror without link keys and asks for every stored Task and
     VoiceCall to be filed again before the next pass: nothing moves, nothing is sent twice."""
-    org = load_org(fake, org_dir)
+    load_org(fake, org_dir)
     db = tmp_path / "sf.db"
     await sync_once(db, fake)
     people = sorted(lookups_of(held(org_dir, 1)))

@@ -7,6 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
+    # A local plain-http receiver is reachable only through the documented development
+    # settings: http allowed, and 127.0.0.1 on the outbound allow-list.
+    SETTINGS = {"outbound_allow_http": True, "outbound_allow": "127.0.0.1"}
+
     def __init__(self, port: int, fail_first: int = 0) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/hook"

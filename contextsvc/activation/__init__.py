@@ -10,5 +10,6 @@ from contextsvc.activation.outbox import Backoff
 from contextsvc.activation.signing import sign, verify
 from contextsvc.activation.webhooks import WebhookDispatcher
 from contextsvc.activation.stream import EventHub
+from contextsvc.activation.targets import OutboundPolicy, UnsafeTarget
 
-__all__ = ["Activation", "Backoff", "ChangeEvent", "EventHub", "new_rule", "Occurrence", "outbox", "Rule", "RuleSpec", "sign", "verify", "WebhookDispatcher", "WebhookTarget"]
+__all__ = ["Activation", "Backoff", "ChangeEvent", "EventHub", "new_rule", "Occurrence", "outbox", "OutboundPolicy", "Rule", "RuleSpec", "sign", "UnsafeTarget", "verify", "WebhookDispatcher", "WebhookTarget"]

@@ -37,6 +37,7 @@ from contextsvc.activation.model import (
 from contextsvc.calls import Call
 from contextsvc.ingest import Picklist
 from contextsvc.activation import tables as t
+from contextsvc.activation.targets import OutboundPolicy
 from contextsvc.store import bulk_insert
 from contextsvc.store import json_text
 from contextsvc.errors import Conflict, FieldError, ValidationFailed
@@ -59,8 +60,10 @@ class Rule(msgspec.Struct):
 
 
 class Activation(BatchObserver):
-    def __init__(self, picklist: Picklist, writer: Writer, segments: Segments) -> None:
+    def __init__(self, picklist: Picklist, writer: Writer, segments: Segments,
+                 outbound: OutboundPolicy | None = None) -> None:
         self.picklist = picklist
+        self.outbound = outbound or OutboundPolicy()
         self.writer = writer
         self.segments = segments
         self.rules: dict[str, Rule] = {}
@@ -170,6 +173,8 @@ class Activation(BatchObserver):
         """Validate and store a rule (a threshold rule with its hidden segment, evaluated at
         once), in one writer transaction. A webhook without a secret gets one."""
         _check(spec, self.segments)
+        if isinstance(spec.target, WebhookTarget):
+            await self.outbound.check_registration(spec.target.url)
         rule = new_rule(spec, now_us, None)
         hidden = None
         if isinstance(spec.trigger, ThresholdTrigger):
@@ -265,24 +270,18 @@ def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us:
 
 def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Picklist) -> Occurrence:
     """A call as it landed: what happened, who it resolved to, and how (the identity rule,
-    and whoever this call merged into that person). No phone or email: the event names
-    the person by name, as every context:read key may see it."""
+    and whoever this call merged into that person). Like every event, no personal data:
+    ids, picklist codes and times; a receiver that shows the person asks for them with a
+    key whose scopes allow it (GET /v1/individuals/{individual_id})."""
     owner = changes.call_owner.get(call_id)
-    profile = changes.profiles.get(owner) if owner else None
-    name = company = None
-    if profile is not None:
-        name = " ".join(filter(None, [profile.person.first_name, profile.person.last_name])) or None
-        company = profile.person.company
     merged = [{"merged_id": m.merged_id, "rule": m.rule} for m in changes.merges if m.evidence.get("call_id") == call_id]
     before = changes.replaced.get(call_id)
     return Occurrence(
         "call_logged", "call", call_id, changes.now_us,
         {
             "call_id": call_id, "direction": call.direction, "started_at": call.started_at.isoformat(),
-            "disposition": call.disposition, "disposition_text": call.disposition_text,
-            "connect": picklist.meaning(call.disposition).connect, "talk_seconds": call.talk_seconds,
-            "rep_id": call.rep_id, "queue": call.queue, "individual_id": owner,
-            "name": name, "company": company,
+            "disposition": call.disposition, "connect": picklist.meaning(call.disposition).connect,
+            "talk_seconds": call.talk_seconds, "rep_id": call.rep_id, "queue": call.queue, "individual_id": owner,
             "resolution": {"rule": changes.call_rules.get(call_id), "merged": merged},
         },
         {"disposition": before.call.disposition} if before is not None else None,

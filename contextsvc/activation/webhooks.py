@@ -21,6 +21,7 @@ from contextsvc.activation.model import WebhookTarget
 from contextsvc.activation.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from contextsvc.activation import outbox
 from contextsvc.activation.engine import Activation
+from contextsvc.activation.targets import UnsafeTarget
 from contextsvc.timeutil import micros
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,13 @@ class WebhookDispatcher:
         attempts = row.attempts + 1
         if rule is None or not isinstance(rule.target, WebhookTarget):
             return outbox.Attempt(row.id, self.backoff.max_attempts, False, "the rule was deleted", self.clock())
+        try:  # again at delivery: what the name resolves to may have changed since registration
+            target = await self.activation.outbound.vet(row.url)
+        except UnsafeTarget as exc:
+            return outbox.Attempt(row.id, attempts, False, f"refused target: {exc.reason}"[:500], self.clock())
         timestamp = int(time.time())
         headers = {
+            "Host": target.host_header(),
             "Content-Type": "application/json",
             "User-Agent": "contextsvc-webhooks/1",
             TIMESTAMP_HEADER: str(timestamp),
@@ -89,7 +95,9 @@ class WebhookDispatcher:
             IDEMPOTENCY_HEADER: row.event_uuid,
         }
         try:
-            response = await client.post(row.url, content=row.payload, headers=headers)
+            # To the address just checked; TLS still verifies the certificate for the URL's host.
+            response = await client.post(target.pinned_url(), content=row.payload, headers=headers,
+                                         extensions={"sni_hostname": target.host} if target.scheme == "https" else None)
         except httpx.HTTPError as exc:
             return outbox.Attempt(row.id, attempts, False, f"{type(exc).__name__}: {exc}"[:500], self.clock())
         if 200 <= response.status_code < 300:

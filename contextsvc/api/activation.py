@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
@@ -12,6 +12,7 @@ from litestar.response import ServerSentEvent
 
 from contextsvc.activation import Rule, RuleSpec, outbox
 from contextsvc.api.bodies import decode_body
+from contextsvc.api.params import MAX_ID
 from contextsvc.api.services import service_of
 from contextsvc.errors import NotFound
 from contextsvc.timeutil import from_micros, micros
@@ -50,7 +51,8 @@ class DeliveryPage(msgspec.Struct):
 
 
 class RedriveBody(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[int] | None = None  # default: every dead letter
+    # default: every dead letter
+    ids: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]], msgspec.Meta(max_length=10_000)] | None = None
 
 
 class Redriven(msgspec.Struct):
@@ -89,7 +91,7 @@ class ActivationsController(Controller):
         request: Request,
         status: Literal["pending", "delivered", "dead"] | None = Parameter(default=None),
         rule_id: str | None = Parameter(default=None),
-        cursor: int | None = Parameter(default=None, description="next_cursor of the previous page"),
+        cursor: int | None = Parameter(default=None, ge=1, le=MAX_ID, description="next_cursor of the previous page"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> DeliveryPage:
         return await _deliveries(request, status, rule_id, cursor, limit)
@@ -98,7 +100,7 @@ class ActivationsController(Controller):
     async def dead_letters(
         self,
         request: Request,
-        cursor: int | None = Parameter(default=None),
+        cursor: int | None = Parameter(default=None, ge=1, le=MAX_ID, description="next_cursor of the previous page"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> DeliveryPage:
         return await _deliveries(request, "dead", None, cursor, limit)

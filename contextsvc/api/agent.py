@@ -67,7 +67,7 @@ class AgentController(Controller):
 
     @post(
         "/call-context",
-        opt={"scope": "context:read"},
+        opt={"scope": "context:read", "errors": (404, 409, 429)},
         status_code=200,
         summary="Call context for an agent action: prompt block, headline and key figures",
         operation_id="getCallContextForAgent",

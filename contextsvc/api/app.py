@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import requests
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
@@ -23,11 +23,12 @@ from contextsvc.api.admin import AdminController
 from contextsvc.api.agent import AgentController
 from contextsvc.api.auth import authenticate, parse_api_keys
 from contextsvc.api.calls import CallsController
+from contextsvc.api.content import require_json
 from contextsvc.api.context import ContextController
 from contextsvc.api.daily import daily_calls
 from contextsvc.api.demo import demo_console
 from contextsvc.api.dnc import DncController
-from contextsvc.api.errors import EXCEPTION_HANDLERS
+from contextsvc.api.errors import EXCEPTION_HANDLERS, document_errors
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.mcp_server import build_mcp, mcp_handler
@@ -51,6 +52,12 @@ def baseline_handler(payload: bytes) -> ControllerRouterHandler:
         return Response(payload, media_type=MediaType.JSON)
 
     return baseline
+
+
+async def before_request(request: Request) -> None:
+    """Every HTTP handler: the key and its scope (401/403), then a JSON body (415)."""
+    await authenticate(request)
+    require_json(request)
 
 
 def _span_details(scope: Scope) -> tuple[str, dict]:
@@ -135,7 +142,7 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        before_request=authenticate,
+        before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"api_keys": api_keys}),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),
@@ -146,6 +153,7 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    document_errors(app)
     if instruments is not None or settings.access_log != "off" or provider is not None:
         # Around the whole ASGI handler (Litestar builds it at init: exception handling,
         # routing, the tracing middleware), so 404s of unknown routes are seen too.

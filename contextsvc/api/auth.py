@@ -10,7 +10,7 @@ import msgspec
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
-from contextsvc.context import Disclosure
+from contextsvc.privacy import Disclosure
 from contextsvc.errors import Forbidden, Unauthenticated
 
 # pii:read: phone numbers and emails in clear in contexts and prompts (masked otherwise);
@@ -109,4 +109,4 @@ def api_key_of(connection: ASGIConnection) -> ApiKey:
 @lru_cache(maxsize=1024)  # keys are few and fixed: one Disclosure each, not one per request
 def disclosure_for(key: ApiKey, notes_max_chars: int, region: str) -> Disclosure:
     """What this key may see of a context (the Disclosure is part of the memo key)."""
-    return Disclosure(key.allows("pii:read"), key.allows("recordings:read"), notes_max_chars, region)
+    return Disclosure.for_scopes(key.scopes, notes_max_chars, region)

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
 from contextsvc.api.auth import api_key_of
+from contextsvc.api.params import MAX_ID
+from contextsvc.api.serving import disclosure_of
 from contextsvc.api.services import service_of
-from contextsvc.errors import Conflict, ValidationFailed
+from contextsvc.errors import Conflict, FieldError, ValidationFailed
 from contextsvc.ingest import CallEvent
-from contextsvc.ingest import MAX_BATCH_ITEMS, prepare, split_batch
+from contextsvc.ingest import MAX_BATCH_ITEMS, prepare, rejection, split_batch
 from contextsvc.ingest import ItemResult, QuarantineWork
-from contextsvc.ingest import quarantined
+from contextsvc.ingest import QuarantinePage, quarantined
+from contextsvc.privacy import Disclosure
 
 _PAUSE_EVERY = 128
 _STATUS_CODE = {"accepted": 201, "updated": 200, "duplicate": 200, "stale": 200}
@@ -57,14 +62,17 @@ class CallsController(Controller):
 
     @post(
         "/calls",
-        opt={"scope": "calls:write"},
+        opt={"scope": "calls:write", "errors": (409,)},
         status_code=201,
         summary="Ingest one call event",
         dependencies={"documented_body": Provide(_documents_call_event)},
+        responses={200: ResponseSpec(ItemResult, description="updated, duplicate or stale: a version of the call was already stored",
+                                     generate_examples=False)},
     )
     async def ingest_one(self, request: Request) -> Response[ItemResult]:
         service = service_of(request)
-        work = prepare(await request.body(), service.normaliser, strict=not _trusted(request), channel="POST /v1/calls")
+        work = prepare(await request.body(), service.normaliser, strict=not _trusted(request), channel="POST /v1/calls",
+                       limits=service.intake)
         [result] = await service.ingest([work])
         if result.status == "rejected":
             assert isinstance(work, QuarantineWork)
@@ -88,31 +96,51 @@ class CallsController(Controller):
         service = service_of(request)
         raw = await request.body()
         try:
-            items = split_batch(raw)
+            items = split_batch(raw, service.intake.quarantine_item_bytes)
         except ValidationFailed as exc:
-            [kept] = await service.ingest(
-                [QuarantineWork("POST /v1/calls/batch", exc.fields[0].code, exc.fields, raw.decode("utf-8", "replace"))]
-            )
+            [kept] = await service.ingest([rejection("POST /v1/calls/batch", exc.fields, raw, service.intake)])
             exc.details["quarantine_id"] = kept.quarantine_id
             raise
+        del raw  # the items are slices of it; a 32 MB body is not kept twice
         strict = not _trusted(request)
         work = []
+        now = datetime.now(timezone.utc)  # the batch arrived once: one clock for its items
         for index, item in enumerate(items):
             if index and index % _PAUSE_EVERY == 0:
                 await asyncio.sleep(0)  # a 5,000-call body is ~90 ms of parsing: let reads in
-            work.append(prepare(item, service.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]"))
+            work.append(prepare(item, service.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]",
+                                limits=service.intake, now=now))
+        del items
         results = await service.ingest(work) if work else []
+        disclosure = disclosure_of(request)
         for index, result in enumerate(results):
             result.index = index
+            if result.errors and not disclosure.pii:
+                result.errors = _masked(result.errors, disclosure)
         return BatchResult(dict(Counter(r.status for r in results)), results)
 
-    @get("/quarantine", opt={"scope": "calls:write"}, summary="List rejected items with their original bodies")
+    @get("/quarantine", opt={"scope": "calls:write"}, summary="List rejected items (bodies with pii:read or admin)")
     async def list_quarantine(
         self,
         request: Request,
-        after: int = Parameter(default=0, ge=0, description="return items with an id greater than this (cursor)"),
-        limit: int = Parameter(default=100, ge=1, le=1000),
-        reason: str | None = Parameter(default=None, description="only items rejected for this reason code"),
-    ) -> dict:
-        items = await quarantined(service_of(request).engine, after_id=after, limit=limit, reason=reason)
-        return {"items": items, "next_after": items[-1].id if len(items) == limit else None}
+        after: int = Parameter(default=0, ge=0, le=MAX_ID, description="return items with an id greater than this (cursor)"),
+        limit: int = Parameter(default=100, ge=1, le=1000, description="most items in the page"),
+        max_bytes: int = Parameter(
+            default=1024 * 1024, ge=1, le=16 * 1024 * 1024,
+            description="most bytes of bodies in the page (at least one item is always returned)",
+        ),
+        reason: str | None = Parameter(default=None, max_length=64, description="only items rejected for this reason code"),
+    ) -> QuarantinePage:
+        """Rejected items, oldest first, with the errors that rejected them and the size
+        each had. Bodies (cut to CONTEXTSVC_QUARANTINE_ITEM_BYTES) are personal data: only
+        keys with pii:read or admin get them; others see ids, reasons and field errors,
+        phones and emails masked. `budget` reports the total kept and what eviction removed."""
+        service = service_of(request)
+        return await quarantined(
+            service.engine, disclosure_of(request), budget_bytes=service.settings.quarantine_budget_bytes,
+            after_id=after, limit=limit, max_bytes=max_bytes, reason=reason,
+        )
+
+
+def _masked(errors: list[FieldError], disclosure: Disclosure) -> list[FieldError]:
+    return [FieldError(e.field, e.code, disclosure.text(e.message) or "") for e in errors]

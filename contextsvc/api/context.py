@@ -25,7 +25,7 @@ class ContextController(Controller):
 
     @get(
         "/{lookup:str}",
-        opt={"scope": "context:read"},
+        opt={"scope": "context:read", "errors": (409, 422, 429)},
         summary="A person's call context, for grounding an LLM",
         responses={
             200: ResponseSpec(

@@ -86,7 +86,7 @@ class DncController(Controller):
     path = "/v1/dnc"
     tags = ["do-not-call"]
 
-    @post("/", opt={"scope": "admin"}, status_code=200,
+    @post("/", opt={"scope": "admin", "also_accepts": ("text/csv", "text/plain", "application/csv")}, status_code=200,
           summary="Load numbers onto a do-not-call list (JSON list or CSV upload; idempotent)")
     async def load(
         self, request: Request,

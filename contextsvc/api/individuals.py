@@ -6,20 +6,22 @@ from litestar import Controller, Request, delete, get
 from litestar.params import FromPath
 
 from contextsvc.identity import parse_lookup
-from contextsvc.api.auth import presented_key
+from contextsvc.api.auth import api_key_of, disclosure_for, presented_key
 from contextsvc.api.services import service_of
 from contextsvc.pipeline import ErasureReport
-from contextsvc.identity import IndividualView, individual
+from contextsvc.identity import IndividualView, disclosed, individual
 
 
 class IndividualsController(Controller):
     path = "/v1/individuals"
     tags = ["identity"]
 
-    @get("/{lookup:str}", opt={"scope": "context:read"}, summary="A unified person by id or any identifier")
+    @get("/{lookup:str}", opt={"scope": "context:read", "errors": (409, 422, 429)},
+         summary="A unified person by id or any identifier")
     async def get_individual(self, request: Request, lookup: FromPath[str]) -> IndividualView:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), an email or a phone.
-        A merged-away id or identifier answers with the surviving person."""
+        A merged-away id or identifier answers with the surviving person. Phones and emails
+        (identifiers, evidence) are masked unless the key has pii:read."""
         service = service_of(request)
         key = parse_lookup(lookup, service.settings.default_region)
         view = await individual(service.engine, await service.reads.resolve(key))
@@ -30,11 +32,12 @@ class IndividualsController(Controller):
         _, profile = await service.profiles.state(view.id)
         for name in ("first_name", "last_name", "company", "title"):
             setattr(view, name, getattr(profile.person, name))
-        return view
+        settings = service.settings
+        return disclosed(view, disclosure_for(api_key_of(request), settings.notes_max_chars, settings.default_region))
 
     @delete(
         "/{lookup:str}",
-        opt={"scope": "admin"},
+        opt={"scope": "admin", "errors": (409, 422)},
         status_code=200,
         summary="Erase a person: calls, identifiers, profile, quarantined items, caches",
     )

@@ -12,6 +12,8 @@ from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
 from contextsvc.api.bodies import decode_body
+from contextsvc.api.params import FIRST_DAY, supported_day
+from contextsvc.api.serving import disclosure_of
 from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity import InvalidIdentifier, normalise_salesforce_id
 from contextsvc.insights import people
@@ -55,8 +57,10 @@ def _dims(by: str, allowed: tuple[str, ...]) -> list[str]:
 
 
 def _days(since: date | None, until: date | None) -> tuple[date, date]:
+    supported_day("from", since, "GET /v1/insights")
+    supported_day("to", until, "GET /v1/insights")
     until = until or datetime.now(timezone.utc).date()
-    since = since or until - timedelta(days=29)
+    since = since or max(FIRST_DAY, until - timedelta(days=29))
     if since > until:
         raise _bad("from", "from is after to")
     return since, until
@@ -156,6 +160,10 @@ class InsightsController(Controller):
          summary="Calls logged per opportunity, by the stage each has reached")
     async def stage_progression(self, request: Request) -> Insight:
         rows = people.stage_progression(list(service_of(request).branches.insights.digests.values()))
+        disclosure = disclosure_of(request)  # stages are free text, typed into the CRM
+        if not disclosure.pii:
+            for row in rows:
+                row.stage = disclosure.text(row.stage)
         return Insight("stage_progression", ["stage"], _freshness(request, DIGESTS), rows)
 
 

@@ -24,12 +24,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from contextsvc import __version__
 from contextsvc.api.auth import ApiKey, disclosure_for, require_scope
 from contextsvc.api.segments import segment_members
-from contextsvc.api.serving import context_for, utc_as_of
+from contextsvc.api.serving import context_for, limited, utc_as_of
 from contextsvc.context import agent_view
 from contextsvc.context import CallContext
-from contextsvc.context import mask_email, mask_phone
 from contextsvc.errors import DomainError
 from contextsvc.identity import parse_lookup
+from contextsvc.privacy import Disclosure
 from contextsvc.service import Service
 
 _decode_context = msgspec.json.Decoder(CallContext).decode
@@ -40,6 +40,10 @@ def _caller(ctx: Context) -> tuple[Service, ApiKey]:
     """The running service and the caller's key (the mount's guard put it in the scope)."""
     scope = ctx.request_context.request.scope
     return scope["app"].state.service, scope["state"]["api_key"]
+
+
+def _disclosure(service: Service, key: ApiKey) -> Disclosure:
+    return disclosure_for(key, service.settings.notes_max_chars, service.settings.default_region)
 
 
 def build_mcp() -> MCPServer:
@@ -64,19 +68,28 @@ def build_mcp() -> MCPServer:
             lookup_key = parse_lookup(lookup, service.settings.default_region)
             rendered = await context_for(service, key, lookup_key, when, RECENT_CALLS, budget)
         except (DomainError, HTTPException, ValueError) as exc:
-            # ToolError: the model reads the reason (unknown person, ambiguous number, bad as_of).
-            raise ToolError(getattr(exc, "message", None) or getattr(exc, "detail", None) or str(exc)) from None
+            # ToolError: the model reads the reason (unknown person, ambiguous number, bad
+            # as_of), masked like any answer: the reason may echo the lookup.
+            reason = getattr(exc, "message", None) or getattr(exc, "detail", None) or str(exc)
+            raise ToolError(_disclosure(service, key).text(reason) or "") from None
         return msgspec.to_builtins(agent_view(_decode_context(rendered.json(when))))
 
     @server.tool()
     async def find_person(query: str, ctx: Context, limit: int = 10) -> list[dict]:
         """Candidates for a partial name, phone number, email address or Salesforce id,
         best first: individual_id, name, company, title, calls, what matched. Pass the
-        individual_id to get_call_context."""
+        individual_id to get_call_context. Keys without pii:read see phones and emails
+        masked and find people by them only with the whole number or address; searches
+        are rate-limited per key."""
         service, key = _caller(ctx)
         limit = min(max(limit, 1), 50)
-        matches = await service.people.search(query, limit * 2)
-        disclosure = disclosure_for(key, service.settings.notes_max_chars, service.settings.default_region)
+        disclosure = _disclosure(service, key)
+        try:
+            await limited(service.search_limit, key, "searches")
+        except DomainError as exc:
+            raise ToolError(exc.message) from None
+        # Without pii:read, phones and emails match only whole (see PeopleSearch.search).
+        matches = await service.people.search(query[:200], limit * 2, partial_identifiers=disclosure.pii)
         found: dict[str, dict] = {}
         for match in matches:
             for person in await service.writer.lookup("individual_id", match.individual_id):  # survivor; [] if erased
@@ -86,12 +99,12 @@ def build_mcp() -> MCPServer:
                 info = profile.person
                 found[person] = {
                     "individual_id": person,
-                    "name": " ".join(filter(None, [info.first_name, info.last_name])) or None,
-                    "company": info.company,
-                    "title": info.title,
+                    "name": disclosure.text(" ".join(filter(None, [info.first_name, info.last_name])) or None),
+                    "company": disclosure.text(info.company),
+                    "title": disclosure.text(info.title),
                     "calls": profile.calls,
-                    "phones": info.phones if disclosure.pii else [mask_phone(p) for p in info.phones],
-                    "emails": info.emails if disclosure.pii else [mask_email(e) for e in info.emails],
+                    "phones": [disclosure.phone(p) for p in info.phones],
+                    "emails": [disclosure.email(e) for e in info.emails],
                     "matched_on": match.matched_on,
                     "score": match.score,
                 }
@@ -103,11 +116,11 @@ def build_mcp() -> MCPServer:
         (individual ids, or Account ids for account segments) with when they entered, the
         total count, and next_cursor for the next page. Pass an individual id to
         get_call_context for that person's history."""
-        service, _ = _caller(ctx)
+        service, key = _caller(ctx)
         try:
             page = await segment_members(service, segment, cursor, min(max(limit, 1), 500))
         except DomainError as exc:
-            raise ToolError(exc.message) from None
+            raise ToolError(_disclosure(service, key).text(exc.message) or "") from None
         return msgspec.to_builtins(page)
 
     # Stateless JSON: no sessions to pin to a worker. DNS-rebinding protection is off

@@ -9,6 +9,7 @@ from litestar import Controller, Request, get
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
+from contextsvc.api.params import FIRST_DAY, supported_day
 from contextsvc.quality import QualityAlert
 from contextsvc.api.services import service_of
 from contextsvc.quality import GroupBy, QualityReport
@@ -35,8 +36,10 @@ class QualityController(Controller):
         and identity health. Calls count on their own UTC start day (on the day they arrived
         when that start time is in the future or implausibly old); quarantined items and
         identity events count on the day they happened."""
+        supported_day("from", first, "GET /v1/quality")
+        supported_day("to", last, "GET /v1/quality")
         last = last or datetime.now(timezone.utc).date()
-        first = first or last - timedelta(days=29)
+        first = first or max(FIRST_DAY, last - timedelta(days=29))
         if first > last or (last - first).days >= MAX_RANGE_DAYS:
             raise ValidationException(
                 "Validation failed for GET /v1/quality",
@@ -53,5 +56,6 @@ class QualityController(Controller):
         dimension: Literal["all", "source", "rep", "queue"] | None = Parameter(default=None, description="only this dimension"),
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> list[QualityAlert]:
+        supported_day("since", since, "GET /v1/quality/alerts")
         async with service_of(request).engine.connect() as conn:
             return await conn.run_sync(quality_alerts, since, limit, dimension)

@@ -107,7 +107,8 @@ class SegmentsController(Controller):
         await segments.define(segment)
         return Response(_out(segment, segments.view), status_code=201)
 
-    @get("/", opt={"scope": "context:read"}, summary="Every segment with its member count")
+    # Reads of membership may first roll it to a new UTC day in a writer transaction: 503.
+    @get("/", opt={"scope": "context:read", "errors": (503,)}, summary="Every segment with its member count")
     async def list_segments(self, request: Request) -> SegmentList:
         view = await _view(request)
         return SegmentList([_out(s, view) for s in view.segments.values() if s.rule_id is None])
@@ -120,18 +121,20 @@ class SegmentsController(Controller):
         return [AttributeOut(a.name, a.kind, a.time_dependent, list(a.choices) if a.choices else None)
                 for a in catalog.values()]
 
-    @get("/{segment_id:str}", opt={"scope": "context:read"}, summary="One segment with its member count")
+    @get("/{segment_id:str}", opt={"scope": "context:read", "errors": (503,)}, summary="One segment with its member count")
     async def get_segment(self, request: Request, segment_id: FromPath[str]) -> SegmentOut:
         view = await _view(request)
         return _out(_visible(view, segment_id), view)
 
-    @delete("/{segment_id:str}", opt={"scope": "segments:write"}, summary="Delete a segment and its membership")
+    @delete("/{segment_id:str}", opt={"scope": "segments:write", "errors": (409,)},
+            summary="Delete a segment and its membership")
     async def delete_segment(self, request: Request, segment_id: FromPath[str]) -> None:
         segments = service_of(request).branches.segments
         _visible(segments.view, segment_id)
         await segments.remove(segment_id)  # refused while an activation rule uses it
 
-    @get("/{segment_id:str}/members", opt={"scope": "context:read"}, summary="The members, a page at a time")
+    @get("/{segment_id:str}/members", opt={"scope": "context:read", "errors": (503,)},
+         summary="The members, a page at a time")
     async def members(
         self,
         request: Request,

@@ -1,17 +1,43 @@
-"""The context read as every HTTP surface serves it (GET /v1/context, the agent action,
-the MCP tools): the caller's key decides what it may see."""
+"""What every HTTP surface that serves a person shares (GET /v1/context, the agent
+action, GET /v1/individuals, the MCP tools): the caller's Disclosure, the as_of check,
+the per-key lookup limit, and the context read itself."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
+from litestar.connection import ASGIConnection
 from litestar.exceptions import ValidationException
 
 from contextsvc.api.auth import ApiKey, disclosure_for
+from contextsvc.api.services import service_of
 from contextsvc.context import RenderedContext
+from contextsvc.errors import RateLimited
 from contextsvc.identity import LookupKey
+from contextsvc.pipeline import key_fingerprint
+from contextsvc.privacy import MASKED, Disclosure
+from contextsvc.ratelimit import RateLimiter
 from contextsvc.service import Service
+from contextsvc.timeutil import EARLIEST, LATEST, supported_utc
+
+
+def disclosure_of(connection: ASGIConnection) -> Disclosure:
+    """What the request's key may see; everything masked when no key was accepted."""
+    key = connection.scope.get("state", {}).get("api_key")
+    service = getattr(connection.app.state, "service", None)
+    if service is None:
+        return MASKED
+    settings = service.settings
+    if key is None:
+        return Disclosure(False, False, settings.notes_max_chars, settings.default_region)
+    return disclosure_for(key, settings.notes_max_chars, settings.default_region)
+
+
+async def limited(limiter: RateLimiter, api_key: ApiKey, what: str) -> None:
+    retry_after = await limiter.acquire(key_fingerprint(api_key.key))  # a bucket that holds no key
+    if retry_after is not None:
+        raise RateLimited(f"too many {what} for this API key; retry in {retry_after:.1f} s", retry_after,
+                          details={"retry_after_s": round(retry_after, 1)})
 
 
 def utc_as_of(as_of: datetime | None, where: str) -> datetime:
@@ -22,12 +48,27 @@ def utc_as_of(as_of: datetime | None, where: str) -> datetime:
             f"Validation failed for {where}",
             extra=[{"key": "as_of", "message": "as_of needs a timezone: add Z or an offset such as +00:00"}],
         )
-    return as_of.astimezone(timezone.utc)
+    utc = supported_utc(as_of)
+    if utc is None:
+        raise ValidationException(
+            f"Validation failed for {where}",
+            extra=[{"key": "as_of", "message": f"as_of must lie between {EARLIEST.date()} and {LATEST.date()} (UTC)"}],
+        )
+    return utc
+
+
+async def guard_lookup(service: Service, api_key: ApiKey, key: LookupKey) -> None:
+    """Keys that see phones and emails masked may look people up by them, at a bounded
+    rate: otherwise whole numbers could be guessed one after another against the masks."""
+    settings = service.settings
+    if key.kind in ("phone", "email") and not disclosure_for(api_key, settings.notes_max_chars, settings.default_region).pii:
+        await limited(service.lookup_limit, api_key, "lookups by phone or email")
 
 
 async def context_for(
     service: Service, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int
 ) -> RenderedContext:
+    await guard_lookup(service, api_key, key)
     settings = service.settings
     disclosure = disclosure_for(api_key, settings.notes_max_chars, settings.default_region)
     return await service.reads.read(key, as_of, recent, max_tokens, disclosure)

@@ -16,7 +16,8 @@ from opentelemetry.trace import Tracer
 
 from contextsvc.context.assemble import CallContext, SegmentRef, assemble_with_window
 from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
-from contextsvc.context.privacy import Disclosure, redact
+from contextsvc.context.privacy import redact
+from contextsvc.privacy import Disclosure
 from contextsvc.context.prompt import render
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity import LookupKey

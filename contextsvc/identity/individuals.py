@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.errors import NotFound
+from contextsvc.privacy import Disclosure
 from contextsvc.store import tables as t
 from contextsvc.store import from_json_text
 from contextsvc.timeutil import from_micros
@@ -82,3 +83,27 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
         merges=merges,
         requested_id=requested,
     )
+
+
+def disclosed(view: IndividualView, disclosure: Disclosure) -> IndividualView:
+    """The person as this key may see them: without pii:read, phone and email identifiers
+    masked like a context shows them, and every evidence and name field passed through
+    the same free-text masking (a shared line's evidence names its number)."""
+    if disclosure.pii:
+        return view
+    for identifier in view.identifiers:
+        if identifier.kind == "phone":
+            identifier.value = disclosure.phone(identifier.value)
+            identifier.display = identifier.display and disclosure.phone(identifier.display)
+        elif identifier.kind == "email":
+            identifier.value = disclosure.email(identifier.value)
+            identifier.display = identifier.display and disclosure.email(identifier.display)
+        else:
+            identifier.value = disclosure.text(identifier.value) or identifier.value
+            identifier.display = disclosure.text(identifier.display)
+        identifier.evidence = disclosure.value(identifier.evidence)
+    for merge in view.merges:
+        merge.evidence = disclosure.value(merge.evidence)
+    for name in ("first_name", "last_name", "company", "title"):
+        setattr(view, name, disclosure.text(getattr(view, name)))
+    return view

@@ -18,6 +18,7 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contextsvc.identity.identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from contextsvc.store import tables as t
 
 MAX_PREFIX_ROWS = 50
@@ -66,6 +67,24 @@ def _range(kind: str, prefix: str):
     )
 
 
+def _exact(kind: str, value: str):
+    i = t.identifiers.c
+    return select(i.individual_id).where(i.kind == kind, i.value == value).limit(MAX_PREFIX_ROWS)
+
+
+def whole_identifier(query: str, region: str) -> tuple[str, str] | None:
+    """(kind, normalised value) when the query is a whole email address or phone number."""
+    q = query.strip()
+    try:
+        if "@" in q:
+            return "email", normalise_email(q)
+        if _PHONEISH.match(q) and sum(c.isdigit() for c in q) >= 7:
+            return "phone", normalise_phone(q, region).e164
+    except InvalidIdentifier:
+        return None
+    return None
+
+
 def identifier_prefixes(query: str, region: str) -> list[tuple[str, str]]:
     """(kind, normalised prefix) pairs the query may be the start of."""
     q = query.strip()
@@ -90,9 +109,19 @@ class PeopleSearch:
         self.region = region
         self.names = NameIndex()
 
-    async def search(self, query: str, limit: int) -> list[Match]:
-        """Candidates, best first (the caller resolves merges to survivors)."""
+    async def search(self, query: str, limit: int, *, partial_identifiers: bool = True) -> list[Match]:
+        """Candidates, best first (the caller resolves merges to survivors).
+
+        partial_identifiers=False (keys that see phones and emails masked): a phone or an
+        email matches only as a whole normalised value, never by prefix — a prefix search
+        and the masked last digits would give a number away a digit at a time."""
         prefixes = identifier_prefixes(query, self.region)
+        if prefixes and not partial_identifiers and prefixes[0][0] in ("phone", "email"):
+            whole = whole_identifier(query, self.region)
+            if whole is None:
+                return []
+            async with self.engine.connect() as conn:
+                return [Match(r[0], whole[0], 100.0) for r in await conn.execute(_exact(*whole))]
         if not prefixes:
             await self.names.refresh(self.engine)
             return self.names.search(query, limit)

@@ -7,22 +7,63 @@ as data-quality issues instead — CRM history is messy and still worth having.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
-
-import msgspec
 
 from contextsvc.calls import Call, Person, Related
 from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity import InvalidIdentifier, normalise_email, normalise_phone, normalise_salesforce_id, person_record_kind
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.events import CallEvent
-from contextsvc.timeutil import zone
+from contextsvc.timeutil import EARLIEST, LATEST, supported_utc, zone
 
 UTC = timezone.utc
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Ids are compared, indexed and sent back to other systems: no control characters at all.
+# Free text may hold tabs and line breaks, but never NUL (PostgreSQL text refuses it).
+_ID_FIELDS = ("call_id", "rep_id", "queue", "source")
+_WHO_ID_FIELDS = ("salesforce_id", "converted_lead_id")
+_WHO_TEXT_FIELDS = ("phone", "email", "first_name", "last_name", "company", "title")
+_RELATED_ID_FIELDS = ("account_id", "opportunity_id", "case_id")
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC) if value is not None else None
+def _character_problems(event: CallEvent) -> list[FieldError]:
+    found = []
+
+    def ids(prefix: str, holder: object, names: tuple[str, ...]) -> None:
+        for name in names:
+            value = getattr(holder, name)
+            if value is not None and _CONTROL.search(value):
+                found.append(FieldError(prefix + name, "control_character", "ids may not contain control characters"))
+
+    def texts(prefix: str, holder: object, names: tuple[str, ...]) -> None:
+        for name in names:
+            value = getattr(holder, name)
+            if value is not None and "\x00" in value:
+                found.append(FieldError(prefix + name, "nul_character", "text may not contain NUL (U+0000)"))
+
+    ids("", event, _ID_FIELDS)
+    ids("who.", event.who, _WHO_ID_FIELDS)
+    ids("related.", event.related, _RELATED_ID_FIELDS)
+    texts("", event, ("disposition", "notes", "recording_url"))
+    texts("who.", event.who, _WHO_TEXT_FIELDS)
+    texts("related.", event.related, ("opportunity_stage",))
+    return found
+
+
+def _when(field: str, value: datetime | None, not_after: datetime | None, errors: list[FieldError]) -> datetime | None:
+    """The time in UTC if it is in the supported range and not in the future (beyond the skew)."""
+    if value is None:
+        return None
+    utc = supported_utc(value)
+    if utc is None:
+        errors.append(FieldError(field, "out_of_range",
+                                 f"{field} must lie between {EARLIEST.date()} and {LATEST.date()} (UTC)"))
+    elif not_after is not None and utc > not_after:
+        errors.append(FieldError(field, "in_the_future",
+                                 f"{field} {utc.isoformat()} is later than the latest accepted, {not_after.isoformat()}"))
+        return None
+    return utc
 
 
 def _clean(text: str | None) -> str | None:
@@ -37,8 +78,14 @@ class Normaliser:
         self.picklist = picklist
         self.default_region = default_region
 
-    def normalise(self, event: CallEvent, *, strict: bool) -> Call:
-        errors: list[FieldError] = []
+    def normalise(
+        self, event: CallEvent, *, strict: bool, not_after: datetime | None = None, scan_characters: bool = True
+    ) -> Call:
+        """not_after: the latest started_at, ended_at or updated_at accepted (the time
+        received plus the allowed skew); a version from the far future would make every
+        later correction of the call "stale". scan_characters=False: the caller knows the
+        event holds no control character (its JSON had no escape and no DEL byte)."""
+        errors: list[FieldError] = _character_problems(event) if scan_characters else []
         quality: list[str] = []
 
         def problem(field: str, code: str, message: str) -> None:
@@ -47,9 +94,10 @@ class Normaliser:
             else:
                 quality.append(code)
 
-        started_at = event.started_at.astimezone(UTC)
-        ended_at = _utc(event.ended_at)
-        if ended_at is not None and ended_at < started_at:
+        started_at = _when("started_at", event.started_at, not_after, errors)
+        ended_at = _when("ended_at", event.ended_at, not_after, errors)
+        version = _when("updated_at", event.updated_at, not_after, errors)
+        if ended_at is not None and started_at is not None and ended_at < started_at:
             errors.append(FieldError("ended_at", "ended_before_start", "ended_at is before started_at"))
         for part in ("talk_seconds", "ring_seconds", "hold_seconds"):
             value = getattr(event, part)
@@ -80,11 +128,12 @@ class Normaliser:
 
         if errors:
             raise ValidationFailed("the call event is invalid", errors)
+        assert started_at is not None  # a required field: no error means it was read
         return Call(
             call_id=event.call_id.strip(),
             direction=event.direction,
             started_at=started_at,
-            version=_utc(event.updated_at) or started_at,
+            version=version or started_at,
             who=who,
             related=Related(
                 account_id=self._record_id(event.related.account_id),

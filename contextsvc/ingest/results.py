@@ -34,11 +34,14 @@ class CallWork(msgspec.Struct, gc=False, frozen=True):
 
 
 class QuarantineWork(msgspec.Struct, frozen=True):
+    """A rejected item: its bytes as received, cut to the per-item cap, and the size it had."""
+
     channel: str
     reason: str
     errors: list[FieldError]
-    body: str
+    body: bytes
     call_id: str | None = None
+    size: int | None = None  # bytes received (len(body) unless it was cut)
 
 
 class RetractWork(msgspec.Struct, frozen=True):

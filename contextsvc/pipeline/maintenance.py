@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
-from phonenumbers import Leniency, PhoneNumberMatcher
 from sqlalchemy import Connection, delete, insert, or_, select
 
-from contextsvc.identity import InvalidIdentifier, normalise_phone
 from contextsvc.pipeline.retention import RetentionPolicy
+from contextsvc.privacy import phones_in
+from contextsvc.ingest import forget_quarantined, stored_text
 from contextsvc.store import tables as t
 from contextsvc.store import json_text
 from contextsvc.store import delete_in
@@ -102,7 +102,7 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
             "merges": conn.execute(
                 delete(t.merges).where(or_(t.merges.c.survivor_id.in_(members), t.merges.c.merged_id.in_(members)))
             ).rowcount,
-            "quarantine": delete_in(conn, t.quarantine.c.id, quarantined),
+            "quarantine": forget_quarantined(conn, quarantined),
         }
         delete_in(conn, t.individuals.c.id, members)
         ctx.profiles.apply(conn, {}, set(), set(members), micros(now), ctx.version)  # deletes the profile rows
@@ -127,26 +127,17 @@ def _quarantine_naming(conn: Connection, call_ids: set[str], links, region: str)
     phones = {v for k, v in links if k == "phone"}
     found = []
     q = t.quarantine.c
-    for row_id, call_id, body in conn.execute(select(q.id, q.call_id, q.body)):
+    for row_id, call_id, stored, raw in conn.execute(select(q.id, q.call_id, q.body, q.body_bytes)):
+        body = stored_text(stored, raw)
         lowered = body.lower()
         if (
             call_id in call_ids
             or any(e in lowered for e in emails)
             or any(r in body for r in record_ids)
-            or (phones and phones & _phones_in(body, region))
+            or (phones and phones & phones_in(body, region))
         ):
             found.append(row_id)
     return found
-
-
-def _phones_in(text: str, region: str) -> set[str]:
-    numbers = set()
-    for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
-        try:
-            numbers.add(normalise_phone(match.raw_string, region).e164)
-        except InvalidIdentifier:
-            pass
-    return numbers
 
 
 def purge_expired(policy: RetentionPolicy) -> Operation:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, or_, select, update
 
 from contextsvc.identity import IdentityGraph, Resolution
 from contextsvc.calls import Call
-from contextsvc.ingest import CallWork, ItemResult, QuarantineWork, RetractWork, Work
+from contextsvc.ingest import CallWork, ItemResult, QuarantineWork, RetractWork, Work, keep_quarantined, quarantine_rows
 from contextsvc.store import tables as t
 from contextsvc.store import bulk_insert, delete_in, select_in
 from contextsvc.store import pause_for_readers
@@ -50,7 +50,7 @@ class _Pending:
         self.calls: dict[str, Call] = {}  # call_id -> the version being written
         self.retracted: set[str] = set()  # people who lost a call version (replaced or deleted)
         self.deletes: set[str] = set()  # call ids removed from the log
-        self.quarantine: list[tuple[int, dict]] = []
+        self.quarantine: list[tuple[int, QuarantineWork]] = []
         self.shared_lines: list[dict] = []
 
 
@@ -61,6 +61,7 @@ class BatchContext(msgspec.Struct):
     profiles: ProfileWriter
     version: int  # this batch's profile version: one more than any before it
     observers: tuple[BatchObserver, ...] = ()
+    quarantine_budget_bytes: int = 256 * 1024 * 1024
 
 
 class BatchOutcome(msgspec.Struct):
@@ -81,14 +82,14 @@ def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: date
         if position % PAUSE_EVERY == 0:
             pause_for_readers()
         if isinstance(item, QuarantineWork):
-            pending.quarantine.append((len(results), _quarantine_row(item, now_us)))
+            pending.quarantine.append((len(results), item))
             results.append(ItemResult("rejected", call_id=item.call_id, errors=item.errors, message="quarantined"))
         elif isinstance(item, RetractWork):
             results.append(_retract_call(graph, item.call_id, stored, pending))
         else:
             results.append(_ingest_call(graph, item.call, stored, pending, now_us))
     replaced = _replaced_calls(conn, pending) if ctx.observers else {}
-    _flush(conn, graph, pending, results, now_us)
+    _flush(conn, graph, pending, results, now_us, ctx.quarantine_budget_bytes)
     update = _update_profiles(conn, ctx, pending, now_us)
     changes = None
     if ctx.observers:
@@ -223,17 +224,6 @@ def _collect_identity(resolution: Resolution, pending: _Pending, now_us: int) ->
     pending.links.extend(resolution.links)
 
 
-def _quarantine_row(item: QuarantineWork, now_us: int) -> dict:
-    return {
-        "received_at": now_us,
-        "channel": item.channel,
-        "call_id": item.call_id,
-        "reason": item.reason,
-        "errors": json_text(item.errors),
-        "body": item.body,
-    }
-
-
 _UPDATE_CALL = (
     update(t.calls)
     .where(t.calls.c.call_id == bindparam("b_call_id"))
@@ -249,7 +239,8 @@ _UPDATE_CALL = (
 )
 
 def _flush(
-    conn: Connection, graph: IdentityGraph, pending: _Pending, results: list[ItemResult], now_us: int
+    conn: Connection, graph: IdentityGraph, pending: _Pending, results: list[ItemResult], now_us: int,
+    quarantine_budget_bytes: int,
 ) -> None:
     survivor = graph.survivor
     if pending.new_individuals:
@@ -316,8 +307,10 @@ def _flush(
     bulk_insert(conn, t.shared_lines, pending.shared_lines)
     if pending.updates:
         conn.execute(_UPDATE_CALL, [{"b_" + k: v for k, v in row.items()} for row in pending.updates.values()])
-    for index, row in pending.quarantine:
-        results[index].quarantine_id = conn.execute(t.quarantine.insert().values(**row)).inserted_primary_key[0]
+    if pending.quarantine:
+        rows = quarantine_rows([item for _, item in pending.quarantine], now_us)
+        for (index, _), row_id in zip(pending.quarantine, keep_quarantined(conn, rows, quarantine_budget_bytes, now_us)):
+            results[index].quarantine_id = row_id
     for result in results:
         if result.individual_id:
             result.individual_id = survivor(result.individual_id)

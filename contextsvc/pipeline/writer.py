@@ -35,12 +35,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _cause(exc: BaseException) -> str:
-    """The error's type and first line: enough for a log line, never a whole statement."""
-    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {first[0][:300] if first else ''}"
-
-
 def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGraph:
     """Synchronous: rebuild the identity graph from the persisted rows."""
     graph = graph_factory()
@@ -93,6 +87,7 @@ class Writer:
         max_batch: int = 5000,
         commit_slice: int = 64,
         commit_window_ms: float = 0.0,
+        quarantine_budget_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         lease: WriterLease | None = None,
         tracer: trace.Tracer | None = None,
@@ -103,6 +98,7 @@ class Writer:
         self._slice = max(1, commit_slice)
         self._window = commit_window_ms / 1000
         self._clock = clock
+        self._quarantine_budget = quarantine_budget_bytes
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._held: _Job | None = None  # a run() job met while collecting a batch: goes next
         self._task: asyncio.Task | None = None
@@ -117,6 +113,10 @@ class Writer:
         self.failed: str | None = None  # set when the writer had to stop taking writes for good
         self.unavailable: str | None = None  # set while the database cannot be reached
         self._lease = lease or WriterLease(engine)
+        # The last commit failed and none has succeeded since (disk full, read-only
+        # volume, ...): (cause, UTC time of the first failure of the streak).
+        self.write_failure: tuple[str, datetime] | None = None
+        self.failed_commits = 0  # since start
         self._carried: _Job | None = None  # an exclusive job met while filling a batch
         self._slices: deque[_Job] = deque()  # slices of large requests, waiting their turn
         self._small_seen_at = float("-inf")  # loop time of the last small request
@@ -310,9 +310,7 @@ class Writer:
                 refused = exc if jobs[0].operation is not None and isinstance(exc, DomainError) else None
                 failed = refused is None  # a refused operation (e.g. erasing no one) is not a store failure
                 if refused is None:
-                    # One line with the cause, not a traceback per failed batch: a full disk or
-                    # a lost database fails every commit until it is back.
-                    log.error("group commit failed, %d requests not acknowledged: %s", len(jobs), _cause(exc))
+                    self._record_failure(exc, jobs)
                 try:
                     await self._conn.rollback()
                     await self._reload()  # the graph saw uncommitted identity changes
@@ -355,6 +353,20 @@ class Writer:
                 self._fail_queued()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    def _record_failure(self, exc: Exception, jobs: list[_Job]) -> None:
+        """One structured line per failed commit, with the cause; the traceback only at the
+        first failure of a streak (every request of a full disk would repeat it)."""
+        cause = _cause(exc)
+        first = self.write_failure is None
+        since = self._clock() if self.write_failure is None else self.write_failure[1]
+        self.write_failure = (cause, since)
+        self.failed_commits += 1
+        log.error(
+            "group commit failed: cause=%r requests=%d items=%d failing_since=%s failed_commits=%d",
+            cause, len(jobs), sum(len(job.work) for job in jobs), since.isoformat(), self.failed_commits,
+            exc_info=exc if first else None,
+        )
 
     def _fail_queued(self) -> None:
         reason = self.failed or self.unavailable or "the writer stopped"
@@ -407,10 +419,11 @@ class Writer:
         work = [item for job in jobs for item in job.work]
         now = self._clock()
         await self._conn.begin()
-        context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers)
+        context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers, self._quarantine_budget)
         if jobs[0].operation is not None:
             done = await self._conn.run_sync(jobs[0].operation, context, now)
             await self._conn.commit()
+            self.write_failure = None
             self._version = context.version
             if done.reload:  # it rewrote more than it can tell the caches about
                 await self._reload()
@@ -422,6 +435,7 @@ class Writer:
             return
         outcome = await self._conn.run_sync(apply_batch, context, work, now)
         await self._conn.commit()
+        self.write_failure = None
         self._version = context.version
         # Published before anyone is answered: a read after an acknowledgement sees it.
         self.cache.publish(outcome.published, outcome.removed)
@@ -432,3 +446,12 @@ class Writer:
             if not job.future.done():  # a cancelled request still had its work committed
                 job.future.set_result(results[offset : offset + len(job.work)])
             offset += len(job.work)
+
+
+def _cause(exc: BaseException) -> str:
+    """What failed, in one line, without the statement and its parameters (they hold
+    callers' data)."""
+    inner = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
+    reason = inner if isinstance(inner, BaseException) else exc
+    lines = str(reason).strip().splitlines()
+    return f"{type(reason).__name__}: {lines[0] if lines else ''}"[:300]

@@ -54,19 +54,23 @@ def _text(value: object) -> str | None:
     return " ".join(value.split())[:255] or None
 
 
-def quarantine_cell(day: int, body: str, errors: list[FieldError]) -> Cell:
+class _Dimensions(msgspec.Struct):
+    source: object = None
+    rep_id: object = None
+    queue: object = None
+
+
+def quarantine_cell(day: int, body: bytes | str, errors: list[FieldError]) -> Cell:
     """A rejected item's cell: the source, rep and queue its body named, if it could be
-    read as a JSON object; no direction."""
+    read as a JSON object (a body cut to the quarantine's cap may not be); no direction."""
     try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        data = None
-    if not isinstance(data, dict):
-        data = {}
+        data = msgspec.json.decode(body, type=_Dimensions)
+    except (msgspec.MsgspecError, RecursionError, UnicodeError):
+        data = _Dimensions()
     flags = QUARANTINED
     if any(e.field == "direction" and e.code == "missing_field" for e in errors):
         flags |= MISSING_DIRECTION
-    return (day, _text(data.get("source")) or "", _text(data.get("rep_id")) or "", _text(data.get("queue")) or "", "", flags)
+    return (day, _text(data.source) or "", _text(data.rep_id) or "", _text(data.queue) or "", "", flags)
 
 
 class QualityObserver(BatchObserver):

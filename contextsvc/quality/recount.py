@@ -52,8 +52,8 @@ def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
             newest = day
         counted += 1
     q = core.quarantine.c
-    for received_at, reason, errors, body in conn.execute(select(q.received_at, q.reason, q.errors, q.body)):
-        cell = quarantine_cell(day_of(received_at), body, _decode_errors(errors))
+    for received_at, reason, errors, body, raw in conn.execute(select(q.received_at, q.reason, q.errors, q.body, q.body_bytes)):
+        cell = quarantine_cell(day_of(received_at), raw if raw is not None else body, _decode_errors(errors))
         tally.add(cell)
         tally.add_reason(cell[0], dimension_values(*cell[1:4]), reason)
     write_tally(conn, tally, None, kept_conflicts=kept)

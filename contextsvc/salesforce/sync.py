@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.ingest import prepare
+from contextsvc.ingest import IntakeLimits, prepare
 from contextsvc.ingest import Normaliser
 from contextsvc.ingest import CallWork, QuarantineWork, RetractWork, Work
 from contextsvc.salesforce.calls import call_event, call_quality, version_of
@@ -59,6 +59,7 @@ class SalesforceSync:
         normaliser: Normaliser,
         *,
         lookback_s: int = 120,
+        intake: IntakeLimits = IntakeLimits(future_skew_s=None),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         after_page: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
@@ -67,6 +68,8 @@ class SalesforceSync:
         self.writer = writer
         self.normaliser = normaliser
         self.lookback_s = lookback_s
+        # No bound on future times: a call's version is Salesforce's SystemModstamp.
+        self.intake = intake
         self.clock = clock
         self.after_page = after_page  # tests: crash or expire the session between pages
 
@@ -135,7 +138,8 @@ class SalesforceSync:
             version = version_of(records, before[0] if before else None, changed=True)
             event["updated_at"] = from_micros(version).isoformat()
             source = records.task or records.voice
-            item = prepare(_encode(event), self.normaliser, strict=False, channel=f"salesforce {source.sobject} {source.record_id}")
+            item = prepare(_encode(event), self.normaliser, strict=False, channel=f"salesforce {source.sobject} {source.record_id}",
+                           limits=self.intake)
             if flags and isinstance(item, CallWork):
                 item = CallWork(msgspec.structs.replace(item.call, quality=item.call.quality + flags))
             work.append(item)

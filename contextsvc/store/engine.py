@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -50,8 +50,8 @@ def create_engine(url: str) -> AsyncEngine:
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
         _prepare_sqlite_file(url)
-    # hide_parameters: a failed statement's error (which the writer logs) names the SQL,
-    # never the values bound to it: those are phone numbers, emails and names.
+    # hide_parameters: a failed statement's error (and its log line) never carries the
+    # values bound to it, which are callers' phone numbers, emails and notes.
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite, hide_parameters=True)
     if is_sqlite:
         _configure_sqlite(engine)
@@ -76,7 +76,8 @@ def create_read_engine(url: str) -> Engine | None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Every table defined on the shared metadata (the composition root imports them all)."""
+    """Every table defined on the shared metadata (the composition root imports them all):
+    for tests of one part; a service's databases go through store/migrate.py."""
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
 

@@ -101,7 +101,23 @@ quarantine = Table(
     Column("call_id", String(255)),
     Column("reason", String(64), nullable=False),
     Column("errors", JsonText, nullable=False),
-    Column("body", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the kept bytes as text, when they are UTF-8 without NUL
+    Column("body_bytes", LargeBinary),  # the kept bytes, when they are not ("" in body)
+    Column("size", BigInteger),  # bytes received; kept is less when the item was cut
+    Column("kept", BigInteger),  # bytes kept (NULL in rows from before the cap: len(body))
+)
+
+# The quarantine's running total against its budget, and what eviction has removed:
+# one row (id 1), changed in the transactions that add or remove quarantined items.
+quarantine_budget = Table(
+    "quarantine_budget",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kept_bytes", BigInteger, nullable=False),
+    Column("items", BigInteger, nullable=False),
+    Column("evicted_items", BigInteger, nullable=False),
+    Column("evicted_bytes", BigInteger, nullable=False),
+    Column("last_evicted_at", Micros),
 )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.msgspec import MsgspecFormatter
 
-from contextsvc.context import mask_text
+from contextsvc.privacy import mask_text
 
 # The request being served, for every record logged while it is (api/observe.py sets it,
 # as the header's bytes: decoded only for a record that is written).

@@ -8,6 +8,7 @@ read by one short query round per scrape (`DatabaseState.refresh`, awaited by th
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -24,6 +25,8 @@ from contextsvc.quality import alerts_by_metric
 from contextsvc.salesforce import SalesforceJob, SyncStatus, sync_status
 from contextsvc.segments import Segments
 from contextsvc.store import tables
+
+log = logging.getLogger(__name__)
 
 
 class Snapshot(msgspec.Struct, frozen=True):
@@ -58,8 +61,9 @@ class DatabaseState(Collector):
             async with self.engine.connect() as conn:
                 self.snapshot = await conn.run_sync(_read)
             self.up = True
-        except Exception:  # a scrape reports the database down; it does not fail
-            self.up = False
+        except Exception as exc:  # a scrape reports the database down; it does not fail
+            self.up, self.snapshot = False, None  # no stale figures in its place
+            log.warning("metrics: could not read the database: %s: %s", type(exc).__name__, exc)
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily("contextsvc_database_up", "1 when the last scrape could read the database.", self.up)

@@ -50,7 +50,7 @@ async def build(database: Path, events: list[dict]) -> None:
     settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{database}", api_keys="admin-key")
     async with AsyncTestClient(app=create_app(settings)) as api:
         for path in sorted((REPO_ROOT / "seed" / "segments").glob("*.json")):
-            response = await api.post("/v1/segments", content=path.read_bytes(), headers=ADMIN)
+            response = await api.post("/v1/segments", content=path.read_bytes(), headers={**ADMIN, "Content-Type": "application/json"})
             assert response.status_code == 201, response.text
         markets = await api.post("/v1/accounts", json={"accounts": accounts(events)}, headers=ADMIN)
         assert markets.status_code == 200, markets.text

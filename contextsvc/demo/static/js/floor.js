@@ -30,6 +30,19 @@ export function createFloor({ key, openPerson }) {
     $("calls-last-minute").textContent = arrivals.length;
   }, 1000);
 
+  // Events carry no personal data: the name comes from the API, with this page's key.
+  const names = new Map();
+  async function nameInto(button, individualId) {
+    if (!names.has(individualId)) {
+      names.set(individualId, api.get(key(), `/v1/individuals/${encodeURIComponent(individualId)}`).then(
+        (p) => ({ name: [p.first_name, p.last_name].filter(Boolean).join(" "), company: p.company }),
+        () => ({ name: "", company: null })));
+      if (names.size > 500) names.delete(names.keys().next().value);
+    }
+    const { name, company } = await names.get(individualId);
+    fill(button, name || "(no name)", company ? h("span", { class: "sub" }, ` · ${company}`) : null);
+  }
+
   function onCall(event) {
     const call = event.current_value;
     arrivals.push(Date.now());
@@ -40,9 +53,9 @@ export function createFloor({ key, openPerson }) {
       $("identity-events").textContent = identityEvents;
     }
     const person = call.individual_id
-      ? h("button", { type: "button", class: "link", onclick: () => openPerson(call.individual_id) },
-          call.name || "(no name)", call.company ? h("span", { class: "sub" }, ` · ${call.company}`) : null)
+      ? h("button", { type: "button", class: "link", onclick: () => openPerson(call.individual_id) }, "…")
       : h("span", { class: "sub" }, "unidentified caller");
+    if (call.individual_id) nameInto(person, call.individual_id);
     const updated = event.previous_value ? h("span", { class: "badge" }, `updated from ${words(event.previous_value.disposition)}`) : null;
     const row = h("tr", { class: "arrived", "data-call-id": call.call_id, "data-individual-id": call.individual_id || "" },
       h("td", {}, clock(event.event_time)),
