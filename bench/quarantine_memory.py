@@ -86,7 +86,7 @@ def run(bodies: int, megabytes: int) -> int:
         table.add_column(column, justify="right" if column != "step" else "left")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        live_server(Path(tmp) / "mem.db", KEY) as (base, proc),
+        live_server(f"sqlite+aiosqlite:///{tmp}/mem.db", KEY) as (base, proc),
         httpx.Client(base_url=base, headers=HEADERS, timeout=300) as client,
     ):
         client.post(

@@ -11,6 +11,7 @@ from tests.helpers import call_event, until
 from tests.live import free_port, live_server
 from tests.personal_data import NOTES, RECORDING, WHO, leaks
 from tests.webhook_receiver import Receiver
+from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process
 
@@ -37,7 +38,7 @@ async def test_stream_and_webhook_events_carry_no_personal_data(tmp_path):
     settings = {name: str(value).lower() for name, value in Receiver.SETTINGS.items()}  # as the environment has them
     try:
         with (
-            live_server(tmp_path / "events.db", "admin-key,reader-key:context:read", **settings) as (base, _),
+            live_server(url_for(tmp_path / "events.db"), "admin-key,reader-key:context:read", **settings) as (base, _),
             httpx.Client(base_url=base, timeout=15) as client,
         ):
             for target in ({"type": "stream"}, {"type": "webhook", "url": receiver.url}):

@@ -19,6 +19,7 @@ import pytest
 
 from tests.helpers import call_event
 from tests.live import live_server
+from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process and the schemathesis CLI
 
@@ -103,7 +104,7 @@ def _hostile(base: str) -> list[tuple[str, str, dict, bytes | None]]:
 
 
 def test_generated_and_hostile_requests_never_get_a_5xx_and_the_server_stays_healthy(tmp_path):
-    with live_server(tmp_path / "fuzz.db", KEYS) as (base, _):
+    with live_server(url_for(tmp_path / "fuzz.db"), KEYS) as (base, _):
         admin = {"Authorization": "Bearer admin-key"}
         seeded = httpx.post(
             f"{base}/v1/calls/batch",

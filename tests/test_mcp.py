@@ -13,6 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.helpers import call_event
 from tests.live import live_server
+from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -123,7 +124,7 @@ async def test_without_pii_read_whole_values_ids_and_names_still_find_people_mas
 
 
 async def test_searches_are_rate_limited_per_key(tmp_path):
-    with live_server(tmp_path / "limited.db", KEYS, search_rate_per_minute="3") as (base, _):
+    with live_server(url_for(tmp_path / "limited.db"), KEYS, search_rate_per_minute="3") as (base, _):
         async with mcp_client(base, "plain-key") as client:
             answers = [await client.call_tool("find_person", {"query": f"someone {n}"}) for n in range(4)]
         async with mcp_client(base, "pii-key") as client:  # another key has its own budget

@@ -28,7 +28,7 @@ class AdminController(Controller):
     path = "/v1/admin"
     tags = ["admin"]
 
-    @post("/rebuild", opt={"scope": "admin"}, status_code=200,
+    @post("/rebuild", opt={"scope": "admin", "errors": (409,)}, status_code=200,
           summary="Recompute one person's profile, or everyone's, from the call log")
     async def rebuild(self, request: Request) -> RebuildReport:
         """Body (optional): {"lookup": "<individual id, Contact/Lead id, phone or email>"}."""
@@ -39,7 +39,7 @@ class AdminController(Controller):
             individual_id = await service.reads.resolve(parse_lookup(body.lookup, service.settings.default_region))
         return await service.rebuild(individual_id)
 
-    @post("/retention/run", opt={"scope": "admin"}, status_code=200,
+    @post("/retention/run", opt={"scope": "admin", "errors": (409,)}, status_code=200,
           summary="Purge the calls past the retention policy now")
     async def run_retention(self, request: Request) -> RetentionReport:
         service = service_of(request)
@@ -54,7 +54,7 @@ class AdminController(Controller):
     async def recount_quality(self, request: Request) -> Recounted:
         return Recounted(await service_of(request).recount_quality())
 
-    @post("/salesforce/sync", opt={"scope": "admin"}, status_code=200,
+    @post("/salesforce/sync", opt={"scope": "admin", "errors": (409,)}, status_code=200,
           summary="Run a Salesforce sync pass now (and write-back, if enabled)")
     async def salesforce_sync(self, request: Request) -> SyncState:
         return await service_of(request).salesforce.run_pass()

@@ -9,7 +9,8 @@ from litestar import Request, get
 from litestar.params import FromPath, Parameter
 
 from contextsvc.api.services import service_of
-from contextsvc.api.serving import utc_as_of
+from contextsvc.api.auth import api_key_of
+from contextsvc.api.serving import guard_lookup, utc_as_of
 from contextsvc.context import DayCounts, daily_counts
 from contextsvc.identity import parse_lookup
 from contextsvc.timeutil import day_of, micros
@@ -23,7 +24,7 @@ class DailyCounts(msgspec.Struct):
 
 @get(
     "/v1/context/{lookup:str}/daily",
-    opt={"scope": "context:read"},
+    opt={"scope": "context:read", "errors": (409, 422, 429)},
     tags=["context"],
     operation_id="getDailyCallCounts",
     summary="A person's calls and conversations per UTC day (e.g. for a 90-day chart)",
@@ -39,7 +40,9 @@ async def daily_calls(
     GET /v1/context/{lookup}. Contains no personal data beyond the individual id."""
     service = service_of(request)
     as_of = utc_as_of(as_of, "GET /v1/context/{lookup}/daily")
-    individual_id = await service.reads.resolve(parse_lookup(lookup, service.settings.default_region))
+    key = parse_lookup(lookup, service.settings.default_region)
+    await guard_lookup(service, api_key_of(request), key)  # as for the context: masked keys at a bounded rate
+    individual_id = await service.reads.resolve(key)
     as_of_us = micros(as_of)
     _, profile = await service.profiles.state(individual_id)
     if profile.last_call is not None and profile.last_call[0] > as_of_us:  # a look back: as the context does

@@ -119,7 +119,7 @@ class DncController(Controller):
             raise NotFound(f"no do-not-call list named {list_name!r}", details={"list": list_name})
         return DncRemoved(list_name, removed)
 
-    @delete("/{list_name:str}/numbers/{number:str}", opt={"scope": "admin"}, status_code=200,
+    @delete("/{list_name:str}/numbers/{number:str}", opt={"scope": "admin", "errors": (422,)}, status_code=200,
             summary="Remove one number from a do-not-call list")
     async def remove_number(self, request: Request, list_name: FromPath[str], number: FromPath[str]) -> DncRemoved:
         service = service_of(request)
