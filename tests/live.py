@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +42,9 @@ def live_server(database_url: str | Path, api_keys: str, *, server: str | None =
         command += ["--server", server]
     if cpus is not None and shutil.which("taskset"):
         command = ["taskset", "-c", cpus, *command]
-    sink = open(output, "ab") if output is not None else subprocess.PIPE  # noqa: SIM115 - closed below
+    # A file, never a pipe: a server that logs (request lines of failed requests, say,
+    # while a database restarts) blocks on a full pipe nobody reads, and stops answering.
+    sink = open(output, "ab") if output is not None else tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         command,
         env=environ,
@@ -59,7 +62,9 @@ def live_server(database_url: str | Path, api_keys: str, *, server: str | None =
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                said = output.read_text() if output is not None else proc.stdout.read().decode() if proc.stdout else ""
+                sink.flush()
+                sink.seek(0)
+                said = sink.read().decode(errors="replace") if output is None else output.read_text()
                 raise RuntimeError(f"server did not start: {said if proc.poll() is not None else 'timeout'}")
             time.sleep(0.1)
         yield base, proc
@@ -71,8 +76,7 @@ def live_server(database_url: str | Path, api_keys: str, *, server: str | None =
             except subprocess.TimeoutExpired:
                 proc.kill()
         kill_group(proc)  # whatever the server left behind
-        if output is not None:
-            sink.close()
+        sink.close()
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
