@@ -28,6 +28,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@mkdir -p var
 	@CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY),$(DEMO_MASKED_KEY):context:read} \
+		CONTEXTSVC_LOG_FORMAT=$${CONTEXTSVC_LOG_FORMAT:-console} \
 		$(BIN)/simulator demo --host $(HOST) --port $(PORT) $(DEMO_ARGS)
 
 # Every test on SQLite, then every test again on a throwaway PostgreSQL the tests start

@@ -11,6 +11,8 @@
 5. Simulator generation calls/s.
 6. PostgreSQL beside SQLite: warm and cold reads, batch and single-POST ingest, on the
    same calls (a PostgreSQL the benchmark starts itself, its data under var/bench/).
+7. Warm context reads with metrics and logging off, on, and logging every request
+   (bench/observability.py: three servers side by side, paired bursts, ratio on / off).
 
 wrk (C) generates the load on the same 2 cores; Python clients only for batch ingest.
 Figures land in var/bench/results.json; BENCHMARKS.md records them with this command.
@@ -28,8 +30,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.context import measure, sample_payload
-from bench.dataset import BENCH_DIR, database, individuals
+from bench.dataset import BENCH_DIR, database, database_file, individuals
 from bench.ingest import measure_ingest
+from bench.observability import measure_observability
+from bench.observability import table as observability_table
 from contextsvc.settings import REPO_ROOT
 from devservers.postgres import binaries
 
@@ -144,6 +148,7 @@ def main() -> None:
     ingest = measure_ingest(server=chosen, seconds=s)
     console.print("[dim]simulator[/]")
     sim_rate, sim_calls = simulator_rate(365)
+    observability = measure_observability(database_file(10_000, 1_000), max(2, s // 2), rounds=10, server=chosen)
     chart(warm["sweep"], warm["baseline_throughput"]["rps"], chosen)
 
     ratio = warm["context_throughput"]["rps"] / warm["baseline_throughput"]["rps"]
@@ -178,6 +183,9 @@ def main() -> None:
     row("single POST ingest", f"{ingest['single_rate']:,.0f} calls/s (p99 {ingest['single_p99']})", "≥ 2,000",
         ingest["single_rate"] >= 2_000)
     row("simulator generation", f"{sim_rate:,.0f} calls/s ({sim_calls:,} calls)", "≥ 50,000", sim_rate >= 50_000)
+    row("warm reads/s, metrics + logging on / off (10k db)",
+        f"{observability['on']['rps']:,.0f} / {observability['off']['rps']:,.0f} = {observability['ratio_on_off']:.3f}",
+        "≥ 0.95", observability["ratio_on_off"] >= 0.95)
     row("non-2xx responses", str(errors + ingest["single_non2xx"]), "0", errors + ingest["single_non2xx"] == 0)
     console.print(table)
     sweep = Table(title="latency versus throughput (warm context reads, wrk paced, 64 conns)")
@@ -187,8 +195,10 @@ def main() -> None:
         sweep.add_row(f"{p['offered']:,.0f}", f"{p['rps']:,.0f}", f"{p['p50_ms']:.2f}", f"{p['p99_ms']:.2f}")
     console.print(sweep)
     console.print(f"chart: {CHART.relative_to(REPO_ROOT)}")
+    console.print(observability_table(observability, max(2, s // 2)))
     results.update(servers=servers, chosen=chosen, warm=warm, cold=cold, small_warm=small_warm, small_cold=small_cold,
-                   ingest=ingest, simulator={"calls_per_s": sim_rate, "calls": sim_calls})
+                   ingest=ingest, simulator={"calls_per_s": sim_rate, "calls": sim_calls},
+                   observability=observability)
     if binaries() is None:
         console.print("[yellow]PostgreSQL column skipped: no PostgreSQL binaries (apt-get install postgresql)[/]")
     else:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import msgspec
 import requests
+from opentelemetry.trace import Tracer
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -51,6 +52,7 @@ from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.ratelimit import RateLimiter, TokenBuckets
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata, tables
+from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
 from contextsvc.timeutil import DAY_US, micros
 
 # Every package that keeps data defines its tables on the shared metadata; the packages
@@ -92,7 +94,7 @@ def quality_rules(settings: Settings) -> tuple[Plausibility, AlertRule]:
     return limits, rule
 
 
-def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist) -> Writer:
+def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist, tracer: Tracer | None = None) -> Writer:
     """The one Writer of a database, without side branches (SideBranches adds them)."""
     graph_factory = partial(
         IdentityGraph,
@@ -108,6 +110,7 @@ def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist) ->
         commit_slice=settings.commit_slice,
         commit_window_ms=settings.commit_window_ms,
         quarantine_budget_bytes=settings.quarantine_budget_bytes,
+        tracer=tracer,
     )
 
 
@@ -167,6 +170,7 @@ class Service:
         "branches",
         "dispatcher",
         "salesforce",
+        "metrics",
     )
 
     def __init__(
@@ -178,6 +182,7 @@ class Service:
         profiles: ProfileReads,
         branches: SideBranches,
         salesforce_session: Callable[[], requests.Session] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.settings = settings
         self.picklist = picklist
@@ -190,7 +195,7 @@ class Service:
         self.profiles = profiles
         self.branches = branches
         memo = ContextMemo(settings.context_memo_size)
-        self.reads = ContextReads(writer, profiles, memo, branches.segments, branches.reachability)
+        self.reads = ContextReads(writer, profiles, memo, branches.segments, branches.reachability, tracer)
         self.people = PeopleSearch(engine, settings.default_region)
         self.search_limit: RateLimiter = TokenBuckets(settings.search_rate_per_minute)
         self.lookup_limit: RateLimiter = TokenBuckets(settings.lookup_rate_per_minute)
@@ -201,6 +206,7 @@ class Service:
         self.salesforce = SalesforceJob(settings, engine, self.salesforce_sync, salesforce_session)
         if self.salesforce.state.configured:  # activation rules may then create Tasks and publish events
             self.dispatcher.add_deliverer("salesforce", SalesforceDeliverer(settings, salesforce_session))
+        self.metrics: ServiceMetrics | None = None  # /metrics, when the service was opened with instruments
 
     async def ingest(self, work: list[Work]) -> list[ItemResult]:
         """Commit the work through the writer; answers once all of it is durable."""
@@ -299,19 +305,34 @@ async def open_database(settings: Settings, *, upgrade: bool | None = None) -> A
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, *, jobs: bool = False, salesforce_session: Callable[[], requests.Session] | None = None
+    settings: Settings,
+    *,
+    jobs: bool = False,
+    salesforce_session: Callable[[], requests.Session] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> AsyncIterator[Service]:
     """A running service over settings.database_url: schema created, writer started with
     the side branches, and with `jobs` the background work. Closes everything on exit,
-    after the writer has committed what was queued."""
+    after the writer has committed what was queued. `telemetry` (the HTTP app's) adds
+    metrics and tracing; without it nothing is measured."""
     picklist = load_picklist(settings)
     retention_policy(settings)  # a bad policy stops start-up, not the first scheduled purge
+    telemetry = telemetry or Telemetry()
+    instruments = telemetry.instruments
     async with open_database(settings) as engine:
-        writer = build_writer(settings, engine, picklist)
+        writer = build_writer(settings, engine, picklist, telemetry.tracer)
         branches = SideBranches(settings, picklist, writer)
+        if instruments is not None:
+            writer.observe(IngestMetrics(instruments))
+            writer.commit_listeners.append(commit_recorder(instruments))
         await writer.start()
         profiles = ProfileReads(engine, create_read_engine(settings.database_url), writer.cache, picklist)
-        service = Service(settings, picklist, engine, writer, profiles, branches, salesforce_session)
+        service = Service(settings, picklist, engine, writer, profiles, branches, salesforce_session, telemetry.tracer)
+        if instruments is not None:
+            service.dispatcher.attempt_listeners.append(webhook_recorder(instruments, settings.webhook_max_attempts))
+            service.metrics = ServiceMetrics(
+                instruments, writer, service.reads.memo, branches.hub, branches.segments, engine, service.salesforce
+            )
         await service.finish_migrations()
         background = service.jobs() if jobs else []
         try:
@@ -322,3 +343,5 @@ async def open_service(
             await asyncio.gather(*background, return_exceptions=True)
             await writer.stop()
             profiles.close()
+            if service.metrics is not None:
+                service.metrics.close()

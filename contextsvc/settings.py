@@ -71,6 +71,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # by keys without pii:read (who could otherwise guess whole numbers against the masks).
     search_rate_per_minute: int = 60
     lookup_rate_per_minute: int = 600
+    # Operations (README "Operating it"). Logs: one JSON object per line on standard error
+    # ("console": human-readable lines, for `make run`). Request lines: "errors" logs every
+    # response of status 400 or more and every request slower than slow_request_ms, "all"
+    # every request (halves warm-read throughput on two cores: BENCHMARKS.md), "off" none.
+    log_level: str = "INFO"
+    log_format: str = "json"
+    access_log: str = "errors"
+    slow_request_ms: float = 1000.0
+    # GET /metrics (Prometheus text) and the request metrics; false turns both off. With a
+    # metrics_key set, /metrics asks for `Authorization: Bearer <metrics_key>`.
+    metrics: bool = True
+    metrics_key: str = ""
     # Benchmarks only: serve this file's bytes at GET /bench/baseline (same server, same
     # auth) so context reads can be compared with a bare endpoint of the same size.
     bench_baseline_file: str = ""

@@ -27,6 +27,7 @@ from contextsvc.ingest import CallEvent, CallWork
 from contextsvc.service import open_database, open_service
 from contextsvc.settings import Settings
 from contextsvc.store import tables as t
+from contextsvc.telemetry import configure_logging, logging_config
 from simulator import demo_setup
 from simulator.population import World, build_world
 from simulator.scenario import Scenario, load
@@ -116,10 +117,13 @@ async def open_console(server: uvicorn.Server, url: str) -> None:
 
 
 def run(host: str, port: int, every_seconds: float, overrides: list[str], open_browser: bool = True) -> int:
-    # One line per live call is enough: quiet the HTTP client and the MCP session manager.
+    settings = Settings.from_env()
+    # The service's own logging (make run asks for the console format); one line per live
+    # call is enough, so the HTTP client and the MCP session manager stay quiet.
+    log_config = logging_config(settings.log_level, settings.log_format, settings.default_region)
+    configure_logging(settings.log_level, settings.log_format, settings.default_region)
     for noisy in ("httpx", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = Settings.from_env()
     key, masked_key = demo_setup.console_keys(settings.api_keys)
     base = f"http://{host}:{port}"
     console_url = demo_setup.console_url(base, key, masked_key)
@@ -148,7 +152,8 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str], open_b
     console.print(f"\nLive calls follow, one every {every_seconds:g}s (Ctrl-C to stop):\n")
 
     async def serve() -> None:
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+        config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=log_config, access_log=False)
+        server = uvicorn.Server(config)
         feeder = asyncio.create_task(live_calls(base, key, upcoming, every_seconds, server, Path(settings.seed_dir)))
         opener = asyncio.create_task(open_console(server, console_url)) if open_browser else None
         try:

@@ -200,3 +200,45 @@ class Recorder(BatchObserver):
         self.committed.append(changes)
         if self.crash_after:
             raise RuntimeError("dispatcher hiccup")
+
+
+class Scrape:
+    """One /metrics answer, parsed by prometheus_client's own parser."""
+
+    def __init__(self, text: str) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        self.text = text
+        self.samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+    def value(self, metric: str, /, **labels: str) -> float:
+        """The sum of every sample of that name whose labels include these."""
+        return sum(s.value for s in self.samples if s.name == metric and labels.items() <= s.labels.items())
+
+    def label_values(self, name: str, label: str) -> set[str]:
+        return {s.labels[label] for s in self.samples if s.name == name and label in s.labels}
+
+
+async def scrape(api, **headers: str) -> Scrape:
+    response = await api.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return Scrape(response.text)
+
+
+async def on_app_loop(api, fn, *args):
+    """Await fn(*args) on the app's own event loop (the test client runs the app on a loop
+    of its own): for the app's engine and writer, which belong to that loop."""
+    return await asyncio.to_thread(api.blocking_portal.call, fn, *args)
+
+
+async def sql(api, statement: str, **params):
+    """Run SQL on the app's database through its engine, on its loop; the rows, if any."""
+    from sqlalchemy import text
+
+    async def run():
+        async with api.app.state.service.engine.begin() as conn:
+            result = await conn.execute(text(statement), params)
+            return result.all() if result.returns_rows else None
+
+    return await on_app_loop(api, run)

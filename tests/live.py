@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -21,25 +23,32 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(database_url: str, api_keys: str, *, server: str | None = None, cpus: str | None = None, **env: str):
-    """`cpus` pins the server to those cores (taskset list, e.g. "0"): benchmarks keep the
-    load generator off the server's core."""
+def live_server(database_url: str | Path, api_keys: str, *, server: str | None = None, cpus: str | None = None,
+                log_level: str = "warning", output: Path | None = None, **env: str):
+    """`database_url`: a URL, or a path for an SQLite file (the benchmarks' and the load
+    test's databases). `cpus` pins the server to those cores (taskset list, e.g. "0"):
+    benchmarks keep the load generator off the server's core. `output`: a file for the server's standard
+    output and error (its logs), instead of a pipe nobody reads while it serves — one that
+    logs every request would fill the pipe and stall."""
     port = free_port()
     environ = {
         **os.environ,
-        "CONTEXTSVC_DATABASE_URL": database_url,
+        "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{database_url}" if isinstance(database_url, Path) else database_url,
         "CONTEXTSVC_API_KEYS": api_keys,
         **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
     }
-    command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", log_level]
     if server is not None:  # default: whatever `contextsvc serve` serves with
         command += ["--server", server]
     if cpus is not None and shutil.which("taskset"):
         command = ["taskset", "-c", cpus, *command]
+    # A file, never a pipe: a server that logs (request lines of failed requests, say,
+    # while a database restarts) blocks on a full pipe nobody reads, and stops answering.
+    sink = open(output, "ab") if output is not None else tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         command,
         env=environ,
-        stdout=subprocess.PIPE,
+        stdout=sink,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: granian serves from a child process
     )
@@ -53,7 +62,10 @@ def live_server(database_url: str, api_keys: str, *, server: str | None = None, 
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {proc.stdout.read().decode() if proc.poll() is not None else 'timeout'}")
+                sink.flush()
+                sink.seek(0)
+                said = sink.read().decode(errors="replace") if output is None else output.read_text()
+                raise RuntimeError(f"server did not start: {said if proc.poll() is not None else 'timeout'}")
             time.sleep(0.1)
         yield base, proc
     finally:
@@ -64,6 +76,7 @@ def live_server(database_url: str, api_keys: str, *, server: str | None = None, 
             except subprocess.TimeoutExpired:
                 proc.kill()
         kill_group(proc)  # whatever the server left behind
+        sink.close()
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:

@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"activation"},
     {"quality"},
     {"salesforce"},
+    {"telemetry"},
     {"service"},
     {"api", "demo"},  # demo: the browser console's static files, which api/demo.py serves
     {"cli"},

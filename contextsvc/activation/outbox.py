@@ -22,6 +22,7 @@ class Due(msgspec.Struct, frozen=True):
     url: str
     payload: bytes
     attempts: int
+    created_at: int  # µs: when the change that caused it committed
     last_error: str | None = None  # kept by a redrive (which resets attempts): the row was tried before
 
 
@@ -46,7 +47,7 @@ class Backoff(msgspec.Struct, frozen=True):
 
 def due(conn: Connection, now_us: int, limit: int) -> list[Due]:
     rows = conn.execute(
-        select(c.id, c.event_uuid, c.rule_id, c.url, c.payload, c.attempts, c.last_error)
+        select(c.id, c.event_uuid, c.rule_id, c.url, c.payload, c.attempts, c.created_at, c.last_error)
         .where(c.status == "pending", c.next_attempt_at <= now_us)
         .order_by(c.next_attempt_at, c.id)
         .limit(limit)
@@ -80,6 +81,21 @@ def record(conn: Connection, attempts: list[Attempt], backoff: Backoff) -> None:
         })
     if rows:
         conn.execute(_RECORD, rows)
+
+
+class Backlog(msgspec.Struct, frozen=True):
+    pending: int
+    dead: int
+    oldest_pending_at: int | None  # µs: created_at of the oldest undelivered event
+
+
+def backlog(conn: Connection) -> Backlog:
+    """What is waiting and what gave up, read through the (status, next_attempt_at) index;
+    delivered rows, which only grow, are never counted."""
+    query = select(c.status, func.count()).where(c.status.in_(("pending", "dead"))).group_by(c.status)
+    counts: dict[str, int] = dict(conn.execute(query).tuples().all())
+    oldest = conn.execute(select(func.min(c.created_at)).where(c.status == "pending")).scalar()
+    return Backlog(counts.get("pending", 0), counts.get("dead", 0), oldest)
 
 
 def abandon_rule(conn: Connection, rule_id: str, now_us: int) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 import httpx
@@ -48,6 +48,8 @@ class WebhookDispatcher:
         self.wake = asyncio.Event()
         activation.outbox_listeners.append(self.wake.set)
         self.deliverers: dict[str, Deliverer] = {}  # target types besides webhook
+        # Told of every round's attempts once they are recorded (metrics); must not raise.
+        self.attempt_listeners: list[Callable[[Sequence[outbox.Due], Sequence[outbox.Attempt]], None]] = []
 
     def add_deliverer(self, kind: str, deliverer: Deliverer) -> None:
         """Deliver the outbox rows of `kind` targets through `deliverer`; rules with such a
@@ -84,6 +86,8 @@ class WebhookDispatcher:
         groups = await asyncio.gather(webhooks, *(self._deliver_with(kind, items) for kind, items in others.items()))
         attempts = [attempt for group in groups for attempt in group]
         await self.writer.run(lambda conn: outbox.record(conn, attempts, self.backoff))
+        for listener in self.attempt_listeners:
+            listener(rows, attempts)
 
     # --- other target types ----------------------------------------------------------
 

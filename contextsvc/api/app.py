@@ -1,5 +1,6 @@
 """The app factory: the HTTP layer over the running service the composition root opens
-(contextsvc/service.py). Routes, auth, error translation, OpenAPI and MCP: nothing else."""
+(contextsvc/service.py). Routes, auth, error translation, OpenAPI, MCP, and the request
+side of operations (request ids, metrics, request logs, traces): nothing else."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import requests
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ControllerRouterHandler
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from litestar.types import ControllerRouterHandler, Scope
+from opentelemetry.sdk.trace import TracerProvider
 
 from contextsvc import __version__
 from contextsvc.api.activation import ActivationsController, event_stream
@@ -29,12 +32,16 @@ from contextsvc.api.errors import EXCEPTION_HANDLERS, document_errors
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.mcp_server import build_mcp, mcp_handler
+from contextsvc.api.metrics import metrics_handler
+from contextsvc.api.observe import RequestObserver
+from contextsvc.api.probes import live, ready
 from contextsvc.api.quality import QualityController
 from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.segments import SegmentsController
 from contextsvc.api.system import health
 from contextsvc.service import open_service, retention_policy, shared_phones
 from contextsvc.settings import Settings
+from contextsvc.telemetry import Instruments, Telemetry, tracer_provider_from_env
 
 
 def baseline_handler(payload: bytes) -> ControllerRouterHandler:
@@ -53,22 +60,51 @@ async def before_request(request: Request) -> None:
     require_json(request)
 
 
+def _span_details(scope: Scope) -> tuple[str, dict]:
+    """The request span's first name: the method alone. The raw path can hold a phone
+    number or an email; api/observe.py renames the span to the route template."""
+    return str(scope.get("method") or scope["type"]), {}
+
+
+def tracing_plugin(provider: TracerProvider) -> OpenTelemetryPlugin:
+    return OpenTelemetryPlugin(
+        OpenTelemetryConfig(
+            tracer_provider=provider,
+            scope_span_details_extractor=_span_details,
+            exclude_spans=["receive", "send"],  # one span per request, not three
+        )
+    )
+
+
 def create_app(
-    settings: Settings | None = None, *, salesforce_session: Callable[[], requests.Session] | None = None
+    settings: Settings | None = None,
+    *,
+    salesforce_session: Callable[[], requests.Session] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Litestar:
     """`salesforce_session`: a requests session factory for the Salesforce client (tests
-    hand in one that trusts their fake's CA); None: the client's own."""
+    hand in one that trusts their fake's CA); None: the client's own. `tracer_provider`:
+    tests pass one with an in-memory exporter; otherwise OTEL_* decides
+    (contextsvc/telemetry/tracing.py) and, unset, nothing is traced."""
     settings = settings or Settings.from_env()
     api_keys = parse_api_keys(settings.api_keys)
     # Bad settings stop start-up here, not at the first request or the first purge.
     shared_phones(settings)
     retention_policy(settings)
+    if settings.access_log not in ("errors", "all", "off"):
+        raise SystemExit(f"CONTEXTSVC_ACCESS_LOG must be errors, all or off, not {settings.access_log!r}")
+    own_provider = tracer_provider is None
+    provider = tracer_provider_from_env() if own_provider else tracer_provider
+    instruments = Instruments() if settings.metrics else None
+    telemetry = Telemetry(instruments, provider.get_tracer("contextsvc") if provider else None)
     mcp = build_mcp()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Loop-bound resources are created here, on the app's own event loop.
-        async with open_service(settings, jobs=True, salesforce_session=salesforce_session) as service:
+        async with open_service(
+            settings, jobs=True, salesforce_session=salesforce_session, telemetry=telemetry
+        ) as service:
             app.state.service = service
             # The identity graph just loaded is long-lived: move it out of the collector's
             # reach, or every full collection re-walks it (80 ms pauses at 200k objects).
@@ -76,6 +112,8 @@ def create_app(
             gc.freeze()
             async with mcp.session_manager.run():
                 yield
+        if provider is not None and own_provider:
+            provider.shutdown()  # send the spans still buffered
 
     handlers: list[ControllerRouterHandler] = [
         CallsController,
@@ -90,11 +128,15 @@ def create_app(
         QualityController,
         AdminController,
         health,
+        live,
+        ready,
         openapi_30,
         DncController,
         mcp_handler(mcp),
         demo_console, daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
     ]
+    if instruments is not None:
+        handlers.append(metrics_handler(settings.metrics_key))
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     app = Litestar(
@@ -105,7 +147,21 @@ def create_app(
         state=State({"api_keys": api_keys}),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),
         request_max_body_size=32 * 1024 * 1024,
+        plugins=[tracing_plugin(provider)] if provider else [],
+        # Logging is the process's (contextsvc/telemetry/logs.py); Litestar's default would
+        # replace the root handler with its own format when the app is built.
+        logging_config=None,
         debug=False,
     )
     document_errors(app)
+    if instruments is not None or settings.access_log != "off" or provider is not None:
+        # Around the whole ASGI handler (Litestar builds it at init: exception handling,
+        # routing, the tracing middleware), so 404s of unknown routes are seen too.
+        app.asgi_handler = RequestObserver(
+            app.asgi_handler,
+            instruments.http_duration if instruments else None,
+            access_log=settings.access_log,
+            slow_request_ms=settings.slow_request_ms,
+            traced=provider is not None,
+        )
     return app

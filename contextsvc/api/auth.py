@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from functools import lru_cache
 
 import msgspec
@@ -57,6 +58,20 @@ def presented_key(connection: ASGIConnection) -> str | None:
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
     return connection.headers.get("x-api-key") or None
+
+
+def presented_key_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The same as presented_key, from raw ASGI headers (the request log: any response,
+    a 404 of an unknown route included, says which key asked — by fingerprint)."""
+    bearer = api_key = None
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                bearer = token.strip()
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1") or None
+    return bearer or api_key
 
 
 async def authenticate(request: Request) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from contextsvc.cli import database, maintenance, salesforce, serve
+from contextsvc.settings import Settings
+from contextsvc.telemetry import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format, settings.default_region)
     args = build_parser().parse_args(argv)
     result: int = args.handler(args)
     return result

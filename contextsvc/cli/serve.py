@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from contextsvc.settings import Settings
+from contextsvc.telemetry import logging_config
 
 
 def _schema_ready(settings: Settings) -> bool:
@@ -39,16 +40,26 @@ def _schema_ready(settings: Settings) -> bool:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if not _schema_ready(Settings.from_env()):
+    # Read by create_app in whichever process serves (granian serves from a child).
+    if args.log_level:
+        os.environ["CONTEXTSVC_LOG_LEVEL"] = args.log_level
+    if args.access_log:
+        os.environ["CONTEXTSVC_ACCESS_LOG"] = "all"
+    settings = Settings.from_env()
+    if not _schema_ready(settings):
         return 2
-    if not Settings.from_env().api_keys.strip():
+    if not settings.api_keys.strip():
         key = secrets.token_urlsafe(24)
-        os.environ["CONTEXTSVC_API_KEYS"] = key  # read by create_app in whichever process serves
+        os.environ["CONTEXTSVC_API_KEYS"] = key
         print(f"CONTEXTSVC_API_KEYS is not set; this run's key (all scopes): {key}", file=sys.stderr)
+    # Every record of the server and the app through the same handler and format; the
+    # servers' own access logs stay off (ours has the request id and no raw path).
+    log_config = logging_config(settings.log_level, settings.log_format, settings.default_region)
     # One worker, whichever server: the process owns the single writer (README, "Scaling out").
     if args.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces
+        from granian.log import LogLevels
 
         Granian(
             "contextsvc.api.app:create_app",
@@ -57,8 +68,9 @@ def _serve(args: argparse.Namespace) -> int:
             address=args.host,
             port=args.port,
             workers=1,
-            log_level=args.log_level,
-            log_access=args.access_log,
+            log_level=LogLevels(settings.log_level.lower()),
+            log_dictconfig=log_config,
+            log_access=False,
         ).serve()
         return 0
     import uvicorn
@@ -70,8 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
         create_app(Settings.from_env()),
         host=args.host,
         port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
+        log_config=log_config,
+        access_log=False,
         loop="auto",
         http="auto",
     )
@@ -101,8 +113,10 @@ def add_commands(commands: Any) -> None:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--log-level", default="info")
-    serve.add_argument("--access-log", action="store_true", help="log every request (slow under load)")
+    serve.add_argument("--log-level", help="overrides CONTEXTSVC_LOG_LEVEL (default INFO)")
+    serve.add_argument(
+        "--access-log", action="store_true", help="log every request: CONTEXTSVC_ACCESS_LOG=all (costs throughput)"
+    )
     serve.add_argument(
         "--server",
         choices=("granian", "uvicorn"),

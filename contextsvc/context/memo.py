@@ -76,11 +76,18 @@ class ContextMemo:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[MemoKey, RenderedContext] = OrderedDict()
+        self.hits = self.misses = 0  # read by /metrics at scrape time
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: MemoKey) -> RenderedContext | None:
         found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
         return found
 
     def forget(self, individual_ids: set[str]) -> None:

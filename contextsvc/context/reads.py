@@ -12,6 +12,8 @@ import time
 from datetime import datetime
 from typing import Protocol
 
+from opentelemetry.trace import Tracer
+
 from contextsvc.context.assemble import CallContext, SegmentRef, assemble_with_window
 from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
 from contextsvc.context.privacy import redact
@@ -49,7 +51,7 @@ class ReachabilitySource(Protocol):
 
 
 class ContextReads:
-    __slots__ = ("writer", "profiles", "memo", "segments", "reachability")
+    __slots__ = ("writer", "profiles", "memo", "segments", "reachability", "tracer")
 
     def __init__(
         self,
@@ -58,9 +60,11 @@ class ContextReads:
         memo: ContextMemo,
         segments: SegmentSource | None,
         reachability: ReachabilitySource | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.writer, self.profiles, self.memo, self.segments = writer, profiles, memo, segments
         self.reachability = reachability
+        self.tracer = tracer  # None: not traced (a memo hit never starts a span either way)
 
     async def resolve(self, key: LookupKey) -> str:
         """The one individual a lookup names; NotFound, or Conflict when several share it."""
@@ -97,14 +101,23 @@ class ContextReads:
         reach = self.reachability.for_day(int(time.time()) // 86_400) if self.reachability is not None else NO_INPUTS
         if state.last_call is not None and state.last_call[0] > as_of_us:
             history = await self.profiles.history(individual_id, as_of_us)
-            return _rendered(individual_id, history, as_of, recent, max_tokens, disclosure, labels, reach)
+            return self._assemble(individual_id, history, as_of, recent, max_tokens, disclosure, labels, reach)
         key: MemoKey = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure,
                         labels.version if labels else 0, reach.version)
         rendered = self.memo.get(key)
         if rendered is None or not rendered.holds_at(as_of_us):  # the calling window it was made in
-            rendered = _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
+            rendered = self._assemble(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
             self.memo.put(key, rendered)
         return rendered
+
+    def _assemble(self, individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int,
+                  disclosure: Disclosure, labels: SegmentLabels | None, reach: Inputs) -> RenderedContext:
+        if self.tracer is None:
+            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
+        # Attributes say how big the work was, never whose context it is.
+        attributes = {"contextsvc.calls": state.calls, "contextsvc.day_buckets": len(state.buckets)}
+        with self.tracer.start_as_current_span("context.assemble", attributes=attributes):
+            return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
 
     def forget(self, individual_ids: set[str]) -> None:
         """Erased people, or calls purged: drop what the memo holds of them."""

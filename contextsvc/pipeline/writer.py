@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import msgspec
+from opentelemetry import trace
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -51,14 +54,26 @@ def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGrap
     return graph
 
 
-class _Job:
-    __slots__ = ("work", "future", "operation", "is_slice")
+class CommitReport(msgspec.Struct, frozen=True, gc=False):
+    """One writer transaction, as the commit listeners (metrics) hear of it."""
 
-    def __init__(self, work: list[Work], future: asyncio.Future, operation=None, is_slice: bool = False) -> None:
+    requests: int  # jobs answered by it: requests, slices of requests, or one operation
+    items: int  # work items (calls, rejects, retractions) in it
+    seconds: float  # from BEGIN to COMMIT, or to the failure
+    failed: bool  # rolled back: nobody in it was acknowledged
+    operation: bool  # a maintenance operation (erasure, retention, a webhook record), not ingest
+
+
+class _Job:
+    __slots__ = ("work", "future", "operation", "is_slice", "span")
+
+    def __init__(self, work: list[Work], future: asyncio.Future, operation=None, is_slice: bool = False,
+                 span: trace.SpanContext | None = None) -> None:
         self.work = work
         self.future = future
         self.operation = operation  # a maintenance.Operation, run alone in its own transaction
         self.is_slice = is_slice  # one slice of a large request: at most one per transaction
+        self.span = span  # the submitting request's span, when traced: the commit links to it
 
 
 class Writer:
@@ -75,6 +90,7 @@ class Writer:
         quarantine_budget_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         lease: WriterLease | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._engine = engine
         self._graph_factory = graph_factory
@@ -104,6 +120,14 @@ class Writer:
         self._carried: _Job | None = None  # an exclusive job met while filling a batch
         self._slices: deque[_Job] = deque()  # slices of large requests, waiting their turn
         self._small_seen_at = float("-inf")  # loop time of the last small request
+        # Told of every transaction after it ends (metrics); must be cheap and never raise.
+        self.commit_listeners: list[Callable[[CommitReport], None]] = []
+        self._tracer = tracer  # None: not traced, and nothing on the path pays for tracing
+
+    @property
+    def queued(self) -> int:
+        """Requests (or slices of one) waiting for a transaction: the writer's backlog."""
+        return self._queue.qsize() + len(self._slices) + (self._carried is not None)
 
     def observe(self, *observers: BatchObserver) -> None:
         """The side branches, in the order they see each batch; before start()."""
@@ -179,6 +203,13 @@ class Writer:
         behind a 5,000-call batch waited ~0.5 s, now one slice. Alone, a large request
         commits whole: slicing costs throughput (more, smaller transactions). If a slice
         fails, earlier ones stay committed: retrying the request finds them as duplicates."""
+        if self._tracer is None:
+            return await self._submit(work, None)
+        # The request's wait for its commit, as a span; the commit's own span links to it.
+        with self._tracer.start_as_current_span("writer.submit", attributes={"contextsvc.items": len(work)}) as span:
+            return await self._submit(work, span.get_span_context())
+
+    async def _submit(self, work: list[Work], span: trace.SpanContext | None) -> list[ItemResult]:
         self._refuse_if_down()
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -186,12 +217,12 @@ class Writer:
             self._small_seen_at = now
         if len(work) <= self._slice or now - self._small_seen_at > 1.0:
             future = loop.create_future()
-            self._queue.put_nowait(_Job(work, future))
+            self._queue.put_nowait(_Job(work, future, span=span))
             return await future
         futures = []
         for start in range(0, len(work), self._slice):
             futures.append(loop.create_future())
-            self._queue.put_nowait(_Job(work[start : start + self._slice], futures[-1], is_slice=True))
+            self._queue.put_nowait(_Job(work[start : start + self._slice], futures[-1], is_slice=True, span=span))
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
         if failed is not None:
@@ -270,10 +301,14 @@ class Writer:
                 return
             jobs = await self._next_batch()
             self._settled.clear()
+            started = time.perf_counter()
+            failed = True
             try:
-                await self._commit(jobs)
+                await self._traced_commit(jobs)
+                failed = False
             except Exception as exc:  # the batch is lost as a whole: nobody in it was acknowledged
                 refused = exc if jobs[0].operation is not None and isinstance(exc, DomainError) else None
+                failed = refused is None  # a refused operation (e.g. erasing no one) is not a store failure
                 if refused is None:
                     self._record_failure(exc, jobs)
                 try:
@@ -292,6 +327,7 @@ class Writer:
                 self._settled.set()
                 for _ in jobs:
                     self._queue.task_done()
+                self._report(jobs, time.perf_counter() - started, failed)
             if self.unavailable is not None:
                 self._fail_queued()  # they would wait for the database: answer 503 now
 
@@ -345,6 +381,29 @@ class Writer:
             job = self._queue.get_nowait()
             job.future.set_exception(Unavailable(reason))
             self._queue.task_done()
+
+    def _report(self, jobs: list[_Job], seconds: float, failed: bool) -> None:
+        if not self.commit_listeners:
+            return
+        items = sum(len(job.work) for job in jobs)
+        report = CommitReport(len(jobs), items, seconds, failed, jobs[0].operation is not None)
+        for listener in self.commit_listeners:
+            try:
+                listener(report)
+            except Exception:  # metrics must never take the writer down
+                log.exception("commit listener %r failed", listener)
+
+    async def _traced_commit(self, jobs: list[_Job]) -> None:
+        if self._tracer is None:
+            return await self._commit(jobs)
+        spans = [job.span for job in jobs if job.span is not None and job.span.is_valid]
+        # A child of the first request it answers (so a lone request's trace shows its
+        # commit); every other request it answers is a link.
+        parent = trace.set_span_in_context(trace.NonRecordingSpan(spans[0])) if spans else None
+        attributes = {"contextsvc.requests": len(jobs), "contextsvc.items": sum(len(job.work) for job in jobs)}
+        links = [trace.Link(context) for context in spans[1:]]
+        with self._tracer.start_as_current_span("writer.commit", context=parent, links=links, attributes=attributes):
+            await self._commit(jobs)
 
     def _after_commit(self, changes) -> None:
         if changes is None:

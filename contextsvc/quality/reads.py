@@ -20,6 +20,12 @@ from contextsvc.quality.monitor import ROLLED, state_value
 _decode_alert = msgspec.json.Decoder(QualityAlert).decode
 
 
+def alerts_by_metric(conn: Connection) -> dict[str, int]:
+    """How many alerts have been raised for each rate, ever (one grouped count: alerts are few)."""
+    a = t.quality_alerts.c
+    return dict(conn.execute(select(a.metric, func.count()).group_by(a.metric)).tuples().all())
+
+
 def quality_report(conn: Connection, first: date, last: date, group_by: GroupBy) -> QualityReport:
     lo, hi = day_number(first), day_number(last)
     r = t.quality_rejects.c

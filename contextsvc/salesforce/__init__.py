@@ -16,6 +16,7 @@ from contextsvc.salesforce.client import (
     auth_mode,
 )
 from contextsvc.salesforce.job import SalesforceJob, SyncState
+from contextsvc.salesforce.mirror import SyncStatus, sync_status
 from contextsvc.salesforce.sync import SalesforceSync, SyncReport, sync_with_backoff
 from contextsvc.salesforce.writeback import FieldMapError, WritebackReport, parse_field_map, plan_writeback, push
 
@@ -32,6 +33,8 @@ __all__ = [
     "SalesforceSync",
     "SyncState",
     "SyncReport",
+    "SyncStatus",
+    "sync_status",
     "TimeoutSession",
     "WritebackReport",
     "auth_mode",

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+import msgspec
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from contextsvc.salesforce import call_groups
@@ -45,6 +46,18 @@ def watermark(conn: Connection, sobject: str):
     return from_micros(row[0]) if row else None
 
 
+class SyncStatus(msgspec.Struct, frozen=True):
+    sobject: str
+    synced_at: int  # µs: the last time a page of it was read and filed (an empty one too)
+    watermark: int  # µs: SystemModstamp of the newest record filed
+
+
+def sync_status(conn: Connection) -> list[SyncStatus]:
+    """How fresh each sObject's mirror is, for /metrics: written by whichever process syncs."""
+    w = t.salesforce_watermarks.c
+    return [SyncStatus(*row) for row in conn.execute(select(w.sobject, w.synced_at, w.system_modstamp))]
+
+
 def _row_values(row: MirrorRow) -> dict:
     return {
         "sobject": row.sobject,
@@ -63,8 +76,11 @@ def _row_values(row: MirrorRow) -> dict:
 def file_page(conn: Connection, sobject: str, rows: list[MirrorRow], now_us: int) -> int:
     """Store one page of records, mark every call they change as pending and advance the
     sObject's watermark to the page's last record — all in the caller's one transaction.
-    Returns how many records were new or changed (a re-read record changes nothing)."""
+    Returns how many records were new or changed (a re-read record changes nothing). An
+    empty page still records when the sObject was last read (its sync lag)."""
     if not rows:
+        w = t.salesforce_watermarks.c
+        conn.execute(update(t.salesforce_watermarks).where(w.sobject == sobject).values(synced_at=now_us))
         return 0
     stored: dict[str, tuple] = {}
     for ids in _chunks(row.record_id for row in rows):
