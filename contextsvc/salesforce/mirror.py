@@ -7,8 +7,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-
-import msgspec
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from contextsvc.salesforce import call_groups
