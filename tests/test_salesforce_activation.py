@@ -317,7 +317,8 @@ async def test_the_deliverer_upserts_on_the_uuid_and_tells_refusals_from_passing
 
     def item(event_uuid: str, attempts: int = 0, record: dict | None = None, last_error: str | None = None) -> DueItem:
         payload = msgspec.json.encode(record or {"Subject": "Call back"})
-        return DueItem(outbox.Due(1, event_uuid, "act_1", "salesforce:Task", payload, attempts, last_error), target)
+        return DueItem(outbox.Due(1, event_uuid, "act_1", "salesforce:Task", payload, attempts,
+                                  created_at=0, last_error=last_error), target)
 
     delivered = [Outcome(True)]
     once = "0f8e7d6c-0000-4000-8000-000000000001"
