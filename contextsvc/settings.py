@@ -71,6 +71,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # by keys without pii:read (who could otherwise guess whole numbers against the masks).
     search_rate_per_minute: int = 60
     lookup_rate_per_minute: int = 600
+    # Several workers over one PostgreSQL (docs/scaling.md): the Redis that carries the
+    # leader's change messages, the event stream and shared rate limits (empty: one
+    # process, nothing shared), and how long the workers go without a leader at most
+    # before a follower takes over.
+    redis_url: str = ""
+    leader_timeout_s: float = 5.0
     # Operations (README "Operating it"). Logs: one JSON object per line on standard error
     # ("console": human-readable lines, for `make run`). Request lines: "errors" logs every
     # response of status 400 or more and every request slower than slow_request_ms, "all"
