@@ -102,10 +102,15 @@ def targets(settings: Settings, dataset: Dataset) -> list[Target]:
             if record.email and graph.lookup("email", normalise_email(record.email)) == [individual]:
                 lookups.append(Lookup("email", record.email.upper() if len(lookups) % 2 else record.email))
         if person.phone and graph.lookup("phone", normalise_phone(person.phone).e164) == [individual]:
-            national = phonenumbers.format_number(phonenumbers.parse(person.phone), phonenumbers.PhoneNumberFormat.NATIONAL)
-            digits = "".join(ch for ch in national if ch.isdigit())
-            a, b, c = digits[:3], digits[3:6], digits[6:]
-            lookups += [Lookup("phone", f.format(a=a, b=b, c=c)) for f in PHONE_FORMATS]
+            parsed = phonenumbers.parse(person.phone)
+            if parsed.country_code == 1:  # the NANP spellings a US dialer sends
+                national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+                digits = "".join(ch for ch in national if ch.isdigit())
+                a, b, c = digits[:3], digits[3:6], digits[6:]
+                lookups += [Lookup("phone", f.format(a=a, b=b, c=c)) for f in PHONE_FORMATS]
+            else:  # London and Berlin numbers: without their country code they would read as US ones
+                lookups += [Lookup("phone", phonenumbers.format_number(parsed, style))
+                            for style in (phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL)]
         out.append(Target(individual, lookups))
     return out
 
