@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 import msgspec
 from opentelemetry import trace
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.errors import DomainError, Unavailable
 from contextsvc.identity import IdentityGraph, IndividualRow
 from contextsvc.ingest import ItemResult, Work
-from contextsvc.store import WriterLease
+from contextsvc.store import WriterConnection, WriterLease, connect_writer
 from contextsvc.store import tables as t
 from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.pipeline.transaction import BatchContext, apply_batch
@@ -102,7 +102,7 @@ class Writer:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._held: _Job | None = None  # a run() job met while collecting a batch: goes next
         self._task: asyncio.Task | None = None
-        self._conn: AsyncConnection | None = None
+        self._conn: WriterConnection | None = None
         self.graph: IdentityGraph = graph_factory()  # replaced by the persisted one at start()
         self._profiles = profiles
         self._observers: tuple[BatchObserver, ...] = ()
@@ -147,8 +147,7 @@ class Writer:
         self._task = asyncio.create_task(self._run(), name="contextsvc-writer")
 
     async def _connect(self) -> None:
-        self._conn = await self._engine.connect()
-        await self._conn.execution_options(writer=True)
+        self._conn = await connect_writer(self._engine)
         await self._reload()
 
     async def stop(self) -> None:
@@ -248,10 +247,11 @@ class Writer:
         # Forget everything that may hold uncommitted changes before anything can fail.
         self._profiles.forget()
         self.cache.clear()
-        self.graph = await self._conn.run_sync(load_graph, self._graph_factory)
-        self._version = (await self._conn.execute(select(func.max(t.profiles.c.version)))).scalar() or 0
+        await self._conn.begin()
+        self.graph = await self._conn.run(load_graph, self._graph_factory)
+        self._version = await self._conn.run(_last_version)
         for observer in self._observers:
-            await self._conn.run_sync(observer.load)
+            await self._conn.run(observer.load)
         await self._conn.rollback()
 
     async def _next_batch(self) -> list[_Job]:
@@ -421,7 +421,7 @@ class Writer:
         await self._conn.begin()
         context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers, self._quarantine_budget)
         if jobs[0].operation is not None:
-            done = await self._conn.run_sync(jobs[0].operation, context, now)
+            done = await self._conn.run(jobs[0].operation, context, now)
             await self._conn.commit()
             self.write_failure = None
             self._version = context.version
@@ -433,7 +433,7 @@ class Writer:
             if not jobs[0].future.done():
                 jobs[0].future.set_result(done.result)
             return
-        outcome = await self._conn.run_sync(apply_batch, context, work, now)
+        outcome = await self._conn.run(apply_batch, context, work, now)
         await self._conn.commit()
         self.write_failure = None
         self._version = context.version
@@ -446,6 +446,10 @@ class Writer:
             if not job.future.done():  # a cancelled request still had its work committed
                 job.future.set_result(results[offset : offset + len(job.work)])
             offset += len(job.work)
+
+
+def _last_version(conn) -> int:
+    return conn.execute(select(func.max(t.profiles.c.version))).scalar() or 0
 
 
 def _cause(exc: BaseException) -> str:

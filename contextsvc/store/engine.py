@@ -20,7 +20,10 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
+BUSY_TIMEOUT_S = 10  # how long a connection waits for another's write lock
+
+
+def configure_sqlite(engine: AsyncEngine | Engine) -> None:
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "connect")
@@ -34,7 +37,7 @@ def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
         # and we promise "acknowledged = durable". Group commit amortises the fsync.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
@@ -54,7 +57,7 @@ def create_engine(url: str) -> AsyncEngine:
     # values bound to it, which are callers' phone numbers, emails and notes.
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite, hide_parameters=True)
     if is_sqlite:
-        _configure_sqlite(engine)
+        configure_sqlite(engine)
     return engine
 
 
@@ -71,7 +74,7 @@ def create_read_engine(url: str) -> Engine | None:
     engine = sqlalchemy.create_engine(
         parsed.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8, hide_parameters=True
     )
-    _configure_sqlite(engine)
+    configure_sqlite(engine)
     return engine
 
 
