@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import gevent
 import msgspec
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 
 from loadtests.profiles import PROFILES
 
@@ -101,9 +101,31 @@ def acknowledge(indices: list[int]) -> None:
     ACKED.write("".join(TAIL.meta[i].call_id + "\n" for i in indices))
 
 
-class AgentReader(FastHttpUser):
+class PacedUser(FastHttpUser):
+    """`rate` tasks per second on average, arriving as a Poisson process (exponential
+    gaps, kept on schedule however long each task takes), from a random first moment:
+    the users of a kind together form one Poisson stream, as independent agents and CTI
+    adapters do. Locust's constant_throughput kept users that start together in
+    lockstep: all eight smoke readers fired in the same millisecond ten times a second,
+    and the gates measured the queue of that synthetic burst instead of the service."""
+
+    abstract = True
+    rate: float = 1.0
+
+    def on_start(self) -> None:
+        gevent.sleep(random.expovariate(self.rate))
+        self._due = time.monotonic()
+
+    def wait_time(self) -> float:
+        now = time.monotonic()
+        # A task that ran long does not bunch the next ones up behind it.
+        self._due = max(self._due, now - 1 / self.rate) + random.expovariate(self.rate)
+        return max(0.0, self._due - now)
+
+
+class AgentReader(PacedUser):
     fixed_count = PROFILE.readers
-    wait_time = constant_throughput(PROFILE.reads_per_user)
+    rate = PROFILE.reads_per_user
 
     @task
     def ground(self) -> None:
@@ -140,9 +162,9 @@ def post_calls(user: FastHttpUser, indices: list[int], name: str) -> bool:
     return True
 
 
-class CtiWriter(FastHttpUser):
+class CtiWriter(PacedUser):
     fixed_count = PROFILE.single_writers
-    wait_time = constant_throughput(PROFILE.singles_per_user)
+    rate = PROFILE.singles_per_user
 
     @task
     def call_ended(self) -> None:
@@ -151,9 +173,9 @@ class CtiWriter(FastHttpUser):
             post_calls(self, indices, "POST /v1/calls")
 
 
-class BatchWriter(FastHttpUser):
+class BatchWriter(PacedUser):
     fixed_count = PROFILE.batch_writers
-    wait_time = constant_throughput(PROFILE.batches_per_user)
+    rate = PROFILE.batches_per_user
 
     @task
     def flush(self) -> None:
@@ -162,9 +184,9 @@ class BatchWriter(FastHttpUser):
             post_calls(self, indices, "POST /v1/calls/batch")
 
 
-class FreshnessProber(FastHttpUser):
+class FreshnessProber(PacedUser):
     fixed_count = PROFILE.probers
-    wait_time = constant_throughput(PROFILE.probes_per_user)
+    rate = PROFILE.probes_per_user
     give_up_after = 5.0  # seconds; a probe that never sees its call is a failure
 
     @task

@@ -1,6 +1,6 @@
 """Load profiles: how many of each user, at what pace, for how long, and the SLOs they gate.
 
-Rates are per user (Locust's constant_throughput); the totals are in the table in README.
+Rates are per user (Poisson arrivals: locustfile.PacedUser); the totals are in the table in README.
 """
 
 from __future__ import annotations
