@@ -418,7 +418,7 @@ class Writer:
         assert self._conn is not None
         work = [item for job in jobs for item in job.work]
         now = self._clock()
-        await self._conn.begin()
+        await self._conn.begin(None if jobs[0].operation is not None else len(work))
         context = BatchContext(self.graph, self._profiles, self._version + 1, self._observers, self._quarantine_budget)
         if jobs[0].operation is not None:
             done = await self._conn.run(jobs[0].operation, context, now)
