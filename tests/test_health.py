@@ -18,7 +18,12 @@ async def _limit_pages(api, pages: int | None) -> None:
 
     def limit(conn):
         size = conn.exec_driver_sql("PRAGMA page_count").scalar()
-        conn.exec_driver_sql(f"PRAGMA max_page_count = {size if pages is None else pages}")
+        # The pragma is per connection, and the writer has two: this one (its large
+        # transactions, through aiosqlite) and the one its small transactions run on.
+        # (The second, through its driver's connection: outside any transaction.)
+        statement = f"PRAGMA max_page_count = {size if pages is None else pages}"
+        conn.exec_driver_sql(statement)
+        writer._conn._inline._conn.connection.driver_connection.execute(statement)
 
     # The test client runs the app on an event loop of its own: the writer is run there.
     loop = writer._task.get_loop()
