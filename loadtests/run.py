@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import httpx
 import msgspec
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -86,6 +87,46 @@ def warm_up(base: str, out: Path, data: dataset.Dataset) -> None:
         client.post("/v1/calls/batch", json={"calls": [c.event for c in data.history[10:60]]}).raise_for_status()
 
 
+SERVER_HISTOGRAMS = {"contextsvc_http_request_duration_seconds": ("method", "route"),
+                     "contextsvc_writer_commit_seconds": ("kind",)}
+Histograms = dict[str, list[float]]  # series name -> [count, sum, count ≤ 10 ms, count ≤ 25 ms]
+
+
+def server_histograms(base: str) -> Histograms:
+    """The server's own latency histograms from /metrics, summed over statuses: how long it
+    took to start each response, without the client's queueing (Locust shares the cores)."""
+    text = httpx.get(f"{base}/metrics", timeout=10).raise_for_status().text
+    found: Histograms = {}
+    for family in text_string_to_metric_families(text):
+        labels_named = SERVER_HISTOGRAMS.get(family.name)
+        if labels_named is None:
+            continue
+        for sample in family.samples:
+            name = "writer commit (" + sample.labels["kind"] + ")" if "kind" in sample.labels else \
+                " ".join(sample.labels.get(label, "") for label in labels_named)
+            row = found.setdefault(name, [0.0, 0.0, 0.0, 0.0])
+            if sample.name.endswith("_count"):
+                row[0] += sample.value
+            elif sample.name.endswith("_sum"):
+                row[1] += sample.value
+            elif sample.name.endswith("_bucket") and sample.labels["le"] in ("0.01", "0.025"):
+                row[2 if sample.labels["le"] == "0.01" else 3] += sample.value
+    return found
+
+
+def server_side(before: Histograms, after: Histograms) -> dict[str, dict]:
+    """What the server measured during the Locust run alone (the warm-up subtracted)."""
+    rows = {}
+    for name, (count, total, within_10, within_25) in sorted(after.items()):
+        count0, total0, within0_10, within0_25 = before.get(name, [0.0] * 4)
+        requests = count - count0
+        if requests <= 0 or name.endswith("/metrics"):
+            continue
+        rows[name] = {"count": int(requests), "mean_ms": (total - total0) / requests * 1000,
+                      "within_10ms": (within_10 - within0_10) / requests, "within_25ms": (within_25 - within0_25) / requests}
+    return rows
+
+
 def verify_acknowledged(data: dataset.Dataset, out: Path, base: str) -> tuple[msgspec.Struct, int]:
     acked = set((out / "acked.txt").read_text().split())
     calls = data.history + [c for c in data.tail if c.event["call_id"] in acked]
@@ -93,7 +134,7 @@ def verify_acknowledged(data: dataset.Dataset, out: Path, base: str) -> tuple[ms
     return report, len(acked)
 
 
-def evaluate(profile: Profile, out: Path, report, acked: int) -> tuple[list[Check], dict]:
+def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, dict]) -> tuple[list[Check], dict]:
     rows = locust_rows(out / "locust")
     aggregated = next(r for r in rows if r["Name"] == "Aggregated")
     requests, failures = int(aggregated["Request Count"]), int(aggregated["Failure Count"])
@@ -130,6 +171,7 @@ def evaluate(profile: Profile, out: Path, report, acked: int) -> tuple[list[Chec
         "calls_acknowledged_per_s": acked / seconds,
         "verify": msgspec.to_builtins(report),
         "locust": by_name,
+        "server": server,
         "checks": msgspec.to_builtins(checks),
         "passed": all(c.passed for c in checks),
     }
@@ -155,6 +197,13 @@ def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -
         comparison = "≥" if check.name in ("completeness", "identity F1") else "≤"
         gates.add_row(check.name, f"{check.value:.2f} {check.unit}", f"{comparison} {check.limit:g} {check.unit}",
                       "ok" if check.passed else "[red]FAIL[/]")
+    server = Table(title="the server's own view (from /metrics: time to start the response; bucket edges)")
+    for column in ("request", "count", "mean ms", "≤ 10 ms", "≤ 25 ms"):
+        server.add_column(column, justify="right" if column != "request" else "left")
+    for name, row in summary["server"].items():
+        server.add_row(escape(name), f"{row['count']:,}", f"{row['mean_ms']:.2f}", f"{row['within_10ms']:.2%}",
+                       f"{row['within_25ms']:.2%}")
+    console.print(server)
     console.print(gates)
     v = summary["verify"]
     console.print(f"verify: completeness {v['completeness']:.2%} ({v['reflected_calls']:,}/{v['expected_calls']:,} calls), "
@@ -181,11 +230,13 @@ def main() -> int:
                   f"{tail:,} calls queued for the writers ({time.perf_counter() - started:.0f}s)")
     with live_server(settings.database_url, KEY, server=args.server) as (base, _):
         warm_up(base, out, data)
+        before = server_histograms(base)
         code = run_locust(profile, out, base, args.ui)
         if args.ui:
             return code
+        server = server_side(before, server_histograms(base))
         report, acked = verify_acknowledged(data, out, base)
-    checks, summary = evaluate(profile, out, report, acked)
+    checks, summary = evaluate(profile, out, report, acked, server)
     (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
     show(profile, summary, checks, time.perf_counter() - started)
     console.print(f"CSV, HTML and summary.json in {out.relative_to(REPO_ROOT)}/")
