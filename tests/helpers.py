@@ -40,7 +40,10 @@ def examples(n: int) -> int:
 
 
 def url_for(path: Path) -> str:
-    """The database URL standing for a file path a test chose, on the run's backend."""
+    """The database URL standing for a file path a test chose, on the run's backend; outside
+    a test session (the benchmarks reuse these builders) that SQLite file."""
+    if DATABASES is None:
+        return f"sqlite+aiosqlite:///{path}"
     return str(DATABASES.for_path(path))
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
