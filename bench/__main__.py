@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import msgspec
@@ -36,24 +35,11 @@ from bench.observability import measure_observability
 from bench.observability import table as observability_table
 from contextsvc.settings import REPO_ROOT
 from devservers.postgres import binaries
+from simulator.speed import generation_rate
 
 console = Console()
 SWEEP = [0.1, 0.25, 0.5, 0.75, 0.9]
 CHART = REPO_ROOT / "docs" / "latency-vs-throughput.png"
-
-
-def simulator_rate(days: int) -> tuple[float, int]:
-    from simulator.output import write
-    from simulator.population import build_world
-    from simulator.scenario import load
-    from simulator.traffic import Traffic
-
-    scenario = load("default", [f"days={days}"])
-    world = build_world(scenario)
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        count = write(world, Traffic(world, scenario), Path(tmp) / "calls.ndjson", Path(tmp) / "truth.ndjson")
-        return count / (time.perf_counter() - started), count
 
 
 def chart(sweep: list[dict], bare_rps: float, server: str) -> None:
@@ -147,7 +133,7 @@ def main() -> None:
     console.print("[dim]ingest[/]")
     ingest = measure_ingest(server=chosen, seconds=s)
     console.print("[dim]simulator[/]")
-    sim_rate, sim_calls = simulator_rate(365)
+    sim_rate, sim_calls = generation_rate(365)
     observability = measure_observability(database_file(10_000, 1_000), max(2, s // 2), rounds=10, server=chosen)
     chart(warm["sweep"], warm["baseline_throughput"]["rps"], chosen)
 

@@ -44,11 +44,14 @@ class Profile(msgspec.Struct, frozen=True):
 PROFILES = {
     p.name: p
     for p in (
-        # CI: small population, light load, 30 s.
+        # CI: small population, light load (40 reads/s, ~19 calls/s: 5 single POSTs, 10 in
+        # batches of 20, probes), 30 s, on a shared 2-core VM. Its p99s are made of the few
+        # moments a probe lands behind a batch's transaction or the VM stalls; batches of 20
+        # keep the first short, the runner measures the second (loadtests/host.py).
         Profile(
             name="smoke", seconds=30, scenario=("population.accounts=150", "days=40"), history_days=20,
-            readers=8, reads_per_user=10, single_writers=2, singles_per_user=5, batch_writers=1,
-            batches_per_user=0.5, batch_size=50, probers=2, probes_per_user=4, context_p99_ms=20,
+            readers=4, reads_per_user=10, single_writers=1, singles_per_user=5, batch_writers=1,
+            batches_per_user=0.5, batch_size=20, probers=2, probes_per_user=2, context_p99_ms=20,
         ),
         # Sustained load on one node, shared with Locust on the same 2 cores: 240 context
         # reads/s and ~50 calls/s (20 single POSTs, 25 in batches of 50, probes) — about five

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from contextsvc.settings import REPO_ROOT, Settings
 from loadtests import dataset
+from loadtests.host import MAX_STALL_MS, Platform, StallProbe, slowness
 from loadtests.profiles import PROFILES, Profile
 from simulator.verify import simulation_end, verify
 from tests.live import live_server
@@ -40,9 +41,10 @@ console = Console()
 class Check(msgspec.Struct):
     name: str
     value: float
-    limit: float
+    limit: float  # what the value was judged against: for latencies, the SLO plus the platform's stall
     unit: str
     passed: bool
+    slo: float | None = None  # a latency's own SLO, before the platform's stall is added
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -134,7 +136,16 @@ def verify_acknowledged(data: dataset.Dataset, out: Path, base: str) -> tuple[ms
     return report, len(acked)
 
 
-def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, dict]) -> tuple[list[Check], dict]:
+def latency_check(name: str, sorted_ms: list[float], slo_ms: float, platform: Platform) -> Check:
+    """p99 against the SLO allowing for what the machine itself stalled (loadtests.host); a
+    machine stalling beyond MAX_STALL_MS fails the gate outright."""
+    p99 = percentile(sorted_ms, 0.99)
+    limit = platform.limit(slo_ms)
+    return Check(name, p99, limit, "ms", bool(sorted_ms) and platform.fit and p99 <= limit, slo=slo_ms)
+
+
+def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, dict],
+             platform: Platform) -> tuple[list[Check], dict]:
     rows = locust_rows(out / "locust")
     aggregated = next(r for r in rows if r["Name"] == "Aggregated")
     requests, failures = int(aggregated["Request Count"]), int(aggregated["Failure Count"])
@@ -143,10 +154,8 @@ def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, 
     error_rate = failures / requests if requests else 1.0
     checks = [
         Check("error rate", error_rate * 100, profile.max_error_rate * 100, "%", error_rate <= profile.max_error_rate),
-        Check("context p99", percentile(context, 0.99), profile.context_p99_ms, "ms",
-              bool(context) and percentile(context, 0.99) <= profile.context_p99_ms),
-        Check("freshness p99", percentile(fresh, 0.99), profile.freshness_p99_ms, "ms",
-              bool(fresh) and percentile(fresh, 0.99) <= profile.freshness_p99_ms),
+        latency_check("context p99", context, profile.context_p99_ms, platform),
+        latency_check("freshness p99", fresh, profile.freshness_p99_ms, platform),
         Check("completeness", report.completeness * 100, profile.min_completeness * 100, "%",
               report.completeness >= profile.min_completeness),
         Check("identity F1", report.f1, profile.min_identity_f1, "", report.f1 >= profile.min_identity_f1),
@@ -172,6 +181,7 @@ def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, 
         "verify": msgspec.to_builtins(report),
         "locust": by_name,
         "server": server,
+        "platform": msgspec.to_builtins(platform),
         "checks": msgspec.to_builtins(checks),
         "passed": all(c.passed for c in checks),
     }
@@ -195,8 +205,10 @@ def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -
             gates.add_row(check.name, "yes" if check.passed else "NO", "", "ok" if check.passed else "[red]FAIL[/]")
             continue
         comparison = "≥" if check.name in ("completeness", "identity F1") else "≤"
-        gates.add_row(check.name, f"{check.value:.2f} {check.unit}", f"{comparison} {check.limit:g} {check.unit}",
-                      "ok" if check.passed else "[red]FAIL[/]")
+        limit = f"{comparison} {check.limit:g} {check.unit}"
+        if check.slo is not None and check.limit != check.slo:
+            limit = f"{comparison} {check.limit:.1f} {check.unit} (SLO {check.slo:g})"
+        gates.add_row(check.name, f"{check.value:.2f} {check.unit}", limit, "ok" if check.passed else "[red]FAIL[/]")
     server = Table(title="the server's own view (from /metrics: time to start the response; bucket edges)")
     for column in ("request", "count", "mean ms", "≤ 10 ms", "≤ 25 ms"):
         server.add_column(column, justify="right" if column != "request" else "left")
@@ -205,6 +217,15 @@ def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -
                        f"{row['within_25ms']:.2%}")
     console.print(server)
     console.print(gates)
+    platform = summary["platform"]
+    steal = "" if platform["steal"] is None else f", CPU steal {platform['steal']:.1%}"
+    verdict = ("latency limit = SLO × slowness / (1 - stalled share) + stall p99"
+               if platform["stall_p99_ms"] <= MAX_STALL_MS
+               else f"stall p99 over {MAX_STALL_MS:g} ms: the machine is unfit to judge latency")
+    console.print(f"machine: CPU slowness ×{platform['slowness']:.2f} against the reference (simulator benchmark, "
+                  f"CPU time); stalls during Locust's run (1 ms sleeps overshooting): p99 by time "
+                  f"{platform['stall_p99_ms']:.1f} ms, max {platform['stall_max_ms']:.1f} ms, "
+                  f"stalled {platform['stalled_share']:.1%} of the time{steal}; {verdict}")
     v = summary["verify"]
     console.print(f"verify: completeness {v['completeness']:.2%} ({v['reflected_calls']:,}/{v['expected_calls']:,} calls), "
                   f"identity F1 {v['f1']:.4f}; whole run {elapsed:.0f}s")
@@ -231,12 +252,13 @@ def main() -> int:
     with live_server(settings.database_url, KEY, server=args.server) as (base, _):
         warm_up(base, out, data)
         before = server_histograms(base)
-        code = run_locust(profile, out, base, args.ui)
+        with StallProbe(slowness()) as probe:
+            code = run_locust(profile, out, base, args.ui)
         if args.ui:
             return code
         server = server_side(before, server_histograms(base))
         report, acked = verify_acknowledged(data, out, base)
-    checks, summary = evaluate(profile, out, report, acked, server)
+    checks, summary = evaluate(profile, out, report, acked, server, probe.result())
     (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
     show(profile, summary, checks, time.perf_counter() - started)
     console.print(f"CSV, HTML and summary.json in {out.relative_to(REPO_ROOT)}/")
