@@ -168,8 +168,12 @@ async def test_webhook_backlog_retries_and_delivery_latency(client_for):
             receiver.up()
 
             async def delivered():
+                # The attempt is counted when the receiver answers; the outbox row leaves
+                # "pending" when the dispatcher's own write commits a moment later.
                 metrics = await scrape(api)
-                return metrics.value("contextsvc_webhook_attempts_total", outcome="delivered") == 1 and metrics
+                settled = metrics.value("contextsvc_webhook_outbox", status="pending") == 0
+                delivered_once = metrics.value("contextsvc_webhook_attempts_total", outcome="delivered") == 1
+                return delivered_once and settled and metrics
 
             metrics = await until(delivered)
             assert metrics, "never delivered"
