@@ -58,4 +58,3 @@ def test_steal_comes_from_the_aggregate_cpu_line(tmp_path):
     stat.write_text("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 50 0 25 400 5 0 2 18 0 0\n")
     assert _cpu_ticks(stat) == (35, 1000)
     assert _cpu_ticks(tmp_path / "absent") is None
-
