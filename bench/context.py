@@ -37,8 +37,18 @@ def wrk(base: str, paths: list[str], connections: int, seconds: int, **kw) -> di
     return run_wrk(base, paths, connections, seconds, KEY, **kw)
 
 
-def measure(db: str, seconds: int, *, cache_size: int, lookups: list[str], baseline: Path | None, warm_up: bool,
-            server: str = "granian", sweep: list[float] = (), latency: bool = True) -> dict:
+def measure(
+    db: str,
+    seconds: int,
+    *,
+    cache_size: int,
+    lookups: list[str],
+    baseline: Path | None,
+    warm_up: bool,
+    server: str = "granian",
+    sweep: list[float] = (),
+    latency: bool = True,
+) -> dict:
     """wrk phases against one server process; `sweep`: offered rates as shares of the
     measured maximum, for the latency-versus-throughput curve."""
     env = {"cache_size": str(cache_size)}
@@ -59,8 +69,10 @@ def measure(db: str, seconds: int, *, cache_size: int, lookups: list[str], basel
         if latency:
             results["context_latency"] = wrk(base, paths, 4, seconds)
         results["sweep"] = [
-            {"offered": share * results["context_throughput"]["rps"],
-             **wrk(base, paths, 64, seconds, rate=share * results["context_throughput"]["rps"])}
+            {
+                "offered": share * results["context_throughput"]["rps"],
+                **wrk(base, paths, 64, seconds, rate=share * results["context_throughput"]["rps"]),
+            }
             for share in sweep
         ]
         if baseline:
@@ -93,20 +105,40 @@ def main() -> None:
         baseline = Path(tmp) / "baseline.json"
         size = sample_payload(big, hot[0], baseline)
         warm = measure(big, args.seconds, cache_size=200_000, lookups=hot, baseline=baseline, warm_up=True)
-    cold = measure(big, args.seconds, cache_size=1, lookups=individuals(big, 20_000, seed=2), baseline=None, warm_up=False)
-    small_warm = measure(small, args.seconds, cache_size=200_000, lookups=individuals(small, 1000), baseline=None, warm_up=True)
-    small_cold = measure(small, args.seconds, cache_size=1, lookups=individuals(small, 1000, seed=2), baseline=None, warm_up=False)
+    cold = measure(
+        big, args.seconds, cache_size=1, lookups=individuals(big, 20_000, seed=2), baseline=None, warm_up=False
+    )
+    small_warm = measure(
+        small, args.seconds, cache_size=200_000, lookups=individuals(small, 1000), baseline=None, warm_up=True
+    )
+    small_cold = measure(
+        small, args.seconds, cache_size=1, lookups=individuals(small, 1000, seed=2), baseline=None, warm_up=False
+    )
 
     ratio = warm["context_throughput"]["rps"] / warm["baseline_throughput"]["rps"]
-    table = Table(title=f"context reads: {args.calls:,} calls / {args.people:,} people; payload {size:,} bytes; one uvicorn worker")
+    table = Table(
+        title=f"context reads: {args.calls:,} calls / {args.people:,} people; payload {size:,} bytes; one uvicorn worker"
+    )
     for column in ("measure", "result", "target"):
         table.add_column(column)
     table.add_row("warm context reads/s (32 conns)", f"{warm['context_throughput']['rps']:,.0f}", "")
     table.add_row("bare endpoint reads/s, same size, same server", f"{warm['baseline_throughput']['rps']:,.0f}", "")
     table.add_row("ratio context / bare", f"{ratio:.2f}", "≥ 0.7")
-    table.add_row("warm p50 / p99 (4 conns)", f"{warm['context_latency']['p50_ms']:.2f} / {warm['context_latency']['p99_ms']:.2f} ms", "")
-    table.add_row("bare p50 / p99 (4 conns)", f"{warm['baseline_latency']['p50_ms']:.2f} / {warm['baseline_latency']['p99_ms']:.2f} ms", "")
-    table.add_row("cold p50 / p99 (4 conns, every read a cache miss)", f"{cold['context_latency']['p50_ms']:.2f} / {cold['context_latency']['p99_ms']:.2f} ms", "p99 ≤ 10 ms")
+    table.add_row(
+        "warm p50 / p99 (4 conns)",
+        f"{warm['context_latency']['p50_ms']:.2f} / {warm['context_latency']['p99_ms']:.2f} ms",
+        "",
+    )
+    table.add_row(
+        "bare p50 / p99 (4 conns)",
+        f"{warm['baseline_latency']['p50_ms']:.2f} / {warm['baseline_latency']['p99_ms']:.2f} ms",
+        "",
+    )
+    table.add_row(
+        "cold p50 / p99 (4 conns, every read a cache miss)",
+        f"{cold['context_latency']['p50_ms']:.2f} / {cold['context_latency']['p99_ms']:.2f} ms",
+        "p99 ≤ 10 ms",
+    )
     table.add_row("cold reads/s (32 conns)", f"{cold['context_throughput']['rps']:,.0f}", "")
     warm_ratio = warm["context_latency"]["p50_ms"] / small_warm["context_latency"]["p50_ms"]
     cold_ratio = cold["context_latency"]["p50_ms"] / small_cold["context_latency"]["p50_ms"]

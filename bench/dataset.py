@@ -47,7 +47,11 @@ async def _ingest(url: str, calls: int, people: int, chunk: int = 5000) -> float
                 task = progress.add_task(f"ingesting {calls:,} calls", total=calls)
                 for first in range(0, calls, chunk):
                     events = generate_calls(
-                        min(chunk, calls - first), people, seed=first, prefix="b", first_index=first,
+                        min(chunk, calls - first),
+                        people,
+                        seed=first,
+                        prefix="b",
+                        first_index=first,
                         seconds_apart=365 * 86_400 / calls,  # a year of traffic whatever the size
                     )
                     work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
@@ -124,7 +128,9 @@ def individuals(url: str, count: int, seed: int = 1) -> list[str]:
         engine = create_engine(url)
         try:
             async with engine.connect() as conn:
-                rows = await conn.execute(select(tables.profiles.c.individual_id).order_by(tables.profiles.c.individual_id))
+                rows = await conn.execute(
+                    select(tables.profiles.c.individual_id).order_by(tables.profiles.c.individual_id)
+                )
                 return [row[0] for row in rows]
         finally:
             await engine.dispose()

@@ -12,7 +12,7 @@ import random
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from litestar.testing import AsyncTestClient
 from rich.console import Console
@@ -68,17 +68,35 @@ async def main(n: int) -> None:
         settings = Settings.from_env({}, database_url=url, api_keys="bench-key")
         async with AsyncTestClient(app=create_app(settings), timeout=600) as client:
             started = time.perf_counter()
-            response = await client.post("/v1/dnc", params={"list": "National DNC"}, content=csv,
-                                         headers={"Authorization": "Bearer bench-key", "Content-Type": "text/csv"})
+            response = await client.post(
+                "/v1/dnc",
+                params={"list": "National DNC"},
+                content=csv,
+                headers={"Authorization": "Bearer bench-key", "Content-Type": "text/csv"},
+            )
             elapsed = time.perf_counter() - started
             assert response.status_code == 200, response.text
-            rows.append(("POST /v1/dnc (CSV, parse + commit + index)", f"{elapsed:.2f} s",
-                         f"{response.json()['added']:,} added, {n / elapsed:,.0f} numbers/s"))
+            rows.append(
+                (
+                    "POST /v1/dnc (CSV, parse + commit + index)",
+                    f"{elapsed:.2f} s",
+                    f"{response.json()['added']:,} added, {n / elapsed:,.0f} numbers/s",
+                )
+            )
             started = time.perf_counter()
-            again = await client.post("/v1/dnc", params={"list": "National DNC"}, content=csv,
-                                      headers={"Authorization": "Bearer bench-key", "Content-Type": "text/csv"})
-            rows.append(("the same upload again (idempotent)", f"{time.perf_counter() - started:.2f} s",
-                         f"{again.json()['already_listed']:,} already listed"))
+            again = await client.post(
+                "/v1/dnc",
+                params={"list": "National DNC"},
+                content=csv,
+                headers={"Authorization": "Bearer bench-key", "Content-Type": "text/csv"},
+            )
+            rows.append(
+                (
+                    "the same upload again (idempotent)",
+                    f"{time.perf_counter() - started:.2f} s",
+                    f"{again.json()['already_listed']:,} already listed",
+                )
+            )
         engine = create_sync_engine(url.replace("+aiosqlite", ""))
         settings = Settings.from_env({}, database_url=url)
         picklist = load_picklist(settings)
@@ -86,11 +104,16 @@ async def main(n: int) -> None:
         started = time.perf_counter()
         with engine.connect() as conn:
             observer.load(conn)
-        rows.append(("start-up load from dnc_entries", f"{time.perf_counter() - started:.2f} s",
-                     f"{len(observer.inputs.dnc):,} numbers"))
+        rows.append(
+            (
+                "start-up load from dnc_entries",
+                f"{time.perf_counter() - started:.2f} s",
+                f"{len(observer.inputs.dnc):,} numbers",
+            )
+        )
         engine.dispose()
 
-    table = Table(title=f"DNC lists, {n:,} numbers ({datetime.now(timezone.utc):%Y-%m-%d})")
+    table = Table(title=f"DNC lists, {n:,} numbers ({datetime.now(UTC):%Y-%m-%d})")
     for column in ("step", "time", "detail"):
         table.add_column(column)
     for row in rows:

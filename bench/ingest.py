@@ -77,7 +77,9 @@ def single_phase(base: str, seconds: int, connections: int) -> tuple[float, int,
         script.write(WRK_SCRIPT)
     out = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, base],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = int(re.search(r"non2xx=(\d+)", out).group(1))
@@ -85,14 +87,28 @@ def single_phase(base: str, seconds: int, connections: int) -> tuple[float, int,
     return rate, non2xx, p99
 
 
-def measure_ingest(*, calls_total: int = 200_000, people: int = 20_000, batch: int = 5000, seconds: int = 15,
-                   connections: int = 64, server: str = "granian", backend: str = "sqlite") -> dict:
+def measure_ingest(
+    *,
+    calls_total: int = 200_000,
+    people: int = 20_000,
+    batch: int = 5000,
+    seconds: int = 15,
+    connections: int = 64,
+    server: str = "granian",
+    backend: str = "sqlite",
+) -> dict:
     events = calls(calls_total, people)
     with fresh_database(backend) as url, live_server(url, KEY, server=server) as (base, _):
         elapsed, statuses = asyncio.run(batch_phase(base, events, batch, 2))
         single_rate, non2xx, p99 = single_phase(base, seconds, connections)
-    return {"batch_rate": calls_total / elapsed, "batch_seconds": elapsed, "batch_statuses": statuses,
-            "single_rate": single_rate, "single_non2xx": non2xx, "single_p99": p99}
+    return {
+        "batch_rate": calls_total / elapsed,
+        "batch_seconds": elapsed,
+        "batch_statuses": statuses,
+        "single_rate": single_rate,
+        "single_non2xx": non2xx,
+        "single_p99": p99,
+    }
 
 
 def main() -> None:
@@ -104,15 +120,31 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections for the single-POST phase")
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     args = parser.parse_args()
-    r = measure_ingest(calls_total=args.calls, people=args.people, batch=args.batch, seconds=args.seconds,
-                       connections=args.connections, server=args.server)
-    table = Table(title=f"contextsvc ingest (SQLite, synchronous=FULL, one {args.server} worker, 2 cores shared with the client)")
+    r = measure_ingest(
+        calls_total=args.calls,
+        people=args.people,
+        batch=args.batch,
+        seconds=args.seconds,
+        connections=args.connections,
+        server=args.server,
+    )
+    table = Table(
+        title=f"contextsvc ingest (SQLite, synchronous=FULL, one {args.server} worker, 2 cores shared with the client)"
+    )
     for column in ("measure", "result", "target", "notes"):
         table.add_column(column)
-    table.add_row("batch ingest", f"{r['batch_rate']:,.0f} calls/s", "≥ 20,000",
-                  f"{args.calls:,} calls in {r['batch_seconds']:.1f}s, {args.batch}/batch; {r['batch_statuses']}")
-    table.add_row("single POST", f"{r['single_rate']:,.0f} calls/s", "≥ 2,000",
-                  f"wrk {args.connections} conns, {args.seconds}s, p99 {r['single_p99']}, non-2xx {r['single_non2xx']}")
+    table.add_row(
+        "batch ingest",
+        f"{r['batch_rate']:,.0f} calls/s",
+        "≥ 20,000",
+        f"{args.calls:,} calls in {r['batch_seconds']:.1f}s, {args.batch}/batch; {r['batch_statuses']}",
+    )
+    table.add_row(
+        "single POST",
+        f"{r['single_rate']:,.0f} calls/s",
+        "≥ 2,000",
+        f"wrk {args.connections} conns, {args.seconds}s, p99 {r['single_p99']}, non-2xx {r['single_non2xx']}",
+    )
     console.print(table)
 
 

@@ -132,36 +132,64 @@ def main() -> None:
     db = database_file(args.calls, args.people)
     ensure_counters(db)
     first, last = year_of(db)
-    labels = {f"/v1/quality?from={first}&to={last}&group_by={g}": f"report, whole year, by {g}"
-              for g in ("source", "rep", "queue", "day", "direction")}
+    labels = {
+        f"/v1/quality?from={first}&to={last}&group_by={g}": f"report, whole year, by {g}"
+        for g in ("source", "rep", "queue", "day", "direction")
+    }
     labels[f"/v1/quality?from={last}&to={last}&group_by=rep"] = "report, one day, by rep"
     labels["/v1/quality/alerts"] = "alerts"
     paths = list(labels)
     with tempfile.TemporaryDirectory() as tmp:
         with live_server(f"sqlite+aiosqlite:///{db}", KEY) as (base, _):
             timings = time_requests(base, paths, args.repeat)
-        table = Table(title=f"GET /v1/quality on {args.calls:,} calls ({first} → {last}), {args.repeat} sequential requests each")
+        table = Table(
+            title=f"GET /v1/quality on {args.calls:,} calls ({first} → {last}), {args.repeat} sequential requests each"
+        )
         for column in ("request", "p50 ms", "p99 ms", "max ms", "target"):
             table.add_column(column)
         for path, ms in timings.items():
             ms.sort()
-            table.add_row(labels[path], f"{statistics.median(ms):.1f}", f"{ms[min(len(ms) - 1, int(len(ms) * 0.99))]:.1f}", f"{ms[-1]:.1f}", "< 100 ms")
+            table.add_row(
+                labels[path],
+                f"{statistics.median(ms):.1f}",
+                f"{ms[min(len(ms) - 1, int(len(ms) * 0.99))]:.1f}",
+                f"{ms[-1]:.1f}",
+                "< 100 ms",
+            )
         console.print(table)
 
         events = generate_calls(args.ingest_calls, args.ingest_calls // 10, seed=3, prefix="q")
         cost = Table(title="ingest with and without the quality observer (in-process writer; best of two runs each)")
-        for column in ("batch size", "calls/s without", "calls/s with", "ratio", "CPU ms/1k calls without", "with",
-                       "ratio", "observer's share of wall time"):
+        for column in (
+            "batch size",
+            "calls/s without",
+            "calls/s with",
+            "ratio",
+            "CPU ms/1k calls without",
+            "with",
+            "ratio",
+            "observer's share of wall time",
+        ):
             cost.add_column(column, justify="right")
         for batch, count in ((2000, len(events)), (20, len(events) // 6)):
             runs: dict[bool, list[Run]] = {False: [], True: []}
             for n, observed in enumerate((False, True, False, True)):
-                runs[observed].append(asyncio.run(ingest_run(events[:count], batch, observed, Path(tmp) / f"i{batch}-{n}.db")))
+                runs[observed].append(
+                    asyncio.run(ingest_run(events[:count], batch, observed, Path(tmp) / f"i{batch}-{n}.db"))
+                )
             plain = max(r.calls_per_s for r in runs[False]), min(r.cpu_ms_per_1k for r in runs[False])
             watched = max(r.calls_per_s for r in runs[True]), min(r.cpu_ms_per_1k for r in runs[True])
             share = min(r.observer_share for r in runs[True])
-            cost.add_row(f"{batch} ({count:,} calls)", f"{plain[0]:,.0f}", f"{watched[0]:,.0f}", f"{watched[0] / plain[0]:.2f}",
-                         f"{plain[1]:,.0f}", f"{watched[1]:,.0f}", f"{watched[1] / plain[1]:.2f}", f"{share:.1%}")
+            cost.add_row(
+                f"{batch} ({count:,} calls)",
+                f"{plain[0]:,.0f}",
+                f"{watched[0]:,.0f}",
+                f"{watched[0] / plain[0]:.2f}",
+                f"{plain[1]:,.0f}",
+                f"{watched[1]:,.0f}",
+                f"{watched[1] / plain[1]:.2f}",
+                f"{share:.1%}",
+            )
         console.print(cost)
 
 

@@ -44,8 +44,10 @@ async def run(days: int, tmp: Path) -> None:
             elapsed = time.perf_counter() - started
     finally:
         fake.close()
-    console.print(f"first sync: {records:,} records ({len(org['Task']):,} Task, {len(org['VoiceCall']):,} VoiceCall) "
-                  f"-> {report.calls} in {elapsed:.1f}s over {report.pages:,} pages")
+    console.print(
+        f"first sync: {records:,} records ({len(org['Task']):,} Task, {len(org['VoiceCall']):,} VoiceCall) "
+        f"-> {report.calls} in {elapsed:.1f}s over {report.pages:,} pages"
+    )
     console.print(f"sync throughput: {records / elapsed:,.0f} records/s ({len(org['Task']) / elapsed:,.0f} calls/s)")
 
 

@@ -18,7 +18,7 @@ import asyncio
 import json
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -33,22 +33,35 @@ SEGMENTS = [
     {"name": "busy week", "condition": {"attribute": "windows.7d.calls", "op": ">=", "value": 3}},
     {"name": "quiet 3 weeks", "condition": {"attribute": "summary.days_since_last_connect", "op": ">", "value": 21}},
     {"name": "falling", "condition": {"attribute": "trend.30d.label", "op": "=", "value": "falling"}},
-    {"name": "warm", "condition": {"attribute": "summary.last_disposition", "op": "in",
-                                   "value": ["meeting_booked", "interested"]}},
+    {
+        "name": "warm",
+        "condition": {"attribute": "summary.last_disposition", "op": "in", "value": ["meeting_booked", "interested"]},
+    },
     {"name": "high intent", "condition": {"attribute": "signals", "op": "contains", "value": "high_intent"}},
-    {"name": "qualifying", "condition": {"attribute": "related.open_opportunity_stages", "op": "contains",
-                                         "value": "Qualification"}},
-    {"name": "hard to reach", "condition": {"any": [
-        {"attribute": "windows.30d.dispositions.voicemail_left", "op": ">=", "value": 2},
-        {"attribute": "summary.attempts_since_last_connect", "op": ">=", "value": 6}]}},
-    {"name": "busy accounts", "subject": "account",
-     "condition": {"attribute": "windows.30d.connects", "op": ">=", "value": 5}},
+    {
+        "name": "qualifying",
+        "condition": {"attribute": "related.open_opportunity_stages", "op": "contains", "value": "Qualification"},
+    },
+    {
+        "name": "hard to reach",
+        "condition": {
+            "any": [
+                {"attribute": "windows.30d.dispositions.voicemail_left", "op": ">=", "value": 2},
+                {"attribute": "summary.attempts_since_last_connect", "op": ">=", "value": 6},
+            ]
+        },
+    },
+    {
+        "name": "busy accounts",
+        "subject": "account",
+        "condition": {"attribute": "windows.30d.connects", "op": ">=", "value": 5},
+    },
 ]
 
 
 def traffic(count: int, people: int) -> list[dict]:
     events = calls(count, people, seconds_apart=60.0)
-    shift = datetime.now(timezone.utc) - datetime.fromisoformat(events[-1]["started_at"]) - timedelta(hours=1)
+    shift = datetime.now(UTC) - datetime.fromisoformat(events[-1]["started_at"]) - timedelta(hours=1)
     for n, event in enumerate(events):
         event["started_at"] = (datetime.fromisoformat(event["started_at"]) + shift).isoformat()
         company = int(event["who"]["company"].split()[-1])
@@ -65,8 +78,11 @@ def configure(base: str, receiver_url: str) -> None:
         ids = [client.post("/v1/segments", json=s).raise_for_status().json()["id"] for s in SEGMENTS]
         assert len(ids) == 10
         rules = [
-            {"name": "meeting booked", "trigger": {"type": "call_flag", "flags": ["meeting"]},
-             "target": {"type": "webhook", "url": receiver_url}},
+            {
+                "name": "meeting booked",
+                "trigger": {"type": "call_flag", "flags": ["meeting"]},
+                "target": {"type": "webhook", "url": receiver_url},
+            },
             {"name": "high intent", "trigger": {"type": "segment", "segment_id": ids[6]}, "target": {"type": "stream"}},
         ]
         for rule in rules:
@@ -74,14 +90,13 @@ def configure(base: str, receiver_url: str) -> None:
 
 
 def run(events: list[dict], batch: int, with_segments: bool, receiver_url: str) -> tuple[float, dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        with live_server(f"sqlite+aiosqlite:///{tmp}/bench.db", KEY) as (base, _):
-            if with_segments:
-                configure(base, receiver_url)
-            elapsed, statuses = asyncio.run(batch_phase(base, events, batch, 2))
-            if with_segments:
-                page = httpx.get(f"{base}/v1/segments", headers={"Authorization": f"Bearer {KEY}"}).json()
-                statuses["members"] = sum(s["members"] for s in page["segments"])
+    with tempfile.TemporaryDirectory() as tmp, live_server(f"sqlite+aiosqlite:///{tmp}/bench.db", KEY) as (base, _):
+        if with_segments:
+            configure(base, receiver_url)
+        elapsed, statuses = asyncio.run(batch_phase(base, events, batch, 2))
+        if with_segments:
+            page = httpx.get(f"{base}/v1/segments", headers={"Authorization": f"Bearer {KEY}"}).json()
+            statuses["members"] = sum(s["members"] for s in page["segments"])
     return len(events) / elapsed, statuses
 
 

@@ -7,12 +7,22 @@ to exercise every identity rule at the rates real traffic does.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
 
 FORMATS = ["({a}) {b}-{c}", "{a}.{b}.{c}", "+1 {a} {b} {c}", "{a}{b}{c}", "001 {a} {b} {c}", "1-{a}-{b}-{c}"]
-DISPOSITIONS = ["no_answer", "voicemail_left", "Left VM", "busy", "gatekeeper", "interested", "not_interested",
-                "call_back_later", "meeting_booked", "No Answer"]
+DISPOSITIONS = [
+    "no_answer",
+    "voicemail_left",
+    "Left VM",
+    "busy",
+    "gatekeeper",
+    "interested",
+    "not_interested",
+    "call_back_later",
+    "meeting_booked",
+    "No Answer",
+]
 FIRST = ["Robert", "Bob", "Ann", "Anne", "Raj", "Li", "Maria", "John", "Priya", "Tom"]
 LAST = ["Smith", "Lee", "Patel", "Wu", "Garcia", "Jones", "Brown", "Kim", "Nguyen", "Diaz"]
 
@@ -53,7 +63,7 @@ def calls(
     people draw about a fifth of those), as repeat prospects do."""
     rng = random.Random(seed)
     pop = population(people)
-    start = datetime(2025, 11, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 11, 1, tzinfo=UTC)
     out = []
     for n in range(first_index, first_index + count):
         p = pop[int(people * rng.random() ** 3) if n % 2 else rng.randrange(people)]

@@ -37,8 +37,16 @@ def ensure_wrk() -> str:
     return found
 
 
-def wrk(base: str, paths: list[str], connections: int, seconds: int, key: str, *, rate: float | None = None,
-        cpus: str | None = None) -> dict:
+def wrk(
+    base: str,
+    paths: list[str],
+    connections: int,
+    seconds: int,
+    key: str,
+    *,
+    rate: float | None = None,
+    cpus: str | None = None,
+) -> dict:
     """{'rps', 'non2xx', 'p50_ms', 'p99_ms'}; `cpus` pins wrk (taskset list)."""
     delay = f"delay = function() return {connections * 1000 / rate:.3f} end" if rate else ""
     with tempfile.TemporaryDirectory() as tmp:

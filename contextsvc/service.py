@@ -13,10 +13,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from functools import partial
-from typing import Any
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import requests
@@ -30,12 +30,12 @@ from contextsvc.identity import IdentityGraph, InvalidIdentifier, PeopleSearch, 
 from contextsvc.ingest import IntakeLimits, ItemResult, Normaliser, Picklist, Work
 from contextsvc.insights import InsightCounters
 from contextsvc.pipeline import (
-    ErasureReport,
     REBUILD_NEEDED,
-    RebuildReport,
+    ErasureReport,
     ProfileCache,
     ProfileReads,
     ProfileWriter,
+    RebuildReport,
     RetentionPolicy,
     RetentionReport,
     Writer,
@@ -45,11 +45,11 @@ from contextsvc.pipeline import (
     rebuild_profiles,
     retention_loop,
 )
-from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
+from contextsvc.ratelimit import RateLimiter, TokenBuckets
+from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
 from contextsvc.salesforce import SalesforceApi, SalesforceDeliverer, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
-from contextsvc.ratelimit import RateLimiter, TokenBuckets
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata, tables
 from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
@@ -219,7 +219,7 @@ class Service:
 
         def load(conn: Connection) -> None:
             insights.set_markets(conn, rows)
-            reachability.markets_changed(conn, micros(datetime.now(timezone.utc)))
+            reachability.markets_changed(conn, micros(datetime.now(UTC)))
 
         await self.writer.run(load)
         self.branches.segments.publish()
@@ -266,8 +266,9 @@ class Service:
         """A Salesforce pull that submits through this service's writer."""
         lookback_s = self.settings.salesforce_lookback_s
         intake = IntakeLimits(self.settings.quarantine_item_bytes, future_skew_s=None)
-        return SalesforceSync(api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, intake=intake,
-                              **options)
+        return SalesforceSync(
+            api, self.engine, self.writer, self.normaliser, lookback_s=lookback_s, intake=intake, **options
+        )
 
     def jobs(self) -> list[asyncio.Task]:
         """The server's background work: midnight segment rolls, webhook delivery, the

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_US = 86_400 * 1_000_000
 _ONE_US = timedelta(microseconds=1)  # built once: micros() runs several times per call and read
 
@@ -46,14 +46,14 @@ def zone(name: str) -> ZoneInfo | None:
 
 # Every datetime the service stores or computes with lies in this range (UTC): outside it
 # a timezone conversion can leave the calendar (year 1 at +14:00) and nothing real happens.
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def supported_utc(value: datetime) -> datetime | None:
     """The aware datetime in UTC, or None when it falls outside [EARLIEST, LATEST)."""
     try:
-        utc = value.astimezone(timezone.utc)
+        utc = value.astimezone(UTC)
     except OverflowError:
         return None
     return utc if EARLIEST <= utc < LATEST else None

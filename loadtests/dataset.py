@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -48,7 +48,7 @@ class Dataset(msgspec.Struct):
 
 def build(profile: Profile, now: datetime | None = None) -> Dataset:
     """The scenario ends yesterday, so no call lies in the future."""
-    today = (now or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
     scenario = load("default", list(profile.scenario))
     start = today - timedelta(days=scenario.days)
     scenario = load("default", [*profile.scenario, f'start="{start.strftime("%Y-%m-%dT%H:%M:%SZ")}"'])
@@ -109,8 +109,10 @@ def targets(settings: Settings, dataset: Dataset) -> list[Target]:
                 a, b, c = digits[:3], digits[3:6], digits[6:]
                 lookups += [Lookup("phone", f.format(a=a, b=b, c=c)) for f in PHONE_FORMATS]
             else:  # London and Berlin numbers: without their country code they would read as US ones
-                lookups += [Lookup("phone", phonenumbers.format_number(parsed, style))
-                            for style in (phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL)]
+                lookups += [
+                    Lookup("phone", phonenumbers.format_number(parsed, style))
+                    for style in (phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+                ]
         out.append(Target(individual, lookups))
     return out
 

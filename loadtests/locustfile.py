@@ -135,8 +135,12 @@ class AgentReader(PacedUser):
         if random.random() < 0.2:
             query += "&format=prompt"
         started = time.perf_counter()
-        with self.client.get(f"/v1/context/{quote(text, safe='')}?{query}", headers=AUTH,
-                             name=f"GET /v1/context/[{kind}]", catch_response=True) as response:
+        with self.client.get(
+            f"/v1/context/{quote(text, safe='')}?{query}",
+            headers=AUTH,
+            name=f"GET /v1/context/[{kind}]",
+            catch_response=True,
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"{response.status_code}: {response.text[:200]}")
             else:
@@ -201,7 +205,9 @@ class FreshnessProber(PacedUser):
         path = f"/v1/context/{quote(meta.who['salesforce_id'], safe='')}?recent=50&max_tokens=20"
         needle = f'"call_id":{msgspec.json.encode(meta.call_id).decode()}'
         while True:
-            with self.client.get(path, headers=AUTH, name="GET /v1/context (probe poll)", catch_response=True) as response:
+            with self.client.get(
+                path, headers=AUTH, name="GET /v1/context (probe poll)", catch_response=True
+            ) as response:
                 seen = response.status_code == 200 and needle in response.text
                 if response.status_code not in (200, 404):  # 404: the person may not exist yet
                     response.failure(f"{response.status_code}: {response.text[:200]}")
@@ -211,8 +217,12 @@ class FreshnessProber(PacedUser):
                 break
             gevent.sleep(0.002)
         events.request.fire(
-            request_type="FRESH", name="call visible in context", response_time=lag, response_length=0,
-            exception=None if seen else RuntimeError(f"{meta.call_id} not visible after {lag:.0f} ms"), context={},
+            request_type="FRESH",
+            name="call visible in context",
+            response_time=lag,
+            response_length=0,
+            exception=None if seen else RuntimeError(f"{meta.call_id} not visible after {lag:.0f} ms"),
+            context={},
         )
         if seen:
             LATENCIES["freshness"].append(lag)

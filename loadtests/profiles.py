@@ -36,8 +36,11 @@ class Profile(msgspec.Struct, frozen=True):
 
     def tail_calls(self) -> int:
         """Calls the writers can post in the run, with a margin."""
-        per_second = (self.single_writers * self.singles_per_user + self.batch_writers * self.batches_per_user *
-                      self.batch_size + self.probers * self.probes_per_user)
+        per_second = (
+            self.single_writers * self.singles_per_user
+            + self.batch_writers * self.batches_per_user * self.batch_size
+            + self.probers * self.probes_per_user
+        )
         return int(per_second * self.seconds * 1.5) + 1000
 
 
@@ -49,24 +52,57 @@ PROFILES = {
         # moments a probe lands behind a batch's transaction or the VM stalls; batches of 20
         # keep the first short, the runner measures the second (loadtests/host.py).
         Profile(
-            name="smoke", seconds=30, scenario=("population.accounts=150", "days=40"), history_days=20,
-            readers=4, reads_per_user=10, single_writers=1, singles_per_user=5, batch_writers=1,
-            batches_per_user=0.5, batch_size=20, probers=2, probes_per_user=2, context_p99_ms=20,
+            name="smoke",
+            seconds=30,
+            scenario=("population.accounts=150", "days=40"),
+            history_days=20,
+            readers=4,
+            reads_per_user=10,
+            single_writers=1,
+            singles_per_user=5,
+            batch_writers=1,
+            batches_per_user=0.5,
+            batch_size=20,
+            probers=2,
+            probes_per_user=2,
+            context_p99_ms=20,
         ),
         # Sustained load on one node, shared with Locust on the same 2 cores: 240 context
         # reads/s and ~50 calls/s (20 single POSTs, 25 in batches of 50, probes) — about five
         # times the peak call rate of a 5,000-agent contact centre. Recorded in BENCHMARKS.md.
         Profile(
-            name="standard", seconds=120, scenario=("days=120",), history_days=60,
-            readers=16, reads_per_user=15, single_writers=2, singles_per_user=10, batch_writers=1,
-            batches_per_user=0.5, batch_size=50, probers=2, probes_per_user=2, context_p99_ms=10,
+            name="standard",
+            seconds=120,
+            scenario=("days=120",),
+            history_days=60,
+            readers=16,
+            reads_per_user=15,
+            single_writers=2,
+            singles_per_user=10,
+            batch_writers=1,
+            batches_per_user=0.5,
+            batch_size=50,
+            probers=2,
+            probes_per_user=2,
+            context_p99_ms=10,
         ),
         # Three times standard: on 2 cores shared with Locust it breaches the latency SLOs,
         # and its figures show where and how latency bends.
         Profile(
-            name="stress", seconds=120, scenario=("days=180",), history_days=60,
-            readers=48, reads_per_user=15, single_writers=6, singles_per_user=10, batch_writers=3,
-            batches_per_user=0.5, batch_size=50, probers=2, probes_per_user=2, context_p99_ms=10,
+            name="stress",
+            seconds=120,
+            scenario=("days=180",),
+            history_days=60,
+            readers=48,
+            reads_per_user=15,
+            single_writers=6,
+            singles_per_user=10,
+            batch_writers=3,
+            batches_per_user=0.5,
+            batch_size=50,
+            probers=2,
+            probes_per_user=2,
+            context_p99_ms=10,
         ),
     )
 }

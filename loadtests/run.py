@@ -59,16 +59,42 @@ def locust_rows(prefix: Path) -> list[dict]:
 
 
 def run_locust(profile: Profile, out: Path, base: str, ui: bool) -> int:
-    env = {**os.environ, "LOADTEST_DIR": str(out), "LOADTEST_PROFILE": profile.name, "LOADTEST_KEY": KEY,
-           "PYTHONPATH": str(REPO_ROOT)}
-    command = [str(Path(sys.executable).with_name("locust")), "-f", str(REPO_ROOT / "loadtests" / "locustfile.py"),
-               "--host", base, "-u", str(profile.users), "-r", str(profile.users)]
+    env = {
+        **os.environ,
+        "LOADTEST_DIR": str(out),
+        "LOADTEST_PROFILE": profile.name,
+        "LOADTEST_KEY": KEY,
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    command = [
+        str(Path(sys.executable).with_name("locust")),
+        "-f",
+        str(REPO_ROOT / "loadtests" / "locustfile.py"),
+        "--host",
+        base,
+        "-u",
+        str(profile.users),
+        "-r",
+        str(profile.users),
+    ]
     if ui:
         console.print("Locust web UI on http://127.0.0.1:8089 — press Start, Ctrl-C here to finish")
         command += ["--web-host", "127.0.0.1", "--web-port", "8089"]
     else:
-        command += ["--headless", "-t", f"{profile.seconds}s", "--stop-timeout", "10", "--only-summary",
-                    "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--loglevel", "WARNING"]
+        command += [
+            "--headless",
+            "-t",
+            f"{profile.seconds}s",
+            "--stop-timeout",
+            "10",
+            "--only-summary",
+            "--csv",
+            str(out / "locust"),
+            "--html",
+            str(out / "report.html"),
+            "--loglevel",
+            "WARNING",
+        ]
     return subprocess.run(command, env=env, cwd=REPO_ROOT).returncode
 
 
@@ -89,8 +115,10 @@ def warm_up(base: str, out: Path, data: dataset.Dataset) -> None:
         client.post("/v1/calls/batch", json={"calls": [c.event for c in data.history[10:60]]}).raise_for_status()
 
 
-SERVER_HISTOGRAMS = {"contextsvc_http_request_duration_seconds": ("method", "route"),
-                     "contextsvc_writer_commit_seconds": ("kind",)}
+SERVER_HISTOGRAMS = {
+    "contextsvc_http_request_duration_seconds": ("method", "route"),
+    "contextsvc_writer_commit_seconds": ("kind",),
+}
 Histograms = dict[str, list[float]]  # series name -> [count, sum, count ≤ 10 ms, count ≤ 25 ms]
 
 
@@ -104,8 +132,11 @@ def server_histograms(base: str) -> Histograms:
         if labels_named is None:
             continue
         for sample in family.samples:
-            name = "writer commit (" + sample.labels["kind"] + ")" if "kind" in sample.labels else \
-                " ".join(sample.labels.get(label, "") for label in labels_named)
+            name = (
+                "writer commit (" + sample.labels["kind"] + ")"
+                if "kind" in sample.labels
+                else " ".join(sample.labels.get(label, "") for label in labels_named)
+            )
             row = found.setdefault(name, [0.0, 0.0, 0.0, 0.0])
             if sample.name.endswith("_count"):
                 row[0] += sample.value
@@ -124,8 +155,12 @@ def server_side(before: Histograms, after: Histograms) -> dict[str, dict]:
         requests = count - count0
         if requests <= 0 or name.endswith("/metrics"):
             continue
-        rows[name] = {"count": int(requests), "mean_ms": (total - total0) / requests * 1000,
-                      "within_10ms": (within_10 - within0_10) / requests, "within_25ms": (within_25 - within0_25) / requests}
+        rows[name] = {
+            "count": int(requests),
+            "mean_ms": (total - total0) / requests * 1000,
+            "within_10ms": (within_10 - within0_10) / requests,
+            "within_25ms": (within_25 - within0_25) / requests,
+        }
     return rows
 
 
@@ -144,8 +179,9 @@ def latency_check(name: str, sorted_ms: list[float], slo_ms: float, platform: Pl
     return Check(name, p99, limit, "ms", bool(sorted_ms) and platform.fit and p99 <= limit, slo=slo_ms)
 
 
-def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, dict],
-             platform: Platform) -> tuple[list[Check], dict]:
+def evaluate(
+    profile: Profile, out: Path, report, acked: int, server: dict[str, dict], platform: Platform
+) -> tuple[list[Check], dict]:
     rows = locust_rows(out / "locust")
     aggregated = next(r for r in rows if r["Name"] == "Aggregated")
     requests, failures = int(aggregated["Request Count"]), int(aggregated["Failure Count"])
@@ -156,14 +192,30 @@ def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, 
         Check("error rate", error_rate * 100, profile.max_error_rate * 100, "%", error_rate <= profile.max_error_rate),
         latency_check("context p99", context, profile.context_p99_ms, platform),
         latency_check("freshness p99", fresh, profile.freshness_p99_ms, platform),
-        Check("completeness", report.completeness * 100, profile.min_completeness * 100, "%",
-              report.completeness >= profile.min_completeness),
+        Check(
+            "completeness",
+            report.completeness * 100,
+            profile.min_completeness * 100,
+            "%",
+            report.completeness >= profile.min_completeness,
+        ),
         Check("identity F1", report.f1, profile.min_identity_f1, "", report.f1 >= profile.min_identity_f1),
-        Check("writers never ran dry", 0.0 if latencies["tail_exhausted"] else 1.0, 1.0, "", not latencies["tail_exhausted"]),
+        Check(
+            "writers never ran dry",
+            0.0 if latencies["tail_exhausted"] else 1.0,
+            1.0,
+            "",
+            not latencies["tail_exhausted"],
+        ),
     ]
     by_name = {
-        r["Name"]: {"requests": int(r["Request Count"]), "failures": int(r["Failure Count"]),
-                    "rps": float(r["Requests/s"]), "p50_ms": float(r["50%"]), "p99_ms": float(r["99%"])}
+        r["Name"]: {
+            "requests": int(r["Request Count"]),
+            "failures": int(r["Failure Count"]),
+            "rps": float(r["Requests/s"]),
+            "p50_ms": float(r["50%"]),
+            "p99_ms": float(r["99%"]),
+        }
         for r in rows
     }
     seconds = profile.seconds
@@ -172,10 +224,20 @@ def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, 
         "requests": requests,
         "failures": failures,
         "rps": float(aggregated["Requests/s"]),
-        "context": {"reads": len(context), "reads_per_s": len(context) / seconds, "p50_ms": percentile(context, 0.5),
-                    "p95_ms": percentile(context, 0.95), "p99_ms": percentile(context, 0.99), "max_ms": context[-1] if context else 0},
-        "freshness": {"probes": len(fresh), "p50_ms": percentile(fresh, 0.5), "p99_ms": percentile(fresh, 0.99),
-                      "max_ms": fresh[-1] if fresh else 0},
+        "context": {
+            "reads": len(context),
+            "reads_per_s": len(context) / seconds,
+            "p50_ms": percentile(context, 0.5),
+            "p95_ms": percentile(context, 0.95),
+            "p99_ms": percentile(context, 0.99),
+            "max_ms": context[-1] if context else 0,
+        },
+        "freshness": {
+            "probes": len(fresh),
+            "p50_ms": percentile(fresh, 0.5),
+            "p99_ms": percentile(fresh, 0.99),
+            "max_ms": fresh[-1] if fresh else 0,
+        },
         "calls_acknowledged": acked,
         "calls_acknowledged_per_s": acked / seconds,
         "verify": msgspec.to_builtins(report),
@@ -189,13 +251,21 @@ def evaluate(profile: Profile, out: Path, report, acked: int, server: dict[str, 
 
 
 def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -> None:
-    table = Table(title=f"load test '{profile.name}': {profile.users} users, {profile.seconds}s "
-                        f"({summary['rps']:,.0f} req/s; {summary['calls_acknowledged']:,} calls posted)")
+    table = Table(
+        title=f"load test '{profile.name}': {profile.users} users, {profile.seconds}s "
+        f"({summary['rps']:,.0f} req/s; {summary['calls_acknowledged']:,} calls posted)"
+    )
     for column in ("request", "count", "req/s", "p50 ms", "p99 ms", "failures"):
         table.add_column(column, justify="right" if column != "request" else "left")
     for name, row in summary["locust"].items():
-        table.add_row(escape(name), f"{row['requests']:,}", f"{row['rps']:,.1f}", f"{row['p50_ms']:g}", f"{row['p99_ms']:g}",
-                      str(row["failures"]))
+        table.add_row(
+            escape(name),
+            f"{row['requests']:,}",
+            f"{row['rps']:,.1f}",
+            f"{row['p50_ms']:g}",
+            f"{row['p99_ms']:g}",
+            str(row["failures"]),
+        )
     console.print(table)
     gates = Table(title="SLO gates (context and freshness percentiles exact, from every sample)")
     for column in ("SLO", "measured", "limit", ""):
@@ -213,22 +283,33 @@ def show(profile: Profile, summary: dict, checks: list[Check], elapsed: float) -
     for column in ("request", "count", "mean ms", "≤ 10 ms", "≤ 25 ms"):
         server.add_column(column, justify="right" if column != "request" else "left")
     for name, row in summary["server"].items():
-        server.add_row(escape(name), f"{row['count']:,}", f"{row['mean_ms']:.2f}", f"{row['within_10ms']:.2%}",
-                       f"{row['within_25ms']:.2%}")
+        server.add_row(
+            escape(name),
+            f"{row['count']:,}",
+            f"{row['mean_ms']:.2f}",
+            f"{row['within_10ms']:.2%}",
+            f"{row['within_25ms']:.2%}",
+        )
     console.print(server)
     console.print(gates)
     platform = summary["platform"]
     steal = "" if platform["steal"] is None else f", CPU steal {platform['steal']:.1%}"
-    verdict = ("latency limit = SLO × slowness / (1 - stalled share) + stall p99"
-               if platform["stall_p99_ms"] <= MAX_STALL_MS
-               else f"stall p99 over {MAX_STALL_MS:g} ms: the machine is unfit to judge latency")
-    console.print(f"machine: CPU slowness ×{platform['slowness']:.2f} against the reference (simulator benchmark, "
-                  f"CPU time); stalls during Locust's run (1 ms sleeps overshooting): p99 by time "
-                  f"{platform['stall_p99_ms']:.1f} ms, max {platform['stall_max_ms']:.1f} ms, "
-                  f"stalled {platform['stalled_share']:.1%} of the time{steal}; {verdict}")
+    verdict = (
+        "latency limit = SLO × slowness / (1 - stalled share) + stall p99"
+        if platform["stall_p99_ms"] <= MAX_STALL_MS
+        else f"stall p99 over {MAX_STALL_MS:g} ms: the machine is unfit to judge latency"
+    )
+    console.print(
+        f"machine: CPU slowness ×{platform['slowness']:.2f} against the reference (simulator benchmark, "
+        f"CPU time); stalls during Locust's run (1 ms sleeps overshooting): p99 by time "
+        f"{platform['stall_p99_ms']:.1f} ms, max {platform['stall_max_ms']:.1f} ms, "
+        f"stalled {platform['stalled_share']:.1%} of the time{steal}; {verdict}"
+    )
     v = summary["verify"]
-    console.print(f"verify: completeness {v['completeness']:.2%} ({v['reflected_calls']:,}/{v['expected_calls']:,} calls), "
-                  f"identity F1 {v['f1']:.4f}; whole run {elapsed:.0f}s")
+    console.print(
+        f"verify: completeness {v['completeness']:.2%} ({v['reflected_calls']:,}/{v['expected_calls']:,} calls), "
+        f"identity F1 {v['f1']:.4f}; whole run {elapsed:.0f}s"
+    )
 
 
 def main() -> int:
@@ -247,8 +328,10 @@ def main() -> int:
     data = dataset.build(profile)
     seeded = dataset.seed_database(settings, data)
     people, tail = dataset.write(out, settings, data)
-    console.print(f"seeded {seeded:,} calls ({len(data.world.people):,} prospects); {people:,} read targets; "
-                  f"{tail:,} calls queued for the writers ({time.perf_counter() - started:.0f}s)")
+    console.print(
+        f"seeded {seeded:,} calls ({len(data.world.people):,} prospects); {people:,} read targets; "
+        f"{tail:,} calls queued for the writers ({time.perf_counter() - started:.0f}s)"
+    )
     with live_server(settings.database_url, KEY, server=args.server) as (base, _):
         warm_up(base, out, data)
         before = server_histograms(base)

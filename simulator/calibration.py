@@ -64,19 +64,50 @@ def calibrate(calls: Iterable[SimCall]) -> list[Rate]:
     total = outbound + inbound + callbacks
     attempts = sorted(first_connect_attempt.values())
     return [
-        Rate("right-party connect, first dial", first_connects / max(first_dials, 1), "≈0.08", 0.045, 0.13, "S1, S2, S3"),
-        Rate("right-party connect, all dials", connects / max(outbound, 1), "lower: reachable prospects leave", 0.03, 0.13, "S2, S14"),
+        Rate(
+            "right-party connect, first dial", first_connects / max(first_dials, 1), "≈0.08", 0.045, 0.13, "S1, S2, S3"
+        ),
+        Rate(
+            "right-party connect, all dials",
+            connects / max(outbound, 1),
+            "lower: reachable prospects leave",
+            0.03,
+            0.13,
+            "S2, S14",
+        ),
         Rate("voicemail reached per dial", voicemail / max(outbound, 1), "0.42", 0.28, 0.55, "S8, S52, S53"),
         Rate("meetings per dial", meetings / max(outbound, 1), "≈1/420", 1 / 1000, 1 / 150, "S2"),
         Rate("meetings per connect", meetings / max(connects, 1), "0.03", 0.01, 0.06, "S19, S3b, S2"),
-        Rate("mean connected talk seconds", sum(connected_talk) / max(len(connected_talk), 1), "≈75", 50, 130, "S6, S4c, S8"),
-        Rate("median attempts to first connect", attempts[len(attempts) // 2] if attempts else 0, "1–3", 1, 4, "S2, S14"),
+        Rate(
+            "mean connected talk seconds",
+            sum(connected_talk) / max(len(connected_talk), 1),
+            "≈75",
+            50,
+            130,
+            "S6, S4c, S8",
+        ),
+        Rate(
+            "median attempts to first connect", attempts[len(attempts) // 2] if attempts else 0, "1–3", 1, 4, "S2, S14"
+        ),
         Rate("inbound abandonment", abandoned / max(inbound, 1), "≈0.05", 0.03, 0.15, "S62, S29"),
         Rate("calls logged without disposition", no_disposition / max(total, 1), "0.20", 0.05, 0.6, "S37, S66"),
-        Rate("web leads reached on the first attempt", web_first_connects / max(web_first_dials, 1),
-             "≈0.17 (delay mix × contact by delay)", 0.05, 0.35, "S10, S11"),
+        Rate(
+            "web leads reached on the first attempt",
+            web_first_connects / max(web_first_dials, 1),
+            "≈0.17 (delay mix × contact by delay)",
+            0.05,
+            0.35,
+            "S10, S11",
+        ),
         Rate("queued callbacks missed", missed_callbacks / max(callbacks, 1), "0.2", 0.05, 0.4, "A"),
-        Rate("calls not linked to a Lead/Contact", unlinked / max(total, 1), "0.05 outbound; more inbound", 0.01, 0.35, "A"),
+        Rate(
+            "calls not linked to a Lead/Contact",
+            unlinked / max(total, 1),
+            "0.05 outbound; more inbound",
+            0.01,
+            0.35,
+            "A",
+        ),
     ]
 
 

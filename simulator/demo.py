@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import webbrowser
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -38,7 +38,7 @@ console = Console()
 
 def demo_scenario(overrides: list[str]) -> Scenario:
     """The default scenario, ending today: 90 days of history up to last midnight (UTC)."""
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=90)
     return load("default", [f'start="{start.strftime("%Y-%m-%dT%H:%M:%SZ")}"', "days=180", *overrides])
 
@@ -78,8 +78,9 @@ def showcase(world: World, history: list[SimCall]) -> list[str]:
     return [f"({area}) {exchange}-{line}", by_email.email.upper(), contact.record_id[:15]]
 
 
-async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds: float,
-                     server: uvicorn.Server, seed_dir: Path) -> None:
+async def live_calls(
+    base: str, key: str, upcoming: list[SimCall], every_seconds: float, server: uvicorn.Server, seed_dir: Path
+) -> None:
     while not server.started:
         await asyncio.sleep(0.05)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
@@ -90,7 +91,7 @@ async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds
             console.print(f"[red]demo console setup failed, its live panels stay quiet: {exc}[/]")
         for call in upcoming:
             event = dict(call.event)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             duration = event.get("duration_seconds", 0)
             event["started_at"] = (now - timedelta(seconds=duration)).strftime("%Y-%m-%dT%H:%M:%SZ")
             event["ended_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -98,8 +99,10 @@ async def live_calls(base: str, key: str, upcoming: list[SimCall], every_seconds
             try:
                 response = await client.post("/v1/calls", json=event)
                 who = event["who"].get("last_name") or event["who"].get("phone", "unknown caller")
-                console.print(f"[dim]{event['ended_at']}[/] {event['direction']:8} {who:<20} "
-                              f"{event.get('disposition', '(no disposition)'):<22} -> {response.json().get('individual_id')}")
+                console.print(
+                    f"[dim]{event['ended_at']}[/] {event['direction']:8} {who:<20} "
+                    f"{event.get('disposition', '(no disposition)'):<22} -> {response.json().get('individual_id')}"
+                )
             except httpx.HTTPError as exc:
                 console.print(f"[red]live call failed: {exc}[/]")
             await asyncio.sleep(every_seconds)
@@ -130,7 +133,7 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str], open_b
     console.print(f"[bold]Demo console:[/] {console_url}  (ready once the history is seeded)", soft_wrap=True)
     scenario = demo_scenario(overrides)
     world = build_world(scenario)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     history, upcoming = [], []
     for call in Traffic(world, scenario).calls():
         (history if call.event["started_at"] < now[:10] else upcoming).append(call)
@@ -139,8 +142,10 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str], open_b
     started = time.perf_counter()
     ingested = asyncio.run(seed(settings, history))
     if ingested:
-        console.print(f"seeded {ingested:,} calls ({len(world.people):,} prospects, {len(world.reps)} reps, 90 days) "
-                      f"in {time.perf_counter() - started:.1f}s")
+        console.print(
+            f"seeded {ingested:,} calls ({len(world.people):,} prospects, {len(world.reps)} reps, 90 days) "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
     else:
         console.print("database already seeded; keeping it (make clean starts afresh)")
     console.print(f"\n[bold]Demo console:[/] {console_url}", soft_wrap=True)

@@ -20,9 +20,16 @@ _encode = msgspec.json.Encoder().encode_into
 
 def person_lines(world: World, person, **flags) -> Iterator[dict]:
     """A true person and each of their CRM records, as truth lines."""
-    yield {"type": "person", "id": person.id, "account": world.accounts[person.account].id,
-           "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
-           "phone": person.phone, **flags}
+    yield {
+        "type": "person",
+        "id": person.id,
+        "account": world.accounts[person.account].id,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "phone": person.phone,
+        **flags,
+    }
     for record in person.records:
         yield {"type": "record", "person": person.id, **msgspec.to_builtins(record)}
 
@@ -36,8 +43,15 @@ def truth_header(world: World) -> Iterator[dict]:
         yield {"type": "rep", **msgspec.to_builtins(rep)}
 
 
-def write(world: World, traffic: Traffic, calls_path: Path, truth_path: Path, limit: int | None = None,
-          on_progress=None, salesforce=None) -> int:
+def write(
+    world: World,
+    traffic: Traffic,
+    calls_path: Path,
+    truth_path: Path,
+    limit: int | None = None,
+    on_progress=None,
+    salesforce=None,
+) -> int:
     """Stream the scenario to NDJSON; `salesforce` (a SalesforceWriter) also gets every call
     and, at the end, the people, accounts and opportunities as they then stand."""
     buffer = bytearray()

@@ -25,12 +25,40 @@ REGIONS = [
 ]
 DNC_LIST = "Simulated national DNC"
 SEGMENTS = [("SMB", 0.5), ("Mid-Market", 0.35), ("Enterprise", 0.15)]
-TITLES = ["VP Sales", "Director of Operations", "CFO", "IT Manager", "Head of Procurement", "COO",
-          "Sales Operations Manager", "CTO", "Office Manager", "Marketing Director"]
-NICKNAMES = {"Robert": "Bob", "William": "Bill", "Elizabeth": "Liz", "Michael": "Mike", "James": "Jim",
-             "Katherine": "Kate", "Jennifer": "Jen", "Richard": "Rick", "Thomas": "Tom", "Christopher": "Chris",
-             "Margaret": "Peggy", "Joseph": "Joe", "Daniel": "Dan", "Patricia": "Pat", "Anthony": "Tony",
-             "Steven": "Steve", "Matthew": "Matt", "Andrew": "Andy", "Nicholas": "Nick", "Samuel": "Sam"}
+TITLES = [
+    "VP Sales",
+    "Director of Operations",
+    "CFO",
+    "IT Manager",
+    "Head of Procurement",
+    "COO",
+    "Sales Operations Manager",
+    "CTO",
+    "Office Manager",
+    "Marketing Director",
+]
+NICKNAMES = {
+    "Robert": "Bob",
+    "William": "Bill",
+    "Elizabeth": "Liz",
+    "Michael": "Mike",
+    "James": "Jim",
+    "Katherine": "Kate",
+    "Jennifer": "Jen",
+    "Richard": "Rick",
+    "Thomas": "Tom",
+    "Christopher": "Chris",
+    "Margaret": "Peggy",
+    "Joseph": "Joe",
+    "Daniel": "Dan",
+    "Patricia": "Pat",
+    "Anthony": "Tony",
+    "Steven": "Steve",
+    "Matthew": "Matt",
+    "Andrew": "Andy",
+    "Nicholas": "Nick",
+    "Samuel": "Sam",
+}
 _ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -102,7 +130,7 @@ def _phone(rng: random.Random, prefixes: tuple[str, ...] = REGIONS[0][3], used: 
             return number
 
 
-def prefixes_of(account: "Account") -> tuple[str, ...]:
+def prefixes_of(account: Account) -> tuple[str, ...]:
     return next(r[3] for r in REGIONS if r[1] == account.time_zone)
 
 
@@ -124,7 +152,9 @@ def written(e164: str, rng: random.Random, scenario: Scenario) -> str:
         "e164": e164,
         "nanp": f"({area}) {exchange}-{line}",
         "digits": f"{area}{exchange}{line}",
-        "spaced": rng.choice([f"{area}.{exchange}.{line}", f"+1 {area} {exchange} {line}", f"001 {area} {exchange} {line}"]),
+        "spaced": rng.choice(
+            [f"{area}.{exchange}.{line}", f"+1 {area} {exchange} {line}", f"001 {area} {exchange} {line}"]
+        ),
         "extension": f"({area}) {exchange}-{line} x{rng.randint(10, 999)}",
     }[style]
 
@@ -181,7 +211,9 @@ def build_world(scenario: Scenario) -> World:
             while email in used_emails:
                 email = email.replace("@", f"{rng.randint(1, 9)}@", 1)
             used_emails.add(email)
-            direct = None if account.switchboard and rng.random() < 0.5 else _phone(rng, prefixes_of(account), used_numbers)
+            direct = (
+                None if account.switchboard and rng.random() < 0.5 else _phone(rng, prefixes_of(account), used_numbers)
+            )
             person = Person(
                 id=f"P{len(people) + 1:06d}",
                 first_name=first,

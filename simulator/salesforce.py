@@ -35,8 +35,14 @@ from simulator.traffic import STAGES, SimCall, Traffic
 
 OBJECTS = ("Account", "Contact", "Lead", "Opportunity", "Task", "VoiceCall")
 CENTRE_LINE = "+18885550100"  # the contact centre's own number: the agent's end of every VoiceCall
-SHAPES = ("manual_log", "voice_without_task", "task_without_voice", "task_without_call_object",
-          "different_call_object", "voice_without_activity")
+SHAPES = (
+    "manual_log",
+    "voice_without_task",
+    "task_without_voice",
+    "task_without_call_object",
+    "different_call_object",
+    "voice_without_activity",
+)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -138,14 +144,25 @@ class SalesforceWriter:
             low, high = self.s.log_delay_minutes
             ended = datetime.fromisoformat(event["ended_at"].replace("Z", "+00:00"))
             logged = sf_datetime((ended + timedelta(seconds=int(self.rng.uniform(low, high) * 60))).isoformat())
-            return {**task, "CallType": None, "CallDurationInSeconds": None, "CallObject": None,
-                    "CreatedDate": logged, "SystemModstamp": logged}
+            return {
+                **task,
+                "CallType": None,
+                "CallDurationInSeconds": None,
+                "CallObject": None,
+                "CreatedDate": logged,
+                "SystemModstamp": logged,
+            }
         self.sequence += 1
         call_object = {"task_without_call_object": None, "different_call_object": f"CTI{self.sequence:09d}"}
         stamp = sf_datetime(event["ended_at"])
-        return {**task, "CallType": event["direction"].capitalize(),
-                "CallDurationInSeconds": event.get("duration_seconds"),
-                "CallObject": call_object.get(shape, event["call_id"]), "CreatedDate": stamp, "SystemModstamp": stamp}
+        return {
+            **task,
+            "CallType": event["direction"].capitalize(),
+            "CallDurationInSeconds": event.get("duration_seconds"),
+            "CallObject": call_object.get(shape, event["call_id"]),
+            "CreatedDate": stamp,
+            "SystemModstamp": stamp,
+        }
 
     def _voice(self, event: dict, who_id: str | None, task_id: str | None) -> dict:
         inbound = event["direction"] == "inbound"
@@ -206,9 +223,12 @@ class SalesforceWriter:
                 task["WhoId"] = self.rng.choice(others)  # logged on a colleague first
             return
         roll = self.rng.random()
-        for change, share in (("late_voice", s.late_voice_call if org.voice else 0.0),
-                              ("recycle_bin", s.deleted_before_first_sync), ("edit_result", s.edited_call_result),
-                              ("delete", s.deleted_task)):
+        for change, share in (
+            ("late_voice", s.late_voice_call if org.voice else 0.0),
+            ("recycle_bin", s.deleted_before_first_sync),
+            ("edit_result", s.edited_call_result),
+            ("delete", s.deleted_task),
+        ):
             if roll < share:
                 break
             roll -= share
@@ -218,8 +238,11 @@ class SalesforceWriter:
             org.voice_committed = False
         elif change == "recycle_bin":
             task["IsDeleted"] = True
-            task["SystemModstamp"] = sf_datetime((datetime.fromisoformat(task["CreatedDate"].replace("+0000", "+00:00"))
-                                                  + timedelta(minutes=5)).isoformat())
+            task["SystemModstamp"] = sf_datetime(
+                (
+                    datetime.fromisoformat(task["CreatedDate"].replace("+0000", "+00:00")) + timedelta(minutes=5)
+                ).isoformat()
+            )
             change = "undelete" if self.rng.random() < s.undeleted else "stays_deleted"
         elif change == "edit_result" and task["CallDisposition"] == org.outcome:
             return  # already right: nothing to correct
@@ -232,30 +255,58 @@ class SalesforceWriter:
         the changes before the second and the ground truth of both."""
         stamp = sf_datetime(as_of)
         for account in world.accounts:
-            self.write("Account", {"Id": account.id, "Name": account.name, "Industry": account.industry,
-                                   "Phone": account.switchboard, "Website": account.domain, "SystemModstamp": stamp})
+            self.write(
+                "Account",
+                {
+                    "Id": account.id,
+                    "Name": account.name,
+                    "Industry": account.industry,
+                    "Phone": account.switchboard,
+                    "Website": account.domain,
+                    "SystemModstamp": stamp,
+                },
+            )
         for person in world.people:
             account = world.accounts[person.account]
             for record in person.records:
-                common = {"Id": record.record_id, "FirstName": record.first_name, "LastName": record.last_name,
-                          "Email": record.email, "Phone": record.phone, "Title": record.title, "SystemModstamp": stamp}
+                common = {
+                    "Id": record.record_id,
+                    "FirstName": record.first_name,
+                    "LastName": record.last_name,
+                    "Email": record.email,
+                    "Phone": record.phone,
+                    "Title": record.title,
+                    "SystemModstamp": stamp,
+                }
                 if record.kind == "contact":
                     self.write("Contact", {**common, "AccountId": account.id, "DoNotCall": False})
                 else:
                     converted_to = next((r for r in person.records if r.converted_lead_id == record.record_id), None)
-                    self.write("Lead", {
-                        **common, "Company": record.company,
-                        "Status": "Closed - Converted" if converted_to else "Working - Contacted",
-                        "IsConverted": converted_to is not None,
-                        "ConvertedContactId": converted_to.record_id if converted_to else None,
-                        "ConvertedAccountId": account.id if converted_to else None,
-                    })
+                    self.write(
+                        "Lead",
+                        {
+                            **common,
+                            "Company": record.company,
+                            "Status": "Closed - Converted" if converted_to else "Working - Contacted",
+                            "IsConverted": converted_to is not None,
+                            "ConvertedContactId": converted_to.record_id if converted_to else None,
+                            "ConvertedAccountId": account.id if converted_to else None,
+                        },
+                    )
         stages = {}
         for account_index, (opportunity_id, stage) in traffic.opportunity.items():
             account = world.accounts[account_index]
             stages[opportunity_id] = STAGES[stage]
-            self.write("Opportunity", {"Id": opportunity_id, "AccountId": account.id, "Name": f"{account.name} — new business",
-                                       "StageName": STAGES[stage], "SystemModstamp": stamp})
+            self.write(
+                "Opportunity",
+                {
+                    "Id": opportunity_id,
+                    "AccountId": account.id,
+                    "Name": f"{account.name} — new business",
+                    "StageName": STAGES[stage],
+                    "SystemModstamp": stamp,
+                },
+            )
         converted = {r.record_id: r.converted_lead_id for p in world.people for r in p.records if r.converted_lead_id}
         first = [self._held(call, converted, stages) for call in self.calls]
         changes = self._changes()
@@ -265,9 +316,21 @@ class SalesforceWriter:
             out.writelines(_encode(change) + b"\n" for change in changes)
         with open(self.out / "expected.ndjson", "wb") as out:
             for call, before, after in zip(self.calls, first, second):
-                out.write(_encode({"call_id": call.event["call_id"], "person": call.person, "shape": call.shape,
-                                   "change": call.change, "first": before[0], "first_inferred": before[1],
-                                   "second": after[0], "second_inferred": after[1]}) + b"\n")
+                out.write(
+                    _encode(
+                        {
+                            "call_id": call.event["call_id"],
+                            "person": call.person,
+                            "shape": call.shape,
+                            "change": call.change,
+                            "first": before[0],
+                            "first_inferred": before[1],
+                            "second": after[0],
+                            "second_inferred": after[1],
+                        }
+                    )
+                    + b"\n"
+                )
 
     def _changes(self) -> list[dict]:
         """What happens between the syncs, in order, applied to the calls' records too."""
@@ -275,43 +338,68 @@ class SalesforceWriter:
         for call in self.calls:
             task = call.task
             if call.change == "late_voice":
-                changes.append({"op": "insert", "sobject": "VoiceCall", "record": call.voice,
-                                "late_by_s": self.s.late_by_seconds})
+                changes.append(
+                    {"op": "insert", "sobject": "VoiceCall", "record": call.voice, "late_by_s": self.s.late_by_seconds}
+                )
                 call.voice_committed = True
             elif call.change == "undelete":
                 changes.append({"op": "undelete", "sobject": "Task", "id": task["Id"]})
                 task["IsDeleted"] = False
             elif call.change == "edit_result":
                 task["CallDisposition"] = call.outcome
-                changes.append({"op": "update", "sobject": "Task", "ids": [task["Id"]],
-                                "fields": {"CallDisposition": task["CallDisposition"]}})
+                changes.append(
+                    {
+                        "op": "update",
+                        "sobject": "Task",
+                        "ids": [task["Id"]],
+                        "fields": {"CallDisposition": task["CallDisposition"]},
+                    }
+                )
             elif call.change == "delete":
                 changes.append({"op": "delete", "sobject": "Task", "id": task["Id"]})
                 task["IsDeleted"] = True
             elif call.change == "reparent":
                 task["WhoId"] = call.right_who
-                changes.append({"op": "update", "sobject": "Task", "ids": [task["Id"]],
-                                "fields": {"WhoId": call.right_who}})
+                changes.append(
+                    {"op": "update", "sobject": "Task", "ids": [task["Id"]], "fields": {"WhoId": call.right_who}}
+                )
         live = [call.task for call in self.calls if call.task is not None and not call.task.get("IsDeleted")]
         for lead, contact in self.converting.items():
             account = self.world.accounts[self._record(contact)[1].account].id
             # convertLead: one transaction that converts the Lead and moves its activities.
-            changes.append({"op": "update", "sobject": "Lead", "ids": [lead], "fields": {
-                "IsConverted": True, "ConvertedContactId": contact, "ConvertedAccountId": account,
-                "Status": "Closed - Converted"}})
+            changes.append(
+                {
+                    "op": "update",
+                    "sobject": "Lead",
+                    "ids": [lead],
+                    "fields": {
+                        "IsConverted": True,
+                        "ConvertedContactId": contact,
+                        "ConvertedAccountId": account,
+                        "Status": "Closed - Converted",
+                    },
+                }
+            )
             moved = [task for task in live if task["WhoId"] == lead]
             for task in moved:
                 task["WhoId"] = contact
             if moved:
-                changes.append({"op": "update", "sobject": "Task", "ids": [t["Id"] for t in moved],
-                                "fields": {"WhoId": contact}})
+                changes.append(
+                    {"op": "update", "sobject": "Task", "ids": [t["Id"] for t in moved], "fields": {"WhoId": contact}}
+                )
         for rep, successor in self.reassigned.items():
             owned = [task for task in live if task["OwnerId"] == rep]
             for task in owned:
                 task["OwnerId"] = successor
             if owned:
-                changes.append({"op": "update", "sobject": "Task", "ids": [t["Id"] for t in owned],
-                                "fields": {"OwnerId": successor}})
+                changes.append(
+                    {
+                        "op": "update",
+                        "sobject": "Task",
+                        "ids": [t["Id"] for t in owned],
+                        "fields": {"OwnerId": successor},
+                    }
+                )
         return changes
 
     def _held(self, call: OrgCall, converted: dict[str, str], stages: dict[str, str]) -> tuple[dict | None, bool]:
@@ -350,10 +438,16 @@ class SalesforceWriter:
             record, person = self._record(named)
             if record.kind == "contact":
                 related.setdefault("account_id", self.world.accounts[person.account].id)
-            who = {"salesforce_id": record.record_id, "first_name": record.first_name, "last_name": record.last_name,
-                   "company": record.company, "email": record.email, "title": record.title,
-                   "phone": (call.event["who"].get("phone") if voice is not None else None) or record.phone,
-                   "converted_lead_id": converted.get(record.record_id) if record.kind == "contact" else None}
+            who = {
+                "salesforce_id": record.record_id,
+                "first_name": record.first_name,
+                "last_name": record.last_name,
+                "company": record.company,
+                "email": record.email,
+                "title": record.title,
+                "phone": (call.event["who"].get("phone") if voice is not None else None) or record.phone,
+                "converted_lead_id": converted.get(record.record_id) if record.kind == "contact" else None,
+            }
             event["who"] = {k: v for k, v in who.items() if v}
         event["related"] = related
         event = {k: v for k, v in event.items() if v is not None}

@@ -20,8 +20,16 @@ import msgspec
 from contextsvc.salesforce import COLLECTION_LIMIT, SalesforceApi
 from simulator.salesforce import OBJECTS
 
-NOT_CREATABLE = {"Id", "SystemModstamp", "CreatedDate", "IsConverted", "ConvertedContactId", "ConvertedAccountId",
-                 "AccountId@Task", "IsDeleted"}
+NOT_CREATABLE = {
+    "Id",
+    "SystemModstamp",
+    "CreatedDate",
+    "IsConverted",
+    "ConvertedContactId",
+    "ConvertedAccountId",
+    "AccountId@Task",
+    "IsDeleted",
+}
 REFERENCES = ("AccountId", "WhoId", "WhatId", "ActivityId", "RelatedRecordId")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from datetime import datetime
 from collections.abc import Iterable
+from datetime import datetime
 
 import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -82,8 +82,11 @@ async def stream(
             if freshness is not None:
                 await probe(client, chunk, results)
             if progress:
-                progress.update(task, advance=len(chunk),
-                                description=f"{sum(statuses.values()) / (time.perf_counter() - started):,.0f} calls/s")
+                progress.update(
+                    task,
+                    advance=len(chunk),
+                    description=f"{sum(statuses.values()) / (time.perf_counter() - started):,.0f} calls/s",
+                )
 
     async def probe(client: httpx.AsyncClient, chunk: list[dict], results: list[dict]) -> None:
         acked = time.perf_counter()
@@ -95,7 +98,9 @@ async def stream(
         params = {"as_of": event["started_at"], "recent": 50, "max_tokens": 20}
         while time.perf_counter() - acked < 5:
             context = await client.get(f"/v1/context/{result['individual_id']}", params=params)
-            if context.status_code == 200 and any(c["call_id"] == event["call_id"] for c in context.json()["recent_calls"]):
+            if context.status_code == 200 and any(
+                c["call_id"] == event["call_id"] for c in context.json()["recent_calls"]
+            ):
                 freshness.append(time.perf_counter() - acked)
                 return
         freshness.append(float("inf"))  # never became visible within 5 s
@@ -113,7 +118,11 @@ def post_dnc(world, base_url: str, api_key: str) -> dict:
     """Load the world's do-not-call list into the service (POST /v1/dnc, admin)."""
     from simulator.population import DNC_LIST
 
-    response = httpx.post(f"{base_url}/v1/dnc", json={"list": DNC_LIST, "source": "simulator", "numbers": world.dnc},
-                          headers={"Authorization": f"Bearer {api_key}"}, timeout=120)
+    response = httpx.post(
+        f"{base_url}/v1/dnc",
+        json={"list": DNC_LIST, "source": "simulator", "numbers": world.dnc},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=120,
+    )
     response.raise_for_status()
     return response.json()

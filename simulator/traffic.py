@@ -9,11 +9,11 @@ calls byte for byte.
 from __future__ import annotations
 
 import heapq
-from itertools import accumulate
 import math
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 
 import msgspec
 
@@ -23,8 +23,14 @@ from simulator.scenario import Scenario
 
 # Outcomes that end a cadence (SmartReach: positive and negative outcomes end it).
 CADENCE_ENDS = {"meeting_booked", "interested", "send_info", "not_interested", "do_not_call", "referral", "hung_up"}
-FREE_TEXT = {"no_answer": "No Answer", "voicemail_left": "Left VM", "busy": "Busy", "not_interested": "Not Interested",
-             "call_back_later": "Call back later", "meeting_booked": "Meeting Set"}
+FREE_TEXT = {
+    "no_answer": "No Answer",
+    "voicemail_left": "Left VM",
+    "busy": "Busy",
+    "not_interested": "Not Interested",
+    "call_back_later": "Call back later",
+    "meeting_booked": "Meeting Set",
+}
 STAGES = ["Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote", "Negotiation/Review"]
 
 
@@ -54,8 +60,13 @@ class _Cadence:
 
 
 # Rep response delay buckets for web leads, in seconds (docs/sources.md: S11, S22).
-DELAY_BUCKETS = {"within_5_min": (30, 300), "within_30_min": (300, 1800), "within_60_min": (1800, 3600),
-                 "within_24_h": (3600, 86_400), "later": (86_400, 4 * 86_400)}
+DELAY_BUCKETS = {
+    "within_5_min": (30, 300),
+    "within_30_min": (300, 1800),
+    "within_60_min": (1800, 3600),
+    "within_24_h": (3600, 86_400),
+    "later": (86_400, 4 * 86_400),
+}
 
 
 class Traffic:
@@ -66,7 +77,7 @@ class Traffic:
         self._p_connect: float | None = None
         # Numbers already someone's: a web lead never gets one (they would join that person).
         self.numbers = {n for n in [*(p.phone for p in world.people), *(a.switchboard for a in world.accounts)] if n}
-        self.start = datetime.fromisoformat(scenario.start.replace("Z", "+00:00")).astimezone(timezone.utc)
+        self.start = datetime.fromisoformat(scenario.start.replace("Z", "+00:00")).astimezone(UTC)
         self.sequence = 0
         reps = len(world.reps)
         self.book = [[i for i, p in enumerate(world.people) if p.account % reps == r] for r in range(reps)]
@@ -92,8 +103,13 @@ class Traffic:
         if self.degraded_rep is None:
             return None
         d = self.s.degradation
-        return {"type": "degradation", "rep": self.degraded_rep, "from": _iso(self.degraded_from),
-                "no_disposition_share": d.no_disposition_share, "unlinked_share": d.unlinked_share}
+        return {
+            "type": "degradation",
+            "rep": self.degraded_rep,
+            "from": _iso(self.degraded_from),
+            "no_disposition_share": d.no_disposition_share,
+            "unlinked_share": d.unlinked_share,
+        }
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -187,14 +203,29 @@ class Traffic:
         record = person.records[int(self.rng.random() * len(person.records))] if linked else None
         dialled = None if record else person.phone or self.world.accounts[person.account].switchboard
         who, attributable = self._who(person, record, written(dialled, self.rng, self.s) if dialled else None)
-        extra = {"attempt_number": cadence.attempts, "rep_id": self.world.reps[rep_index].id, "related": self._related(person)}
+        extra = {
+            "attempt_number": cadence.attempts,
+            "rep_id": self.world.reps[rep_index].id,
+            "related": self._related(person),
+        }
         if code == "meeting_booked":
             extra["notes"] = "Meeting booked; send calendar invite and agenda."
         self._reschedule(cadence, code, at)
         return self._call("outbound", at, ("ring_seconds", ring), talk, code, who, extra, person, record, attributable)
 
-    def _call(self, direction: str, at: datetime, waited: tuple[str, int], talk: int, code: str, who: dict,
-              extra: dict, person: Person, record: Record | None, attributable: bool) -> SimCall:
+    def _call(
+        self,
+        direction: str,
+        at: datetime,
+        waited: tuple[str, int],
+        talk: int,
+        code: str,
+        who: dict,
+        extra: dict,
+        person: Person,
+        record: Record | None,
+        attributable: bool,
+    ) -> SimCall:
         """The CallEvent body as a CTI adapter would post it, and its ground truth."""
         call_id = self._call_id()
         wait_field, wait = waited
@@ -211,7 +242,9 @@ class Traffic:
             **extra,
         }
         disposition = self._disposition(code)
-        degraded = self.degraded_rep is not None and extra.get("rep_id") == self.degraded_rep and at >= self.degraded_from
+        degraded = (
+            self.degraded_rep is not None and extra.get("rep_id") == self.degraded_rep and at >= self.degraded_from
+        )
         if degraded:
             d = self.s.degradation
             if self.degrade_rng.random() < d.no_disposition_share:
@@ -222,8 +255,10 @@ class Traffic:
         if disposition:
             event["disposition"] = disposition
         p_connect = self._p_connect if direction == "outbound" else None
-        return SimCall(event, Truth(call_id, person.id, attributable, code, record.record_id if record else None, degraded,
-                                    p_connect))
+        return SimCall(
+            event,
+            Truth(call_id, person.id, attributable, code, record.record_id if record else None, degraded, p_connect),
+        )
 
     def _reschedule(self, cadence: _Cadence, code: str, at: datetime) -> None:
         o = self.s.outbound
@@ -263,7 +298,9 @@ class Traffic:
             worklist = [c for c in due if c not in fresh][: max(0, dials - len(fresh))]
             for n, cadence in enumerate(worklist):
                 minute = 14 * 60 + int(540 * (n + self.rng.random()) / max(dials, 1))
-                calls.append(self._dial(rep_index, cadence, day + timedelta(minutes=minute, seconds=int(self.rng.random() * 60))))
+                calls.append(
+                    self._dial(rep_index, cadence, day + timedelta(minutes=minute, seconds=int(self.rng.random() * 60)))
+                )
             self.active[rep_index] = [c for c in active if c.due is not None]
         return calls
 
@@ -282,8 +319,13 @@ class Traffic:
                 continue
             low, high = DELAY_BUCKETS[bucket]
             rep = person.account % len(self.world.reps)
-            self.active[rep].append(_Cadence(len(self.world.people) - 1, arrival + timedelta(seconds=self.rng.uniform(low, high)),
-                                             w.first_attempt_contact[bucket]))
+            self.active[rep].append(
+                _Cadence(
+                    len(self.world.people) - 1,
+                    arrival + timedelta(seconds=self.rng.uniform(low, high)),
+                    w.first_attempt_contact[bucket],
+                )
+            )
 
     def _new_web_lead(self) -> Person:
         people, accounts = self.world.people, self.world.accounts
@@ -293,11 +335,28 @@ class Traffic:
         person_id = f"W{len(self.web_leads) + 1:06d}"
         email = f"{first.lower()}.{last.lower()}.{person_id.lower()}@{accounts[account_index].domain}".replace("'", "")
         phone = _phone(self.rng, prefixes_of(accounts[account_index]), self.numbers)
-        record = Record(record_id=salesforce_id(self.rng, "00Q"), kind="lead", first_name=first, last_name=last,
-                        company=accounts[account_index].name, email=email, phone=written(phone, self.rng, self.s))
+        record = Record(
+            record_id=salesforce_id(self.rng, "00Q"),
+            kind="lead",
+            first_name=first,
+            last_name=last,
+            company=accounts[account_index].name,
+            email=email,
+            phone=written(phone, self.rng, self.s),
+        )
         record.id_as_sent = record.record_id
-        person = Person(person_id, first, last, "", account_index, email, phone, False,
-                        self.rng.betavariate(*self.s.outbound.reachability), [record])
+        person = Person(
+            person_id,
+            first,
+            last,
+            "",
+            account_index,
+            email,
+            phone,
+            False,
+            self.rng.betavariate(*self.s.outbound.reachability),
+            [record],
+        )
         people.append(person)
         self.web_leads.append(person)
         return person
@@ -340,19 +399,31 @@ class Traffic:
                 extra["rep_id"] = self.world.reps[self.rng.randrange(len(self.world.reps))].id
                 if person.account >= 0:
                     extra["related"] = self._related(person)
-            calls.append(self._call("inbound", at, ("hold_seconds", hold), talk, code, who, extra, person, record, attributable))
+            calls.append(
+                self._call("inbound", at, ("hold_seconds", hold), talk, code, who, extra, person, record, attributable)
+            )
         for at, person, record, phone, queue in callbacks:
             calls.append(self._callback(at, person, record, phone, queue, agents_free))
         return calls
 
-    def _callback(self, requested: datetime, person: Person, record: Record | None, phone: str, queue: str,
-                  agents_free: list[datetime]) -> SimCall:
+    def _callback(
+        self,
+        requested: datetime,
+        person: Person,
+        record: Record | None,
+        phone: str,
+        queue: str,
+        agents_free: list[datetime],
+    ) -> SimCall:
         """An agent returns a queued callback when one frees up; some are missed."""
         i = self.s.inbound
         at = max(requested, heapq.heappop(agents_free)) + timedelta(seconds=30)
         if self.rng.random() < i.callback_answer_share:
             talk = max(20, int(self.rng.lognormvariate(math.log(i.talk_median_seconds), i.talk_sigma)))
-            code, ring = ("transferred" if self.rng.random() < i.transfer_share else "resolved"), int(self.s.outbound.answer_seconds)
+            code, ring = (
+                ("transferred" if self.rng.random() < i.transfer_share else "resolved"),
+                int(self.s.outbound.answer_seconds),
+            )
         else:
             talk, code, ring = 0, "no_answer", int(self.s.outbound.no_answer_ring_seconds)
         heapq.heappush(agents_free, at + timedelta(seconds=ring + talk + 45))
@@ -382,9 +453,18 @@ class Traffic:
         if self.unknown_callers and self.rng.random() < 0.3:
             person = self.rng.choice(self.unknown_callers)
         else:
-            person = Person(f"U{len(self.unknown_callers) + 1:06d}", "", "", "", -1, "",
-                            f"+1{self.rng.randint(201, 989)}{self.rng.randint(200, 999)}{self.rng.randint(0, 9999):04d}",
-                            False, 0.0, [])
+            person = Person(
+                f"U{len(self.unknown_callers) + 1:06d}",
+                "",
+                "",
+                "",
+                -1,
+                "",
+                f"+1{self.rng.randint(201, 989)}{self.rng.randint(200, 999)}{self.rng.randint(0, 9999):04d}",
+                False,
+                0.0,
+                [],
+            )
             self.unknown_callers.append(person)
         return person, None, written(person.phone, self.rng, self.s)
 

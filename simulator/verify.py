@@ -36,7 +36,7 @@ class Report(msgspec.Struct):
     exact_people: int
     inexact_people: int
     mismatches: list[dict]
-    reachability: "ReachabilityReport | None" = None
+    reachability: ReachabilityReport | None = None
 
 
 class ReachabilityReport(msgspec.Struct):
@@ -51,8 +51,11 @@ class ReachabilityReport(msgspec.Struct):
 
     def shares(self) -> dict[str, float]:
         n = max(1, self.people)
-        return {"dnc": self.dnc_correct / n, "callable_now": self.callable_correct / n,
-                "best_windows": self.best_windows_correct / max(1, self.best_windows_people)}
+        return {
+            "dnc": self.dnc_correct / n,
+            "callable_now": self.callable_correct / n,
+            "best_windows": self.best_windows_correct / max(1, self.best_windows_people),
+        }
 
 
 def _pairs(n: int) -> int:
@@ -73,8 +76,14 @@ def identity_scores(truth: dict[str, str], predicted: dict[str, str]) -> tuple[f
 
 def expected_summary(events: list[dict], as_of: datetime) -> dict:
     day = as_of.date()
-    out = {"calls": 0, "outbound": 0, "inbound": 0, "connects": 0, "talk_seconds": 0,
-           **{f"{n}d": {"calls": 0, "connects": 0} for n in (7, 30, 90)}}
+    out = {
+        "calls": 0,
+        "outbound": 0,
+        "inbound": 0,
+        "connects": 0,
+        "talk_seconds": 0,
+        **{f"{n}d": {"calls": 0, "connects": 0} for n in (7, 30, 90)},
+    }
     for event in events:
         connect = PICKLIST.meaning(PICKLIST.match(event["disposition"]) if event.get("disposition") else None).connect
         out["calls"] += 1
@@ -91,13 +100,19 @@ def expected_summary(events: list[dict], as_of: datetime) -> dict:
 
 def served_summary(context: dict) -> dict:
     s, w = context["summary"], context["windows"]
-    return {"calls": s["calls"], "outbound": s["outbound"], "inbound": s["inbound"], "connects": s["connects"],
-            "talk_seconds": s["talk_seconds"],
-            **{k: {"calls": w[k]["calls"], "connects": w[k]["connects"]} for k in ("7d", "30d", "90d")}}
+    return {
+        "calls": s["calls"],
+        "outbound": s["outbound"],
+        "inbound": s["inbound"],
+        "connects": s["connects"],
+        "talk_seconds": s["talk_seconds"],
+        **{k: {"calls": w[k]["calls"], "connects": w[k]["connects"]} for k in ("7d", "30d", "90d")},
+    }
 
 
-async def verify(world: World, calls: list[SimCall], base_url: str, api_key: str, as_of: datetime,
-                 concurrency: int = 16) -> Report:
+async def verify(
+    world: World, calls: list[SimCall], base_url: str, api_key: str, as_of: datetime, concurrency: int = 16
+) -> Report:
     headers = {"Authorization": f"Bearer {api_key}"}
     # Only records some call named: the service cannot know a record no call ever used.
     used = {c.truth.record_id for c in calls if c.truth.record_id}
@@ -127,8 +142,9 @@ async def verify(world: World, calls: list[SimCall], base_url: str, api_key: str
 
         async def context(individual_id: str) -> None:
             async with gate:
-                response = await client.get(f"/v1/context/{individual_id}", params={"as_of": as_of.isoformat(), "recent": 0,
-                                                                                    "max_tokens": 20})
+                response = await client.get(
+                    f"/v1/context/{individual_id}", params={"as_of": as_of.isoformat(), "recent": 0, "max_tokens": 20}
+                )
             contexts[individual_id] = response.json() if response.status_code == 200 else {}
 
         await asyncio.gather(*(context(i) for i in expected if not i.startswith("missing:")))
@@ -146,10 +162,18 @@ async def verify(world: World, calls: list[SimCall], base_url: str, api_key: str
     precision, recall, f1 = identity_scores(record_owner, predicted)
     reach = check_reachability(world, calls, expected, contexts, as_of, person_individual)
     return Report(
-        records=len(record_owner), people=len(person_individual), precision=round(precision, 5),
-        recall=round(recall, 5), f1=round(f1, 5), completeness=round(reflected / total, 5) if total else 1.0,
-        expected_calls=total, reflected_calls=reflected, exact_people=exact, inexact_people=len(expected) - exact,
-        mismatches=mismatches, reachability=reach,
+        records=len(record_owner),
+        people=len(person_individual),
+        precision=round(precision, 5),
+        recall=round(recall, 5),
+        f1=round(f1, 5),
+        completeness=round(reflected / total, 5) if total else 1.0,
+        expected_calls=total,
+        reflected_calls=reflected,
+        exact_people=exact,
+        inexact_people=len(expected) - exact,
+        mismatches=mismatches,
+        reachability=reach,
     )
 
 
@@ -166,15 +190,24 @@ def simulated_windows(world: World, calls: list[SimCall], min_calls: int) -> dic
         if call.truth.p_connect is None or call.truth.person not in people:
             continue
         account = world.accounts[people[call.truth.person].account]
-        local = datetime.fromisoformat(call.event["started_at"].replace("Z", "+00:00")).astimezone(zone(account.time_zone))
+        local = datetime.fromisoformat(call.event["started_at"].replace("Z", "+00:00")).astimezone(
+            zone(account.time_zone)
+        )
         cell = sums[("Mon–Fri" if local.weekday() < 5 else "Sat–Sun", local.hour)]
         cell[0] += call.truth.p_connect
         cell[1] += 1
     return {k: (total / n, n) for k, (total, n) in sums.items() if n >= min_calls}
 
 
-def check_reachability(world: World, calls: list[SimCall], expected: dict[str, list[dict]], contexts: dict[str, dict],
-                       as_of: datetime, person_individual: dict[str, str], min_calls: int = 20) -> ReachabilityReport:
+def check_reachability(
+    world: World,
+    calls: list[SimCall],
+    expected: dict[str, list[dict]],
+    contexts: dict[str, dict],
+    as_of: datetime,
+    person_individual: dict[str, str],
+    min_calls: int = 20,
+) -> ReachabilityReport:
     from contextsvc.reachability.rules import CallingRules, window_state
     from contextsvc.timeutil import micros
     from simulator.population import DNC_LIST
@@ -191,6 +224,7 @@ def check_reachability(world: World, calls: list[SimCall], expected: dict[str, l
             return False
         # Two standard errors of the served estimate (its connects are realised, not expected).
         return rate >= best_rate - 2 * (rate * (1 - rate) / max(1, window["calls"])) ** 0.5
+
     top = sorted(truth_windows.items(), key=lambda kv: -kv[1][0])[:3]
     best_hours = [f"{days} {hour:02d}:00 ({rate:.1%}, {n} dials)" for (days, hour), (rate, n) in top]
     at = micros(as_of)
@@ -208,8 +242,11 @@ def check_reachability(world: World, calls: list[SimCall], expected: dict[str, l
         reach = context["reachability"]
         shown = any(entry["list"] == DNC_LIST for entry in reach["dnc_listings"])
         dnc_ok += shown == is_listed
-        asked = any("do_not_call" in PICKLIST.meaning(PICKLIST.match(e["disposition"])).flags
-                    for e in events if e.get("disposition"))
+        asked = any(
+            "do_not_call" in PICKLIST.meaning(PICKLIST.match(e["disposition"])).flags
+            for e in events
+            if e.get("disposition")
+        )
         window = window_state(rules.for_country(account.country), (account.time_zone,), at).callable
         want = False if (is_listed or asked) else window
         callable_ok += reach["callable_now"] == want
@@ -217,12 +254,22 @@ def check_reachability(world: World, calls: list[SimCall], expected: dict[str, l
         if windows:
             windows_people += 1
             windows_ok += all(matches(w) for w in windows)
-            found = [f"{w['days']} {w['start']} ({w['connect_rate']:.1%}, {w['calls']} calls, {reach['best_time']['source']})"
-                     for w in windows]
+            found = [
+                f"{w['days']} {w['start']} ({w['connect_rate']:.1%}, {w['calls']} calls, {reach['best_time']['source']})"
+                for w in windows
+            ]
         if (shown != is_listed or reach["callable_now"] != want) and len(mismatches) < 5:
-            mismatches.append({"individual_id": individual_id, "listed": is_listed, "shown": shown,
-                               "callable_now": reach["callable_now"], "expected_callable_now": want,
-                               "time_zone": reach["time_zone"], "true_time_zone": account.time_zone})
+            mismatches.append(
+                {
+                    "individual_id": individual_id,
+                    "listed": is_listed,
+                    "shown": shown,
+                    "callable_now": reach["callable_now"],
+                    "expected_callable_now": want,
+                    "time_zone": reach["time_zone"],
+                    "true_time_zone": account.time_zone,
+                }
+            )
     if windows_people:
         best_hours.append(f"found e.g. {found}")
     return ReachabilityReport(people, listed, dnc_ok, callable_ok, windows_people, windows_ok, best_hours, mismatches)
@@ -238,7 +285,8 @@ def identifiable(calls: list[SimCall]) -> list[SimCall]:
         if c.truth.record_id and "phone" in c.event["who"]
     }
     return [
-        c for c in calls
+        c
+        for c in calls
         if c.truth.attributable
         and (c.truth.record_id or (c.truth.person, normalise_phone(c.event["who"]["phone"]).e164) in vouched)
     ]

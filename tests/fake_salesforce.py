@@ -35,7 +35,7 @@ import string
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
@@ -51,27 +51,74 @@ PREFIXES = {"Account": "001", "Contact": "003", "Lead": "00Q", "Opportunity": "0
 SCHEMA = {
     "Account": {"Name", "Industry", "Phone", "Website"},
     "Contact": {"FirstName", "LastName", "Email", "Phone", "MobilePhone", "Title", "AccountId", "DoNotCall"},
-    "Lead": {"FirstName", "LastName", "Email", "Phone", "MobilePhone", "Title", "Company", "Status", "IsConverted",
-             "ConvertedContactId", "ConvertedAccountId"},
+    "Lead": {
+        "FirstName",
+        "LastName",
+        "Email",
+        "Phone",
+        "MobilePhone",
+        "Title",
+        "Company",
+        "Status",
+        "IsConverted",
+        "ConvertedContactId",
+        "ConvertedAccountId",
+    },
     "Opportunity": {"AccountId", "Name", "StageName", "CloseDate"},
-    "Task": {"WhoId", "WhatId", "AccountId", "Subject", "TaskSubtype", "Type", "Status", "CallType", "CallDurationInSeconds",
-             "CallDisposition", "CallObject", "ActivityDate", "Description", "OwnerId", "CreatedDate", "IsClosed",
-             "CompletedDateTime", "Priority"},
-    "VoiceCall": {"VendorCallKey", "CallType", "CallStartDateTime", "CallEndDateTime", "CallDurationInSeconds",
-                  "CallConnectDateTime", "CallAcceptDateTime", "CallQueuedDateTime", "CallDisposition", "FromPhoneNumber",
-                  "ToPhoneNumber", "RelatedRecordId", "ActivityId", "UserId", "QueueName", "CustomerHoldDuration",
-                  "Description"},
+    "Task": {
+        "WhoId",
+        "WhatId",
+        "AccountId",
+        "Subject",
+        "TaskSubtype",
+        "Type",
+        "Status",
+        "CallType",
+        "CallDurationInSeconds",
+        "CallDisposition",
+        "CallObject",
+        "ActivityDate",
+        "Description",
+        "OwnerId",
+        "CreatedDate",
+        "IsClosed",
+        "CompletedDateTime",
+        "Priority",
+    },
+    "VoiceCall": {
+        "VendorCallKey",
+        "CallType",
+        "CallStartDateTime",
+        "CallEndDateTime",
+        "CallDurationInSeconds",
+        "CallConnectDateTime",
+        "CallAcceptDateTime",
+        "CallQueuedDateTime",
+        "CallDisposition",
+        "FromPhoneNumber",
+        "ToPhoneNumber",
+        "RelatedRecordId",
+        "ActivityId",
+        "UserId",
+        "QueueName",
+        "CustomerHoldDuration",
+        "Description",
+    },
 }
 SYSTEM = {"Id", "IsDeleted", "SystemModstamp", "CreatedDate"}
 NOT_UPDATEABLE = {"Task": {"TaskSubtype", "AccountId", "IsClosed", "CompletedDateTime"}}
 DERIVED = {"Task": {"AccountId", "IsClosed", "CompletedDateTime"}}
-_SELECT = re.compile(r"^SELECT (?P<fields>\w+(?:, \w+)*) FROM (?P<sobject>\w+) WHERE (?P<where>.+) ORDER BY SystemModstamp, Id$")
-_BY_VALUE = re.compile(r"^SELECT (?P<fields>\w+(?:, \w+)*) FROM (?P<sobject>\w+) WHERE (?P<field>\w+) = '(?P<value>[^'\\]*)'$")
+_SELECT = re.compile(
+    r"^SELECT (?P<fields>\w+(?:, \w+)*) FROM (?P<sobject>\w+) WHERE (?P<where>.+) ORDER BY SystemModstamp, Id$"
+)
+_BY_VALUE = re.compile(
+    r"^SELECT (?P<fields>\w+(?:, \w+)*) FROM (?P<sobject>\w+) WHERE (?P<field>\w+) = '(?P<value>[^'\\]*)'$"
+)
 _SINCE = re.compile(r"^SystemModstamp >= (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z)$")
 
 
 def sf_stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
 def parse_stamp(value: str) -> datetime:
@@ -91,7 +138,7 @@ class FakeOrg:
         self.lock = threading.RLock()
         self.schema = {name: set(fields) for name, fields in SCHEMA.items()}  # add custom fields per test
         self.records: dict[str, dict[str, dict]] = {name: {} for name in SCHEMA}
-        self.clock = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        self.clock = datetime(2030, 1, 1, tzinfo=UTC)
         self.tokens: set[str] = set()
         self.users: dict[str, str] = {}  # username -> password + security token
         self.apps: dict[str, str] = {}  # consumer key -> secret
@@ -227,8 +274,9 @@ class FakeOrg:
         if sobject in self.published:
             raise SalesforceFault(400, "INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
         if "field" in match.groupdict():
-            return self._query_by_value(sobject, fields, match["field"], match["value"], include_deleted, page_size,
-                                        version)
+            return self._query_by_value(
+                sobject, fields, match["field"], match["value"], include_deleted, page_size, version
+            )
         unknown = [f for f in fields if f not in self.schema[sobject] | SYSTEM]
         if unknown:
             raise SalesforceFault(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{sobject}'")
@@ -243,7 +291,8 @@ class FakeOrg:
                 raise SalesforceFault(400, "MALFORMED_QUERY", f"unexpected condition: {condition}")
         with self.lock:
             rows = [
-                r for r in self.records[sobject].values()
+                r
+                for r in self.records[sobject].values()
                 if (include_deleted or not r.get("IsDeleted"))
                 and (since is None or parse_stamp(r["SystemModstamp"]) >= since)
                 and (subtype is None or r.get("TaskSubtype") == subtype)
@@ -257,15 +306,28 @@ class FakeOrg:
             self.cursors[locator] = (page_size, result)
         return self.page(locator, 0, version)
 
-    def _query_by_value(self, sobject: str, fields: list[str], field: str, value: str, include_deleted: bool,
-                        page_size: int, version: str) -> dict:
+    def _query_by_value(
+        self,
+        sobject: str,
+        fields: list[str],
+        field: str,
+        value: str,
+        include_deleted: bool,
+        page_size: int,
+        version: str,
+    ) -> dict:
         unknown = [f for f in [*fields, field] if f not in self.schema[sobject] | SYSTEM]
         if unknown:
             raise SalesforceFault(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{sobject}'")
         with self.lock:
-            rows = sorted((r for r in self.records[sobject].values()
-                           if (include_deleted or not r.get("IsDeleted")) and r.get(field) == value),
-                          key=lambda r: r["Id"])
+            rows = sorted(
+                (
+                    r
+                    for r in self.records[sobject].values()
+                    if (include_deleted or not r.get("IsDeleted")) and r.get(field) == value
+                ),
+                key=lambda r: r["Id"],
+            )
             locator = "01g" + secrets.token_hex(8)
             self.cursors[locator] = (page_size, [self.project(sobject, r, fields, version) for r in rows])
         return self.page(locator, 0, version)
@@ -331,12 +393,16 @@ class FakeOrg:
             messages = self.published[name]
             replay_id = len(messages) + 1
             messages.append({**fields, "EventUuid": event_uuid, "ReplayId": replay_id, "CreatedDate": self.tick()})
-        result = {"id": "e00" + secrets.token_hex(7)[:12] + "AAA", "success": True,
-                  "errors": [{"statusCode": "OPERATION_ENQUEUED", "message": event_uuid, "fields": []}]}
+        result = {
+            "id": "e00" + secrets.token_hex(7)[:12] + "AAA",
+            "success": True,
+            "errors": [{"statusCode": "OPERATION_ENQUEUED", "message": event_uuid, "fields": []}],
+        }
         return 201, result
 
     def save(self, sobject: str | None, fields: dict, record_id: str | None) -> dict:
         """One create (record_id None) or update; a save result, errors with statusCode."""
+
         def error(code: str, message: str, fields_: list[str] | None = None) -> dict:
             return {"success": False, "errors": [{"statusCode": code, "message": message, "fields": fields_ or []}]}
 
@@ -349,18 +415,27 @@ class FakeOrg:
             if record_id is None:
                 readonly = [f for f in fields if f in DERIVED.get(sobject, ())]
                 if readonly:
-                    return error("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {readonly[0]}", readonly)
+                    return error(
+                        "INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {readonly[0]}", readonly
+                    )
                 new_id = self.new_id(sobject)
                 stamp = self.tick()
-                self.records[sobject][new_id] = {**fields, "Id": new_id, "IsDeleted": False, "SystemModstamp": stamp,
-                                                 "CreatedDate": fields.get("CreatedDate") or stamp}
+                self.records[sobject][new_id] = {
+                    **fields,
+                    "Id": new_id,
+                    "IsDeleted": False,
+                    "SystemModstamp": stamp,
+                    "CreatedDate": fields.get("CreatedDate") or stamp,
+                }
                 return {"id": new_id, "success": True, "errors": []}
             record = self.records[sobject].get(record_id)
             if record is None or record.get("IsDeleted"):
                 return error("ENTITY_IS_DELETED", "entity is deleted")
             readonly = [f for f in fields if f in NOT_UPDATEABLE.get(sobject, ())]
             if readonly:
-                return error("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {readonly[0]}", readonly)
+                return error(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {readonly[0]}", readonly
+                )
             if sobject == "Lead" and record.get("IsConverted"):
                 return error("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
             if record_id in self.reject:
@@ -371,7 +446,7 @@ class FakeOrg:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "FakeSalesforce"
+    server: FakeSalesforce
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args) -> None:  # quiet
@@ -480,10 +555,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _collection(self, method: str, body) -> tuple[int, object]:
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise SalesforceFault(400, "JSON_PARSER_ERROR", "expected {\"allOrNone\": ..., \"records\": [...]}")
+            raise SalesforceFault(400, "JSON_PARSER_ERROR", 'expected {"allOrNone": ..., "records": [...]}')
         records = body["records"]
         if len(records) > 200:
-            raise SalesforceFault(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+            raise SalesforceFault(
+                400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
+            )
         results = []
         for record in records:
             sobject = (record.get("attributes") or {}).get("type")
@@ -518,18 +595,22 @@ class _Handler(BaseHTTPRequestHandler):
         username = re.search(r"<n1:username>(.*?)</n1:username>", envelope)
         password = re.search(r"<n1:password>(.*?)</n1:password>", envelope)
         if not username or not password or org.users.get(username[1]) != password[1]:
-            fault = ("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
-                     "xmlns:sf=\"urn:fault.partner.soap.sforce.com\"><soapenv:Body><soapenv:Fault><faultcode>"
-                     "INVALID_LOGIN</faultcode><detail><sf:LoginFault><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>"
-                     "<sf:exceptionMessage>Invalid username, password, security token; or user locked out."
-                     "</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>")
+            fault = (
+                '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                'xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>'
+                "INVALID_LOGIN</faultcode><detail><sf:LoginFault><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>"
+                "<sf:exceptionMessage>Invalid username, password, security token; or user locked out."
+                "</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+            )
             return 500, fault.encode()
         org.logins += 1
-        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope "
-                "xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns=\"urn:partner.soap.sforce.com\">"
-                "<soapenv:Body><loginResponse><result>"
-                f"<serverUrl>{org.instance_url}/services/Soap/u/59.0/00D000000000001</serverUrl>"
-                f"<sessionId>{org.issue_token()}</sessionId></result></loginResponse></soapenv:Body></soapenv:Envelope>")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+            'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com">'
+            "<soapenv:Body><loginResponse><result>"
+            f"<serverUrl>{org.instance_url}/services/Soap/u/59.0/00D000000000001</serverUrl>"
+            f"<sessionId>{org.issue_token()}</sessionId></result></loginResponse></soapenv:Body></soapenv:Envelope>"
+        )
         return 200, body.encode()
 
 
@@ -538,7 +619,9 @@ def _as_failure(code: str, message: str) -> dict:
 
 
 def _as_error_list(result: dict) -> list[dict]:
-    return [{"message": e["message"], "errorCode": e["statusCode"], "fields": e.get("fields", [])} for e in result["errors"]]
+    return [
+        {"message": e["message"], "errorCode": e["statusCode"], "fields": e.get("fields", [])} for e in result["errors"]
+    ]
 
 
 class FakeSalesforce(ThreadingHTTPServer):

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from datetime import datetime, timedelta, timezone
 
 import msgspec
-from sqlalchemy import text
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from contextsvc.calls import Person
 from contextsvc.identity import IdentityGraph
 from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
-from contextsvc.profile import CallFact
 from contextsvc.pipeline import BatchObserver
+from contextsvc.profile import CallFact
 from contextsvc.settings import REPO_ROOT
 from contextsvc.store import create_engine
 
@@ -46,7 +46,8 @@ def url_for(path: Path) -> str:
         return f"sqlite+aiosqlite:///{path}"
     return str(DATABASES.for_path(path))
 
-T0 = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
+
+T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 
 def counter_ids(start: int = 1):
@@ -101,13 +102,30 @@ MERGING_WHO = [
     {"salesforce_id": "0035e00000BBBBB", "email": "pat@acme.com"},
     {"phone": "(415) 555-0100"},
     {"salesforce_id": "0035e00000CCCCC", "converted_lead_id": "00Q5e00000DDDDD", "last_name": "Roe"},
-    {"salesforce_id": "00Q5e00000DDDDD", "phone": "+14155550111", "first_name": "Bob", "last_name": "Roe", "company": "Initech"},
+    {
+        "salesforce_id": "00Q5e00000DDDDD",
+        "phone": "+14155550111",
+        "first_name": "Bob",
+        "last_name": "Roe",
+        "company": "Initech",
+    },
     {"first_name": "Robert", "last_name": "Roe", "company": "Initech Inc", "email": "rob@initech.com"},
     {"email": "solo@else.org"},
 ]
 # Picklist codes, free text that maps (Left VM) and that does not, and none at all.
-MIXED_DISPOSITIONS = ["no_answer", "voicemail_left", "interested", "meeting_booked", "call_back_later", "not_interested",
-                      "do_not_call", "bad_number", "Left VM", None, "Spoke to his dog"]
+MIXED_DISPOSITIONS = [
+    "no_answer",
+    "voicemail_left",
+    "interested",
+    "meeting_booked",
+    "call_back_later",
+    "not_interested",
+    "do_not_call",
+    "bad_number",
+    "Left VM",
+    None,
+    "Spoke to his dog",
+]
 
 
 async def until(predicate, seconds: float = 15.0):
@@ -143,11 +161,30 @@ FACT_DISPOSITIONS = {
 def fact(call_id: str, started_at: int, direction: str, disposition: str | None, **extra) -> CallFact:
     connect, flags = FACT_DISPOSITIONS[disposition]
     fields = dict(
-        call_id=call_id, started_at=started_at, direction=direction, connect=connect, human_answered=connect,
-        flags=flags, disposition=disposition, disposition_text=disposition or extra.pop("text", None),
-        talk_seconds=60 if connect else 0, duration_seconds=90, rep_id="r1", notes=None, account_id=None,
-        opportunity_id=None, opportunity_stage=None, case_id=None, quality=() if disposition else ("disposition_missing",),
-        salesforce_id=None, email=None, phone=None, first_name=None, last_name=None, company=None, title=None,
+        call_id=call_id,
+        started_at=started_at,
+        direction=direction,
+        connect=connect,
+        human_answered=connect,
+        flags=flags,
+        disposition=disposition,
+        disposition_text=disposition or extra.pop("text", None),
+        talk_seconds=60 if connect else 0,
+        duration_seconds=90,
+        rep_id="r1",
+        notes=None,
+        account_id=None,
+        opportunity_id=None,
+        opportunity_stage=None,
+        case_id=None,
+        quality=() if disposition else ("disposition_missing",),
+        salesforce_id=None,
+        email=None,
+        phone=None,
+        first_name=None,
+        last_name=None,
+        company=None,
+        title=None,
     )
     fields.update(extra)
     return CallFact(**fields)
@@ -156,8 +193,13 @@ def fact(call_id: str, started_at: int, direction: str, disposition: str | None,
 facts_strategy = st.lists(
     st.builds(
         lambda i, day, second, direction, disposition, stage, title: fact(
-            f"c{i}", FACT_T0 + day * FACT_DAY + second * 1_000_000, direction, disposition,
-            opportunity_id="006A" if stage else None, opportunity_stage=stage, title=title,
+            f"c{i}",
+            FACT_T0 + day * FACT_DAY + second * 1_000_000,
+            direction,
+            disposition,
+            opportunity_id="006A" if stage else None,
+            opportunity_stage=stage,
+            title=title,
         ),
         st.integers(0, 10_000),
         st.integers(0, 600),  # spans more than the 400 retained bucket days

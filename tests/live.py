@@ -23,8 +23,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(database_url: str | Path, api_keys: str, *, server: str | None = None, cpus: str | None = None,
-                log_level: str = "warning", output: Path | None = None, **env: str):
+def live_server(
+    database_url: str | Path,
+    api_keys: str,
+    *,
+    server: str | None = None,
+    cpus: str | None = None,
+    log_level: str = "warning",
+    output: Path | None = None,
+    **env: str,
+):
     """`database_url`: a URL, or a path for an SQLite file (the benchmarks' and the load
     test's databases). `cpus` pins the server to those cores (taskset list, e.g. "0"):
     benchmarks keep the load generator off the server's core. `output`: a file for the server's standard
@@ -33,7 +41,9 @@ def live_server(database_url: str | Path, api_keys: str, *, server: str | None =
     port = free_port()
     environ = {
         **os.environ,
-        "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{database_url}" if isinstance(database_url, Path) else database_url,
+        "CONTEXTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{database_url}"
+        if isinstance(database_url, Path)
+        else database_url,
         "CONTEXTSVC_API_KEYS": api_keys,
         **{f"CONTEXTSVC_{k.upper()}": v for k, v in env.items()},
     }

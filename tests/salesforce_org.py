@@ -4,6 +4,7 @@ read back through the HTTP API for comparison."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,16 +13,14 @@ from litestar.testing import AsyncTestClient
 
 from contextsvc.api.app import create_app
 from contextsvc.salesforce import SalesforceApi
+from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, push
 from contextsvc.service import open_service
 from contextsvc.settings import Settings
+from contextsvc.store import create_engine
 from simulator.cli import main as simulator
 from simulator.salesforce import OBJECTS
-from tests.helpers import ADMIN, KEYS
 from tests.fake_salesforce import RunningFake
-from tests.helpers import url_for
-from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, push
-from contextsvc.store import create_engine
-from datetime import datetime
+from tests.helpers import ADMIN, KEYS, url_for
 
 SMALL = ["days=14", "population.accounts=80", "population.reps=4"]
 AS_OF = "2026-09-01T00:00:00+00:00"
@@ -85,8 +84,12 @@ def apply_changes(fake: RunningFake, out: Path) -> int:
 def settings(db: Path, fake: RunningFake | None = None, **overrides) -> Settings:
     values = {"database_url": url_for(db), "api_keys": KEYS}
     if fake is not None:
-        values.update(salesforce_instance_url=fake.instance_url, salesforce_session_id=fake.org.issue_token(),
-                      salesforce_page_size=200, salesforce_lookback_s=0)
+        values.update(
+            salesforce_instance_url=fake.instance_url,
+            salesforce_session_id=fake.org.issue_token(),
+            salesforce_page_size=200,
+            salesforce_lookback_s=0,
+        )
     return Settings.from_env({}, **{**values, **overrides})
 
 
@@ -104,8 +107,9 @@ async def contexts(
     found: dict[str, dict | None] = {}
     async with api_on(db) as client:
         for lookup in lookups:
-            response = await client.get(f"/v1/context/{quote(lookup, safe='')}", params={"as_of": as_of, "recent": 50},
-                                        headers=ADMIN)
+            response = await client.get(
+                f"/v1/context/{quote(lookup, safe='')}", params={"as_of": as_of, "recent": 50}, headers=ADMIN
+            )
             if unknown_ok and response.status_code == 404:
                 found[lookup] = None
                 continue
@@ -133,8 +137,11 @@ async def individuals(db: Path, lookups: list[str]) -> dict[str, str]:
 async def post_over_http(db: Path, calls: list[dict]) -> None:
     async with api_on(db) as client:
         for start in range(0, len(calls), 1000):
-            response = await client.post("/v1/calls/batch", content=msgspec.json.encode({"calls": calls[start : start + 1000]}),
-                                          headers={**ADMIN, "Content-Type": "application/json"})
+            response = await client.post(
+                "/v1/calls/batch",
+                content=msgspec.json.encode({"calls": calls[start : start + 1000]}),
+                headers={**ADMIN, "Content-Type": "application/json"},
+            )
             assert response.status_code == 200
             assert set(response.json()["summary"]) == {"accepted"}, response.json()["summary"]
 
@@ -160,7 +167,9 @@ def lookups_of(events: list[dict]) -> set[str]:
     return {e["who"].get("salesforce_id") or e["who"].get("phone") for e in events if e["who"]} - {None}
 
 
-async def assert_org_as_held(synced: Path, oracle: Path, out: Path, phase: int, known: set[str] = frozenset()) -> set[str]:
+async def assert_org_as_held(
+    synced: Path, oracle: Path, out: Path, phase: int, known: set[str] = frozenset()
+) -> set[str]:
     """Every person's synced context equals the context of posting, over HTTP into a fresh
     store, the calls the simulator says the org held at that sync. `known`: lookups the
     synced store learnt before, which may now have no call left. The one thing a post

@@ -13,7 +13,12 @@ from tests.helpers import ADMIN, WRITER, call_event
 from tests.live import free_port
 from tests.webhook_receiver import Receiver
 
-FAST_RETRIES = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 200, "webhook_max_attempts": 100, **Receiver.SETTINGS}
+FAST_RETRIES = {
+    "webhook_retry_base_ms": 50,
+    "webhook_retry_max_ms": 200,
+    "webhook_max_attempts": 100,
+    **Receiver.SETTINGS,
+}
 ANN = {
     "salesforce_id": "0035e00000AAAAA",
     "email": "ann.lee@northwind.com",

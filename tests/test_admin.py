@@ -7,7 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -24,12 +24,16 @@ DANA = {"salesforce_id": "0035e00000AAAAA", "phone": "(415) 555-0100", "first_na
 
 
 def _days_ago(days: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat()
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
 
 
 async def test_admin_operations_need_the_admin_scope(api):
-    for path in ("/v1/admin/rebuild", "/v1/admin/retention/run", "/v1/admin/quality/recount",
-                 "/v1/admin/salesforce/sync"):
+    for path in (
+        "/v1/admin/rebuild",
+        "/v1/admin/retention/run",
+        "/v1/admin/quality/recount",
+        "/v1/admin/salesforce/sync",
+    ):
         for key in (READER, WRITER):
             response = await api.post(path, headers=key)
             assert response.status_code == 403 and response.json()["code"] == "missing_scope", path
@@ -42,7 +46,11 @@ async def test_rebuilding_one_person_or_everyone_answers_what_it_did_and_changes
     as_of = {"as_of": "2026-11-10T12:00:00Z"}
     before = (await api.get("/v1/context/4155550100", params=as_of, headers=ADMIN)).json()
     one = await api.post("/v1/admin/rebuild", json={"lookup": "(415) 555-0100"}, headers=ADMIN)
-    assert one.status_code == 200 and one.json() == {"profiles": 1, "emptied": 0, "individual_id": before["individual_id"]}
+    assert one.status_code == 200 and one.json() == {
+        "profiles": 1,
+        "emptied": 0,
+        "individual_id": before["individual_id"],
+    }
     everyone = await api.post("/v1/admin/rebuild", headers=ADMIN)
     assert everyone.json() == {"profiles": 2, "emptied": 0}
     after = (await api.get("/v1/context/4155550100", params=as_of, headers=ADMIN)).json()
@@ -62,7 +70,10 @@ async def test_retention_and_the_quality_recount_run_through_the_server(client_f
         response = await api.post("/v1/admin/retention/run", headers=ADMIN)
         assert response.status_code == 409 and response.json()["code"] == "retention_not_configured"
     async with client_for(retention_days=60, retention_interval_seconds=3600) as api:
-        calls = [call_event("old", started_at=_days_ago(100), who=DANA), call_event("new", started_at=_days_ago(1), who=DANA)]
+        calls = [
+            call_event("old", started_at=_days_ago(100), who=DANA),
+            call_event("new", started_at=_days_ago(1), who=DANA),
+        ]
         await api.post("/v1/calls/batch", json={"calls": calls}, headers=ADMIN)
         purged = await api.post("/v1/admin/retention/run", headers=ADMIN)
         assert purged.status_code == 200 and purged.json()["calls"] == 1
@@ -111,13 +122,24 @@ def test_commands_that_write_refuse_a_database_a_server_holds_and_name_the_endpo
     }
     with live_server(url, "k"):
         for args, endpoint in commands.items():
-            done = subprocess.run([sys.executable, "-m", "contextsvc.cli", *args], capture_output=True, text=True,
-                                  env={**env, "CONTEXTSVC_RETENTION_DAYS": "30"}, timeout=60)
+            done = subprocess.run(
+                [sys.executable, "-m", "contextsvc.cli", *args],
+                capture_output=True,
+                text=True,
+                env={**env, "CONTEXTSVC_RETENTION_DAYS": "30"},
+                timeout=60,
+            )
             assert done.returncode == 3, (args, done.stderr)
             assert endpoint in done.stderr and "Traceback" not in done.stderr
-        second = subprocess.run([sys.executable, "-m", "contextsvc.cli", "serve", "--port", "1"], capture_output=True,
-                                text=True, env=env, timeout=60)
+        second = subprocess.run(
+            [sys.executable, "-m", "contextsvc.cli", "serve", "--port", "1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert second.returncode == 2 and "another contextsvc process is writing" in second.stderr
-    done = subprocess.run([sys.executable, "-m", "contextsvc.cli", "rebuild"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "contextsvc.cli", "rebuild"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert done.returncode == 0 and "rebuilt 0 profiles" in done.stdout  # the server is gone: it may write

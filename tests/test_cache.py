@@ -1,7 +1,7 @@
 """The profile cache: bounded, versioned, decoded once."""
 
-from contextsvc.profile.state import build, encode_state
 from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.profile.state import build, encode_state
 from tests.helpers import FACT_T0 as T0
 from tests.helpers import fact
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import pytest
-
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from contextsvc.context.tokens import count_tokens
-from tests.helpers import ADMIN, READER, WRITER
-from tests.helpers import call_event
+from tests.helpers import ADMIN, READER, WRITER, call_event
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
-DANA = {"salesforce_id": "0035e00000ABcdE", "phone": "(415) 555-0101", "email": "Dana.Lee@Northwind.com",
-        "first_name": "Dana", "last_name": "Lee", "company": "Northwind", "title": "VP Operations"}
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+DANA = {
+    "salesforce_id": "0035e00000ABcdE",
+    "phone": "(415) 555-0101",
+    "email": "Dana.Lee@Northwind.com",
+    "first_name": "Dana",
+    "last_name": "Lee",
+    "company": "Northwind",
+    "title": "VP Operations",
+}
 
 
 def at(days_ago: float) -> str:
@@ -35,10 +41,25 @@ async def context(api, lookup, **params):
 
 async def test_the_fourteen_call_prospect_who_went_quiet(api):
     """Called 14 times, reached 4 times, interested twice, silent for three weeks."""
-    plan = [(45, "no_answer"), (44, "voicemail_left"), (43, "no_answer"), (42, "gatekeeper"), (41, "interested"),
-            (39, "no_answer"), (37, "voicemail_left"), (35, "call_back_later"), (34, "no_answer"), (33, "no_answer"),
-            (31, "not_interested"), (28, "voicemail_left"), (24, "interested"), (22, "no_answer")]
-    await ingest(api, *[call_event(f"d{i}", started_at=at(days), disposition=d, who=DANA) for i, (days, d) in enumerate(plan)])
+    plan = [
+        (45, "no_answer"),
+        (44, "voicemail_left"),
+        (43, "no_answer"),
+        (42, "gatekeeper"),
+        (41, "interested"),
+        (39, "no_answer"),
+        (37, "voicemail_left"),
+        (35, "call_back_later"),
+        (34, "no_answer"),
+        (33, "no_answer"),
+        (31, "not_interested"),
+        (28, "voicemail_left"),
+        (24, "interested"),
+        (22, "no_answer"),
+    ]
+    await ingest(
+        api, *[call_event(f"d{i}", started_at=at(days), disposition=d, who=DANA) for i, (days, d) in enumerate(plan)]
+    )
     body = (await context(api, "dana.lee@northwind.com")).json()
     s = body["summary"]
     assert (s["calls"], s["connects"], s["outbound"]) == (14, 4, 14)
@@ -56,8 +77,14 @@ async def test_the_fourteen_call_prospect_who_went_quiet(api):
 
 async def test_every_kind_of_lookup_finds_the_same_person(api):
     [first] = await ingest(api, call_event("c1", started_at=at(1), who=DANA))
-    for lookup in [first["individual_id"], "0035e00000ABcdE", "0035E00000ABCDEAAT".lower(), "4155550101",
-                   "+1 (415) 555-0101", "DANA.LEE@northwind.com"]:
+    for lookup in [
+        first["individual_id"],
+        "0035e00000ABcdE",
+        "0035E00000ABCDEAAT".lower(),
+        "4155550101",
+        "+1 (415) 555-0101",
+        "DANA.LEE@northwind.com",
+    ]:
         response = await context(api, lookup)
         assert response.status_code == 200, lookup
         assert response.json()["individual_id"] == first["individual_id"]
@@ -86,7 +113,12 @@ async def test_a_merge_is_visible_through_every_old_identifier(api):
     await ingest(api, *[call_event(f"l{i}", started_at=at(10 + i), who=lead) for i in range(3)])
     await ingest(api, *[call_event(f"k{i}", started_at=at(5 + i), who=contact) for i in range(2)])
     assert (await context(api, "bob@gmail.com")).json()["summary"]["calls"] == 3
-    await ingest(api, call_event("k9", started_at=at(1), who={"salesforce_id": "0035e00000ZZzzZ", "converted_lead_id": "00Q5e00000XyZab"}))
+    await ingest(
+        api,
+        call_event(
+            "k9", started_at=at(1), who={"salesforce_id": "0035e00000ZZzzZ", "converted_lead_id": "00Q5e00000XyZab"}
+        ),
+    )
     bodies = [(await context(api, lookup)).json() for lookup in ["bob@gmail.com", "00Q5e00000XyZab", "+12125550142"]]
     assert {b["individual_id"] for b in bodies} == {bodies[0]["individual_id"]}
     assert [b["summary"]["calls"] for b in bodies] == [6, 6, 6]
@@ -101,8 +133,11 @@ async def test_unknown_lookups_are_404(api):
 
 
 async def test_a_shared_number_is_ambiguous_and_says_who_shares_it(api):
-    await ingest(api, call_event("a", who={"phone": "+14155550000", "first_name": "Ann", "last_name": "Lee"}),
-                 call_event("b", who={"phone": "+14155550000", "first_name": "Raj", "last_name": "Patel"}))
+    await ingest(
+        api,
+        call_event("a", who={"phone": "+14155550000", "first_name": "Ann", "last_name": "Lee"}),
+        call_event("b", who={"phone": "+14155550000", "first_name": "Raj", "last_name": "Patel"}),
+    )
     response = await context(api, "415-555-0000")
     assert response.status_code == 409
     body = response.json()
@@ -112,8 +147,13 @@ async def test_a_shared_number_is_ambiguous_and_says_who_shares_it(api):
 
 
 async def test_prompt_format_is_plain_text_within_budget(api):
-    await ingest(api, *[call_event(f"c{i}", started_at=at(i * 3), disposition=d, who=DANA, notes="Asked about SSO and pricing " * 5)
-                        for i, d in enumerate(["interested", "no_answer", "call_back_later", "voicemail_left"] * 4)])
+    await ingest(
+        api,
+        *[
+            call_event(f"c{i}", started_at=at(i * 3), disposition=d, who=DANA, notes="Asked about SSO and pricing " * 5)
+            for i, d in enumerate(["interested", "no_answer", "call_back_later", "voicemail_left"] * 4)
+        ],
+    )
     for budget in (20, 60, 150, 300, 1000):
         response = await context(api, "+14155550101", format="prompt", max_tokens=budget, recent=10)
         assert response.status_code == 200
@@ -142,8 +182,13 @@ async def test_bad_parameters_are_refused_with_the_field_named(api):
 @pytest.mark.live  # runs the contextsvc CLI in a subprocess
 async def test_context_survives_a_restart_and_a_rebuild(client_for, settings_for):
     async with client_for() as api:
-        await ingest(api, *[call_event(f"c{i}", started_at=at(i), disposition="interested" if i % 3 else "no_answer", who=DANA)
-                            for i in range(12)])
+        await ingest(
+            api,
+            *[
+                call_event(f"c{i}", started_at=at(i), disposition="interested" if i % 3 else "no_answer", who=DANA)
+                for i in range(12)
+            ],
+        )
         before = (await context(api, "+14155550101")).json()
     env = {**os.environ, "CONTEXTSVC_DATABASE_URL": settings_for().database_url}
     done = subprocess.run([sys.executable, "-m", "contextsvc.cli", "rebuild"], env=env, capture_output=True, text=True)

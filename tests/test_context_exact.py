@@ -10,35 +10,33 @@ the one assembled from a state rebuilt from the calls table.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from contextsvc.calls import decode_call
+from contextsvc.context import FULL, ContextMemo, ContextReads
 from contextsvc.context.assemble import assemble
 from contextsvc.context.prompt import render
 from contextsvc.identity.graph import IdentityGraph
+from contextsvc.pipeline import ProfileReads
+from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.writer import Writer
 from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import build
 from contextsvc.store import tables as t
-from contextsvc.pipeline.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.calls import decode_call
-from contextsvc.pipeline.profiles import ProfileWriter
-from contextsvc.store.engine import create_read_engine
-from contextsvc.context import FULL, ContextMemo, ContextReads
-from contextsvc.pipeline import ProfileReads
-from contextsvc.pipeline.writer import Writer
+from contextsvc.store.engine import create_engine, create_read_engine, create_schema
 from contextsvc.timeutil import micros
-from tests.helpers import examples
 from tests.helpers import MERGING_WHO as WHO
 from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
-from tests.helpers import PICKLIST
+from tests.helpers import PICKLIST, examples
 from tests.helpers import lenient_work as to_work
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 event_strategy = st.builds(
     lambda call, who, day, minute, direction, disposition, version, talk, stage: {
@@ -116,7 +114,7 @@ def _same_day(as_of: datetime) -> list[datetime]:
 def _as_of(probe: int, last_us: int) -> datetime:
     """Probes: after the newest call, on window edges (midnight, 7/30/90 days on), or
     in the past (which serves from the call log)."""
-    last = datetime.fromtimestamp(last_us / 1e6, timezone.utc)
+    last = datetime.fromtimestamp(last_us / 1e6, UTC)
     midnight = last.replace(hour=0, minute=0, second=0, microsecond=0)
     choices = [
         last,

@@ -4,9 +4,7 @@ segment show for a listed person — never a stale memoised answer."""
 
 from __future__ import annotations
 
-
-from tests.helpers import ADMIN, READER, WRITER
-from tests.helpers import call_event
+from tests.helpers import ADMIN, READER, WRITER, call_event
 
 # 16:00 UTC is 10 am in Chicago (312) in November: inside the calling window.
 AS_OF = "2026-11-18T16:00:00Z"
@@ -30,8 +28,11 @@ async def test_a_listed_person_shows_do_not_call_with_the_list_as_evidence(api):
     await _seed(api)
     before = await _context(api, "3125550142")  # memoised now: the load below must not be hidden by it
     assert before["reachability"]["callable_now"] is True and before["reachability"]["do_not_call"] is False
-    load = {"list": "National DNC", "source": "US National Do Not Call Registry",
-            "numbers": ["312-555-0142", "+1 (312) 555 0100", "bogus", "13125550101"]}
+    load = {
+        "list": "National DNC",
+        "source": "US National Do Not Call Registry",
+        "numbers": ["312-555-0142", "+1 (312) 555 0100", "bogus", "13125550101"],
+    }
     response = await api.post("/v1/dnc", json=load, headers=ADMIN)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -41,14 +42,21 @@ async def test_a_listed_person_shows_do_not_call_with_the_list_as_evidence(api):
     dana = await _context(api, "3125550142")
     reach = dana["reachability"]
     assert reach["do_not_call"] is True and reach["callable_now"] is False and reach["window_open"] is True
-    assert reach["dnc_listings"] == [{"list": "National DNC", "source": "US National Do Not Call Registry",
-                                      "number": "+13125550142", "expires_on": None}]
+    assert reach["dnc_listings"] == [
+        {
+            "list": "National DNC",
+            "source": "US National Do Not Call Registry",
+            "number": "+13125550142",
+            "expires_on": None,
+        }
+    ]
     assert dana["signals"][0]["code"] == "on_dnc_list" and dana["signals"][0]["evidence"]["lists"] == ["National DNC"]
     assert "do-not-call list 'National DNC'" in dana["prompt"]
     assert (await _context(api, "3125550177"))["reachability"]["do_not_call"] is False  # Sam is not listed
 
-    agent = (await api.post("/v1/agent/call-context", json={"phone": "312 555 0142", "as_of": AS_OF},
-                            headers=ADMIN)).json()
+    agent = (
+        await api.post("/v1/agent/call-context", json={"phone": "312 555 0142", "as_of": AS_OF}, headers=ADMIN)
+    ).json()
     assert agent["do_not_call"] is True and agent["callable_now"] is False
     assert agent["local_time"] == "2026-11-18T10:00:00-06:00" and agent["time_zone"] == "America/Chicago"
     assert "on_dnc_list" in agent["signal_codes"]
@@ -66,8 +74,12 @@ async def test_csv_upload_expiry_masking_and_restart(client_for):
     csv = "phone,name\n(312) 555-0177,Sam\n312.555.0188,x\n"
     async with client_for() as api:
         await _seed(api)
-        response = await api.post("/v1/dnc", params={"list": "Company DNC", "expires_on": "2026-11-19"},
-                                  content=csv.encode(), headers={**ADMIN, "Content-Type": "text/csv"})
+        response = await api.post(
+            "/v1/dnc",
+            params={"list": "Company DNC", "expires_on": "2026-11-19"},
+            content=csv.encode(),
+            headers={**ADMIN, "Content-Type": "text/csv"},
+        )
         assert response.status_code == 200, response.text
         assert response.json()["added"] == 2
         masked = await _context(api, "3125550177", headers=READER)  # no pii:read

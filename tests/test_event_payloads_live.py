@@ -7,11 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.helpers import call_event, until
+from tests.helpers import call_event, until, url_for
 from tests.live import free_port, live_server
 from tests.personal_data import NOTES, RECORDING, WHO, leaks
 from tests.webhook_receiver import Receiver
-from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process
 

@@ -3,14 +3,12 @@ reconnect with Last-Event-ID replays what was missed."""
 
 from __future__ import annotations
 
-import pytest
-
 import httpx
 import msgspec
+import pytest
 
-from tests.helpers import call_event
+from tests.helpers import call_event, url_for
 from tests.live import live_server
-from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -33,8 +31,11 @@ def _next_event(lines) -> dict:
 def test_the_stream_carries_flagged_calls_live_and_replays_after_a_reconnect(tmp_path):
     with live_server(url_for(tmp_path / "db.sqlite"), "k") as (base, _):
         with httpx.Client(base_url=base, headers=KEY, timeout=10) as client:
-            rule = {"name": "dnc", "trigger": {"type": "call_flag", "flags": ["do_not_call"]},
-                    "target": {"type": "stream"}}
+            rule = {
+                "name": "dnc",
+                "trigger": {"type": "call_flag", "flags": ["do_not_call"]},
+                "target": {"type": "stream"},
+            }
             assert client.post("/v1/activations", json=rule).status_code == 201
             with client.stream("GET", "/v1/events/stream") as stream:
                 assert stream.headers["content-type"].startswith("text/event-stream")

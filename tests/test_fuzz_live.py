@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import call_event
+from tests.helpers import call_event, url_for
 from tests.live import live_server
-from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process and the schemathesis CLI
 

@@ -3,10 +3,10 @@ when they succeed again; each failed commit logs one line with the cause."""
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 import logging
+
+import pytest
 
 from tests.helpers import WRITER, call_event
 
@@ -30,7 +30,9 @@ async def _limit_pages(api, pages: int | None) -> None:
     await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(writer.run(limit), loop))
 
 
-@pytest.mark.sqlite_only("a full disk, made with SQLite's max_page_count (a PostgreSQL restart: test_postgres_restart.py)")
+@pytest.mark.sqlite_only(
+    "a full disk, made with SQLite's max_page_count (a PostgreSQL restart: test_postgres_restart.py)"
+)
 async def test_health_reports_failing_writes_and_recovers(api, caplog):
     assert (await api.get("/health")).json()["checks"]["writes"] == "ok"
     await _limit_pages(api, None)

@@ -39,7 +39,9 @@ def test_every_common_format_gives_the_same_e164(raw):
     assert normalise_phone(raw, "US").extension is None
 
 
-@pytest.mark.parametrize("raw, ext", [("212-555-0142 x204", "204"), ("(212) 555-0142 ext. 7", "7"), ("+1 212 555 0142 ext 99", "99")])
+@pytest.mark.parametrize(
+    "raw, ext", [("212-555-0142 x204", "204"), ("(212) 555-0142 ext. 7", "7"), ("+1 212 555 0142 ext 99", "99")]
+)
 def test_extensions_are_kept_apart_from_the_number(raw, ext):
     phone = normalise_phone(raw, "US")
     assert (phone.e164, phone.extension) == ("+12125550142", ext)

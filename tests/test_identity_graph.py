@@ -47,7 +47,9 @@ def test_a_phone_does_not_link_people_whose_names_differ():
 def test_lead_conversion_joins_the_lead_and_its_contact():
     g = graph()
     lead = g.resolve("c1", person(salesforce_id=LEAD, salesforce_kind="lead", email="bob@gmail.com", last_name="Smith"))
-    contact = g.resolve("c2", person(salesforce_id=CONTACT, salesforce_kind="contact", last_name="Smith", first_name="Robert"))
+    contact = g.resolve(
+        "c2", person(salesforce_id=CONTACT, salesforce_kind="contact", last_name="Smith", first_name="Robert")
+    )
     assert lead.individual_id != contact.individual_id  # no evidence yet
     evidence = g.resolve(
         "c3", person(salesforce_id=CONTACT, salesforce_kind="contact", converted_lead_id=LEAD, last_name="Smith")
@@ -75,7 +77,9 @@ def test_switchboard_stops_linking_once_more_than_k_people_use_it():
     board = "+12125550000"
     people = [
         g.resolve(f"c{i}", person(phone=board, first_name=first, last_name=last, company="Acme")).individual_id
-        for i, (first, last) in enumerate([("Ann", "Lee"), ("Raj", "Patel"), ("Tom", "Ng"), ("Eve", "Diaz"), ("Li", "Wu")])
+        for i, (first, last) in enumerate(
+            [("Ann", "Lee"), ("Raj", "Patel"), ("Tom", "Ng"), ("Eve", "Diaz"), ("Li", "Wu")]
+        )
     ]
     assert len(set(people)) == 5, "five different people at one switchboard stay five people"
     assert g.is_shared_line(board)
@@ -95,7 +99,9 @@ def test_listed_shared_numbers_never_link():
 
 def test_nickname_plus_last_name_plus_company_is_one_person():
     g = graph()
-    a = g.resolve("c1", person(email="robert.smith@acme.com", first_name="Robert", last_name="Smith", company="Acme Inc"))
+    a = g.resolve(
+        "c1", person(email="robert.smith@acme.com", first_name="Robert", last_name="Smith", company="Acme Inc")
+    )
     b = g.resolve("c2", person(phone="+12125550177", first_name="Bob", last_name="Smith", company="ACME"))
     assert b.individual_id == a.individual_id
     assert b.rule == "fuzzy_name" and b.evidence["company"] == "acme"
@@ -112,7 +118,15 @@ def test_different_people_at_one_company_are_not_merged():
     g = graph()
     # Lookalikes that are different people (one letter apart, same initial, short names),
     # plus a near-identical surname. (Jack~John is not here: Jack *is* a nickname of John.)
-    names = [("John", "Smith"), ("Jane", "Smith"), ("Mark", "Smith"), ("Mary", "Smith"), ("Brian", "Smith"), ("Bruce", "Smith"), ("Jon", "Smyth")]
+    names = [
+        ("John", "Smith"),
+        ("Jane", "Smith"),
+        ("Mark", "Smith"),
+        ("Mary", "Smith"),
+        ("Brian", "Smith"),
+        ("Bruce", "Smith"),
+        ("Jon", "Smyth"),
+    ]
     ids = {
         g.resolve(f"c{i}", person(phone=f"+1212555010{i}", first_name=f, last_name=l, company="Acme")).individual_id
         for i, (f, l) in enumerate(names)
@@ -122,8 +136,20 @@ def test_different_people_at_one_company_are_not_merged():
 
 def test_two_distinct_contacts_with_lookalike_names_stay_apart():
     g = graph()
-    a = g.resolve("c1", person(salesforce_id=CONTACT, salesforce_kind="contact", first_name="Chris", last_name="Lee", company="Acme"))
-    b = g.resolve("c2", person(salesforce_id=CONTACT_2, salesforce_kind="contact", first_name="Christopher", last_name="Lee", company="Acme"))
+    a = g.resolve(
+        "c1",
+        person(salesforce_id=CONTACT, salesforce_kind="contact", first_name="Chris", last_name="Lee", company="Acme"),
+    )
+    b = g.resolve(
+        "c2",
+        person(
+            salesforce_id=CONTACT_2,
+            salesforce_kind="contact",
+            first_name="Christopher",
+            last_name="Lee",
+            company="Acme",
+        ),
+    )
     assert a.individual_id != b.individual_id
 
 
@@ -165,7 +191,10 @@ people_strategy = st.builds(
     st.one_of(st.none(), st.sampled_from(["0035e00000AAAAA", "0035e00000BBBBB", "00Q5e00000CCCCC", "00Q5e00000DDDDD"])),
     st.one_of(st.none(), st.sampled_from(["a@acme.com", "b@acme.com", "c@gmail.com"])),
     st.one_of(st.none(), st.sampled_from(["+12125550001", "+12125550002", "+12125550003"])),
-    st.one_of(st.none(), st.sampled_from([("Bob", "Smith"), ("Robert", "Smith"), ("Ann", "Lee"), ("Anne", "Lee"), ("Raj", "Patel")])),
+    st.one_of(
+        st.none(),
+        st.sampled_from([("Bob", "Smith"), ("Robert", "Smith"), ("Ann", "Lee"), ("Anne", "Lee"), ("Raj", "Patel")]),
+    ),
     st.one_of(st.none(), st.sampled_from(["Acme", "Globex"])),
 )
 
@@ -183,7 +212,9 @@ def test_a_graph_restored_from_its_links_resolves_like_the_original(history, pro
             individuals[res.individual_id] = res.created
         links += [(l.individual_id, l.kind, l.value, l.display) for l in res.links]
         shared += res.shared_lines
-    rows = [IndividualRow(i, kind, None if live.survivor(i) == i else live.survivor(i)) for i, kind in individuals.items()]
+    rows = [
+        IndividualRow(i, kind, None if live.survivor(i) == i else live.survivor(i)) for i, kind in individuals.items()
+    ]
     restored = graph(first_id=len(individuals) + 1, shared_line_threshold=2)
     restored.restore(rows, links, shared)
     for i, who in enumerate(probes):
@@ -195,9 +226,23 @@ def test_a_graph_restored_from_its_links_resolves_like_the_original(history, pro
 
 def test_a_fuzzy_lookalike_never_joins_two_different_contacts_anchored_by_another_rule():
     g = graph()
-    robert = g.resolve("c1", person(salesforce_id=CONTACT, salesforce_kind="contact", first_name="Robert", last_name="Smith", company="Acme"))
-    bob = g.resolve("c2", person(salesforce_id=CONTACT_2, salesforce_kind="contact", first_name="Bob", last_name="Smith",
-                                 company="Acme", email="bob@acme.com"))
+    robert = g.resolve(
+        "c1",
+        person(
+            salesforce_id=CONTACT, salesforce_kind="contact", first_name="Robert", last_name="Smith", company="Acme"
+        ),
+    )
+    bob = g.resolve(
+        "c2",
+        person(
+            salesforce_id=CONTACT_2,
+            salesforce_kind="contact",
+            first_name="Bob",
+            last_name="Smith",
+            company="Acme",
+            email="bob@acme.com",
+        ),
+    )
     call = g.resolve("c3", person(email="bob@acme.com", first_name="Bob", last_name="Smith", company="Acme"))
     assert call.individual_id == bob.individual_id and not call.merges
     assert g.survivor(robert.individual_id) != g.survivor(bob.individual_id)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-from tests.helpers import ADMIN, READER, WRITER
-from tests.helpers import call_event
+from tests.helpers import ADMIN, READER, WRITER, call_event
 
 
 async def post(api, body, headers=WRITER):
@@ -86,7 +84,7 @@ async def test_every_rejected_body_is_kept_in_quarantine_verbatim(api):
         b'{"call_id": "q1", "direction": "sideways", "started_at": "2026-11-02T15:00:00Z"}',
         b'{"call_id": "q2", "direction": "outbound"}',
         b'{"call_id": "q3", "direction": "outbound", "started_at": "2026-11-02T15:00:00Z", "colour": "red"}',
-        b'{not json',
+        b"{not json",
         b'{"call_id": "q5", "direction": "outbound", "started_at": "2026-11-02T15:00:00Z", "who": {"salesforce_id": "001000000000001"}}',
     ]
     for raw in bodies:
@@ -95,7 +93,13 @@ async def test_every_rejected_body_is_kept_in_quarantine_verbatim(api):
         assert response.json()["details"]["quarantine_id"] >= 1
     items = (await api.get("/v1/quarantine", headers=ADMIN)).json()["items"]
     assert [i["body"].encode() for i in items] == bodies
-    assert [i["reason"] for i in items] == ["invalid_value", "missing_field", "unknown_field", "malformed_json", "not_a_person_id"]
+    assert [i["reason"] for i in items] == [
+        "invalid_value",
+        "missing_field",
+        "unknown_field",
+        "malformed_json",
+        "not_a_person_id",
+    ]
     assert [i["errors"][0]["field"] for i in items[:3]] == ["direction", "started_at", "colour"]
     assert items[0]["call_id"] == "q1"
 
@@ -131,9 +135,19 @@ async def test_batches_over_5000_items_are_refused(api):
 
 
 async def test_replaying_a_whole_stream_changes_nothing(api):
-    stream = [call_event(f"s{i}", minutes=i, who={"phone": f"+1212555{i % 7:04d}", "last_name": f"P{i % 7}"}) for i in range(40)]
-    stream += [call_event("s3", minutes=3, disposition="meeting_booked", updated_at="2026-11-05T00:00:00Z",
-                          who={"phone": "+12125550003", "last_name": "P3"})]
+    stream = [
+        call_event(f"s{i}", minutes=i, who={"phone": f"+1212555{i % 7:04d}", "last_name": f"P{i % 7}"})
+        for i in range(40)
+    ]
+    stream += [
+        call_event(
+            "s3",
+            minutes=3,
+            disposition="meeting_booked",
+            updated_at="2026-11-05T00:00:00Z",
+            who={"phone": "+12125550003", "last_name": "P3"},
+        )
+    ]
     first = (await api.post("/v1/calls/batch", json={"calls": stream}, headers=WRITER)).json()
     people = {r["individual_id"] for r in first["results"]}
     replay = (await api.post("/v1/calls/batch", json={"calls": stream}, headers=WRITER)).json()

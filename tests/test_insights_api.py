@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.helpers import ADMIN, READER, WRITER
 
-DAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
 
 
 def call(call_id: str, hour: int, direction: str = "outbound", disposition: str = "no_answer", **kw) -> dict:
-    return {"call_id": call_id, "direction": direction, "started_at": (DAY + timedelta(hours=hour)).isoformat(),
-            "disposition": disposition, "who": {"email": f"{call_id}@x.com"}, **kw}
+    return {
+        "call_id": call_id,
+        "direction": direction,
+        "started_at": (DAY + timedelta(hours=hour)).isoformat(),
+        "disposition": disposition,
+        "who": {"email": f"{call_id}@x.com"},
+        **kw,
+    }
 
 
 async def _insight(api, name: str, **params) -> dict:
@@ -31,12 +37,30 @@ async def test_contact_centre_metrics_by_queue_follow_replaced_versions(api):
     ]
     await api.post("/v1/calls/batch", json={"calls": calls}, headers=ADMIN)
     [sales] = (await _insight(api, "contact-centre"))["rows"]
-    assert sales == {"queue": "sales", "offered": 3, "answered": 1, "abandoned": 1, "callback_requests": 1,
-                     "callbacks_completed": 1, "callbacks_missed": 1, "answer_rate": 0.3333,
-                     "abandonment_rate": 0.3333, "avg_handle_seconds": 120.0}
+    assert sales == {
+        "queue": "sales",
+        "offered": 3,
+        "answered": 1,
+        "abandoned": 1,
+        "callback_requests": 1,
+        "callbacks_completed": 1,
+        "callbacks_missed": 1,
+        "answer_rate": 0.3333,
+        "abandonment_rate": 0.3333,
+        "avg_handle_seconds": 120.0,
+    }
     # The abandoned call is corrected: an agent did pick up. Counters move, nothing double counts.
-    fixed = call("i2", 10, "inbound", "resolved", queue="sales", talk_seconds=200, hold_seconds=40,
-                 duration_seconds=240, updated_at=(DAY + timedelta(days=1)).isoformat())
+    fixed = call(
+        "i2",
+        10,
+        "inbound",
+        "resolved",
+        queue="sales",
+        talk_seconds=200,
+        hold_seconds=40,
+        duration_seconds=240,
+        updated_at=(DAY + timedelta(days=1)).isoformat(),
+    )
     assert (await api.post("/v1/calls", json=fixed, headers=ADMIN)).json()["status"] == "updated"
     [sales] = (await _insight(api, "contact-centre"))["rows"]
     assert (sales["offered"], sales["answered"], sales["abandoned"], sales["avg_handle_seconds"]) == (3, 2, 0, 180.0)
@@ -45,12 +69,19 @@ async def test_contact_centre_metrics_by_queue_follow_replaced_versions(api):
 
 
 async def test_connect_rate_by_hour_and_weekday(api):
-    calls = [call("a", 9, disposition="interested"), call("b", 9), call("c", 9), call("d", 14, disposition="interested"),
-             call("e", 14, "inbound", "resolved")]
+    calls = [
+        call("a", 9, disposition="interested"),
+        call("b", 9),
+        call("c", 9),
+        call("d", 14, disposition="interested"),
+        call("e", 14, "inbound", "resolved"),
+    ]
     await api.post("/v1/calls/batch", json={"calls": calls}, headers=WRITER)
     by_hour = await _insight(api, "connect-rate", by="hour")
-    assert by_hour["rows"] == [{"hour": 9, "calls": 3, "connects": 1, "connect_rate": 0.3333},
-                               {"hour": 14, "calls": 1, "connects": 1, "connect_rate": 1.0}]
+    assert by_hour["rows"] == [
+        {"hour": 9, "calls": 3, "connects": 1, "connect_rate": 0.3333},
+        {"hour": 14, "calls": 1, "connects": 1, "connect_rate": 1.0},
+    ]
     assert by_hour["freshness"]["how"].startswith("exact")
     weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[DAY.weekday()]
     both = await _insight(api, "connect-rate", by="weekday", direction="")
@@ -60,25 +91,45 @@ async def test_connect_rate_by_hour_and_weekday(api):
 
 
 async def test_market_insights_use_loaded_account_attributes(api):
-    markets = {"accounts": [{"account_id": "0015e00000ACC01", "industry": "Retail", "region": "EMEA"},
-                            {"account_id": "0015e00000ACC02", "industry": "Banking", "region": "EMEA"}]}
+    markets = {
+        "accounts": [
+            {"account_id": "0015e00000ACC01", "industry": "Retail", "region": "EMEA"},
+            {"account_id": "0015e00000ACC02", "industry": "Banking", "region": "EMEA"},
+        ]
+    }
     assert (await api.post("/v1/accounts", json=markets, headers=ADMIN)).json() == {"loaded": 2}
     acc1, acc2 = {"account_id": "0015e00000ACC01"}, {"account_id": "0015e00000ACC02"}
     calls = [  # retail: reached at the 2nd and 4th attempt; banking: never reached
-        call("r1", 1, related=acc1, who={"email": "r@x.com"}), call("r2", 2, "outbound", "interested", related=acc1,
-                                                                    who={"email": "r@x.com"}),
+        call("r1", 1, related=acc1, who={"email": "r@x.com"}),
+        call("r2", 2, "outbound", "interested", related=acc1, who={"email": "r@x.com"}),
         *(call(f"s{i}", i, related=acc1, who={"email": "s@x.com"}) for i in range(3)),
-        call("s3", 4, "outbound", "meeting_booked", who={"email": "s@x.com"},
-             related={**acc1, "opportunity_id": "0065e00000OPP01", "opportunity_stage": "Qualification"}),
+        call(
+            "s3",
+            4,
+            "outbound",
+            "meeting_booked",
+            who={"email": "s@x.com"},
+            related={**acc1, "opportunity_id": "0065e00000OPP01", "opportunity_stage": "Qualification"},
+        ),
         call("b1", 3, related=acc2, who={"email": "b@x.com"}),
     ]
     await api.post("/v1/calls/batch", json={"calls": calls}, headers=WRITER)
     rows = (await _insight(api, "first-connect", by="industry"))["rows"]
     assert rows == [
-        {"key": {"industry": "Banking"}, "people": 1, "reached": 0, "avg_attempts_to_first_connect": None,
-         "median_attempts_to_first_connect": None},
-        {"key": {"industry": "Retail"}, "people": 2, "reached": 2, "avg_attempts_to_first_connect": 3.0,
-         "median_attempts_to_first_connect": 3.0},
+        {
+            "key": {"industry": "Banking"},
+            "people": 1,
+            "reached": 0,
+            "avg_attempts_to_first_connect": None,
+            "median_attempts_to_first_connect": None,
+        },
+        {
+            "key": {"industry": "Retail"},
+            "people": 2,
+            "reached": 2,
+            "avg_attempts_to_first_connect": 3.0,
+            "median_attempts_to_first_connect": 3.0,
+        },
     ]
     [velocity] = (await _insight(api, "velocity", by="region"))["rows"]
     assert velocity["key"] == {"region": "EMEA"} and velocity["people"] == 3

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 import json
 import signal
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from contextsvc.store import tables as t
-
-from tests.helpers import call_event
+from tests.helpers import call_event, fetch_all, url_for
 from tests.live import kill_group, live_server
-from tests.helpers import fetch_all, url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
@@ -23,8 +20,10 @@ KEY = {"Authorization": "Bearer k"}
 
 
 async def test_200_concurrent_posts_for_one_person_are_each_counted_once(tmp_path):
-    calls = [call_event(f"c{i}", minutes=i, who={"phone": "(212) 555-0142", "first_name": "Bob", "last_name": "Smith"})
-             for i in range(200)]
+    calls = [
+        call_event(f"c{i}", minutes=i, who={"phone": "(212) 555-0142", "first_name": "Bob", "last_name": "Smith"})
+        for i in range(200)
+    ]
     with live_server(url_for(tmp_path / "db.sqlite"), "k") as (base, _):
         async with httpx.AsyncClient(base_url=base, headers=KEY, timeout=30) as client:
             first = await asyncio.gather(*(client.post("/v1/calls", json=c) for c in calls))
@@ -48,7 +47,9 @@ async def test_every_acknowledged_call_survives_a_kill_9(tmp_path):
             async def send(i: int) -> None:
                 try:
                     async with in_flight:
-                        response = await client.post("/v1/calls", json=call_event(f"c{i}", who={"phone": f"+1212555{i:04d}"}))
+                        response = await client.post(
+                            "/v1/calls", json=call_event(f"c{i}", who={"phone": f"+1212555{i:04d}"})
+                        )
                 except httpx.TransportError:
                     return  # in flight when the server died: never acknowledged
                 if response.status_code == 201:
@@ -67,8 +68,10 @@ async def test_every_acknowledged_call_survives_a_kill_9(tmp_path):
 
 
 async def test_context_reads_keep_flowing_while_a_5000_call_batch_commits(tmp_path):
-    batch = [call_event(f"b{i}", minutes=i % 600, who={"phone": f"+1646555{i:04d}", "last_name": f"P{i}"})
-             for i in range(5000)]
+    batch = [
+        call_event(f"b{i}", minutes=i % 600, who={"phone": f"+1646555{i:04d}", "last_name": f"P{i}"})
+        for i in range(5000)
+    ]
     body = json.dumps({"calls": batch}).encode()  # encoded up front: the client's loop must stay free
     with live_server(url_for(tmp_path / "db.sqlite"), "k") as (base, _):
         async with httpx.AsyncClient(base_url=base, headers=KEY, timeout=60) as client:
@@ -86,7 +89,9 @@ async def test_context_reads_keep_flowing_while_a_5000_call_batch_commits(tmp_pa
             async def post_batch() -> tuple[float, float]:
                 loop = asyncio.get_running_loop()
                 started = loop.time()
-                response = await client.post("/v1/calls/batch", content=body, headers={"content-type": "application/json"})
+                response = await client.post(
+                    "/v1/calls/batch", content=body, headers={"content-type": "application/json"}
+                )
                 finished = loop.time()
                 done.set()
                 assert response.json()["summary"] == {"accepted": 5000}

@@ -11,17 +11,28 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.helpers import call_event
+from tests.helpers import call_event, url_for
 from tests.live import live_server
-from tests.helpers import url_for
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 KEYS = "admin-key,plain-key:context:read,pii-key:context:read|pii:read,writer-key:calls:write"
-DANA = {"salesforce_id": "0035e00000AAAAA", "phone": "(415) 555-0100", "email": "dana.lee@northwind.com",
-        "first_name": "Dana", "last_name": "Lee", "company": "Northwind", "title": "VP Operations"}
-SAM = {"salesforce_id": "0035e00000BBBBB", "phone": "+1 212 555 0142", "first_name": "Sam", "last_name": "Ortiz",
-       "company": "Contoso"}
+DANA = {
+    "salesforce_id": "0035e00000AAAAA",
+    "phone": "(415) 555-0100",
+    "email": "dana.lee@northwind.com",
+    "first_name": "Dana",
+    "last_name": "Lee",
+    "company": "Northwind",
+    "title": "VP Operations",
+}
+SAM = {
+    "salesforce_id": "0035e00000BBBBB",
+    "phone": "+1 212 555 0142",
+    "first_name": "Sam",
+    "last_name": "Ortiz",
+    "company": "Contoso",
+}
 
 
 def mcp_client(base: str, key: str) -> Client:
@@ -42,7 +53,9 @@ def server(databases):
     with live_server(databases.create(), KEYS) as (base, _):
         calls = [call_event(f"d-{n}", n * 90, who=DANA, disposition="interested") for n in range(3)]
         calls += [call_event("s-1", 10, who=SAM, disposition="no_answer")]
-        response = httpx.post(f"{base}/v1/calls/batch", json={"calls": calls}, headers={"Authorization": "Bearer admin-key"})
+        response = httpx.post(
+            f"{base}/v1/calls/batch", json={"calls": calls}, headers={"Authorization": "Bearer admin-key"}
+        )
         assert response.json()["summary"] == {"accepted": 4}
         yield base
 
@@ -55,8 +68,11 @@ async def test_tools_are_listed(server):
 
 async def test_list_segment_members_pages_through_a_segment_by_id_or_name(server):
     condition = {"attribute": "summary.calls", "op": ">=", "value": 2}
-    response = httpx.post(f"{server}/v1/segments", json={"name": "called twice", "condition": condition},
-                          headers={"Authorization": "Bearer admin-key"})
+    response = httpx.post(
+        f"{server}/v1/segments",
+        json={"name": "called twice", "condition": condition},
+        headers={"Authorization": "Bearer admin-key"},
+    )
     assert response.status_code == 201, response.text
     segment_id = response.json()["id"]
     async with mcp_client(server, "plain-key") as client:
@@ -75,8 +91,11 @@ async def test_get_call_context_masks_unless_pii_read(server):
         masked = payload(await client.call_tool("get_call_context", {"lookup": "415.555.0100", "max_tokens": 120}))
     async with mcp_client(server, "pii-key") as client:
         clear = payload(await client.call_tool("get_call_context", {"lookup": "dana.lee@northwind.com"}))
-    rest = httpx.post(f"{server}/v1/agent/call-context", json={"phone": "415.555.0100", "max_tokens": 120},
-                      headers={"Authorization": "Bearer plain-key"}).json()
+    rest = httpx.post(
+        f"{server}/v1/agent/call-context",
+        json={"phone": "415.555.0100", "max_tokens": 120},
+        headers={"Authorization": "Bearer plain-key"},
+    ).json()
     assert masked["prompt"] == rest["prompt"] and masked["prompt_tokens"] <= 120  # one read path
     assert masked["calls"] == 3 and masked["headline"].startswith("Dana Lee (VP Operations, Northwind): 3 calls")
     assert masked["email"] == "d***@northwind.com" and masked["phone"] == "***-0100"
@@ -95,8 +114,14 @@ async def test_get_call_context_reports_unknown_people_as_tool_errors(server):
 
 @pytest.mark.parametrize(
     "query, expected",
-    [("dana le", "Dana Lee"), ("Sam Ortis", "Sam Ortiz"), ("415 555", "Dana Lee"), ("+1212", "Sam Ortiz"),
-     ("dana.l", "Dana Lee"), ("0035e00000B", "Sam Ortiz")],
+    [
+        ("dana le", "Dana Lee"),
+        ("Sam Ortis", "Sam Ortiz"),
+        ("415 555", "Dana Lee"),
+        ("+1212", "Sam Ortiz"),
+        ("dana.l", "Dana Lee"),
+        ("0035e00000B", "Sam Ortiz"),
+    ],
 )
 async def test_find_person_finds_candidates_from_partial_input(server, query, expected):
     async with mcp_client(server, "pii-key") as client:
@@ -107,15 +132,24 @@ async def test_find_person_finds_candidates_from_partial_input(server, query, ex
     assert context["name"] == expected
 
 
-@pytest.mark.parametrize("query", ["415 555", "415555010", "+1415", "dana.lee@", "dana.lee@northwind", "d***@northwind.com"])
+@pytest.mark.parametrize(
+    "query", ["415 555", "415555010", "+1415", "dana.lee@", "dana.lee@northwind", "d***@northwind.com"]
+)
 async def test_without_pii_read_phones_and_emails_match_only_whole(server, query):
     """A prefix search plus the masked last digits would give a number away a digit at a time."""
     async with mcp_client(server, "plain-key") as client:
         assert payload(await client.call_tool("find_person", {"query": query})) == []
 
 
-@pytest.mark.parametrize(("query", "expected"), [("(415) 555-0100", "Dana Lee"), ("Dana.Lee@Northwind.com", "Dana Lee"),
-                                                 ("0035e00000B", "Sam Ortiz"), ("dana le", "Dana Lee")])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("(415) 555-0100", "Dana Lee"),
+        ("Dana.Lee@Northwind.com", "Dana Lee"),
+        ("0035e00000B", "Sam Ortiz"),
+        ("dana le", "Dana Lee"),
+    ],
+)
 async def test_without_pii_read_whole_values_ids_and_names_still_find_people_masked(server, query, expected):
     async with mcp_client(server, "plain-key") as client:
         [found] = payload(await client.call_tool("find_person", {"query": query}))[:1]
@@ -135,8 +169,14 @@ async def test_searches_are_rate_limited_per_key(tmp_path):
 
 
 async def test_mcp_needs_a_key_with_context_read(server):
-    for headers, status in (({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Bearer writer-key"}, 403)):
-        response = httpx.post(f"{server}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers)
+    for headers, status in (
+        ({}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": "Bearer writer-key"}, 403),
+    ):
+        response = httpx.post(
+            f"{server}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers
+        )
         assert response.status_code == status
     with pytest.raises(Exception):
         async with mcp_client(server, "writer-key") as client:

@@ -22,15 +22,15 @@ from sqlalchemy import select, text
 import contextsvc.service  # noqa: F401  (registers every package's tables on the metadata)
 from contextsvc.api.app import create_app
 from contextsvc.cli import main as contextsvc_cli
+from contextsvc.insights import tables as t_insights
 from contextsvc.service import open_database
 from contextsvc.settings import Settings
 from contextsvc.store import SchemaOutdated, create_engine, ensure_schema, head_revision, metadata, revision_of
-from contextsvc.insights import tables as t_insights
 from contextsvc.store import tables as t
 from contextsvc.store.migrate import _config
 from tests.helpers import ADMIN, KEYS, fetch_all
-from tests.salesforce_org import differences
 from tests.live import free_port
+from tests.salesforce_org import differences
 
 DATA = Path(__file__).parent / "data"
 AS_OF = "2026-10-06T00:00:00Z"  # after the last call of the pre-migration database
@@ -83,8 +83,13 @@ async def test_a_server_on_an_old_postgresql_schema_does_not_start_and_says_why(
         pytest.skip("SQLite upgrades itself")
     await _migrate(database_url, "0001")
     env = {**os.environ, "CONTEXTSVC_DATABASE_URL": database_url, "CONTEXTSVC_API_KEYS": "k"}
-    done = subprocess.run([sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(free_port())], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "run `contextsvc db upgrade`" in done.stderr and "Traceback" not in done.stderr
 
@@ -126,12 +131,16 @@ async def _contexts(api, lookups: list[str]) -> dict[str, dict]:
 async def test_a_database_from_before_migrations_upgrades_and_serves_the_same_contexts(tmp_path):
     database, events = _premigration(tmp_path)
     url = f"sqlite+aiosqlite:///{database}"
-    before = {table: sorted(map(tuple, await fetch_all(url, select(table))))
-              for table in (t.calls, t.identifiers, t.individuals, t.merges)}
+    before = {
+        table: sorted(map(tuple, await fetch_all(url, select(table))))
+        for table in (t.calls, t.identifiers, t.individuals, t.merges)
+    }
     assert not await fetch_all(url, text("SELECT name FROM sqlite_master WHERE name = 'alembic_version'"))
     a = t_insights.account_attributes.c
-    markets = [{"account_id": r.account_id, "industry": r.industry, "region": r.region}
-               for r in await fetch_all(url, select(a.account_id, a.industry, a.region))]
+    markets = [
+        {"account_id": r.account_id, "industry": r.industry, "region": r.region}
+        for r in await fetch_all(url, select(a.account_id, a.industry, a.region))
+    ]
     assert markets
 
     lookups = sorted({e["who"]["salesforce_id"] for e in events if e.get("who", {}).get("salesforce_id")})
@@ -149,7 +158,11 @@ async def test_a_database_from_before_migrations_upgrades_and_serves_the_same_co
     fresh = f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite'}"
     async with AsyncTestClient(app=create_app(Settings.from_env({}, database_url=fresh, api_keys=KEYS))) as api:
         for path in sorted((DATA.parent.parent / "seed" / "segments").glob("*.json")):
-            assert (await api.post("/v1/segments", content=path.read_bytes(), headers={**ADMIN, "Content-Type": "application/json"})).status_code == 201
+            assert (
+                await api.post(
+                    "/v1/segments", content=path.read_bytes(), headers={**ADMIN, "Content-Type": "application/json"}
+                )
+            ).status_code == 201
         response = await api.post("/v1/accounts", json={"accounts": markets}, headers=ADMIN)
         assert response.status_code == 200, response.text
         for start in range(0, len(events), 500):

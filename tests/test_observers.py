@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from contextsvc.errors import Unavailable
-from tests.helpers import call_event
-from tests.helpers import work
+from tests.helpers import call_event, work
 
 
 async def test_an_observer_sees_the_calls_their_owners_and_the_new_profiles(observed):
@@ -16,7 +15,7 @@ async def test_an_observer_sees_the_calls_their_owners_and_the_new_profiles(obse
     results = await writer.submit(
         [work(call_event("c1", who={"email": "a@x.com"})), work(call_event("c2", minutes=5, who={"email": "a@x.com"}))]
     )
-    (changes, calls_in_tx), = recorder.seen
+    ((changes, calls_in_tx),) = recorder.seen
     assert calls_in_tx == 2  # the calls are already written when the observer runs
     person = results[0].individual_id
     assert set(changes.calls) == {"c1", "c2"} and changes.call_owner == {"c1": person, "c2": person}

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import subprocess
 import sys
 
+import pytest
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
 from contextsvc.api.openapi30 import DESCRIPTION_LIMIT, downgrade, for_external_services
@@ -97,7 +96,9 @@ async def test_served_document_validates_and_keeps_every_rule(api):
 async def test_ingest_still_quarantines_the_raw_body_verbatim(api):
     """Documenting the body must not make Litestar validate it before the handler."""
     raw = b'{"call_id": "bad-1", "direction": "sideways", "started_at": "2026-11-20T15:04:05Z"}'
-    response = await api.post("/v1/calls", content=raw, headers={"X-API-Key": "writer-key", "Content-Type": "application/json"})
+    response = await api.post(
+        "/v1/calls", content=raw, headers={"X-API-Key": "writer-key", "Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     listed = await api.get("/v1/quarantine", headers={"Authorization": "Bearer admin-key"})
     assert listed.json()["items"][-1]["body"] == raw.decode()
@@ -106,7 +107,9 @@ async def test_ingest_still_quarantines_the_raw_body_verbatim(api):
 @pytest.mark.live  # runs the contextsvc CLI in a subprocess
 def test_cli_writes_the_same_document(tmp_path):
     out = tmp_path / "openapi.json"
-    subprocess.run([sys.executable, "-m", "contextsvc.cli", "openapi", "--version", "3.0", "--output", str(out)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "contextsvc.cli", "openapi", "--version", "3.0", "--output", str(out)], check=True
+    )
     doc = json.loads(out.read_text())
     OpenAPIV30SpecValidator(doc).validate()
     assert rule_violations(doc) == []

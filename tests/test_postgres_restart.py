@@ -57,7 +57,9 @@ async def test_a_postgresql_restart_during_ingest_loses_nothing_acknowledged_and
             await asyncio.gather(writers(), restart_when_busy())
             # After the restart the same server answers reads and writes; nobody restarted it.
             assert (await client.get("/health")).json()["status"] == "ok"
-            assert (await client.post("/v1/calls", json=call_event("after", who={"email": "a@x.com"}))).status_code == 201
+            assert (
+                await client.post("/v1/calls", json=call_event("after", who={"email": "a@x.com"}))
+            ).status_code == 201
     stored = {r.call_id for r in await fetch_all(database_url, select(t.calls.c.call_id))}
     assert acknowledged <= stored
     assert statuses.get(503, 0) >= 1, f"the restart must land mid-stream for this test to mean anything: {statuses}"

@@ -11,8 +11,7 @@ from litestar.testing import AsyncTestClient
 from contextsvc.api.app import create_app
 from contextsvc.privacy import mask_text
 from contextsvc.settings import Settings
-from tests.helpers import call_event
-from tests.helpers import url_for
+from tests.helpers import call_event, url_for
 
 KEYS = "admin-key,plain-key:context:read,pii-key:context:read|pii:read,rec-key:context:read|recordings:read"
 PLAIN = {"Authorization": "Bearer plain-key"}
@@ -28,8 +27,15 @@ AS_OF = "2026-11-03T15:00:00Z"  # 10 am in New York (212): inside the calling wi
 async def service(tmp_path, **overrides):
     settings = Settings.from_env({}, database_url=url_for(tmp_path / "p.db"), api_keys=KEYS, **overrides)
     async with AsyncTestClient(app=create_app(settings)) as client:
-        who = {"salesforce_id": "0035e00000BBBBB", "phone": "(212) 555-0142", "email": "Dana.Lee@Northwind.com",
-               "first_name": "Dana", "last_name": "Lee", "company": "Northwind", "title": "VP Operations"}
+        who = {
+            "salesforce_id": "0035e00000BBBBB",
+            "phone": "(212) 555-0142",
+            "email": "Dana.Lee@Northwind.com",
+            "first_name": "Dana",
+            "last_name": "Lee",
+            "company": "Northwind",
+            "title": "VP Operations",
+        }
         body = call_event("c-1", who=who, notes=NOTES, recording_url=RECORDING, disposition="meeting_booked")
         assert (await client.post("/v1/calls", json=body, headers=ADMIN)).status_code == 201
         yield client
@@ -83,10 +89,14 @@ async def test_notes_are_cut_to_the_configured_length(tmp_path):
         assert (await context(client, ADMIN)).json()["recent_calls"][0]["notes"] is None
 
 
-@pytest.mark.parametrize("lookup", [{"record_id": "0035e00000BBBBB"}, {"phone": "212.555.0142"}, {"email": "DANA.LEE@northwind.com"}])
+@pytest.mark.parametrize(
+    "lookup", [{"record_id": "0035e00000BBBBB"}, {"phone": "212.555.0142"}, {"email": "DANA.LEE@northwind.com"}]
+)
 async def test_agent_action_is_flat_and_equals_the_context(tmp_path, lookup):
     async with service(tmp_path) as client:
-        response = await client.post("/v1/agent/call-context", json={**lookup, "as_of": AS_OF, "max_tokens": 200}, headers=PLAIN)
+        response = await client.post(
+            "/v1/agent/call-context", json={**lookup, "as_of": AS_OF, "max_tokens": 200}, headers=PLAIN
+        )
         assert response.status_code == 200, response.text
         flat = response.json()
         full = (await context(client, PLAIN, max_tokens=200)).json()
@@ -97,7 +107,9 @@ async def test_agent_action_is_flat_and_equals_the_context(tmp_path, lookup):
     assert flat["conversations"] == full["summary"]["connects"]
     assert flat["last_call_at"] == full["summary"]["last_call_at"]
     assert flat["signal_codes"] == [s["code"] for s in full["signals"]] == ["high_intent"]
-    assert flat["headline"].startswith("Dana Lee (VP Operations, Northwind): 1 call, 1 conversation; last spoke yesterday.")
+    assert flat["headline"].startswith(
+        "Dana Lee (VP Operations, Northwind): 1 call, 1 conversation; last spoke yesterday."
+    )
     assert "\n" not in flat["headline"]
     assert flat["phone"] == "***-0142" and flat["email"] == "d***@northwind.com"
     assert flat["last_recording_url"] is None
@@ -105,14 +117,18 @@ async def test_agent_action_is_flat_and_equals_the_context(tmp_path, lookup):
 
 async def test_agent_action_in_clear_with_scopes(tmp_path):
     async with service(tmp_path) as client:
-        flat = (await client.post("/v1/agent/call-context", json={"email": "dana.lee@northwind.com"}, headers=ADMIN)).json()
+        flat = (
+            await client.post("/v1/agent/call-context", json={"email": "dana.lee@northwind.com"}, headers=ADMIN)
+        ).json()
     assert flat["phone"] == "+12125550142" and flat["email"] == "dana.lee@northwind.com"
     assert flat["last_recording_url"] == RECORDING
 
 
 async def test_agent_action_wants_exactly_one_lookup(tmp_path):
     async with service(tmp_path) as client:
-        both = await client.post("/v1/agent/call-context", json={"phone": "2125550142", "email": "a@b.co"}, headers=PLAIN)
+        both = await client.post(
+            "/v1/agent/call-context", json={"phone": "2125550142", "email": "a@b.co"}, headers=PLAIN
+        )
         wrong = await client.post("/v1/agent/call-context", json={"record_id": "dana.lee@northwind.com"}, headers=PLAIN)
         unknown = await client.post("/v1/agent/call-context", json={"email": "nobody@northwind.com"}, headers=PLAIN)
     assert both.status_code == 422 and both.json()["code"] == "invalid_lookup"

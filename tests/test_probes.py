@@ -12,7 +12,10 @@ async def test_a_healthy_service_is_live_and_ready(api):
     assert (await api.get("/health/live")).json() == {"status": "ok"}
     ready = await api.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"writer": "ok", "database": "ok", "writes": "ok", "schema": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"writer": "ok", "database": "ok", "writes": "ok", "schema": "ok"},
+    }
     assert (await api.get("/health")).json()["status"] == "ok"
 
 
@@ -36,7 +39,9 @@ async def test_ready_names_the_writer_failure(api, monkeypatch):
     assert (await api.post("/v1/calls", json=call_event("c1"), headers=WRITER)).status_code == 503
     body = (await api.get("/health/ready")).json()
     assert body["status"] == "not_ready"
-    assert body["reasons"][0] == "writer: the call store is unreachable: RuntimeError: disk full"  # it retries meanwhile
+    assert (
+        body["reasons"][0] == "writer: the call store is unreachable: RuntimeError: disk full"
+    )  # it retries meanwhile
     assert body["checks"]["writes"].startswith("failing since")
 
 

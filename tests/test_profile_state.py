@@ -14,6 +14,7 @@ from tests.helpers import FACT_DAY as DAY
 from tests.helpers import FACT_T0 as T0
 from tests.helpers import fact, facts_strategy
 
+
 def incrementally(facts: list[CallFact]) -> ProfileState:
     state = build([])
     seen: list[CallFact] = []
@@ -33,9 +34,13 @@ def test_any_arrival_order_gives_the_from_scratch_state(facts, rnd):
 
 
 def test_attempt_counts_follow_their_definitions():
-    calls = [fact("a", T0, "outbound", "no_answer"), fact("b", T0 + 1, "outbound", "voicemail_left"),
-             fact("c", T0 + 2, "inbound", "interested"), fact("d", T0 + 3, "outbound", "no_answer"),
-             fact("e", T0 + 4, "outbound", "no_answer")]
+    calls = [
+        fact("a", T0, "outbound", "no_answer"),
+        fact("b", T0 + 1, "outbound", "voicemail_left"),
+        fact("c", T0 + 2, "inbound", "interested"),
+        fact("d", T0 + 3, "outbound", "no_answer"),
+        fact("e", T0 + 4, "outbound", "no_answer"),
+    ]
     state = build(calls)
     assert state.outbound_to_first_connect == 2  # two dials, then the prospect called in
     assert state.outbound_since_last_connect == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +17,7 @@ from tests.helpers import FACT_T0 as T0
 from tests.helpers import fact, facts_strategy
 
 DAY = 86_400 * 1_000_000
-AS_OF = datetime.fromtimestamp((T0 + 700 * DAY) / 1e6, timezone.utc)
+AS_OF = datetime.fromtimestamp((T0 + 700 * DAY) / 1e6, UTC)
 
 
 def context_of(facts, recent=10):
@@ -46,7 +46,9 @@ def test_a_bigger_budget_only_adds_lines_and_drops_the_least_salient_first(facts
 
 
 def test_rendering_is_deterministic():
-    facts = [fact(f"c{i}", T0 + i * DAY, "outbound", d) for i, d in enumerate(["no_answer", "interested", "voicemail_left"])]
+    facts = [
+        fact(f"c{i}", T0 + i * DAY, "outbound", d) for i, d in enumerate(["no_answer", "interested", "voicemail_left"])
+    ]
     assert render(context_of(facts), 120) == render(context_of(list(reversed(facts))), 120)
 
 
@@ -60,7 +62,10 @@ def test_do_not_call_outranks_everything_but_the_headline():
 
 
 def test_dates_are_absolute_and_relative():
-    facts = [fact("a", T0 + 697 * DAY, "outbound", "interested"), fact("b", T0 + 699 * DAY + DAY // 2, "outbound", "no_answer")]
+    facts = [
+        fact("a", T0 + 697 * DAY, "outbound", "interested"),
+        fact("b", T0 + 699 * DAY + DAY // 2, "outbound", "no_answer"),
+    ]
     text, _ = render(context_of(facts), 500)
     # Relative days are UTC days, as the windows count them: noon yesterday is "yesterday".
     assert re.search(r"Last call \d{4}-\d{2}-\d{2} \(yesterday\): no answer\.", text)
@@ -85,8 +90,16 @@ REFERENCE_COUNTS = [
     ("0 outbound attempts since the last conversation.", 8, 8),
     ("Pace: 9.33 calls/week over 30 days, 3.11 over 90, median gap 0.5 days.", 31, 30),
     ("Opportunity 0065e00000OPP01 at stage Proposal/Price Quote, last discussed 2024-10-23 (6 days ago).", 32, 31),
-    ("- 2024-10-23 (6 days ago) inbound, no answer, 0m00s talk. Notes: \"Left VM, call back Tue 3pm re: renewal #4471\"", 44, 44),
-    ("- 2024-10-23 (6 days ago) inbound, no answer, 0m00s talk. Notes: \"Left VM, call back Tue 3pm re: renewal #4471\"", 44, 44),
+    (
+        '- 2024-10-23 (6 days ago) inbound, no answer, 0m00s talk. Notes: "Left VM, call back Tue 3pm re: renewal #4471"',
+        44,
+        44,
+    ),
+    (
+        '- 2024-10-23 (6 days ago) inbound, no answer, 0m00s talk. Notes: "Left VM, call back Tue 3pm re: renewal #4471"',
+        44,
+        44,
+    ),
     ("Data gaps: disposition missing 10.", 8, 8),
     ("Call +1 (415) 555-0142 ext. 204 or jose.mueller@acme-oel.de before 2026-11-18T15:30:00Z.", 41, 41),
     ("https://recordings.example.com/calls/2026/11/18/CA9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c.mp3", 51, 51),

@@ -25,7 +25,9 @@ def scenario_days(seed: int, *overrides: str):
     world = build_world(scenario)
     traffic = Traffic(world, scenario)
     calls = list(traffic.calls())
-    return traffic, [(day, list(day_calls)) for day, day_calls in groupby(calls, key=lambda c: c.event["started_at"][:10])]
+    return traffic, [
+        (day, list(day_calls)) for day, day_calls in groupby(calls, key=lambda c: c.event["started_at"][:10])
+    ]
 
 
 async def post_day(client, day_calls) -> None:
@@ -93,7 +95,10 @@ async def test_alerts_and_the_evaluation_point_survive_a_restart(client_for):
     async with client_for() as client:
         await post_day(client, days[split][1])
         raised = await alerts(client)
-        assert {a["metric"] for a in raised if a["value"] == traffic.degraded_rep} >= {"no_disposition", "no_crm_record"}
+        assert {a["metric"] for a in raised if a["value"] == traffic.degraded_rep} >= {
+            "no_disposition",
+            "no_crm_record",
+        }
     async with client_for() as client:
         assert await alerts(client) == raised
         for _, day_calls in days[split + 1 :]:
@@ -103,9 +108,8 @@ async def test_alerts_and_the_evaluation_point_survive_a_restart(client_for):
 
 
 async def test_an_alert_is_delivered_as_an_activation_event(client_for):
-    from tests.helpers import ADMIN
+    from tests.helpers import ADMIN, deliveries, until
     from tests.live import free_port
-    from tests.helpers import deliveries, until
     from tests.webhook_receiver import Receiver
 
     receiver = Receiver(free_port())
@@ -113,8 +117,11 @@ async def test_an_alert_is_delivered_as_an_activation_event(client_for):
     try:
         traffic, days = scenario_days(SEEDS[0], "degradation.rep=1", f"degradation.from_day={DEGRADE_FROM}")
         async with client_for(**Receiver.SETTINGS) as client:
-            rule = {"name": "logging degraded", "trigger": {"type": "event", "event_type": "quality_alert_raised"},
-                    "target": {"type": "webhook", "url": receiver.url}}
+            rule = {
+                "name": "logging degraded",
+                "trigger": {"type": "event", "event_type": "quality_alert_raised"},
+                "target": {"type": "webhook", "url": receiver.url},
+            }
             assert (await client.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201
             for _, day_calls in days:
                 await post_day(client, day_calls)

@@ -14,27 +14,31 @@ from sqlalchemy import func, select
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.ingest.intake import prepare
 from contextsvc.ingest.normalise import Normaliser
+from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.writer import Writer
+from contextsvc.quality import tables as t
 from contextsvc.quality.alerts import binomial_tail
 from contextsvc.quality.metrics import METRICS, Plausibility, day_number
-from contextsvc.quality import tables as t
-from contextsvc.pipeline.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
-from contextsvc.pipeline.profiles import ProfileWriter
 from contextsvc.quality.monitor import QualityObserver
 from contextsvc.quality.reads import quality_report
 from contextsvc.quality.recount import recount
-from contextsvc.pipeline.writer import Writer
-from tests.helpers import examples
-from tests.helpers import T0, call_event
-from tests.helpers import PICKLIST
+from contextsvc.store.engine import create_engine, create_schema
+from tests.helpers import PICKLIST, T0, call_event, examples
 
 NORMALISER = Normaliser(PICKLIST)
 # Report ranges around the calls (days 2026-10-31 .. 2026-11-03): within a month, across month
 # ends, whole months, and whole months with days either side.
-RANGES = [(date(2026, 11, 1), date(2026, 11, 2)), (date(2026, 10, 31), date(2026, 11, 3)),
-          (date(2026, 10, 1), date(2026, 12, 31)), (date(2026, 10, 15), date(2026, 12, 2)),
-          (date(2026, 11, 1), date(2026, 11, 30)), (date(2026, 10, 31), date(2026, 11, 30)), (date(2026, 11, 1), date(2026, 12, 2)),
-          (date(2026, 10, 1), date(2026, 11, 2))]
+RANGES = [
+    (date(2026, 11, 1), date(2026, 11, 2)),
+    (date(2026, 10, 31), date(2026, 11, 3)),
+    (date(2026, 10, 1), date(2026, 12, 31)),
+    (date(2026, 10, 15), date(2026, 12, 2)),
+    (date(2026, 11, 1), date(2026, 11, 30)),
+    (date(2026, 10, 31), date(2026, 11, 30)),
+    (date(2026, 11, 1), date(2026, 12, 2)),
+    (date(2026, 10, 1), date(2026, 11, 2)),
+]
 
 versions = st.fixed_dictionaries(
     {
@@ -65,9 +69,15 @@ def body(op: dict) -> bytes:
         started = T0 + timedelta(days=30)
     elif op["when"] == "ancient":
         started = T0 - timedelta(days=3000)
-    event = call_event(f"c{op['call']}", who=WHO[op["who"]], rep_id=op["rep"], queue=op["queue"],
-                       disposition=op["disposition"], started_at=started.isoformat(),
-                       updated_at=(T0 + timedelta(minutes=op["version"])).isoformat())
+    event = call_event(
+        f"c{op['call']}",
+        who=WHO[op["who"]],
+        rep_id=op["rep"],
+        queue=op["queue"],
+        disposition=op["disposition"],
+        started_at=started.isoformat(),
+        updated_at=(T0 + timedelta(minutes=op["version"])).isoformat(),
+    )
     event = {k: v for k, v in event.items() if v is not None}
     if not op["duration"]:
         event.pop("duration_seconds")
@@ -81,8 +91,9 @@ async def ingest_and_recount(batches: list[list[dict]], url: str):
     engine = create_engine(url)
     await create_schema(engine)
     limits = Plausibility()
-    writer = Writer(engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100),
-                    clock=lambda: T0 + timedelta(hours=12))
+    writer = Writer(
+        engine, IdentityGraph, ProfileWriter(PICKLIST, 100), ProfileCache(100), clock=lambda: T0 + timedelta(hours=12)
+    )
     writer.observe(QualityObserver(limits))
     await writer.start()
     for batch in batches:
@@ -95,9 +106,17 @@ async def ingest_and_recount(batches: list[list[dict]], url: str):
         rows = conn.execute(select(c.dimension, c.day, c.value, c.direction, *(c[m] for m in METRICS)))
         found = {tuple(row[:4]): tuple(row[4:]) for row in rows if any(row[4:])}
         r = t.quality_rejects.c
-        rejects = {tuple(row[:4]): row[4] for row in conn.execute(select(r.dimension, r.day, r.value, r.reason, r.rejected)) if row[4]}
+        rejects = {
+            tuple(row[:4]): row[4]
+            for row in conn.execute(select(r.dimension, r.day, r.value, r.reason, r.rejected))
+            if row[4]
+        }
         m = t.quality_monthly.c
-        months = {tuple(row[:3]): tuple(row[3:]) for row in conn.execute(select(m.dimension, m.month, m.value, *(m[x] for x in METRICS))) if any(row[3:])}
+        months = {
+            tuple(row[:3]): tuple(row[3:])
+            for row in conn.execute(select(m.dimension, m.month, m.value, *(m[x] for x in METRICS)))
+            if any(row[3:])
+        }
         return found, rejects, months
 
     def reports(conn) -> list:
@@ -108,7 +127,8 @@ async def ingest_and_recount(batches: list[list[dict]], url: str):
             report = quality_report(conn, first, last, "rep")
             daily = conn.execute(
                 select(c.value, *(func.sum(c[x]) for x in METRICS))
-                .where(c.dimension == "rep", c.day.between(day_number(first), day_number(last))).group_by(c.value)
+                .where(c.dimension == "rep", c.day.between(day_number(first), day_number(last)))
+                .group_by(c.value)
             )
             expected = {value: [int(n) for n in counts] for value, *counts in daily if any(counts)}
             found = {row.group: [row.counts[x] for x in METRICS] for row in report.groups if any(row.counts.values())}

@@ -23,32 +23,45 @@ HOT = {
     # ingest: versions of the batch's calls; replaced versions
     "calls by id": (select(c.call_id, c.version, c.content_hash).where(c.call_id.in_(["a", "b"])), "calls"),
     # a person's calls: profile rebuilds, looks back in time, erasure
-    "calls of a person": (select(c.body).where(c.individual_id == "ind_1", c.started_at <= 10), "ix_calls_individual_id"),
+    "calls of a person": (
+        select(c.body).where(c.individual_id == "ind_1", c.started_at <= 10),
+        "ix_calls_individual_id",
+    ),
     "profile row": (select(p.version, p.state).where(p.individual_id == "ind_1"), "profiles"),
     # find_person: identifier prefix ranges
     "identifier prefix": (
-        select(i.individual_id).where(i.kind == "phone", i.value >= "+1415", i.value < "+1415\uffff")
-        .order_by(i.value).limit(50),
+        select(i.individual_id)
+        .where(i.kind == "phone", i.value >= "+1415", i.value < "+1415\uffff")
+        .order_by(i.value)
+        .limit(50),
         "ix_identifiers_lookup",
     ),
-    "merged into": (select(t.individuals.c.id).where(t.individuals.c.merged_into == "ind_1"), "ix_individuals_merged_into"),
+    "merged into": (
+        select(t.individuals.c.id).where(t.individuals.c.merged_into == "ind_1"),
+        "ix_individuals_merged_into",
+    ),
     "segment members page": (
         select(segments.segment_members.c.member_id)
         .where(segments.segment_members.c.segment_id == "seg_1", segments.segment_members.c.member_id > "m")
-        .order_by(segments.segment_members.c.member_id).limit(100),
+        .order_by(segments.segment_members.c.member_id)
+        .limit(100),
         "segment_members",
     ),
     "outbox due": (
-        select(activation.outbox.c.id).where(activation.outbox.c.status == "pending",
-                                             activation.outbox.c.next_attempt_at <= 10)
-        .order_by(activation.outbox.c.next_attempt_at).limit(50),
+        select(activation.outbox.c.id)
+        .where(activation.outbox.c.status == "pending", activation.outbox.c.next_attempt_at <= 10)
+        .order_by(activation.outbox.c.next_attempt_at)
+        .limit(50),
         "ix_outbox_due",
     ),
-    "quarantine page": (select(t.quarantine.c.id).where(t.quarantine.c.id > 5).order_by(t.quarantine.c.id).limit(100),
-                        "quarantine"),
+    "quarantine page": (
+        select(t.quarantine.c.id).where(t.quarantine.c.id > 5).order_by(t.quarantine.c.id).limit(100),
+        "quarantine",
+    ),
     "quality report range": (
-        select(func.sum(quality.quality_counts.c.calls))
-        .where(quality.quality_counts.c.dimension == "rep", quality.quality_counts.c.day.between(1, 30)),
+        select(func.sum(quality.quality_counts.c.calls)).where(
+            quality.quality_counts.c.dimension == "rep", quality.quality_counts.c.day.between(1, 30)
+        ),
         "quality_counts",
     ),
     "salesforce records of a call": (

@@ -3,7 +3,7 @@ DST changes, best local hours, the DNC index, and the prompt under small budgets
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,27 +24,33 @@ RULES = CallingRules.load(REPO_ROOT / "seed" / "calling-rules.toml")
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-@pytest.mark.parametrize("phone, zone, country", [
-    ("+12125550142", "America/New_York", "US"),  # 212 Manhattan
-    ("+13125550142", "America/Chicago", "US"),  # 312 Chicago
-    ("+14155550142", "America/Los_Angeles", "US"),  # 415 San Francisco
-    ("+18085550142", "Pacific/Honolulu", "US"),  # 808 Hawaii
-    ("+19055550142", "America/Toronto", "CA"),  # 905 Ontario
-    ("+442079460000", "Europe/London", "GB"),
-    ("+4930123456", "Europe/Berlin", "DE"),
-    ("+33142685300", "Europe/Paris", "FR"),
-    ("+61291234567", "Australia/Sydney", "AU"),  # 02: New South Wales
-])
+@pytest.mark.parametrize(
+    "phone, zone, country",
+    [
+        ("+12125550142", "America/New_York", "US"),  # 212 Manhattan
+        ("+13125550142", "America/Chicago", "US"),  # 312 Chicago
+        ("+14155550142", "America/Los_Angeles", "US"),  # 415 San Francisco
+        ("+18085550142", "Pacific/Honolulu", "US"),  # 808 Hawaii
+        ("+19055550142", "America/Toronto", "CA"),  # 905 Ontario
+        ("+442079460000", "Europe/London", "GB"),
+        ("+4930123456", "Europe/Berlin", "DE"),
+        ("+33142685300", "Europe/Paris", "FR"),
+        ("+61291234567", "Australia/Sydney", "AU"),  # 02: New South Wales
+    ],
+)
 def test_zone_from_the_phone_number(phone, zone, country):
     guess = infer_zone(None, None, [phone])
     assert (guess.time_zone, guess.source, guess.country, guess.ambiguous) == (zone, "phone", country, False)
 
 
-@pytest.mark.parametrize("phone, candidates", [
-    ("+19075550142", ("America/Adak", "America/Anchorage")),  # 907 Alaska spans two zones
-    ("+16055550142", ("America/Denver", "America/North_Dakota/Center")),  # 605 South Dakota
-    ("+61881234567", ("Australia/Adelaide", "Australia/Perth")),  # 08: SA and WA
-])
+@pytest.mark.parametrize(
+    "phone, candidates",
+    [
+        ("+19075550142", ("America/Adak", "America/Anchorage")),  # 907 Alaska spans two zones
+        ("+16055550142", ("America/Denver", "America/North_Dakota/Center")),  # 605 South Dakota
+        ("+61881234567", ("Australia/Adelaide", "Australia/Perth")),  # 08: SA and WA
+    ],
+)
 def test_ambiguous_numbers_say_so(phone, candidates):
     guess = infer_zone(None, None, [phone])
     assert guess.time_zone is None and guess.ambiguous and guess.candidates == candidates
@@ -111,9 +117,32 @@ def test_ambiguous_zones_are_callable_only_when_all_allow_it():
 
 
 def _fact(i: int, at: datetime, connect: bool) -> CallFact:
-    return CallFact(f"c{i}", micros(at), "outbound", connect, connect, (), "connected" if connect else "no_answer",
-                    None, 60 if connect else 0, 60, None, None, None, None, None, None, (), None, None,
-                    "+13125550142", None, None, None, None)
+    return CallFact(
+        f"c{i}",
+        micros(at),
+        "outbound",
+        connect,
+        connect,
+        (),
+        "connected" if connect else "no_answer",
+        None,
+        60 if connect else 0,
+        60,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        (),
+        None,
+        None,
+        "+13125550142",
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_best_windows_in_local_time_need_enough_calls():
@@ -130,7 +159,9 @@ def test_best_windows_in_local_time_need_enough_calls():
     windows, calls = best_windows(cells, min_calls=20)
     assert calls == 48
     assert [(w.days, w.start, w.end, w.calls, w.connects) for w in windows] == [
-        ("Mon–Fri", "10:00", "11:00", 24, 16), ("Mon–Fri", "15:00", "16:00", 24, 4)]
+        ("Mon–Fri", "10:00", "11:00", 24, 16),
+        ("Mon–Fri", "15:00", "16:00", 24, 4),
+    ]
     assert best_windows(cells, min_calls=25)[0] == []  # never claimed from fewer calls
     block, _ = reachability(state, micros(start + timedelta(weeks=5)), Inputs(RULES, 20))
     assert block.best_time.source == "person" and block.best_time.windows[0].connect_rate == 0.6667
@@ -140,20 +171,21 @@ def test_best_windows_in_local_time_need_enough_calls():
 
 def test_local_hours_follow_dst():
     # 15:00 UTC is 10:00 in Chicago in summer (CDT) and 09:00 in winter (CST).
-    summer = micros(datetime(2026, 7, 7, 15, tzinfo=timezone.utc)) // 3_600_000_000
-    winter = micros(datetime(2026, 12, 8, 15, tzinfo=timezone.utc)) // 3_600_000_000
+    summer = micros(datetime(2026, 7, 7, 15, tzinfo=UTC)) // 3_600_000_000
+    winter = micros(datetime(2026, 12, 8, 15, tzinfo=UTC)) // 3_600_000_000
     cells = local_hours({summer: [1, 1], winter: [1, 0]}, "America/Chicago")
     assert cells[1 * 24 + 10] == [1, 1] and cells[1 * 24 + 9] == [1, 0]  # both Tuesdays
 
 
 def test_dnc_index_lookup_any_format_and_expiry():
     index = DncIndex()
-    keys, errors = parse_numbers(["(212) 555-0142", "212.555.0143", "+1 212 555 0144", "not a number", "",
-                                  "+44 20 7946 0000"], "US")
+    keys, errors = parse_numbers(
+        ["(212) 555-0142", "212.555.0143", "+1 212 555 0144", "not a number", "", "+44 20 7946 0000"], "US"
+    )
     assert [e.line for e in errors] == [4] and len(keys) == 4
     index.add(keys, Listing("National DNC", "US registry", None))
     index.add([parse_number("2125550142")], Listing("Company list", None, date(2026, 12, 1)))
-    before = micros(datetime(2026, 11, 30, 12, tzinfo=timezone.utc)) // 86_400_000_000
+    before = micros(datetime(2026, 11, 30, 12, tzinfo=UTC)) // 86_400_000_000
     assert [l.list for l in index.listings("+12125550142", before)] == ["Company list", "National DNC"]
     assert [l.list for l in index.listings("+12125550142", before + 1)] == ["National DNC"]  # expired
     assert index.listings("+442079460000", before)[0].list == "National DNC"
@@ -184,7 +216,7 @@ def _person(phone: str, *calls_at: datetime):
 
 
 def test_the_reachability_line_survives_a_small_budget_when_calling_is_not_permitted():
-    as_of = datetime(2026, 11, 18, 13, 42, tzinfo=timezone.utc)  # 7:42 am in Chicago
+    as_of = datetime(2026, 11, 18, 13, 42, tzinfo=UTC)  # 7:42 am in Chicago
     state = _person("+13125550142", *(as_of - timedelta(days=d) for d in range(1, 9)))
     context = assemble("ind_1", state, as_of, 5, Inputs(RULES, 20))
     full, _ = render(context, 1000)
@@ -200,7 +232,7 @@ def test_the_reachability_line_survives_a_small_budget_when_calling_is_not_permi
 
 
 def test_do_not_call_lists_make_the_person_not_callable():
-    as_of = datetime(2026, 11, 18, 16, 0, tzinfo=timezone.utc)  # 10:00 am in Chicago
+    as_of = datetime(2026, 11, 18, 16, 0, tzinfo=UTC)  # 10:00 am in Chicago
     state = _person("+13125550142", as_of - timedelta(days=1))
     inputs = Inputs(RULES, 20)
     inputs.dnc.add([parse_number("+13125550142")], Listing("National DNC", "FTC", None))
@@ -210,4 +242,6 @@ def test_do_not_call_lists_make_the_person_not_callable():
     assert [l.list for l in r.dnc_listings] == ["National DNC"]
     assert context.signals[0].code == "on_dnc_list" and "'National DNC'" in context.signals[0].message
     small, _ = render(context, 60)
-    assert small.endswith("Local time 10:00 am (America/Chicago, from phone); do not call (on do-not-call list 'National DNC').")
+    assert small.endswith(
+        "Local time 10:00 am (America/Chicago, from phone); do not call (on do-not-call list 'National DNC')."
+    )

@@ -5,7 +5,7 @@ retries and dead letters, and a retried delivery never makes a second Task."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -22,12 +22,21 @@ from tests.salesforce_org import settings
 
 UUID_FIELD = "Contextsvc_Event_Id__c"
 REP = "0055e00000RRRRR"  # a Salesforce User id: OwnerId takes one
-HIGH_INTENT = {"name": "high intent",
-               "condition": {"attribute": "signals", "op": "contains", "value": "high_intent"}}
-ANN = {"salesforce_id": "0035e00000AAAAA", "first_name": "Ann", "last_name": "Lee", "company": "Northwind",
-       "phone": "+1 415 555 0100"}
-BEN = {"salesforce_id": "0035e00000BBBBB", "first_name": "Ben", "last_name": "Ortiz", "company": "Contoso",
-       "phone": "+1 415 555 0111"}
+HIGH_INTENT = {"name": "high intent", "condition": {"attribute": "signals", "op": "contains", "value": "high_intent"}}
+ANN = {
+    "salesforce_id": "0035e00000AAAAA",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "company": "Northwind",
+    "phone": "+1 415 555 0100",
+}
+BEN = {
+    "salesforce_id": "0035e00000BBBBB",
+    "first_name": "Ben",
+    "last_name": "Ortiz",
+    "company": "Contoso",
+    "phone": "+1 415 555 0111",
+}
 CALLBACK_TASK = {
     "Subject": "Call back: voicemail left ({action_name:.12})",
     "WhoId": "{person.salesforce_id}",
@@ -38,15 +47,20 @@ CALLBACK_TASK = {
     "Description": "High intent; left a voicemail on call {current_value.call_id}.",
 }
 EVENT = ChangeEvent(
-    "4b3c1f0e-9d2a-4c55-8e1b-0a6f2d9c7e11", "callback", "call_flagged",
-    datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc), "individual", "ind_1",
+    "4b3c1f0e-9d2a-4c55-8e1b-0a6f2d9c7e11",
+    "callback",
+    "call_flagged",
+    datetime(2026, 11, 20, 23, 30, tzinfo=UTC),
+    "individual",
+    "ind_1",
     {"call_id": "c1", "rep_id": REP, "talk_seconds": 0, "flags": ["voicemail"], "queue": None},
-    {"disposition": "no_answer"}, "act_1",
+    {"disposition": "no_answer"},
+    "act_1",
 )
 
 
 def _ago(days: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat()
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
 
 
 def _rule(name: str, trigger: dict, fields: dict, **target) -> dict:
@@ -59,8 +73,9 @@ def _org_with_tasks(fake) -> None:
 
 def _app(fake, tmp_path, **overrides):
     fast = {"webhook_retry_base_ms": 50, "webhook_retry_max_ms": 200, "webhook_max_attempts": 100}
-    config = settings(tmp_path / "sf.db", fake, salesforce_sync_interval_s=3600, salesforce_timeout_s=1.0,
-                      **{**fast, **overrides})
+    config = settings(
+        tmp_path / "sf.db", fake, salesforce_sync_interval_s=3600, salesforce_timeout_s=1.0, **{**fast, **overrides}
+    )
     return AsyncTestClient(app=create_app(config, salesforce_session=lambda: fake.session(timeout=1.0)))
 
 
@@ -76,6 +91,7 @@ async def _delivered(api, count: int) -> list[dict]:
     async def done():
         page = await deliveries(api, status="delivered")
         return len(page["deliveries"]) >= count and page["deliveries"]
+
     found = await until(done)
     assert found, (await deliveries(api))["deliveries"]
     return found
@@ -85,15 +101,17 @@ async def _delivered(api, count: int) -> list[dict]:
 
 
 def test_a_template_fills_each_field_from_the_event_and_the_person():
-    target = SalesforceTarget({
-        **CALLBACK_TASK,
-        "Call_Seconds__c": "{current_value.talk_seconds}",  # one placeholder alone: the number stays a number
-        "Flags__c": "{current_value.flags}",  # a list: as JSON text
-        "Queue__c": "{current_value.queue}",  # null: left out, Salesforce's default applies
-        "Missing__c": "{current_value.no.such.path}",
-        "IsReminderSet": True,  # literal values are sent as they are
-        "Braces__c": "{{literal}} was {previous_value.disposition}",
-    })
+    target = SalesforceTarget(
+        {
+            **CALLBACK_TASK,
+            "Call_Seconds__c": "{current_value.talk_seconds}",  # one placeholder alone: the number stays a number
+            "Flags__c": "{current_value.flags}",  # a list: as JSON text
+            "Queue__c": "{current_value.queue}",  # null: left out, Salesforce's default applies
+            "Missing__c": "{current_value.no.such.path}",
+            "IsReminderSet": True,  # literal values are sent as they are
+            "Braces__c": "{{literal}} was {previous_value.disposition}",
+        }
+    )
     person = PersonRef("ind_1", contact_id="003A", lead_id="00QB")
     assert templates.render(target, EVENT, person) == {
         "Subject": "Call back: voicemail left (callback)",
@@ -151,17 +169,26 @@ async def test_a_salesforce_rule_is_checked_and_refused_while_salesforce_is_not_
 
 async def test_a_call_flag_rule_can_ask_for_members_of_a_segment_only(api):
     segment_id = (await api.post("/v1/segments", json=HIGH_INTENT, headers=ADMIN)).json()["id"]
-    accounts = {"name": "busy accounts", "subject": "account",
-                "condition": {"attribute": "windows.30d.calls", "op": ">=", "value": 5}}
+    accounts = {
+        "name": "busy accounts",
+        "subject": "account",
+        "condition": {"attribute": "windows.30d.calls", "op": ">=", "value": 5},
+    }
     account_segment = (await api.post("/v1/segments", json=accounts, headers=ADMIN)).json()["id"]
     stream = {"type": "stream"}
     for wrong in ("seg_nope", account_segment):
-        rule = {"name": "r", "trigger": {"type": "call_flag", "flags": ["voicemail"], "segment_id": wrong},
-                "target": stream}
+        rule = {
+            "name": "r",
+            "trigger": {"type": "call_flag", "flags": ["voicemail"], "segment_id": wrong},
+            "target": stream,
+        }
         response = await api.post("/v1/activations", json=rule, headers=ADMIN)
         assert response.status_code == 422 and response.json()["fields"][0]["field"] == "trigger.segment_id"
-    rule = {"name": "r", "trigger": {"type": "call_flag", "flags": ["voicemail"], "segment_id": segment_id},
-            "target": stream}
+    rule = {
+        "name": "r",
+        "trigger": {"type": "call_flag", "flags": ["voicemail"], "segment_id": segment_id},
+        "target": stream,
+    }
     assert (await api.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201
     response = await api.delete(f"/v1/segments/{segment_id}", headers=ADMIN)
     assert response.status_code == 409 and response.json()["code"] == "segment_in_use"
@@ -176,11 +203,16 @@ async def test_a_voicemail_for_someone_with_high_intent_becomes_one_callback_tas
     async with _app(fake, tmp_path) as api:
         segment_id = (await api.post("/v1/segments", json=HIGH_INTENT, headers=ADMIN)).json()["id"]
         trigger = {"type": "call_flag", "flags": ["voicemail"], "segment_id": segment_id}
-        created = await api.post("/v1/activations", json=_rule("callback after voicemail", trigger, CALLBACK_TASK),
-                                 headers=ADMIN)
+        created = await api.post(
+            "/v1/activations", json=_rule("callback after voicemail", trigger, CALLBACK_TASK), headers=ADMIN
+        )
         assert created.status_code == 201, created.text
-        assert created.json()["target"] == {"type": "salesforce", "fields": CALLBACK_TASK, "sobject": "Task",
-                                            "uuid_field": UUID_FIELD}
+        assert created.json()["target"] == {
+            "type": "salesforce",
+            "fields": CALLBACK_TASK,
+            "sobject": "Task",
+            "uuid_field": UUID_FIELD,
+        }
         calls = [  # Kim's calls carry every kind of personal data; none may reach the Task
             call_event("kim-1", started_at=_ago(3), who=WHO, rep_id=REP, disposition="meeting_booked", notes=NOTES),
             call_event("ben-1", started_at=_ago(3), who=BEN, rep_id=REP, disposition="no_answer"),
@@ -215,15 +247,21 @@ async def test_entering_a_segment_makes_a_task_that_names_the_person(fake, tmp_p
     """Segment events come from the segments observer, before the batch's call events: the
     person is read from the profile the transaction has just written."""
     _org_with_tasks(fake)
-    fields = {"Subject": "High intent ({current_value.segment_id})", "WhoId": "{person.salesforce_id}",
-              "Individual_Id__c": "{person.individual_id}"}
+    fields = {
+        "Subject": "High intent ({current_value.segment_id})",
+        "WhoId": "{person.salesforce_id}",
+        "Individual_Id__c": "{person.individual_id}",
+    }
     fake.org.schema["Task"].add("Individual_Id__c")
     async with _app(fake, tmp_path) as api:
         segment_id = (await api.post("/v1/segments", json=HIGH_INTENT, headers=ADMIN)).json()["id"]
         rule = _rule("hot", {"type": "segment", "segment_id": segment_id}, fields)
         assert (await api.post("/v1/activations", json=rule, headers=ADMIN)).status_code == 201
-        await api.post("/v1/calls", json=call_event("ann-1", started_at=_ago(1), who=ANN, disposition="meeting_booked"),
-                       headers=WRITER)
+        await api.post(
+            "/v1/calls",
+            json=call_event("ann-1", started_at=_ago(1), who=ANN, disposition="meeting_booked"),
+            headers=WRITER,
+        )
         [delivery] = await _delivered(api, 1)
     assert delivery["event_type"] == "segment_entered"
     [task] = fake.org.live("Task")
@@ -242,18 +280,25 @@ async def test_a_retried_delivery_never_creates_a_second_task(fake, tmp_path):
         trigger = {"type": "call_flag", "flags": ["voicemail"]}
         created = await api.post("/v1/activations", json=_rule("cb", trigger, CALLBACK_TASK), headers=ADMIN)
         assert created.status_code == 201
-        await api.post("/v1/calls", json=call_event("ann-1", started_at=_ago(1), who=ANN, disposition="voicemail_left"),
-                       headers=WRITER)
+        await api.post(
+            "/v1/calls",
+            json=call_event("ann-1", started_at=_ago(1), who=ANN, disposition="voicemail_left"),
+            headers=WRITER,
+        )
 
         async def committed():
             return fake.org.live("Task")
+
         [task] = await until(committed)
         fake.org.delete("Task", task["Id"])  # the rep deletes it before the retry comes
         [first] = await _delivered(api, 1)
         assert first["attempts"] == 2  # the first timed out
         fake.org.write_faults.append((503, "SERVER_UNAVAILABLE", "down for maintenance"))
-        await api.post("/v1/calls", json=call_event("ben-1", started_at=_ago(1), who=BEN, disposition="voicemail_left"),
-                       headers=WRITER)
+        await api.post(
+            "/v1/calls",
+            json=call_event("ben-1", started_at=_ago(1), who=BEN, disposition="voicemail_left"),
+            headers=WRITER,
+        )
         second = next(d for d in await _delivered(api, 2) if d["event_uuid"] != first["event_uuid"])
         assert second["attempts"] == 2 and second["last_error"] is None
     assert len(_tasks_carrying(fake, first["event_uuid"])) == 1 and fake.org.live("Task") != []
@@ -294,6 +339,7 @@ async def test_a_record_salesforce_refuses_is_a_dead_letter_at_once_and_redrives
 
         async def dead():
             return (await api.get("/v1/activations/dead-letters", headers=ADMIN)).json()["deliveries"]
+
         [letter] = await until(dead)
         assert letter["attempts"] == 1  # not retried: it would be refused again
         assert "INVALID_FIELD" in letter["last_error"] and "Talk_Seconds__c" in letter["last_error"]
@@ -310,15 +356,24 @@ async def test_the_deliverer_upserts_on_the_uuid_and_tells_refusals_from_passing
     sending and recording it) updates the Task it made; several Tasks carrying one uuid (a
     field not marked Unique) count as delivered; refusals are final unless passing."""
     _org_with_tasks(fake)
-    config = Settings.from_env({}, database_url="sqlite+aiosqlite://", api_keys=KEYS,
-                               salesforce_instance_url=fake.instance_url, salesforce_session_id=fake.org.issue_token())
+    config = Settings.from_env(
+        {},
+        database_url="sqlite+aiosqlite://",
+        api_keys=KEYS,
+        salesforce_instance_url=fake.instance_url,
+        salesforce_session_id=fake.org.issue_token(),
+    )
     deliverer = SalesforceDeliverer(config, fake.session)
     target = SalesforceTarget({"Subject": "x"})
 
     def item(event_uuid: str, attempts: int = 0, record: dict | None = None, last_error: str | None = None) -> DueItem:
         payload = msgspec.json.encode(record or {"Subject": "Call back"})
-        return DueItem(outbox.Due(1, event_uuid, "act_1", "salesforce:Task", payload, attempts,
-                                  created_at=0, last_error=last_error), target)
+        return DueItem(
+            outbox.Due(
+                1, event_uuid, "act_1", "salesforce:Task", payload, attempts, created_at=0, last_error=last_error
+            ),
+            target,
+        )
 
     delivered = [Outcome(True)]
     once = "0f8e7d6c-0000-4000-8000-000000000001"
@@ -334,8 +389,10 @@ async def test_the_deliverer_upserts_on_the_uuid_and_tells_refusals_from_passing
     fake.org.load("Task", [{"Id": fake.org.new_id("Task"), UUID_FIELD: twice} for _ in range(2)])
     assert await deliverer.deliver([item(twice)]) == delivered
     assert len(_tasks_carrying(fake, twice)) == 2  # 300 Multiple Choices: there, and not a third
-    fake.org.write_faults += [(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"),
-                              (400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")]
+    fake.org.write_faults += [
+        (400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"),
+        (400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"),
+    ]
     locked = await deliverer.deliver([item("0f8e7d6c-0000-4000-8000-000000000003")])
     refused = await deliverer.deliver([item("0f8e7d6c-0000-4000-8000-000000000004")])
     assert not locked[0].ok and not locked[0].final and "UNABLE_TO_LOCK_ROW" in locked[0].error

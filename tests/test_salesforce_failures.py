@@ -9,15 +9,14 @@ import time
 import pytest
 
 from contextsvc.salesforce.client import SalesforceApi, SalesforceAuthError, SalesforceCallFailed
-from contextsvc.service import open_service
 from contextsvc.salesforce.sync import sync_with_backoff
+from contextsvc.service import open_service
 from tests.fake_salesforce import RunningFake
 from tests.salesforce_org import contexts, held, load_org, lookups_of, settings, sync_once
 
 pytestmark = pytest.mark.live
 
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
-
 
 
 def expire_at_page(fake: RunningFake, page: int):
@@ -49,9 +48,17 @@ async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fak
     fake.org.apps["connected-app"] = "app-secret"
     fake.org.users["sync@example.org"] = "pw" + "token"
     credentials = (
-        {"salesforce_consumer_key": "connected-app", "salesforce_consumer_secret": "app-secret", "salesforce_domain": "acme.my"}
+        {
+            "salesforce_consumer_key": "connected-app",
+            "salesforce_consumer_secret": "app-secret",
+            "salesforce_domain": "acme.my",
+        }
         if mode == "client_credentials"
-        else {"salesforce_username": "sync@example.org", "salesforce_password": "pw", "salesforce_security_token": "token"}
+        else {
+            "salesforce_username": "sync@example.org",
+            "salesforce_password": "pw",
+            "salesforce_security_token": "token",
+        }
     )
     db = tmp_path / "sf.db"
     report = await sync_once(db, fake, {**credentials, "salesforce_session_id": ""}, after_page=expire_at_page(fake, 5))
@@ -61,8 +68,14 @@ async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fak
 
 
 async def test_wrong_credentials_say_so(fake, tmp_path):
-    config = settings(tmp_path / "sf.db", fake, salesforce_session_id="", salesforce_consumer_key="nope",
-                      salesforce_consumer_secret="wrong", salesforce_domain="acme.my")
+    config = settings(
+        tmp_path / "sf.db",
+        fake,
+        salesforce_session_id="",
+        salesforce_consumer_key="nope",
+        salesforce_consumer_secret="wrong",
+        salesforce_domain="acme.my",
+    )
     with pytest.raises(SalesforceAuthError, match="client_credentials.*authentication failure"):
         SalesforceApi(config, fake.session())
 
@@ -91,8 +104,10 @@ async def test_the_fake_answers_soql_it_does_not_speak_with_malformed_query(fake
     api = SalesforceApi(settings(tmp_path / "sf.db", fake), fake.session())
     with pytest.raises(SalesforceCallFailed, match="MALFORMED_QUERY"):
         api.query_all("SELECT Id FROM Task WHERE Subject LIKE 'Call%'")
-    page = api.query_all("SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp >= 1970-01-01T00:00:00.000Z "
-                         "ORDER BY SystemModstamp, Id")
+    page = api.query_all(
+        "SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp >= 1970-01-01T00:00:00.000Z "
+        "ORDER BY SystemModstamp, Id"
+    )
     assert page == {"totalSize": 0, "done": True, "records": []}
     assert api.api_usage == f"{fake.org.api_used}/{fake.org.api_limit}"  # from Sforce-Limit-Info
 
@@ -102,8 +117,13 @@ def test_a_silent_server_times_out_instead_of_hanging(tmp_path):
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
-        config = settings(tmp_path / "sf.db", None, salesforce_instance_url=f"https://127.0.0.1:{port}",
-                          salesforce_session_id="x", salesforce_timeout_s=0.5)
+        config = settings(
+            tmp_path / "sf.db",
+            None,
+            salesforce_instance_url=f"https://127.0.0.1:{port}",
+            salesforce_session_id="x",
+            salesforce_timeout_s=0.5,
+        )
         api = SalesforceApi(config)
         started = time.monotonic()
         with pytest.raises(SalesforceCallFailed, match="did not answer"):

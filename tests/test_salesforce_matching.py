@@ -3,7 +3,7 @@ mirror, filing records page by page in any order, always agrees with grouping th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -73,7 +73,7 @@ def test_every_combination_is_one_call_per_real_call(records, expected):
 KEYS = st.sampled_from([None, "", "K1", "K2", "Call Center"])  # few values: many collisions
 TASK_IDS = [f"00T0000000000{i:02d}AAA" for i in range(3)]
 VOICE_IDS = [f"0LQ0000000000{i:02d}AAA" for i in range(3)]
-T0 = datetime(2026, 9, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 9, 1, tzinfo=UTC)
 
 
 def _stamp(n: int) -> str:
@@ -90,8 +90,9 @@ def _record(sobject: str, record_id: str, key, activity, deleted: bool, n: int) 
 versions = st.lists(
     st.one_of(
         st.tuples(st.just("Task"), st.sampled_from(TASK_IDS), KEYS, st.none(), st.booleans()),
-        st.tuples(st.just("VoiceCall"), st.sampled_from(VOICE_IDS), KEYS,
-                  st.sampled_from([None, *TASK_IDS]), st.booleans()),
+        st.tuples(
+            st.just("VoiceCall"), st.sampled_from(VOICE_IDS), KEYS, st.sampled_from([None, *TASK_IDS]), st.booleans()
+        ),
     ),
     min_size=1,
     max_size=20,
@@ -114,8 +115,9 @@ def file_in_pages(versions: list[tuple], page: int) -> None:
         for start in range(0, len(versions), page):
             by_sobject: dict[str, list] = {}
             for n, (sobject, record_id, key, activity, deleted) in enumerate(versions[start : start + page], start + 1):
-                by_sobject.setdefault(sobject, []).append(mirror_row(sobject, _record(sobject, record_id, key, activity,
-                                                                                     deleted, n)))
+                by_sobject.setdefault(sobject, []).append(
+                    mirror_row(sobject, _record(sobject, record_id, key, activity, deleted, n))
+                )
             before = _calls(conn)
             for sobject, rows in by_sobject.items():
                 for row in rows:
@@ -143,7 +145,9 @@ def _calls(conn) -> dict[str, frozenset]:
     r = t.salesforce_records.c
     calls: dict[str, set] = {}
     for record_id, call_id, stamp in conn.execute(
-        select(r.record_id, r.call_id, r.system_modstamp).where(r.sobject.in_(call_groups.CALL_SOBJECTS), r.is_deleted == 0)
+        select(r.record_id, r.call_id, r.system_modstamp).where(
+            r.sobject.in_(call_groups.CALL_SOBJECTS), r.is_deleted == 0
+        )
     ):
         calls.setdefault(call_id, set()).add((record_id, stamp))
     return {c: frozenset(v) for c, v in calls.items()}
@@ -152,12 +156,23 @@ def _calls(conn) -> dict[str, frozenset]:
 @pytest.mark.parametrize(
     "versions",
     [
-        pytest.param([("Task", T1, None, None, False), ("VoiceCall", V1, "K1", T1, False), ("VoiceCall", V1, "K1", T2, False)],
-                     id="a VoiceCall moving to another Task leaves the old one its own call"),
-        pytest.param([("Task", T1, None, None, False), ("VoiceCall", V1, "K1", T1, False), ("VoiceCall", V2, "K1", T1, False),
-                      ("Task", T1, None, None, True)], id="a deleted Task frees its legs"),
-        pytest.param([("Task", T1, "K1", None, False), ("Task", T2, "K1", None, False), ("Task", T2, "K2", None, False)],
-                     id="a key no longer shared becomes the call's id again"),
+        pytest.param(
+            [("Task", T1, None, None, False), ("VoiceCall", V1, "K1", T1, False), ("VoiceCall", V1, "K1", T2, False)],
+            id="a VoiceCall moving to another Task leaves the old one its own call",
+        ),
+        pytest.param(
+            [
+                ("Task", T1, None, None, False),
+                ("VoiceCall", V1, "K1", T1, False),
+                ("VoiceCall", V2, "K1", T1, False),
+                ("Task", T1, None, None, True),
+            ],
+            id="a deleted Task frees its legs",
+        ),
+        pytest.param(
+            [("Task", T1, "K1", None, False), ("Task", T2, "K1", None, False), ("Task", T2, "K2", None, False)],
+            id="a key no longer shared becomes the call's id again",
+        ),
     ],
 )
 def test_the_mirror_regroups_the_records_a_change_leaves_behind(versions):

@@ -9,22 +9,21 @@ fields written back must be those contexts' values."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from contextsvc.context import assemble
 from contextsvc.profile import build
+from contextsvc.quality import tables as quality_tables
+from contextsvc.salesforce import tables as salesforce_tables
 from contextsvc.salesforce.writeback import parse_field_map, plan_writeback, value_at
 from contextsvc.store.engine import create_engine
 from contextsvc.timeutil import micros
-from contextsvc.quality import tables as quality_tables
-from contextsvc.salesforce import tables as salesforce_tables
 from tests.fake_salesforce import parse_stamp
 from tests.helpers import fetch_all, url_for
 from tests.salesforce_org import (
-    write_back,
     apply_changes,
     assert_org_as_held,
     expected_calls,
@@ -32,13 +31,14 @@ from tests.salesforce_org import (
     read_ndjson,
     settings,
     sync_once,
+    write_back,
 )
 
 pytestmark = pytest.mark.live
 
 LOOKBACK = {"salesforce_lookback_s": 120}  # the default: late commits of under two minutes are re-read
 FIELDS = ("Call_Attempts_30d__c", "Last_Connected_At__c", "Engagement_Trend__c", "Calls_To_First_Connect__c")
-NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 1, tzinfo=UTC)
 
 
 class Crash(Exception):
@@ -49,8 +49,16 @@ def test_the_simulated_org_holds_every_shape_and_change(org_dir):
     expected = expected_calls(org_dir)
     shapes = Counter(e.shape for e in expected)
     changes = Counter(e.change for e in expected)
-    assert set(shapes) == {"standard", "voice_only", "manual_log", "voice_without_task", "task_without_voice",
-                           "task_without_call_object", "different_call_object", "voice_without_activity"}, shapes
+    assert set(shapes) == {
+        "standard",
+        "voice_only",
+        "manual_log",
+        "voice_without_task",
+        "task_without_voice",
+        "task_without_call_object",
+        "different_call_object",
+        "voice_without_activity",
+    }, shapes
     assert set(changes) >= {"", "late_voice", "undelete", "stays_deleted", "edit_result", "delete", "reparent"}, changes
     assert any(e.first and e.second and e.first["call_id"] != e.second["call_id"] for e in expected)  # re-keyed
     assert any(e.first and not e.second for e in expected) and any(e.second and not e.first for e in expected)
@@ -90,7 +98,9 @@ async def test_two_syncs_give_every_person_exactly_what_the_org_holds(org_dir, f
     async def crash_inside_the_mass_update(sobject: str, pages: int) -> None:
         if sobject == "Task" and not crashed:
             watermarks = salesforce_tables.salesforce_watermarks.c
-            [(stamp,)] = await fetch_all(url_for(db), select(watermarks.system_modstamp).where(watermarks.sobject == "Task"))
+            [(stamp,)] = await fetch_all(
+                url_for(db), select(watermarks.system_modstamp).where(watermarks.sobject == "Task")
+            )
             if stamp == shared:
                 crashed.append(pages)
                 raise Crash  # the watermark sits inside a run of one SystemModstamp
@@ -101,7 +111,9 @@ async def test_two_syncs_give_every_person_exactly_what_the_org_holds(org_dir, f
     assert crashed and second.calls.get("retracted", 0) > 0 and second.calls.get("updated", 0) > 0
     await assert_org_as_held(db, tmp_path / "posted-2.db", org_dir, phase=2, known=known)
     counts = quality_tables.quality_counts.c
-    [(inferred,)] = await fetch_all(url_for(db), select(func.sum(counts.inferred_direction)).where(counts.dimension == "all"))
+    [(inferred,)] = await fetch_all(
+        url_for(db), select(func.sum(counts.inferred_direction)).where(counts.dimension == "all")
+    )
     assert inferred == sum(e.second_inferred for e in expected)  # counted by the quality monitor
 
     again = await sync_once(db, fake, LOOKBACK)
@@ -112,7 +124,9 @@ async def _values_per_record(db, config) -> dict[str, dict]:
     """What every Contact/Lead of `db` should carry: its person's context values."""
     engine = create_engine(url_for(db))
     try:
-        _, changes = await plan_writeback(engine, parse_field_map(config.salesforce_writeback_fields), NOW, resend_all=True)
+        _, changes = await plan_writeback(
+            engine, parse_field_map(config.salesforce_writeback_fields), NOW, resend_all=True
+        )
     finally:
         await engine.dispose()
     return {c.record_id: c.fields for c in changes}
@@ -138,9 +152,12 @@ async def test_write_back_is_exact_across_two_syncs_and_silent_when_nothing_chan
     field_map = parse_field_map(config.salesforce_writeback_fields)
     nobody = {field: value_at(assemble("none", build([]), NOW, recent=0), path) for path, field in field_map.items()}
     converted = {lead["Id"] for lead in fake.org.records["Lead"].values() if lead.get("IsConverted")}
-    written = {(sobject, record_id): {f: record.get(f) for f in FIELDS}
-               for sobject in ("Contact", "Lead") for record_id, record in fake.org.records[sobject].items()
-               if any(f in record for f in FIELDS)}
+    written = {
+        (sobject, record_id): {f: record.get(f) for f in FIELDS}
+        for sobject in ("Contact", "Lead")
+        for record_id, record in fake.org.records[sobject].items()
+        if any(f in record for f in FIELDS)
+    }
     assert written
     wrong = {}
     for (sobject, record_id), values in written.items():

@@ -5,7 +5,6 @@ deletes retract; conversions merge; Call Results no alias matches are kept and r
 from __future__ import annotations
 
 import pytest
-
 from sqlalchemy import insert, select, update
 
 from contextsvc.salesforce import tables as salesforce_tables
@@ -22,7 +21,9 @@ def untouched_call(org_dir, org: dict, kind: str = "003") -> tuple[dict, dict]:
     """A Task with a Call Result and its VoiceCall (linked by ActivityId and key) that
     nothing changes."""
     calls = {e.call_id for e in expected_calls(org_dir) if e.shape == "standard" and not e.change}
-    task = next(t for t in org["Task"] if t["CallObject"] in calls and t["WhoId"].startswith(kind) and t["CallDisposition"])
+    task = next(
+        t for t in org["Task"] if t["CallObject"] in calls and t["WhoId"].startswith(kind) and t["CallDisposition"]
+    )
     return task, next(v for v in org["VoiceCall"] if v["ActivityId"] == task["Id"])
 
 

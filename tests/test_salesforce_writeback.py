@@ -4,7 +4,7 @@ at most 200, every per-record failure reported."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ from tests.salesforce_org import write_back as write_back_at
 pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
 
 FIELDS = ("Call_Attempts_30d__c", "Last_Connected_At__c", "Engagement_Trend__c", "Calls_To_First_Connect__c")
-NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 1, tzinfo=UTC)
 
 
 async def write_back(db, fake, now=NOW):
@@ -89,7 +89,10 @@ def test_dry_run_prints_the_diff_and_sends_nothing(org_dir, fake, tmp_path, monk
     db = tmp_path / "sf.db"
     asyncio.run(sync_once(db, fake))
     before = len(fake.org.requests)
-    for name, value in {"DATABASE_URL": url_for(db), "SALESFORCE_WRITEBACK_FIELDS": "windows.30d.calls=Calls_30d__c"}.items():
+    for name, value in {
+        "DATABASE_URL": url_for(db),
+        "SALESFORCE_WRITEBACK_FIELDS": "windows.30d.calls=Calls_30d__c",
+    }.items():
         monkeypatch.setenv(f"CONTEXTSVC_{name}", value)
     assert contextsvc(["salesforce", "writeback", "--dry-run"]) == 0
     out = capsys.readouterr().out

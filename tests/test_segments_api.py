@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from contextsvc.settings import REPO_ROOT
-from tests.helpers import ADMIN, READER, WRITER
-from tests.helpers import call_event
+from tests.helpers import ADMIN, READER, WRITER, call_event
 
 SEEDS = REPO_ROOT / "seed" / "segments"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def recent_call(call_id: str, days_ago: float, **kw) -> dict:
@@ -47,10 +46,13 @@ async def test_the_seed_segment_follows_ingest_and_shows_in_the_context(api):
     segment = created.json()
     assert segment["members"] == 0 and segment["time_dependent"] is True
     calls = [
-        recent_call("a1", 3, who=CONTACT), recent_call("a2", 1, who=CONTACT),  # two connects: in
-        recent_call("b1", 3, who=LEAD), recent_call("b2", 1, who=LEAD),  # a lead: out
-        recent_call("c1", 45, who={**CONTACT, "salesforce_id": "0035e00000CCCCC", "phone": "+14155550122",
-                                   "first_name": "Cy"}),
+        recent_call("a1", 3, who=CONTACT),
+        recent_call("a2", 1, who=CONTACT),  # two connects: in
+        recent_call("b1", 3, who=LEAD),
+        recent_call("b2", 1, who=LEAD),  # a lead: out
+        recent_call(
+            "c1", 45, who={**CONTACT, "salesforce_id": "0035e00000CCCCC", "phone": "+14155550122", "first_name": "Cy"}
+        ),
         recent_call("c2", 2, who={"salesforce_id": "0035e00000CCCCC"}),  # one connect in 30 days: out
     ]
     response = await api.post("/v1/calls/batch", json={"calls": calls}, headers=WRITER)
@@ -61,8 +63,9 @@ async def test_the_seed_segment_follows_ingest_and_shows_in_the_context(api):
     context = (await api.get(f"/v1/context/{ann}", headers=READER)).json()
     assert context["segments"] == [{"id": segment["id"], "name": seed["name"]}]
     # An opportunity appears: Ann leaves the segment, and her context says so at once.
-    opportunity = recent_call("a3", 0, who=CONTACT, related={"opportunity_id": "0065e00000OPP01",
-                                                             "opportunity_stage": "Qualification"})
+    opportunity = recent_call(
+        "a3", 0, who=CONTACT, related={"opportunity_id": "0065e00000OPP01", "opportunity_stage": "Qualification"}
+    )
     assert (await api.post("/v1/calls", json=opportunity, headers=WRITER)).status_code == 201
     assert (await api.get(f"/v1/segments/{segment['id']}/members", headers=READER)).json()["members"] == []
     assert (await api.get(f"/v1/context/{ann}", headers=READER)).json()["segments"] == []

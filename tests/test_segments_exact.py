@@ -12,46 +12,49 @@ path must list exactly the person's segments.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from contextsvc.calls import decode_call
+from contextsvc.context import FULL, ContextReads
 from contextsvc.context.assemble import assemble
 from contextsvc.context.memo import ContextMemo
 from contextsvc.identity.graph import IdentityGraph
+from contextsvc.pipeline import ProfileReads
+from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.writer import Writer
 from contextsvc.profile.facts import fact_from_call
 from contextsvc.profile.state import build
+from contextsvc.segments import tables as t
+from contextsvc.segments.membership import Segments, _counts_of
 from contextsvc.segments.model import Catalogs, SegmentSpec
 from contextsvc.segments.views import AccountState, account_context
-from contextsvc.segments import tables as t
 from contextsvc.store import tables as core
-from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.store.engine import create_engine, create_read_engine, create_schema
-from contextsvc.calls import decode_call
-from contextsvc.pipeline.profiles import ProfileWriter
-from contextsvc.context import FULL, ContextReads
-from contextsvc.pipeline import ProfileReads
-from contextsvc.segments.membership import Segments, _counts_of
-from contextsvc.pipeline.writer import Writer
 from contextsvc.timeutil import day_of, micros
-from tests.helpers import examples
 from tests.helpers import MERGING_WHO as WHO
 from tests.helpers import MIXED_DISPOSITIONS as DISPOSITIONS
-from tests.helpers import PICKLIST
+from tests.helpers import PICKLIST, examples
 from tests.helpers import lenient_work as to_work
 
-START = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 STAGES = ["Qualification", "Proposal/Price Quote", "Closed Won"]
 ACCOUNTS = [None, "0015e00000ACC01", "0015e00000ACC02"]
 CATALOGS = Catalogs(PICKLIST.codes).by_subject
 # Always present besides the random ones: memberships that time alone changes often.
 TIME_SENSITIVE = [
     {"attribute": "windows.7d.calls", "op": ">=", "value": 1},
-    {"all": [{"attribute": "summary.days_since_last_call", "op": "<=", "value": 2},
-             {"not": {"attribute": "signals", "op": "contains", "value": "high_intent"}}]},
+    {
+        "all": [
+            {"attribute": "summary.days_since_last_call", "op": "<=", "value": 2},
+            {"not": {"attribute": "signals", "op": "contains", "value": "high_intent"}},
+        ]
+    },
 ]
 ACCOUNT_TIME_SENSITIVE = {"attribute": "trend.7d.calls_change", "op": "<", "value": 0}
 
@@ -64,8 +67,11 @@ def _comparison(subject: str):
         attribute = catalog[draw(st.sampled_from(sorted(catalog)))]
         if attribute.kind == "set":
             choices = attribute.choices or tuple(STAGES)
-            return {"attribute": attribute.name, "op": draw(st.sampled_from(["contains", "not_contains"])),
-                    "value": draw(st.sampled_from(choices))}
+            return {
+                "attribute": attribute.name,
+                "op": draw(st.sampled_from(["contains", "not_contains"])),
+                "value": draw(st.sampled_from(choices)),
+            }
         if attribute.kind == "bool":
             return {"attribute": attribute.name, "op": "=", "value": draw(st.booleans())}
         if attribute.kind == "text":
@@ -94,11 +100,18 @@ def conditions(subject: str):
 
 # Calls land at most 100 days before the clock (never after it), so windows, trends and
 # day counts all see movement as the clock advances.
-call_strategy = st.fixed_dictionaries({
-    "call": st.integers(0, 20), "who": st.integers(0, len(WHO) - 1), "back_minutes": st.integers(0, 100 * 1440),
-    "direction": st.sampled_from(["outbound", "outbound", "inbound"]), "disposition": st.sampled_from(DISPOSITIONS),
-    "version": st.integers(0, 3), "stage": st.sampled_from([None, *STAGES]), "account": st.sampled_from(ACCOUNTS),
-})
+call_strategy = st.fixed_dictionaries(
+    {
+        "call": st.integers(0, 20),
+        "who": st.integers(0, len(WHO) - 1),
+        "back_minutes": st.integers(0, 100 * 1440),
+        "direction": st.sampled_from(["outbound", "outbound", "inbound"]),
+        "disposition": st.sampled_from(DISPOSITIONS),
+        "version": st.integers(0, 3),
+        "stage": st.sampled_from([None, *STAGES]),
+        "account": st.sampled_from(ACCOUNTS),
+    }
+)
 step_strategy = st.tuples(
     st.sampled_from([0, 1, 7, 13 * 60, 24 * 60, 3 * 1440, 30 * 1440 + 7]),  # minutes the clock moves first
     st.lists(call_strategy, max_size=8),
@@ -112,10 +125,15 @@ def _event(c: dict, now: datetime) -> dict:
     if c["account"]:
         related["account_id"] = c["account"]
     return {
-        "call_id": f"c{c['call']}", "direction": c["direction"],
+        "call_id": f"c{c['call']}",
+        "direction": c["direction"],
         "started_at": (now - timedelta(minutes=c["back_minutes"])).isoformat(),
-        "duration_seconds": 300, "talk_seconds": 200, "disposition": c["disposition"], "who": WHO[c["who"]],
-        "related": related, "updated_at": (START + timedelta(days=900, minutes=c["version"])).isoformat(),
+        "duration_seconds": 300,
+        "talk_seconds": 200,
+        "disposition": c["disposition"],
+        "who": WHO[c["who"]],
+        "related": related,
+        "updated_at": (START + timedelta(days=900, minutes=c["version"])).isoformat(),
     }
 
 
@@ -130,7 +148,9 @@ class Clock:
 async def _stored_members(engine) -> dict[str, set[str]]:
     members: dict[str, set[str]] = {}
     async with engine.connect() as conn:
-        for segment_id, member_id in await conn.execute(select(t.segment_members.c.segment_id, t.segment_members.c.member_id)):
+        for segment_id, member_id in await conn.execute(
+            select(t.segment_members.c.segment_id, t.segment_members.c.member_id)
+        ):
             members.setdefault(segment_id, set()).add(member_id)
     return members
 
@@ -200,7 +220,9 @@ async def scenario(people_conditions, account_condition, steps, url: str) -> Non
         await engine.dispose()
 
 
-@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(
     st.lists(conditions("individual"), min_size=3, max_size=3),
     conditions("account"),

@@ -24,7 +24,9 @@ SMALL = ["days=14", "population.accounts=80", "population.reps=4"]
 
 def generate(tmp_path, name, *overrides):
     out = tmp_path / name
-    assert simulator(["generate", "--out", str(out), "--set", "seed=7", *sum((["--set", o] for o in overrides), [])]) == 0
+    assert (
+        simulator(["generate", "--out", str(out), "--set", "seed=7", *sum((["--set", o] for o in overrides), [])]) == 0
+    )
     return {f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in ("calls.ndjson", "truth.ndjson")}
 
 
@@ -55,8 +57,14 @@ def test_the_mess_the_issue_asks_for_is_there(default_calls):
     assert any(r.converted_lead_id for p in world.people for r in p.records)
     assert any(a.switchboard for a in world.accounts)
     phones = [c.event["who"].get("phone", "") for c in calls]
-    assert any(p.startswith("+") for p in phones) and any(p.startswith("(") for p in phones) and any("x" in p for p in phones)
-    assert any("disposition" not in c.event for c in calls) and any(c.event["who"] == {} or "salesforce_id" not in c.event["who"] for c in calls)
+    assert (
+        any(p.startswith("+") for p in phones)
+        and any(p.startswith("(") for p in phones)
+        and any("x" in p for p in phones)
+    )
+    assert any("disposition" not in c.event for c in calls) and any(
+        c.event["who"] == {} or "salesforce_id" not in c.event["who"] for c in calls
+    )
     assert {c.event["direction"] for c in calls} == {"inbound", "outbound"}
     outcomes = {c.truth.outcome for c in calls}
     assert {"callback_scheduled", "abandoned", "transferred", "meeting_booked", "bad_number"} <= outcomes
@@ -93,7 +101,9 @@ def test_pairwise_identity_scores():
 def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     out = tmp_path / "sf"
     assert simulator(["generate", "--out", str(out), "--salesforce", *sum((["--set", o] for o in SMALL), [])]) == 0
-    read = lambda name: [msgspec.json.decode(line) for line in (out / "salesforce" / f"{name}.ndjson").read_bytes().splitlines()]  # noqa: E731
+    read = lambda name: [
+        msgspec.json.decode(line) for line in (out / "salesforce" / f"{name}.ndjson").read_bytes().splitlines()
+    ]  # noqa: E731
     contacts, leads, tasks, voice = read("Contact"), read("Lead"), read("Task"), read("VoiceCall")
     accounts = {a["Id"] for a in read("Account")}
     people = {r["Id"] for r in contacts} | {r["Id"] for r in leads}
@@ -103,7 +113,9 @@ def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     # CTI Tasks carry the call id, another id or nothing in CallObject; manual logs no CallType.
     cti = [t for t in tasks if t["CallType"]]
     assert all(t["CallType"].lower() == calls[t["CallObject"]]["direction"] for t in cti if t["CallObject"] in calls)
-    assert {t["CallObject"] is None for t in cti} == {True, False} and any(t["CallObject"] not in calls for t in cti if t["CallObject"])
+    assert {t["CallObject"] is None for t in cti} == {True, False} and any(
+        t["CallObject"] not in calls for t in cti if t["CallObject"]
+    )
     manual = [t for t in tasks if not t["CallType"]]
     assert manual and all(t["CallObject"] is None and t["CallDurationInSeconds"] is None for t in manual)
     assert all(c["AccountId"] in accounts for c in contacts)
@@ -111,7 +123,9 @@ def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     assert converted and all(lead["ConvertedContactId"] in people for lead in converted)
     task_ids = {t["Id"] for t in tasks}
     assert all(v["VendorCallKey"] in calls and v["ActivityId"] in task_ids | {None} for v in voice)
-    assert {v["ActivityId"] is None for v in voice} == {True, False} and {v["RelatedRecordId"] is None for v in voice} == {True, False}
+    assert {v["ActivityId"] is None for v in voice} == {True, False} and {
+        v["RelatedRecordId"] is None for v in voice
+    } == {True, False}
     assert {"Callback", "Inbound", "Outbound"} <= {v["CallType"] for v in voice}
     assert any(t.get("IsDeleted") for t in tasks)  # the recycle bin, as queryAll returns it
     assert all(len(r["Id"]) == 18 for r in contacts + leads + tasks + voice)
@@ -120,5 +134,6 @@ def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     truth = [msgspec.json.decode(line) for line in (out / "salesforce" / "expected.ndjson").read_bytes().splitlines()]
     assert len({e["call_id"] for e in truth}) == len(truth) == len(calls)
     held = [e["first"]["call_id"] for e in truth if e["first"]]
-    assert len(held) == len(set(held)) and set(held) >= {t["CallObject"] for t in cti if t["CallObject"] in calls
-                                                         and not t.get("IsDeleted")}
+    assert len(held) == len(set(held)) and set(held) >= {
+        t["CallObject"] for t in cti if t["CallObject"] in calls and not t.get("IsDeleted")
+    }

@@ -10,11 +10,10 @@ from contextsvc.errors import Unavailable
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.pipeline import writer as writer_module
 from contextsvc.pipeline.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.pipeline.profiles import ProfileWriter
 from contextsvc.pipeline.writer import Writer
-from tests.helpers import PICKLIST, call_event, work
-from tests.helpers import url_for
+from contextsvc.store.engine import create_engine, create_schema
+from tests.helpers import PICKLIST, call_event, url_for, work
 
 
 @pytest.fixture
@@ -41,7 +40,9 @@ async def test_a_failed_commit_is_not_acknowledged_and_forgets_its_identity_chan
         await writer.submit([work(call_event("c2", who={"email": "b@x.com", "salesforce_id": "0035e00000ABcdE"}))])
     monkeypatch.setattr(writer_module, "apply_batch", real)
     assert writer.graph.lookup("email", "b@x.com") == []  # the rolled-back person is gone
-    [again] = await writer.submit([work(call_event("c2", who={"email": "b@x.com", "salesforce_id": "0035e00000ABcdE"}))])
+    [again] = await writer.submit(
+        [work(call_event("c2", who={"email": "b@x.com", "salesforce_id": "0035e00000ABcdE"}))]
+    )
     assert again.status == "accepted"  # not "duplicate": the failed attempt left nothing behind
     assert writer.graph.lookup("email", "a@x.com") == [first.individual_id]
 

@@ -9,13 +9,10 @@ import pytest
 
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.pipeline.cache import ProfileCache
-from contextsvc.store.engine import create_engine, create_schema
 from contextsvc.pipeline.profiles import ProfileWriter
 from contextsvc.pipeline.writer import Writer
-from tests.helpers import T0, call_event
-from tests.helpers import Recorder
-from tests.helpers import PICKLIST, work
-from tests.helpers import url_for
+from contextsvc.store.engine import create_engine, create_schema
+from tests.helpers import PICKLIST, T0, Recorder, call_event, url_for, work
 
 
 @pytest.fixture
@@ -53,7 +50,9 @@ async def test_a_single_call_is_not_held_behind_a_large_batch(writer):
 
 async def test_a_large_request_alone_commits_whole(writer):
     writer, recorder = writer
-    results = await writer.submit([work(call_event(f"b{i}", minutes=i, who={"email": f"b{i}@x.com"})) for i in range(120)])
+    results = await writer.submit(
+        [work(call_event(f"b{i}", minutes=i, who={"email": f"b{i}@x.com"})) for i in range(120)]
+    )
     assert {r.status for r in results} == {"accepted"}
     assert [len(changes.calls) for changes, _ in recorder.seen] == [120]  # one transaction, not three slices
 

@@ -20,6 +20,7 @@ import msgspec
 from sqlalchemy import Connection, delete, select
 
 from contextsvc.activation import outbox, templates
+from contextsvc.activation import tables as t
 from contextsvc.activation.model import (
     CALL_FLAGS,
     CallFlagTrigger,
@@ -36,25 +37,23 @@ from contextsvc.activation.model import (
     matches,
     target_type,
 )
+from contextsvc.activation.targets import OutboundPolicy
 from contextsvc.activation.templates import PersonRef
 from contextsvc.calls import Call
-from contextsvc.ingest import Picklist
-from contextsvc.activation import tables as t
-from contextsvc.activation.targets import OutboundPolicy
-from contextsvc.profile import ProfileState, decode_state
-from contextsvc.store import bulk_insert
-from contextsvc.store import json_text
-from contextsvc.store import tables as core
 from contextsvc.errors import Conflict, FieldError, ValidationFailed
+from contextsvc.ingest import Picklist
 from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
-from contextsvc.segments import SegmentSpec, Segments, Transition
+from contextsvc.profile import ProfileState, decode_state
+from contextsvc.segments import Segments, SegmentSpec, Transition
+from contextsvc.store import bulk_insert, json_text
+from contextsvc.store import tables as core
 from contextsvc.timeutil import from_micros
 
 _encode = msgspec.json.Encoder().encode
 _decode_trigger = msgspec.json.Decoder(Trigger).decode
 _decode_target = msgspec.json.Decoder(Target).decode
 # How to make a target type deliverable on a server that has no deliverer for it.
-_TO_CONFIGURE = {"salesforce": "set the CONTEXTSVC_SALESFORCE_* credentials (README, \"Salesforce\")"}
+_TO_CONFIGURE = {"salesforce": 'set the CONTEXTSVC_SALESFORCE_* credentials (README, "Salesforce")'}
 
 
 class Rule(msgspec.Struct):
@@ -67,8 +66,9 @@ class Rule(msgspec.Struct):
 
 
 class Activation(BatchObserver):
-    def __init__(self, picklist: Picklist, writer: Writer, segments: Segments,
-                 outbound: OutboundPolicy | None = None) -> None:
+    def __init__(
+        self, picklist: Picklist, writer: Writer, segments: Segments, outbound: OutboundPolicy | None = None
+    ) -> None:
         self.picklist = picklist
         self.outbound = outbound or OutboundPolicy()
         self.writer = writer
@@ -100,10 +100,15 @@ class Activation(BatchObserver):
             if not self._in_segment(rule.trigger, occurrence):
                 continue
             event = ChangeEvent(
-                str(uuid.uuid4()), rule.name,
+                str(uuid.uuid4()),
+                rule.name,
                 "threshold_crossed" if isinstance(rule.trigger, ThresholdTrigger) else occurrence.event_type,
-                from_micros(occurrence.at_us), occurrence.source_object, occurrence.source_id,
-                occurrence.current_value, occurrence.previous_value, rule.id,
+                from_micros(occurrence.at_us),
+                occurrence.source_object,
+                occurrence.source_id,
+                occurrence.current_value,
+                occurrence.previous_value,
+                rule.id,
             )
             events.append(event)
             if isinstance(rule.target, WebhookTarget):
@@ -134,8 +139,13 @@ class Activation(BatchObserver):
         self.rules = {}
         for row in conn.execute(select(t.activation_rules)).mappings():
             self.rules[row["id"]] = Rule(
-                row["id"], row["name"], _decode_trigger(row["trigger"]), _decode_target(row["target"]),
-                row["segment_id"], row["created_at"])
+                row["id"],
+                row["name"],
+                _decode_trigger(row["trigger"]),
+                _decode_target(row["target"]),
+                row["segment_id"],
+                row["created_at"],
+            )
         self._pending.clear()
 
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
@@ -163,13 +173,25 @@ class Activation(BatchObserver):
             owner = changes.call_owner.get(call_id)
             if not flags or owner is None:
                 continue
-            self.emit(conn, Occurrence(
-                "call_flagged", "individual", owner, changes.now_us,
-                {"call_id": call_id, "disposition": call.disposition, "flags": list(flags),
-                 "started_at": call.started_at.isoformat(), "direction": call.direction, "rep_id": call.rep_id},
-                {"disposition": before.call.disposition} if before is not None else None,
-                flags=flags,
-            ))
+            self.emit(
+                conn,
+                Occurrence(
+                    "call_flagged",
+                    "individual",
+                    owner,
+                    changes.now_us,
+                    {
+                        "call_id": call_id,
+                        "disposition": call.disposition,
+                        "flags": list(flags),
+                        "started_at": call.started_at.isoformat(),
+                        "direction": call.direction,
+                        "rep_id": call.rep_id,
+                    },
+                    {"disposition": before.call.disposition} if before is not None else None,
+                    flags=flags,
+                ),
+            )
 
     def on_transitions(self, conn: Connection, transitions: list[Transition]) -> None:
         """The segments listener: every enter/leave, in the transaction that caused it."""
@@ -177,10 +199,18 @@ class Activation(BatchObserver):
             return
         for tr in transitions:
             member = {"segment_id": tr.segment_id, "member": tr.entered, "cause": tr.cause}
-            self.emit(conn, Occurrence(
-                "segment_entered" if tr.entered else "segment_left", tr.subject, tr.member_id, tr.at_us,
-                member, {**member, "member": not tr.entered}, segment_id=tr.segment_id,
-            ))
+            self.emit(
+                conn,
+                Occurrence(
+                    "segment_entered" if tr.entered else "segment_left",
+                    tr.subject,
+                    tr.member_id,
+                    tr.at_us,
+                    member,
+                    {**member, "member": not tr.entered},
+                    segment_id=tr.segment_id,
+                ),
+            )
 
     def after_commit(self, changes: BatchChanges) -> None:
         self.flush()
@@ -256,9 +286,16 @@ class Activation(BatchObserver):
     # --- rules (Writer.run functions) -----------------------------------------------------
 
     def add_rule(self, conn: Connection, rule: Rule) -> None:
-        conn.execute(t.activation_rules.insert().values(
-            id=rule.id, name=rule.name, trigger=json_text(rule.trigger), target=json_text(rule.target),
-            segment_id=rule.segment_id, created_at=rule.created_at))
+        conn.execute(
+            t.activation_rules.insert().values(
+                id=rule.id,
+                name=rule.name,
+                trigger=json_text(rule.trigger),
+                target=json_text(rule.target),
+                segment_id=rule.segment_id,
+                created_at=rule.created_at,
+            )
+        )
         self.rules[rule.id] = rule
 
     def delete_rule(self, conn: Connection, rule_id: str) -> None:
@@ -266,8 +303,11 @@ class Activation(BatchObserver):
         self.rules.pop(rule_id, None)
 
     def rules_using(self, segment_id: str) -> list[str]:
-        return [r.id for r in self.rules.values()
-                if isinstance(r.trigger, SegmentTrigger | CallFlagTrigger) and r.trigger.segment_id == segment_id]
+        return [
+            r.id
+            for r in self.rules.values()
+            if isinstance(r.trigger, SegmentTrigger | CallFlagTrigger) and r.trigger.segment_id == segment_id
+        ]
 
 
 def new_rule(spec: RuleSpec, now_us: int, segment_id: str | None) -> Rule:
@@ -282,16 +322,22 @@ def _check(spec: RuleSpec, segments: Segments) -> None:
     if isinstance(trigger, CallFlagTrigger):
         unknown = sorted(set(trigger.flags) - set(CALL_FLAGS)) or ([] if trigger.flags else ["(none)"])
         if unknown:
-            raise ValidationFailed("unknown call flags", [FieldError(
-                "trigger.flags", "invalid_value", f"unknown flag(s) {unknown}; valid: {list(CALL_FLAGS)}")])
+            raise ValidationFailed(
+                "unknown call flags",
+                [FieldError("trigger.flags", "invalid_value", f"unknown flag(s) {unknown}; valid: {list(CALL_FLAGS)}")],
+            )
     if isinstance(trigger, SegmentTrigger | CallFlagTrigger) and trigger.segment_id is not None:
         segment = segments.view.segments.get(trigger.segment_id)
         if segment is None or segment.rule_id is not None:
-            raise ValidationFailed("no such segment", [FieldError(
-                "trigger.segment_id", "invalid_value", f"no segment {trigger.segment_id}")])
+            raise ValidationFailed(
+                "no such segment",
+                [FieldError("trigger.segment_id", "invalid_value", f"no segment {trigger.segment_id}")],
+            )
         if isinstance(trigger, CallFlagTrigger) and segment.subject != "individual":
-            raise ValidationFailed("a call's person is an individual", [FieldError(
-                "trigger.segment_id", "invalid_value", f"{trigger.segment_id} is a segment of accounts")])
+            raise ValidationFailed(
+                "a call's person is an individual",
+                [FieldError("trigger.segment_id", "invalid_value", f"{trigger.segment_id} is a segment of accounts")],
+            )
     if isinstance(spec.target, SalesforceTarget):
         problems = templates.check(spec.target)
         if problems:
@@ -310,9 +356,17 @@ def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us:
 
 def _outbox_row(event: ChangeEvent, url: str, payload: bytes, at_us: int) -> dict:
     return {
-        "event_uuid": event.event_uuid, "rule_id": event.rule_id, "event_type": event.event_type, "url": url,
-        "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": at_us, "last_error": None,
-        "created_at": at_us, "delivered_at": None,
+        "event_uuid": event.event_uuid,
+        "rule_id": event.rule_id,
+        "event_type": event.event_type,
+        "url": url,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": at_us,
+        "last_error": None,
+        "created_at": at_us,
+        "delivered_at": None,
     }
 
 
@@ -341,14 +395,25 @@ def call_logged(call_id: str, call: Call, changes: BatchChanges, picklist: Pickl
     ids, picklist codes and times; a receiver that shows the person asks for them with a
     key whose scopes allow it (GET /v1/individuals/{individual_id})."""
     owner = changes.call_owner.get(call_id)
-    merged = [{"merged_id": m.merged_id, "rule": m.rule} for m in changes.merges if m.evidence.get("call_id") == call_id]
+    merged = [
+        {"merged_id": m.merged_id, "rule": m.rule} for m in changes.merges if m.evidence.get("call_id") == call_id
+    ]
     before = changes.replaced.get(call_id)
     return Occurrence(
-        "call_logged", "call", call_id, changes.now_us,
+        "call_logged",
+        "call",
+        call_id,
+        changes.now_us,
         {
-            "call_id": call_id, "direction": call.direction, "started_at": call.started_at.isoformat(),
-            "disposition": call.disposition, "connect": picklist.meaning(call.disposition).connect,
-            "talk_seconds": call.talk_seconds, "rep_id": call.rep_id, "queue": call.queue, "individual_id": owner,
+            "call_id": call_id,
+            "direction": call.direction,
+            "started_at": call.started_at.isoformat(),
+            "disposition": call.disposition,
+            "connect": picklist.meaning(call.disposition).connect,
+            "talk_seconds": call.talk_seconds,
+            "rep_id": call.rep_id,
+            "queue": call.queue,
+            "individual_id": owner,
             "resolution": {"rule": changes.call_rules.get(call_id), "merged": merged},
         },
         {"disposition": before.call.disposition} if before is not None else None,

@@ -108,7 +108,9 @@ class RuleSpec(msgspec.Struct, forbid_unknown_fields=True):
 class Occurrence(msgspec.Struct, frozen=True):
     """What happened, before any rule turns it into an event."""
 
-    event_type: str  # call_logged | call_flagged | segment_entered | segment_left | threshold_crossed | <producer's type>
+    event_type: (
+        str  # call_logged | call_flagged | segment_entered | segment_left | threshold_crossed | <producer's type>
+    )
     source_object: str  # individual | account | call | ...
     source_id: str
     at_us: int

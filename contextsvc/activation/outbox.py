@@ -62,8 +62,13 @@ def next_due_at(conn: Connection) -> int | None:
 _RECORD = (
     update(t.outbox)
     .where(c.id == bindparam("b_id"), c.status == "pending")
-    .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"), next_attempt_at=bindparam("b_next"),
-            last_error=bindparam("b_error"), delivered_at=bindparam("b_delivered"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next"),
+        last_error=bindparam("b_error"),
+        delivered_at=bindparam("b_delivered"),
+    )
 )
 
 
@@ -71,14 +76,16 @@ def record(conn: Connection, attempts: list[Attempt], backoff: Backoff) -> None:
     rows = []
     for a in attempts:
         dead = not a.ok and (a.final or a.attempts >= backoff.max_attempts)
-        rows.append({
-            "b_id": a.id,
-            "b_status": "delivered" if a.ok else "dead" if dead else "pending",
-            "b_attempts": a.attempts,
-            "b_next": a.at_us if a.ok or dead else a.at_us + backoff.delay_us(a.attempts),
-            "b_error": a.error,
-            "b_delivered": a.at_us if a.ok else None,
-        })
+        rows.append(
+            {
+                "b_id": a.id,
+                "b_status": "delivered" if a.ok else "dead" if dead else "pending",
+                "b_attempts": a.attempts,
+                "b_next": a.at_us if a.ok or dead else a.at_us + backoff.delay_us(a.attempts),
+                "b_error": a.error,
+                "b_delivered": a.at_us if a.ok else None,
+            }
+        )
     if rows:
         conn.execute(_RECORD, rows)
 
@@ -100,8 +107,11 @@ def backlog(conn: Connection) -> Backlog:
 
 def abandon_rule(conn: Connection, rule_id: str, now_us: int) -> None:
     """A deleted rule's undelivered events: dead, with the reason (its secret is gone)."""
-    conn.execute(update(t.outbox).where(c.rule_id == rule_id, c.status == "pending")
-                 .values(status="dead", last_error="the rule was deleted", next_attempt_at=now_us))
+    conn.execute(
+        update(t.outbox)
+        .where(c.rule_id == rule_id, c.status == "pending")
+        .values(status="dead", last_error="the rule was deleted", next_attempt_at=now_us)
+    )
 
 
 def redrive(conn: Connection, ids: list[int] | None, live_rules: set[str], now_us: int) -> int:
@@ -126,10 +136,22 @@ class Delivery(msgspec.Struct):
     delivered_at: int | None
 
 
-def deliveries(conn: Connection, status: str | None, rule_id: str | None, before_id: int | None, limit: int
-               ) -> list[Delivery]:
-    query = select(c.id, c.event_uuid, c.rule_id, c.event_type, c.url, c.status, c.attempts, c.next_attempt_at,
-                   c.last_error, c.created_at, c.delivered_at)
+def deliveries(
+    conn: Connection, status: str | None, rule_id: str | None, before_id: int | None, limit: int
+) -> list[Delivery]:
+    query = select(
+        c.id,
+        c.event_uuid,
+        c.rule_id,
+        c.event_type,
+        c.url,
+        c.status,
+        c.attempts,
+        c.next_attempt_at,
+        c.last_error,
+        c.created_at,
+        c.delivered_at,
+    )
     if status:
         query = query.where(c.status == status)
     if rule_id:

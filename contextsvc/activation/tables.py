@@ -6,7 +6,6 @@ from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, 
 
 from contextsvc.store import JsonText, Micros, metadata
 
-
 activation_rules = Table(
     "activation_rules",
     metadata,
@@ -17,7 +16,6 @@ activation_rules = Table(
     Column("segment_id", String(40)),  # a threshold trigger's own hidden segment
     Column("created_at", Micros, nullable=False),
 )
-
 
 
 # The durable outbox: one row per (event, webhook rule), written in the transaction that

@@ -75,8 +75,10 @@ def _problem(name: str) -> str | None:
         return None
     if root == "person" and rest in PERSON_FIELDS:
         return None
-    return (f"unknown placeholder {{{name}}}: use {', '.join(EVENT_FIELDS)}, event, event_date, event_date+N "
-            f"(N <= {MAX_DAYS}), current_value.<path>, previous_value.<path> or person.<{'|'.join(PERSON_FIELDS)}>")
+    return (
+        f"unknown placeholder {{{name}}}: use {', '.join(EVENT_FIELDS)}, event, event_date, event_date+N "
+        f"(N <= {MAX_DAYS}), current_value.<path>, previous_value.<path> or person.<{'|'.join(PERSON_FIELDS)}>"
+    )
 
 
 def check(target: SalesforceTarget) -> list[FieldError]:
@@ -85,8 +87,13 @@ def check(target: SalesforceTarget) -> list[FieldError]:
     for field, template in target.fields.items():
         where = f"target.fields.{field}"
         if field in ("Id", target.uuid_field):
-            errors.append(FieldError(where, "invalid_value", f"{field} is set by contextsvc (the event uuid goes in "
-                                                             f"{target.uuid_field}); leave it out"))
+            errors.append(
+                FieldError(
+                    where,
+                    "invalid_value",
+                    f"{field} is set by contextsvc (the event uuid goes in {target.uuid_field}); leave it out",
+                )
+            )
         if not isinstance(template, str):
             continue
         try:
@@ -103,11 +110,19 @@ def check(target: SalesforceTarget) -> list[FieldError]:
             if problem:
                 errors.append(FieldError(where, "invalid_template", problem))
     if not target.uuid_field.endswith("__c"):
-        errors.append(FieldError("target.uuid_field", "invalid_value",
-                                 "the event uuid goes in a custom field (its API name ends in __c)"))
+        errors.append(
+            FieldError(
+                "target.uuid_field", "invalid_value", "the event uuid goes in a custom field (its API name ends in __c)"
+            )
+        )
     if target.sobject == "Task" and target.fields.get("TaskSubtype") == "Call":
-        errors.append(FieldError("target.fields.TaskSubtype", "invalid_value",
-                                 "a Task with TaskSubtype Call would come back through the Salesforce sync as a call"))
+        errors.append(
+            FieldError(
+                "target.fields.TaskSubtype",
+                "invalid_value",
+                "a Task with TaskSubtype Call would come back through the Salesforce sync as a call",
+            )
+        )
     return errors
 
 

@@ -14,16 +14,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contextsvc.activation import outbox
 from contextsvc.activation.delivery import Deliverer, DueItem, Outcome
+from contextsvc.activation.engine import Activation
 from contextsvc.activation.model import WebhookTarget, target_type
 from contextsvc.activation.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from contextsvc.activation import outbox
-from contextsvc.activation.engine import Activation
 from contextsvc.activation.targets import UnsafeTarget
 from contextsvc.timeutil import micros
 
@@ -33,12 +33,19 @@ IDLE_RECHECK_S = 30.0
 
 
 def _now_us() -> int:
-    return micros(datetime.now(timezone.utc))
+    return micros(datetime.now(UTC))
 
 
 class WebhookDispatcher:
-    def __init__(self, engine: AsyncEngine, writer, activation: Activation, backoff: outbox.Backoff,
-                 timeout_s: float, clock: Callable[[], int] = _now_us) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        writer,
+        activation: Activation,
+        backoff: outbox.Backoff,
+        timeout_s: float,
+        clock: Callable[[], int] = _now_us,
+    ) -> None:
         self.engine = engine
         self.writer = writer
         self.activation = activation
@@ -115,8 +122,10 @@ class WebhookDispatcher:
                 log.exception("%s delivery failed", kind)
                 outcomes = [Outcome(False, f"{type(exc).__name__}: {exc}"[:500])] * len(items)
         now = self.clock()
-        return [outbox.Attempt(item.row.id, item.row.attempts + 1, o.ok, o.error and o.error[:500], now, o.final)
-                for item, o in zip(items, outcomes, strict=True)]
+        return [
+            outbox.Attempt(item.row.id, item.row.attempts + 1, o.ok, o.error and o.error[:500], now, o.final)
+            for item, o in zip(items, outcomes, strict=True)
+        ]
 
     async def _deliver(self, client: httpx.AsyncClient, row: outbox.Due) -> outbox.Attempt:
         rule = self.activation.rules.get(row.rule_id)
@@ -138,11 +147,16 @@ class WebhookDispatcher:
         }
         try:
             # To the address just checked; TLS still verifies the certificate for the URL's host.
-            response = await client.post(target.pinned_url(), content=row.payload, headers=headers,
-                                         extensions={"sni_hostname": target.host} if target.scheme == "https" else None)
+            response = await client.post(
+                target.pinned_url(),
+                content=row.payload,
+                headers=headers,
+                extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
+            )
         except httpx.HTTPError as exc:
             return outbox.Attempt(row.id, attempts, False, f"{type(exc).__name__}: {exc}"[:500], self.clock())
         if 200 <= response.status_code < 300:
             return outbox.Attempt(row.id, attempts, True, None, self.clock())
-        return outbox.Attempt(row.id, attempts, False, f"HTTP {response.status_code}: {response.text[:200]}",
-                              self.clock())
+        return outbox.Attempt(
+            row.id, attempts, False, f"HTTP {response.status_code}: {response.text[:200]}", self.clock()
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -60,7 +60,7 @@ class Redriven(msgspec.Struct):
 
 
 def _now_us() -> int:
-    return micros(datetime.now(timezone.utc))
+    return micros(datetime.now(UTC))
 
 
 def _out(rule: Rule, show_secret: bool = False) -> RuleOut:
@@ -74,8 +74,11 @@ class ActivationsController(Controller):
     path = "/v1/activations"
     tags = ["activation"]
 
-    @post("/", opt={"scope": "segments:write", "errors": (409,)},
-          summary="Add a rule: a trigger, a webhook/stream/salesforce target")
+    @post(
+        "/",
+        opt={"scope": "segments:write", "errors": (409,)},
+        summary="Add a rule: a trigger, a webhook/stream/salesforce target",
+    )
     async def create_rule(self, request: Request) -> Response[RuleOut]:
         """Body: RuleSpec. A webhook without a secret gets one, shown only in this answer. A
         salesforce target needs Salesforce credentials on the server (else 409)."""
@@ -145,9 +148,17 @@ async def _deliveries(request: Request, status, rule_id, cursor, limit) -> Deliv
         {s: totals.get(s, 0) for s in ("pending", "delivered", "dead")},
         [
             DeliveryOut(
-                d.id, d.event_uuid, d.rule_id, d.event_type, d.url, d.status, d.attempts,
-                from_micros(d.next_attempt_at) if d.status == "pending" else None, d.last_error,
-                from_micros(d.created_at), from_micros(d.delivered_at),
+                d.id,
+                d.event_uuid,
+                d.rule_id,
+                d.event_type,
+                d.url,
+                d.status,
+                d.attempts,
+                from_micros(d.next_attempt_at) if d.status == "pending" else None,
+                d.last_error,
+                from_micros(d.created_at),
+                from_micros(d.delivered_at),
             )
             for d in rows
         ],

@@ -13,13 +13,12 @@ from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
 from contextsvc.api.auth import api_key_of
-from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.api.services import service_of
-from contextsvc.context import AgentCallContext, agent_view
-from contextsvc.context import CallContext
+from contextsvc.api.serving import context_for, utc_as_of
+from contextsvc.calls import AwareDatetime
+from contextsvc.context import AgentCallContext, CallContext, agent_view
 from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity import LookupKey, parse_lookup
-from contextsvc.calls import AwareDatetime
 
 RECENT_CALLS = 5
 _decode_context = msgspec.json.Decoder(CallContext).decode
@@ -28,7 +27,12 @@ _decode_context = msgspec.json.Decoder(CallContext).decode
 class AgentCallContextRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Give exactly one of record_id, phone or email."""
 
-    record_id: Annotated[str, msgspec.Meta(max_length=64, description="individual id, or Contact/Lead id (15 or 18 characters)")] | None = None
+    record_id: (
+        Annotated[
+            str, msgspec.Meta(max_length=64, description="individual id, or Contact/Lead id (15 or 18 characters)")
+        ]
+        | None
+    ) = None
     phone: Annotated[str, msgspec.Meta(max_length=64, description="any common format")] | None = None
     email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
     max_tokens: Annotated[int, msgspec.Meta(ge=20, le=4000, description="budget of the prompt block")] = 300
@@ -43,14 +47,19 @@ def lookup_of(body: AgentCallContextRequest, region: str) -> LookupKey:
     if len(given) != 1:
         raise ValidationFailed(
             "give exactly one of record_id, phone or email",
-            [FieldError(name, "one_lookup_required", "exactly one of record_id, phone, email") for name in _LOOKUP_KINDS],
+            [
+                FieldError(name, "one_lookup_required", "exactly one of record_id, phone, email")
+                for name in _LOOKUP_KINDS
+            ],
             code="invalid_lookup",
         )
     [(name, value)] = given
     try:
         key = parse_lookup(value, region)
     except ValidationFailed as exc:
-        raise ValidationFailed(exc.message, [FieldError(name, f.code, f.message) for f in exc.fields], code=exc.code) from None
+        raise ValidationFailed(
+            exc.message, [FieldError(name, f.code, f.message) for f in exc.fields], code=exc.code
+        ) from None
     if key.kind not in _LOOKUP_KINDS[name]:
         expected = " or ".join(sorted(_LOOKUP_KINDS[name])).replace("_", " ")
         raise ValidationFailed(

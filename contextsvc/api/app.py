@@ -133,7 +133,8 @@ def create_app(
         openapi_30,
         DncController,
         mcp_handler(mcp),
-        demo_console, daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
+        demo_console,
+        daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
     ]
     if instruments is not None:
         handlers.append(metrics_handler(settings.metrics_key))

@@ -10,8 +10,8 @@ import msgspec
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
-from contextsvc.privacy import Disclosure
 from contextsvc.errors import Forbidden, Unauthenticated
+from contextsvc.privacy import Disclosure
 
 # pii:read: phone numbers and emails in clear in contexts and prompts (masked otherwise);
 # recordings:read: recording links of calls; segments:write: define segments and
@@ -91,12 +91,16 @@ def check_scope(connection: ASGIConnection, scope: str | None) -> None:
         return
     presented = presented_key(connection)
     if presented is None:
-        raise Unauthenticated("send an API key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'", code="missing_api_key")
+        raise Unauthenticated(
+            "send an API key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'", code="missing_api_key"
+        )
     key = find_key(connection.app.state.api_keys, presented)
     if key is None:
         raise Unauthenticated("the API key is not valid", code="invalid_api_key")
     if not key.allows(scope):
-        raise Forbidden(f"this API key lacks the '{scope}' scope", code="missing_scope", details={"required_scope": scope})
+        raise Forbidden(
+            f"this API key lacks the '{scope}' scope", code="missing_scope", details={"required_scope": scope}
+        )
     # Straight into the scope's state dict: connection.state builds a wrapper per access.
     connection.scope["state"]["api_key"] = key
 

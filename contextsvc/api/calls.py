@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -15,13 +15,20 @@ from litestar.params import JSONBody, Parameter
 
 from contextsvc.api.auth import api_key_of
 from contextsvc.api.params import MAX_ID
-from contextsvc.api.serving import disclosure_of
 from contextsvc.api.services import service_of
+from contextsvc.api.serving import disclosure_of
 from contextsvc.errors import Conflict, FieldError, ValidationFailed
-from contextsvc.ingest import CallEvent
-from contextsvc.ingest import MAX_BATCH_ITEMS, prepare, rejection, split_batch
-from contextsvc.ingest import ItemResult, QuarantineWork
-from contextsvc.ingest import QuarantinePage, quarantined
+from contextsvc.ingest import (
+    MAX_BATCH_ITEMS,
+    CallEvent,
+    ItemResult,
+    QuarantinePage,
+    QuarantineWork,
+    prepare,
+    quarantined,
+    rejection,
+    split_batch,
+)
 from contextsvc.privacy import Disclosure
 
 _PAUSE_EVERY = 128
@@ -66,13 +73,23 @@ class CallsController(Controller):
         status_code=201,
         summary="Ingest one call event",
         dependencies={"documented_body": Provide(_documents_call_event)},
-        responses={200: ResponseSpec(ItemResult, description="updated, duplicate or stale: a version of the call was already stored",
-                                     generate_examples=False)},
+        responses={
+            200: ResponseSpec(
+                ItemResult,
+                description="updated, duplicate or stale: a version of the call was already stored",
+                generate_examples=False,
+            )
+        },
     )
     async def ingest_one(self, request: Request) -> Response[ItemResult]:
         service = service_of(request)
-        work = prepare(await request.body(), service.normaliser, strict=not _trusted(request), channel="POST /v1/calls",
-                       limits=service.intake)
+        work = prepare(
+            await request.body(),
+            service.normaliser,
+            strict=not _trusted(request),
+            channel="POST /v1/calls",
+            limits=service.intake,
+        )
         [result] = await service.ingest([work])
         if result.status == "rejected":
             assert isinstance(work, QuarantineWork)
@@ -82,7 +99,9 @@ class CallsController(Controller):
                 details={"quarantine_id": result.quarantine_id, "call_id": result.call_id},
             )
         if result.status == "conflict":
-            raise Conflict(result.message or "conflicting replay", code="conflicting_replay", details=msgspec.to_builtins(result))
+            raise Conflict(
+                result.message or "conflicting replay", code="conflicting_replay", details=msgspec.to_builtins(result)
+            )
         return Response(result, status_code=_STATUS_CODE[result.status])
 
     @post(
@@ -104,12 +123,20 @@ class CallsController(Controller):
         del raw  # the items are slices of it; a 32 MB body is not kept twice
         strict = not _trusted(request)
         work = []
-        now = datetime.now(timezone.utc)  # the batch arrived once: one clock for its items
+        now = datetime.now(UTC)  # the batch arrived once: one clock for its items
         for index, item in enumerate(items):
             if index and index % _PAUSE_EVERY == 0:
                 await asyncio.sleep(0)  # a 5,000-call body is ~90 ms of parsing: let reads in
-            work.append(prepare(item, service.normaliser, strict=strict, channel=f"POST /v1/calls/batch[{index}]",
-                                limits=service.intake, now=now))
+            work.append(
+                prepare(
+                    item,
+                    service.normaliser,
+                    strict=strict,
+                    channel=f"POST /v1/calls/batch[{index}]",
+                    limits=service.intake,
+                    now=now,
+                )
+            )
         del items
         results = await service.ingest(work) if work else []
         disclosure = disclosure_of(request)
@@ -123,13 +150,19 @@ class CallsController(Controller):
     async def list_quarantine(
         self,
         request: Request,
-        after: int = Parameter(default=0, ge=0, le=MAX_ID, description="return items with an id greater than this (cursor)"),
+        after: int = Parameter(
+            default=0, ge=0, le=MAX_ID, description="return items with an id greater than this (cursor)"
+        ),
         limit: int = Parameter(default=100, ge=1, le=1000, description="most items in the page"),
         max_bytes: int = Parameter(
-            default=1024 * 1024, ge=1, le=16 * 1024 * 1024,
+            default=1024 * 1024,
+            ge=1,
+            le=16 * 1024 * 1024,
             description="most bytes of bodies in the page (at least one item is always returned)",
         ),
-        reason: str | None = Parameter(default=None, max_length=64, description="only items rejected for this reason code"),
+        reason: str | None = Parameter(
+            default=None, max_length=64, description="only items rejected for this reason code"
+        ),
     ) -> QuarantinePage:
         """Rejected items, oldest first, with the errors that rejected them and the size
         each had. Bodies (cut to CONTEXTSVC_QUARANTINE_ITEM_BYTES) are personal data: only
@@ -137,8 +170,13 @@ class CallsController(Controller):
         phones and emails masked. `budget` reports the total kept and what eviction removed."""
         service = service_of(request)
         return await quarantined(
-            service.engine, disclosure_of(request), budget_bytes=service.settings.quarantine_budget_bytes,
-            after_id=after, limit=limit, max_bytes=max_bytes, reason=reason,
+            service.engine,
+            disclosure_of(request),
+            budget_bytes=service.settings.quarantine_budget_bytes,
+            after_id=after,
+            limit=limit,
+            max_bytes=max_bytes,
+            reason=reason,
         )
 
 

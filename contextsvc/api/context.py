@@ -11,8 +11,8 @@ from litestar.params import FromPath, Parameter
 from litestar.response.base import ASGIResponse
 
 from contextsvc.api.auth import api_key_of
-from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.api.services import service_of
+from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.context import CallContext
 from contextsvc.identity import parse_lookup
 

@@ -8,8 +8,8 @@ import msgspec
 from litestar import Request, get
 from litestar.params import FromPath, Parameter
 
-from contextsvc.api.services import service_of
 from contextsvc.api.auth import api_key_of
+from contextsvc.api.services import service_of
 from contextsvc.api.serving import guard_lookup, utc_as_of
 from contextsvc.context import DayCounts, daily_counts
 from contextsvc.identity import parse_lookup

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import msgspec
@@ -15,8 +15,8 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, QueryParameter
 
 from contextsvc.api.bodies import decode_body
-from contextsvc.errors import FieldError, NotFound, ValidationFailed
 from contextsvc.api.services import service_of
+from contextsvc.errors import FieldError, NotFound, ValidationFailed
 from contextsvc.identity import InvalidIdentifier
 from contextsvc.reachability import DncParseError, list_summaries, parse_number, parse_numbers
 from contextsvc.timeutil import day_of, micros
@@ -50,7 +50,7 @@ class DncRemoved(msgspec.Struct):
 
 
 def _now() -> int:
-    return micros(datetime.now(timezone.utc))
+    return micros(datetime.now(UTC))
 
 
 def _csv_numbers(text: str) -> tuple[list[str], int]:
@@ -71,7 +71,9 @@ async def _parse_request(request: Request, name: str | None, source: str | None,
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("text/csv", "text/plain", "application/csv"):
         if not name or not _LIST_NAME.fullmatch(name):
-            raise _bad("list", "invalid_value", "give the list's name as ?list=NAME (letters, digits, space, . : @ ( ) / - _)")
+            raise _bad(
+                "list", "invalid_value", "give the list's name as ?list=NAME (letters, digits, space, . : @ ( ) / - _)"
+            )
         try:
             text = (await request.body()).decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -86,20 +88,28 @@ class DncController(Controller):
     path = "/v1/dnc"
     tags = ["do-not-call"]
 
-    @post("/", opt={"scope": "admin", "also_accepts": ("text/csv", "text/plain", "application/csv")}, status_code=200,
-          summary="Load numbers onto a do-not-call list (JSON list or CSV upload; idempotent)")
+    @post(
+        "/",
+        opt={"scope": "admin", "also_accepts": ("text/csv", "text/plain", "application/csv")},
+        status_code=200,
+        summary="Load numbers onto a do-not-call list (JSON list or CSV upload; idempotent)",
+    )
     async def load(
-        self, request: Request,
+        self,
+        request: Request,
         list_name: Annotated[str | None, QueryParameter(name="list", description="the list (CSV uploads)")] = None,
         source: Annotated[str | None, QueryParameter(description="where the list came from (CSV uploads)")] = None,
-        expires_on: Annotated[date | None, QueryParameter(description="first UTC day it no longer applies (CSV uploads)")] = None,
+        expires_on: Annotated[
+            date | None, QueryParameter(description="first UTC day it no longer applies (CSV uploads)")
+        ] = None,
     ) -> DncLoaded:
         service = service_of(request)
         name, source, expires_on, raw, first = await _parse_request(request, list_name, source, expires_on)
         keys, errors = parse_numbers(raw, service.settings.default_region, first)
         if not keys:
             raise ValidationFailed(
-                "no phone numbers in the upload", [FieldError("numbers", "no_valid_numbers", "no value is a phone number")],
+                "no phone numbers in the upload",
+                [FieldError("numbers", "no_valid_numbers", "no value is a phone number")],
                 details={"invalid": len(errors), "invalid_examples": msgspec.to_builtins(errors[:MAX_INVALID_SHOWN])},
             )
         reachability = service.branches.reachability
@@ -119,8 +129,12 @@ class DncController(Controller):
             raise NotFound(f"no do-not-call list named {list_name!r}", details={"list": list_name})
         return DncRemoved(list_name, removed)
 
-    @delete("/{list_name:str}/numbers/{number:str}", opt={"scope": "admin", "errors": (422,)}, status_code=200,
-            summary="Remove one number from a do-not-call list")
+    @delete(
+        "/{list_name:str}/numbers/{number:str}",
+        opt={"scope": "admin", "errors": (422,)},
+        status_code=200,
+        summary="Remove one number from a do-not-call list",
+    )
     async def remove_number(self, request: Request, list_name: FromPath[str], number: FromPath[str]) -> DncRemoved:
         service = service_of(request)
         try:
@@ -129,6 +143,7 @@ class DncController(Controller):
             raise _bad("number", exc.code, exc.message) from None
         removed = await service.branches.reachability.unlist_numbers(list_name, [key], _now())
         if not removed:
-            raise NotFound(f"{number} is not on the do-not-call list {list_name!r}",
-                           details={"list": list_name, "number": number})
+            raise NotFound(
+                f"{number} is not on the do-not-call list {list_name!r}", details={"list": list_name, "number": number}
+            )
         return DncRemoved(list_name, removed)

@@ -62,7 +62,9 @@ def error_response(request: Request, status: int, body: ErrorBody, headers: dict
         body = ErrorBody(
             body.code,
             disclosure.text(body.message) or "",
-            [FieldError(f.field, f.code, disclosure.text(f.message) or "") for f in body.fields] if body.fields else None,
+            [FieldError(f.field, f.code, disclosure.text(f.message) or "") for f in body.fields]
+            if body.fields
+            else None,
             disclosure.value(body.details) if body.details else None,
         )
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
@@ -96,14 +98,18 @@ _HTTP_CODES = {
 def http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, ValidationException):
         fields = [
-            FieldError(str(item.get("key") or item.get("source") or "request"), "invalid_value", str(item.get("message")))
+            FieldError(
+                str(item.get("key") or item.get("source") or "request"), "invalid_value", str(item.get("message"))
+            )
             for item in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(item, dict)
         ]
         # Litestar's detail repeats the URL, query string included (percent-encoded, which
         # no masking would recognise): the route's template says where, without the values.
         where = f"{request.method} {request.scope.get('path_template') or request.url.path}"
-        return error_response(request, 400, ErrorBody("invalid_request", f"Validation failed for {where}", fields or None))
+        return error_response(
+            request, 400, ErrorBody("invalid_request", f"Validation failed for {where}", fields or None)
+        )
     body = ErrorBody(_HTTP_CODES.get(exc.status_code, "http_error"), exc.detail)
     return error_response(request, exc.status_code, body, exc.headers)
 
@@ -112,8 +118,7 @@ def database_unreachable(request: Request, exc: Exception) -> Response:
     """A read that needed the database while it was away (a restart, a failover): retryable."""
     log.warning("database unreachable for a read: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:200])
     return error_response(
-        request,
-        503, ErrorBody("unavailable", "the call store is unreachable; retry the request"), {"Retry-After": "1"}
+        request, 503, ErrorBody("unavailable", "the call store is unreachable; retry the request"), {"Retry-After": "1"}
     )
 
 
@@ -153,7 +158,7 @@ ERROR_ANSWERS = {
     403: "missing_scope: the key lacks the scope this operation needs",
     404: "not_found: no such person, identifier, segment or rule",
     409: "conflicting_replay, ambiguous_lookup, segment_in_use, salesforce_not_configured: the request contradicts "
-         "what is stored, or needs what this server lacks",
+    "what is stored, or needs what this server lacks",
     413: "body_too_large: the body is over the 32 MB request limit",
     415: "unsupported_media_type: a body not sent as Content-Type: application/json",
     422: "validation_failed (and invalid_lookup, batch_too_large, unsafe_target): the body or lookup is invalid; the fields are named",
@@ -196,6 +201,8 @@ def document_errors(app) -> None:
                 continue
             declared = dict(handler.responses or {})
             for status in error_statuses(handler, route.path):
-                declared.setdefault(status, ResponseSpec(
-                    data_container=ErrorBody, description=ERROR_ANSWERS[status], generate_examples=False))
+                declared.setdefault(
+                    status,
+                    ResponseSpec(data_container=ErrorBody, description=ERROR_ANSWERS[status], generate_examples=False),
+                )
             handler.responses = declared

@@ -5,19 +5,21 @@ from __future__ import annotations
 from litestar import Controller, Request, delete, get
 from litestar.params import FromPath
 
-from contextsvc.identity import parse_lookup
 from contextsvc.api.auth import api_key_of, disclosure_for, presented_key
 from contextsvc.api.services import service_of
+from contextsvc.identity import IndividualView, disclosed, individual, parse_lookup
 from contextsvc.pipeline import ErasureReport
-from contextsvc.identity import IndividualView, disclosed, individual
 
 
 class IndividualsController(Controller):
     path = "/v1/individuals"
     tags = ["identity"]
 
-    @get("/{lookup:str}", opt={"scope": "context:read", "errors": (409, 422, 429)},
-         summary="A unified person by id or any identifier")
+    @get(
+        "/{lookup:str}",
+        opt={"scope": "context:read", "errors": (409, 422, 429)},
+        summary="A unified person by id or any identifier",
+    )
     async def get_individual(self, request: Request, lookup: FromPath[str]) -> IndividualView:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), an email or a phone.
         A merged-away id or identifier answers with the surviving person. Phones and emails

@@ -3,7 +3,7 @@ loads the market attributes (industry, region, segment) they group by."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -13,12 +13,11 @@ from litestar.params import Parameter, QueryParameter
 
 from contextsvc.api.bodies import decode_body
 from contextsvc.api.params import FIRST_DAY, supported_day
+from contextsvc.api.services import service_of
 from contextsvc.api.serving import disclosure_of
 from contextsvc.errors import FieldError, ValidationFailed
 from contextsvc.identity import InvalidIdentifier, normalise_salesforce_id
-from contextsvc.insights import people
-from contextsvc.api.services import service_of
-from contextsvc.insights import HOUR_US, hour_rows
+from contextsvc.insights import HOUR_US, hour_rows, people
 from contextsvc.timeutil import day_of, from_micros, micros
 
 MARKET_DIMENSIONS = ("industry", "region", "segment")
@@ -59,7 +58,7 @@ def _dims(by: str, allowed: tuple[str, ...]) -> list[str]:
 def _days(since: date | None, until: date | None) -> tuple[date, date]:
     supported_day("from", since, "GET /v1/insights")
     supported_day("to", until, "GET /v1/insights")
-    until = until or datetime.now(timezone.utc).date()
+    until = until or datetime.now(UTC).date()
     since = since or max(FIRST_DAY, until - timedelta(days=29))
     if since > until:
         raise _bad("from", "from is after to")
@@ -67,7 +66,7 @@ def _days(since: date | None, until: date | None) -> tuple[date, date]:
 
 
 async def _rows(request: Request, since: date, until: date, direction: str | None) -> list:
-    first = micros(datetime(since.year, since.month, since.day, tzinfo=timezone.utc)) // HOUR_US
+    first = micros(datetime(since.year, since.month, since.day, tzinfo=UTC)) // HOUR_US
     last = first + ((until - since).days + 1) * 24 - 1
     async with service_of(request).engine.connect() as conn:
         return await conn.run_sync(hour_rows, first, last, direction)
@@ -87,7 +86,8 @@ class InsightsController(Controller):
 
     @get("/connect-rate", opt={"scope": "context:read"}, summary="Connect rate by UTC hour of day and/or weekday")
     async def connect_rate(
-        self, request: Request,
+        self,
+        request: Request,
         by: str = Parameter(default="hour", description="hour, weekday or hour,weekday"),
         since: Since = None,
         until: Until = None,
@@ -103,14 +103,20 @@ class InsightsController(Controller):
             entry[0] += row.calls
             entry[1] += row.connects
         order = {d: i for i, d in enumerate(WEEKDAYS)}
-        rows = [{**dict(zip(dims, key)), "calls": calls, "connects": connects, "connect_rate": _ratio(connects, calls)}
-                for key, (calls, connects) in sorted(groups.items(), key=lambda kv: [order.get(k, k) for k in kv[0]])]
+        rows = [
+            {**dict(zip(dims, key)), "calls": calls, "connects": connects, "connect_rate": _ratio(connects, calls)}
+            for key, (calls, connects) in sorted(groups.items(), key=lambda kv: [order.get(k, k) for k in kv[0]])
+        ]
         return Insight("connect_rate", dims, _freshness(request, REAL_TIME), rows, {"from": since, "to": until})
 
-    @get("/contact-centre", opt={"scope": "context:read"},
-         summary="Per queue: answer and abandonment rates, average handle time, callbacks")
+    @get(
+        "/contact-centre",
+        opt={"scope": "context:read"},
+        summary="Per queue: answer and abandonment rates, average handle time, callbacks",
+    )
     async def contact_centre(
-        self, request: Request,
+        self,
+        request: Request,
         since: Since = None,
         until: Until = None,
     ) -> Insight:
@@ -119,9 +125,21 @@ class InsightsController(Controller):
         for row in await _rows(request, since, until, None):
             if not row.queue or row.direction not in ("inbound", "outbound"):
                 continue
-            q = queues.setdefault(row.queue, dict.fromkeys(("offered", "answered", "abandoned", "callback_requests",
-                                                            "handle_seconds", "callbacks_completed",
-                                                            "callbacks_missed"), 0))
+            q = queues.setdefault(
+                row.queue,
+                dict.fromkeys(
+                    (
+                        "offered",
+                        "answered",
+                        "abandoned",
+                        "callback_requests",
+                        "handle_seconds",
+                        "callbacks_completed",
+                        "callbacks_missed",
+                    ),
+                    0,
+                ),
+            )
             if row.direction == "inbound":
                 q["offered"] += row.calls
                 q["answered"] += row.answered
@@ -134,30 +152,45 @@ class InsightsController(Controller):
         rows = []
         for name, q in sorted(queues.items()):
             handle = q.pop("handle_seconds")
-            rows.append({"queue": name, **q, "answer_rate": _ratio(q["answered"], q["offered"]),
-                         "abandonment_rate": _ratio(q["abandoned"], q["offered"]),
-                         "avg_handle_seconds": round(handle / q["answered"], 1) if q["answered"] else None})
+            rows.append(
+                {
+                    "queue": name,
+                    **q,
+                    "answer_rate": _ratio(q["answered"], q["offered"]),
+                    "abandonment_rate": _ratio(q["abandoned"], q["offered"]),
+                    "avg_handle_seconds": round(handle / q["answered"], 1) if q["answered"] else None,
+                }
+            )
         return Insight("contact_centre", ["queue"], _freshness(request, REAL_TIME), rows, {"from": since, "to": until})
 
-    @get("/first-connect", opt={"scope": "context:read"},
-         summary="Average outbound attempts to first connect, by market (industry, region, segment)")
+    @get(
+        "/first-connect",
+        opt={"scope": "context:read"},
+        summary="Average outbound attempts to first connect, by market (industry, region, segment)",
+    )
     async def first_connect(self, request: Request, by: str = Parameter(default="industry")) -> Insight:
         dims = _dims(by, MARKET_DIMENSIONS)
         insights = service_of(request).branches.insights
         rows = people.first_connect(list(insights.digests.values()), insights.market_of, dims)
         return Insight("first_connect", dims, _freshness(request, DIGESTS), rows)
 
-    @get("/velocity", opt={"scope": "context:read"},
-         summary="Distribution of engagement velocity (calls per week, last 30 days), by market")
+    @get(
+        "/velocity",
+        opt={"scope": "context:read"},
+        summary="Distribution of engagement velocity (calls per week, last 30 days), by market",
+    )
     async def velocity(self, request: Request, by: str = Parameter(default="")) -> Insight:
         dims = _dims(by, MARKET_DIMENSIONS)
         insights = service_of(request).branches.insights
-        today = day_of(micros(datetime.now(timezone.utc)))
+        today = day_of(micros(datetime.now(UTC)))
         rows = people.velocity(list(insights.digests.values()), insights.market_of, dims, today)
         return Insight("velocity", dims, _freshness(request, DIGESTS), rows)
 
-    @get("/stage-progression", opt={"scope": "context:read"},
-         summary="Calls logged per opportunity, by the stage each has reached")
+    @get(
+        "/stage-progression",
+        opt={"scope": "context:read"},
+        summary="Calls logged per opportunity, by the stage each has reached",
+    )
     async def stage_progression(self, request: Request) -> Insight:
         rows = people.stage_progression(list(service_of(request).branches.insights.digests.values()))
         disclosure = disclosure_of(request)  # stages are free text, typed into the CRM
@@ -183,8 +216,13 @@ class Loaded(msgspec.Struct):
     loaded: int
 
 
-@post("/v1/accounts", opt={"scope": "segments:write"}, status_code=200, tags=["insights"],
-      summary="Load accounts' market attributes (Salesforce Account Industry, region, segment)")
+@post(
+    "/v1/accounts",
+    opt={"scope": "segments:write"},
+    status_code=200,
+    tags=["insights"],
+    summary="Load accounts' market attributes (Salesforce Account Industry, region, segment)",
+)
 async def load_accounts(request: Request) -> Loaded:
     body = await decode_body(request, Markets, "account list")
     rows = []
@@ -192,7 +230,9 @@ async def load_accounts(request: Request) -> Loaded:
         try:
             account_id = normalise_salesforce_id(market.account_id)
         except InvalidIdentifier as exc:
-            raise ValidationFailed("invalid account id", [FieldError(f"accounts[{i}].account_id", exc.code, exc.message)])
+            raise ValidationFailed(
+                "invalid account id", [FieldError(f"accounts[{i}].account_id", exc.code, exc.message)]
+            )
         rows.append({**msgspec.structs.asdict(market), "account_id": account_id})
     await service_of(request).load_markets(rows)
     return Loaded(len(rows))

@@ -11,7 +11,6 @@ Tools: get_call_context, find_person, list_segment_members.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import msgspec
 from litestar import asgi
@@ -25,8 +24,7 @@ from contextsvc import __version__
 from contextsvc.api.auth import ApiKey, disclosure_for, require_scope
 from contextsvc.api.segments import segment_members
 from contextsvc.api.serving import context_for, limited, utc_as_of
-from contextsvc.context import agent_view
-from contextsvc.context import CallContext
+from contextsvc.context import CallContext, agent_view
 from contextsvc.errors import DomainError
 from contextsvc.identity import parse_lookup
 from contextsvc.privacy import Disclosure
@@ -134,8 +132,14 @@ def build_mcp() -> MCPServer:
 
 
 def mcp_handler(server: MCPServer):
-    @asgi("/mcp", is_mount=True, copy_scope=True, opt={"scope": "context:read"}, include_in_schema=False,
-          guards=[require_scope])  # no before-request hook runs for mounted ASGI apps
+    @asgi(
+        "/mcp",
+        is_mount=True,
+        copy_scope=True,
+        opt={"scope": "context:read"},
+        include_in_schema=False,
+        guards=[require_scope],
+    )  # no before-request hook runs for mounted ASGI apps
     async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         # The guard (auth.require_scope) has put the caller's key in scope["state"].
         await server.session_manager.handle_request(scope, receive, send)

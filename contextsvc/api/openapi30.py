@@ -26,10 +26,28 @@ _JSON_MEDIA_TYPES = ("application/json",)
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Schema keywords JSON Schema 2020-12 has and OpenAPI 3.0's schema object does not.
 _DROPPED_KEYWORDS = (
-    "$schema", "$id", "$anchor", "$defs", "$comment", "contentMediaType", "contentEncoding",
-    "contentSchema", "unevaluatedProperties", "unevaluatedItems", "dependentRequired",
-    "dependentSchemas", "propertyNames", "if", "then", "else", "$dynamicRef", "$dynamicAnchor",
-    "minContains", "maxContains", "contains", "patternProperties",
+    "$schema",
+    "$id",
+    "$anchor",
+    "$defs",
+    "$comment",
+    "contentMediaType",
+    "contentEncoding",
+    "contentSchema",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "dependentRequired",
+    "dependentSchemas",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "minContains",
+    "maxContains",
+    "contains",
+    "patternProperties",
 )
 # Query parameters that only switch a response to a non-JSON media type: External Services
 # could not parse that answer, so the 3.0 document leaves them out (the JSON carries the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -10,10 +10,9 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, Parameter
 
 from contextsvc.api.bodies import decode_body
-from contextsvc.errors import NotFound
-from contextsvc.segments import LiveSegment, SegmentSpec
 from contextsvc.api.services import service_of
-from contextsvc.segments import SegmentView, members_page
+from contextsvc.errors import NotFound
+from contextsvc.segments import LiveSegment, SegmentSpec, SegmentView, members_page
 from contextsvc.service import Service
 from contextsvc.timeutil import DAY_US, from_micros, micros
 
@@ -57,14 +56,20 @@ class AttributeOut(msgspec.Struct):
 
 def _out(segment: LiveSegment, view: SegmentView) -> SegmentOut:
     return SegmentOut(
-        segment.id, segment.name, segment.subject, segment.description, msgspec.to_builtins(segment.condition),
-        from_micros(segment.created_at), segment.time_dependent, view.counts.get(segment.id, 0),
+        segment.id,
+        segment.name,
+        segment.subject,
+        segment.description,
+        msgspec.to_builtins(segment.condition),
+        from_micros(segment.created_at),
+        segment.time_dependent,
+        view.counts.get(segment.id, 0),
         from_micros(view.day * DAY_US).date() if view.day is not None else None,
     )
 
 
 def _now_us() -> int:
-    return micros(datetime.now(timezone.utc))
+    return micros(datetime.now(UTC))
 
 
 async def _view(request: Request) -> SegmentView:
@@ -80,7 +85,9 @@ async def segment_members(service: Service, segment: str, cursor: str | None, li
     async with service.engine.connect() as conn:
         rows = await conn.run_sync(members_page, segment_id, cursor, limit)
     return MembersPage(
-        segment_id, found.subject, view.counts.get(segment_id, 0),
+        segment_id,
+        found.subject,
+        view.counts.get(segment_id, 0),
         from_micros(view.day * DAY_US).date() if view.day is not None else None,
         [Member(member_id, from_micros(at)) for member_id, at in rows],
         rows[-1][0] if len(rows) == limit else None,
@@ -118,23 +125,35 @@ class SegmentsController(Controller):
         self, request: Request, subject: FromQuery[Literal["individual", "account"]] = "individual"
     ) -> list[AttributeOut]:
         catalog = service_of(request).branches.segments.catalogs.by_subject[subject]
-        return [AttributeOut(a.name, a.kind, a.time_dependent, list(a.choices) if a.choices else None)
-                for a in catalog.values()]
+        return [
+            AttributeOut(a.name, a.kind, a.time_dependent, list(a.choices) if a.choices else None)
+            for a in catalog.values()
+        ]
 
-    @get("/{segment_id:str}", opt={"scope": "context:read", "errors": (503,)}, summary="One segment with its member count")
+    @get(
+        "/{segment_id:str}",
+        opt={"scope": "context:read", "errors": (503,)},
+        summary="One segment with its member count",
+    )
     async def get_segment(self, request: Request, segment_id: FromPath[str]) -> SegmentOut:
         view = await _view(request)
         return _out(_visible(view, segment_id), view)
 
-    @delete("/{segment_id:str}", opt={"scope": "segments:write", "errors": (409,)},
-            summary="Delete a segment and its membership")
+    @delete(
+        "/{segment_id:str}",
+        opt={"scope": "segments:write", "errors": (409,)},
+        summary="Delete a segment and its membership",
+    )
     async def delete_segment(self, request: Request, segment_id: FromPath[str]) -> None:
         segments = service_of(request).branches.segments
         _visible(segments.view, segment_id)
         await segments.remove(segment_id)  # refused while an activation rule uses it
 
-    @get("/{segment_id:str}/members", opt={"scope": "context:read", "errors": (503,)},
-         summary="The members, a page at a time")
+    @get(
+        "/{segment_id:str}/members",
+        opt={"scope": "context:read", "errors": (503,)},
+        summary="The members, a page at a time",
+    )
     async def members(
         self,
         request: Request,

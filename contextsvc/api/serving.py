@@ -4,13 +4,12 @@ the per-key lookup limit, and the context read itself."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import ValidationException
 
 from contextsvc.api.auth import ApiKey, disclosure_for
-from contextsvc.api.services import service_of
 from contextsvc.context import RenderedContext
 from contextsvc.errors import RateLimited
 from contextsvc.identity import LookupKey
@@ -36,13 +35,16 @@ def disclosure_of(connection: ASGIConnection) -> Disclosure:
 async def limited(limiter: RateLimiter, api_key: ApiKey, what: str) -> None:
     retry_after = await limiter.acquire(key_fingerprint(api_key.key))  # a bucket that holds no key
     if retry_after is not None:
-        raise RateLimited(f"too many {what} for this API key; retry in {retry_after:.1f} s", retry_after,
-                          details={"retry_after_s": round(retry_after, 1)})
+        raise RateLimited(
+            f"too many {what} for this API key; retry in {retry_after:.1f} s",
+            retry_after,
+            details={"retry_after_s": round(retry_after, 1)},
+        )
 
 
 def utc_as_of(as_of: datetime | None, where: str) -> datetime:
     if as_of is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if as_of.tzinfo is None:
         raise ValidationException(
             f"Validation failed for {where}",
@@ -61,7 +63,10 @@ async def guard_lookup(service: Service, api_key: ApiKey, key: LookupKey) -> Non
     """Keys that see phones and emails masked may look people up by them, at a bounded
     rate: otherwise whole numbers could be guessed one after another against the masks."""
     settings = service.settings
-    if key.kind in ("phone", "email") and not disclosure_for(api_key, settings.notes_max_chars, settings.default_region).pii:
+    if (
+        key.kind in ("phone", "email")
+        and not disclosure_for(api_key, settings.notes_max_chars, settings.default_region).pii
+    ):
         await limited(service.lookup_limit, api_key, "lookups by phone or email")
 
 

@@ -19,7 +19,7 @@ class HealthBody(msgspec.Struct):
 
 
 async def health_checks(service: Service) -> dict[str, str]:
-    """"ok" or what is wrong, per part: the writer task, the database, the last commit."""
+    """ "ok" or what is wrong, per part: the writer task, the database, the last commit."""
     writer = service.writer
     checks = {"writer": "ok" if writer.running else (writer.failed or "stopped")}
     try:

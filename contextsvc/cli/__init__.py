@@ -25,4 +25,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     result: int = args.handler(args)
     return result
-

@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contextsvc.cli.writing import HELD, Held, run_writing
@@ -28,8 +28,10 @@ def _rebuild(args: argparse.Namespace) -> int:
         report = run_writing("rebuild", "/v1/admin/rebuild", run())
     except Held:
         return HELD
-    print(f"rebuilt {report.profiles:,} profiles from the call log in {time.perf_counter() - started:.1f}s"
-          + (f"; {report.emptied:,} without calls removed" if report.emptied else ""))
+    print(
+        f"rebuilt {report.profiles:,} profiles from the call log in {time.perf_counter() - started:.1f}s"
+        + (f"; {report.emptied:,} without calls removed" if report.emptied else "")
+    )
     return 0
 
 
@@ -73,7 +75,7 @@ def _quality(args: argparse.Namespace) -> int:
     from contextsvc.service import open_database, open_service
 
     settings = Settings.from_env()
-    last = date.fromisoformat(args.to) if args.to else datetime.now(timezone.utc).date()
+    last = date.fromisoformat(args.to) if args.to else datetime.now(UTC).date()
     first = date.fromisoformat(args.from_) if args.from_ else last - timedelta(days=29)
 
     async def recount() -> int:
@@ -101,7 +103,9 @@ def _quality(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: Any) -> None:
-    rebuild = commands.add_parser("rebuild", help="recompute every person's profile from the call log (a running server: POST /v1/admin/rebuild)")
+    rebuild = commands.add_parser(
+        "rebuild", help="recompute every person's profile from the call log (a running server: POST /v1/admin/rebuild)"
+    )
     rebuild.set_defaults(handler=_rebuild)
     retention = commands.add_parser("retention", help="apply the retention policy")
     retention_commands = retention.add_subparsers(dest="retention_command", required=True)
@@ -109,8 +113,14 @@ def add_commands(commands: Any) -> None:
         handler=_retention_run
     )
     quality = commands.add_parser("quality", help="data-quality report, or recount its counters from the call log")
-    quality.add_argument("action", choices=["report", "rebuild"], help="rebuild: recount from the call log (a running server: POST /v1/admin/quality/recount)")
-    quality.add_argument("--from", dest="from_", metavar="YYYY-MM-DD", help="first UTC day (default: 29 days before --to)")
+    quality.add_argument(
+        "action",
+        choices=["report", "rebuild"],
+        help="rebuild: recount from the call log (a running server: POST /v1/admin/quality/recount)",
+    )
+    quality.add_argument(
+        "--from", dest="from_", metavar="YYYY-MM-DD", help="first UTC day (default: 29 days before --to)"
+    )
     quality.add_argument("--to", metavar="YYYY-MM-DD", help="last UTC day, inclusive (default: today)")
     quality.add_argument("--group-by", default="source", choices=["source", "rep", "queue", "day", "direction"])
     quality.add_argument("--format", default="table", choices=["table", "json"])

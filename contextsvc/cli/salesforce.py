@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -27,11 +27,15 @@ def _print_sync(report) -> None:
     calls = ", ".join(f"{n:,} {status}" for status, n in sorted(report.calls.items())) or "none"
     console.print(f"calls: {calls}; {report.unchanged_calls:,} re-read unchanged; {report.pages:,} pages")
     if report.unmapped_dispositions:
-        console.print("Call Result values no alias matched (kept verbatim, flagged disposition_unmapped): "
-                      + ", ".join(f"{text!r} ×{n}" for text, n in sorted(report.unmapped_dispositions.items())))
+        console.print(
+            "Call Result values no alias matched (kept verbatim, flagged disposition_unmapped): "
+            + ", ".join(f"{text!r} ×{n}" for text, n in sorted(report.unmapped_dispositions.items()))
+        )
     if report.inferred_directions:
-        console.print(f"{report.inferred_directions:,} calls with no CallType on their Task or VoiceCall "
-                      "(logged by hand) counted as outbound, flagged direction_inferred")
+        console.print(
+            f"{report.inferred_directions:,} calls with no CallType on their Task or VoiceCall "
+            "(logged by hand) counted as outbound, flagged direction_inferred"
+        )
     for item in report.quarantined:
         errors.print(f"quarantined: {item}")
 
@@ -46,7 +50,9 @@ async def _sync(settings: Settings, watch: bool) -> int:
         sync = service.salesforce_sync(api)
         while True:
             report = await sync_with_backoff(
-                sync, first_wait_s=max(60.0, settings.salesforce_sync_interval_s), max_wait_s=settings.salesforce_max_backoff_s
+                sync,
+                first_wait_s=max(60.0, settings.salesforce_sync_interval_s),
+                max_wait_s=settings.salesforce_max_backoff_s,
             )
             _print_sync(report)
             if not watch:
@@ -69,7 +75,7 @@ async def _writeback(settings: Settings, dry_run: bool, resend_all: bool) -> int
     from contextsvc.service import open_database
 
     field_map = parse_field_map(settings.salesforce_writeback_fields)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with open_database(settings) as engine:
         considered, changes = await plan_writeback(engine, field_map, now, resend_all)
         if dry_run:
@@ -77,11 +83,15 @@ async def _writeback(settings: Settings, dry_run: bool, resend_all: bool) -> int
             return 0
         api = await asyncio.to_thread(SalesforceApi, settings)
         report = await push(engine, api, changes, now)
-    console.print(f"write-back: {report.written:,} of {report.changed:,} changed records written "
-                  f"in {report.requests:,} requests ({considered:,} considered)")
+    console.print(
+        f"write-back: {report.written:,} of {report.changed:,} changed records written "
+        f"in {report.requests:,} requests ({considered:,} considered)"
+    )
     for failure in report.failures:
-        errors.print(f"FAILED {failure.sobject} {failure.record_id}: {failure.status_code}: {failure.message}"
-                     + (f" (fields: {', '.join(failure.fields)})" if failure.fields else ""))
+        errors.print(
+            f"FAILED {failure.sobject} {failure.record_id}: {failure.status_code}: {failure.message}"
+            + (f" (fields: {', '.join(failure.fields)})" if failure.fields else "")
+        )
     return 1 if report.failures else 0
 
 
@@ -101,7 +111,9 @@ def _run(args: argparse.Namespace) -> int:
 def add_commands(commands) -> None:
     salesforce = commands.add_parser("salesforce", help="pull calls from Salesforce; write insights back")
     actions = salesforce.add_subparsers(dest="action", required=True)
-    sync = actions.add_parser("sync", help="pull Task/VoiceCall calls and their people (a running server: POST /v1/admin/salesforce/sync)")
+    sync = actions.add_parser(
+        "sync", help="pull Task/VoiceCall calls and their people (a running server: POST /v1/admin/salesforce/sync)"
+    )
     mode = sync.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one incremental pass (the default)")
     mode.add_argument("--watch", action="store_true", help="a pass every CONTEXTSVC_SALESFORCE_SYNC_INTERVAL_S seconds")

@@ -34,8 +34,11 @@ def _schema_ready(settings: Settings) -> bool:
         print(f"contextsvc serve: {exc}", file=sys.stderr)
         return False
     if not free:
-        print("contextsvc serve: another contextsvc process is writing to this database (a server, or a command "
-              "such as salesforce sync); one server per database", file=sys.stderr)
+        print(
+            "contextsvc serve: another contextsvc process is writing to this database (a server, or a command "
+            "such as salesforce sync); one server per database",
+            file=sys.stderr,
+        )
     return free
 
 
@@ -125,6 +128,8 @@ def add_commands(commands: Any) -> None:
     )
     serve.set_defaults(handler=_serve)
     openapi = commands.add_parser("openapi", help="print or write the OpenAPI document")
-    openapi.add_argument("--version", choices=["3.0", "3.1"], default="3.0", help="3.0: for Salesforce External Services")
+    openapi.add_argument(
+        "--version", choices=["3.0", "3.1"], default="3.0", help="3.0: for Salesforce External Services"
+    )
     openapi.add_argument("--output", "-o", help="write to this file instead of standard output")
     openapi.set_defaults(handler=_openapi)

@@ -59,7 +59,11 @@ def headline(ctx: CallContext) -> str:
     who = (person.name or "Unnamed contact") + (f" ({role})" if role else "")
     if s.calls == 0:
         return f"{who}: no calls on record."
-    spoke = f"last spoke {days_ago(s.days_since_last_connect)}" if s.days_since_last_connect is not None else "never reached"
+    spoke = (
+        f"last spoke {days_ago(s.days_since_last_connect)}"
+        if s.days_since_last_connect is not None
+        else "never reached"
+    )
     calls = f"{s.calls} call{'s' if s.calls != 1 else ''}, {s.connects} conversation{'s' if s.connects != 1 else ''}"
     first_signal = f" {ctx.signals[0].message}" if ctx.signals else f" Last 30 days {ctx.trend['30d'].label}."
     return f"{who}: {calls}; {spoke}.{first_signal}"
@@ -69,8 +73,10 @@ def best_time_text(reach) -> str:
     if reach is None or not reach.best_time.windows:
         return "not enough data"
     whose = {"person": "", "market": "; from their market", "all_calls": "; from all prospects"}[reach.best_time.source]
-    return "; ".join(f"{w.days} {w.start}–{w.end} local ({w.connect_rate:.0%} connect rate, {w.calls} calls{whose})"
-                     for w in reach.best_time.windows)
+    return "; ".join(
+        f"{w.days} {w.start}–{w.end} local ({w.connect_rate:.0%} connect rate, {w.calls} calls{whose})"
+        for w in reach.best_time.windows
+    )
 
 
 def agent_view(ctx: CallContext) -> AgentCallContext:

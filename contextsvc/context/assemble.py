@@ -17,7 +17,15 @@ from datetime import datetime
 import msgspec
 
 from contextsvc.profile import CallCounts, ProfileState
-from contextsvc.reachability import NO_INPUTS, Inputs, Reachability, WindowState, dnc_signal, reachability, window_signal
+from contextsvc.reachability import (
+    NO_INPUTS,
+    Inputs,
+    Reachability,
+    WindowState,
+    dnc_signal,
+    reachability,
+    window_signal,
+)
 from contextsvc.timeutil import DAY_US, day_of, days_ago, from_micros, micros
 
 WINDOWS = (7, 30, 90)
@@ -208,39 +216,73 @@ def signals(state: ProfileState, as_of_us: int) -> list[Signal]:
 
     if "do_not_call" in flag:
         key = flag["do_not_call"]
-        signals.append(Signal("do_not_call", "critical", "Asked not to be called again: do not call.",
-                              {"call_id": key[1], "at": at(key)}))
+        signals.append(
+            Signal(
+                "do_not_call",
+                "critical",
+                "Asked not to be called again: do not call.",
+                {"call_id": key[1], "at": at(key)},
+            )
+        )
     if "bad_number" in flag and (state.last_connect is None or flag["bad_number"] > state.last_connect):
         key = flag["bad_number"]
-        signals.append(Signal("bad_number", "warning", "The number on file reached the wrong line; verify it before dialling.",
-                              {"call_id": key[1], "at": at(key)}))
+        signals.append(
+            Signal(
+                "bad_number",
+                "warning",
+                "The number on file reached the wrong line; verify it before dialling.",
+                {"call_id": key[1], "at": at(key)},
+            )
+        )
     intent = max((flag[f] for f in ("meeting", "positive") if f in flag), default=None)
     # Thresholds in whole UTC days, like every other as_of dependency: a context is then a
     # function of the as_of day alone, which is what lets reads memoise it exactly.
     intent_age = _days_between(as_of_us, intent[0]) if intent else None
     if intent and intent_age <= HIGH_INTENT_DAYS:
         kind = "meeting booked" if "meeting" in flag and flag["meeting"] == intent else "positive outcome"
-        signals.append(Signal("high_intent", "opportunity",
-                              f"High intent: {kind} {_ago(as_of_us, intent[0])}.",
-                              {"call_id": intent[1], "at": at(intent), "outcome": kind}))
-    elif intent and intent_age > QUIET_AFTER_INTEREST_DAYS and (
-        state.last_connect is None or state.last_connect <= intent
+        signals.append(
+            Signal(
+                "high_intent",
+                "opportunity",
+                f"High intent: {kind} {_ago(as_of_us, intent[0])}.",
+                {"call_id": intent[1], "at": at(intent), "outcome": kind},
+            )
+        )
+    elif (
+        intent
+        and intent_age > QUIET_AFTER_INTEREST_DAYS
+        and (state.last_connect is None or state.last_connect <= intent)
     ):
         quiet = _days_between(as_of_us, intent[0])
-        signals.append(Signal("quiet_after_interest", "warning",
-                              f"Went quiet after showing interest: no conversation in the {quiet} days since.",
-                              {"call_id": intent[1], "at": at(intent), "days_quiet": quiet}))
+        signals.append(
+            Signal(
+                "quiet_after_interest",
+                "warning",
+                f"Went quiet after showing interest: no conversation in the {quiet} days since.",
+                {"call_id": intent[1], "at": at(intent), "days_quiet": quiet},
+            )
+        )
     if "callback" in flag and (state.last_outbound is None or state.last_outbound <= flag["callback"]):
         key = flag["callback"]
         waiting = _days_between(as_of_us, key[0])
-        signals.append(Signal("callback_due", "warning", f"Asked for a call back {_ago(as_of_us, key[0])}; not yet called back.",
-                              {"call_id": key[1], "requested_at": at(key), "days_waiting": waiting}))
+        signals.append(
+            Signal(
+                "callback_due",
+                "warning",
+                f"Asked for a call back {_ago(as_of_us, key[0])}; not yet called back.",
+                {"call_id": key[1], "requested_at": at(key), "days_waiting": waiting},
+            )
+        )
     if attempts_since_last_connect >= MANY_ATTEMPTS:
         since = "the last conversation" if state.last_connect else "the first call"
-        signals.append(Signal("many_attempts_no_connect", "warning",
-                              f"{attempts_since_last_connect} outbound attempts since {since} without reaching them.",
-                              {"attempts": attempts_since_last_connect,
-                               "since": at(state.last_connect or state.first_call)}))
+        signals.append(
+            Signal(
+                "many_attempts_no_connect",
+                "warning",
+                f"{attempts_since_last_connect} outbound attempts since {since} without reaching them.",
+                {"attempts": attempts_since_last_connect, "since": at(state.last_connect or state.first_call)},
+            )
+        )
     return signals
 
 
@@ -284,7 +326,11 @@ def person_view(state: ProfileState) -> PersonView:
     person = state.person
     name = " ".join(filter(None, [person.first_name, person.last_name])) or None
     return PersonView(
-        name, person.first_name, person.last_name, person.title, person.company,
+        name,
+        person.first_name,
+        person.last_name,
+        person.title,
+        person.company,
         Identifiers(list(person.salesforce_ids), list(person.emails), list(person.phones)),
     )
 
@@ -304,13 +350,15 @@ def reach_signals(block: Reachability, *, with_window: bool = True) -> tuple[lis
     return first, last
 
 
-def assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5,
-             reach: Inputs = NO_INPUTS) -> CallContext:
+def assemble(
+    individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5, reach: Inputs = NO_INPUTS
+) -> CallContext:
     return assemble_with_window(individual_id, state, as_of, recent, reach)[0]
 
 
-def assemble_with_window(individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5,
-                         reach: Inputs = NO_INPUTS) -> tuple[CallContext, WindowState]:
+def assemble_with_window(
+    individual_id: str, state: ProfileState, as_of: datetime, recent: int = 5, reach: Inputs = NO_INPUTS
+) -> tuple[CallContext, WindowState]:
     """The context, and the instants for which its calling-window answer holds."""
     block, window_holds = reachability(state, micros(as_of), reach)
     before, after = reach_signals(block)
@@ -333,8 +381,21 @@ def _assemble(individual_id: str, state: ProfileState, as_of: datetime, recent: 
         trend={"7d": trend(state, as_of_day, 7), "30d": trend(state, as_of_day, 30)},
         velocity=velocity(state, windows["30d"].calls, windows["90d"].calls),
         recent_calls=[
-            RecentCallView(r.call_id, from_micros(r.started_at), r.direction, r.connect, r.disposition, r.disposition_text,
-                           r.talk_seconds, r.duration_seconds, r.rep_id, r.notes, r.opportunity_id, r.opportunity_stage, r.recording_url)
+            RecentCallView(
+                r.call_id,
+                from_micros(r.started_at),
+                r.direction,
+                r.connect,
+                r.disposition,
+                r.disposition_text,
+                r.talk_seconds,
+                r.duration_seconds,
+                r.rep_id,
+                r.notes,
+                r.opportunity_id,
+                r.opportunity_stage,
+                r.recording_url,
+            )
             for r in state.recent[:recent]
         ],
         signals=signals(state, as_of_us),

@@ -41,7 +41,10 @@ def redact(context: CallContext, disclosure: Disclosure) -> CallContext:
                 listing.number = disclosure.phone(listing.number)
         for signal in context.signals:
             if signal.code == "on_dnc_list":
-                signal.evidence = {**signal.evidence, "numbers": [disclosure.phone(n) for n in signal.evidence["numbers"]]}
+                signal.evidence = {
+                    **signal.evidence,
+                    "numbers": [disclosure.phone(n) for n in signal.evidence["numbers"]],
+                }
         masked: dict[str, int] = {}
         for original, count in context.data_quality.unmapped_dispositions.items():
             key = text(original) or original

@@ -58,20 +58,30 @@ def reachability_lines(ctx: CallContext) -> list[tuple[int, str]]:
         else:
             text += f"calling not permitted ({r.rule} rule)."
     elif r.time_zone_candidates:
-        text = (f"Time zone ambiguous ({', '.join(r.time_zone_candidates[:3])}"
-                f"{' …' if len(r.time_zone_candidates) > 3 else ''}, from the phone number): "
-                + (_dnc(r) if r.do_not_call else
-                   "calling is not permitted in any of them now." if not_callable else
-                   "calling is permitted in all of them now." if r.callable_now else
-                   "check the local time before calling."))
+        text = (
+            f"Time zone ambiguous ({', '.join(r.time_zone_candidates[:3])}"
+            f"{' …' if len(r.time_zone_candidates) > 3 else ''}, from the phone number): "
+            + (
+                _dnc(r)
+                if r.do_not_call
+                else "calling is not permitted in any of them now."
+                if not_callable
+                else "calling is permitted in all of them now."
+                if r.callable_now
+                else "check the local time before calling."
+            )
+        )
     else:
         text = "Local time unknown (no time zone, account region or phone number); " + (
-            _dnc(r) if r.do_not_call else "check before calling.")
+            _dnc(r) if r.do_not_call else "check before calling."
+        )
     lines.append((_NOT_CALLABLE_SALIENCE if r.callable_now is not True else _CALLABLE_SALIENCE, text))
     best = r.best_time
     if best.windows:
-        parts = [f"{w.days} {_hours(w.start, w.end)} ({w.connect_rate:.0%} connect rate, {_count(w.calls, 'call')})"
-                 for w in best.windows]
+        parts = [
+            f"{w.days} {_hours(w.start, w.end)} ({w.connect_rate:.0%} connect rate, {_count(w.calls, 'call')})"
+            for w in best.windows
+        ]
         whose = {"person": "", "market": " (their market's calls)", "all_calls": " (all prospects' calls)"}[best.source]
         lines.append((_BEST_TIME_SALIENCE, f"Best reached{whose}: {'; '.join(parts)}."))
     else:
@@ -129,13 +139,20 @@ def _history_lines(ctx: CallContext) -> tuple[list[tuple[int, str]], int]:
     person = ctx.person
     who = person.name or "Unnamed contact"
     role = ", ".join(filter(None, [person.title, person.company]))
-    lines: list[tuple[int, str]] = [(1000, f"Call history for {who}{f' ({role})' if role else ''} as of {as_of.date().isoformat()}.")]
+    lines: list[tuple[int, str]] = [
+        (1000, f"Call history for {who}{f' ({role})' if role else ''} as of {as_of.date().isoformat()}.")
+    ]
     if s.calls == 0:
         lines.append((999, "No calls on record."))
         return lines, len(lines)
     rate = f" ({s.connect_rate:.0%})" if s.connect_rate is not None else ""
-    lines.append((990, f"{_count(s.calls, 'call')} ({s.outbound} outbound, {s.inbound} inbound), "
-                       f"{_count(s.connects, 'conversation')}{rate}, {_minutes(s.talk_seconds)} talk time."))
+    lines.append(
+        (
+            990,
+            f"{_count(s.calls, 'call')} ({s.outbound} outbound, {s.inbound} inbound), "
+            f"{_count(s.connects, 'conversation')}{rate}, {_minutes(s.talk_seconds)} talk time.",
+        )
+    )
     last = ctx.recent_calls[0] if ctx.recent_calls else None
     outcome = f": {_disposition(last.disposition, last.disposition_text)}" if last else ""
     lines.append((980, f"Last call {when(s.last_call_at, as_of)}{outcome}."))
@@ -148,12 +165,21 @@ def _history_lines(ctx: CallContext) -> tuple[list[tuple[int, str]], int]:
     for key in ("30d", "7d"):
         t = ctx.trend[key]
         salience = 900 if key == "30d" else 690 if t.label != "inactive" else 450
-        lines.append((salience,
-                      f"Last {key[:-1]} days: {_count(t.calls, 'call')}, {_count(t.connects, 'conversation')}; {t.label} "
-                      f"(prior {key[:-1]} days: {_count(t.prior_calls, 'call')}, {_count(t.prior_connects, 'conversation')})."))
+        lines.append(
+            (
+                salience,
+                f"Last {key[:-1]} days: {_count(t.calls, 'call')}, {_count(t.connects, 'conversation')}; {t.label} "
+                f"(prior {key[:-1]} days: {_count(t.prior_calls, 'call')}, {_count(t.prior_connects, 'conversation')}).",
+            )
+        )
     if s.attempts_to_first_connect is not None:
-        lines.append((650, f"First conversation took {s.attempts_to_first_connect} outbound attempts "
-                           f"({ctx.velocity.days_first_touch_to_first_connect} days)."))
+        lines.append(
+            (
+                650,
+                f"First conversation took {s.attempts_to_first_connect} outbound attempts "
+                f"({ctx.velocity.days_first_touch_to_first_connect} days).",
+            )
+        )
     if s.connects:
         lines.append((640, f"{_count(s.attempts_since_last_connect, 'outbound attempt')} since the last conversation."))
     v = ctx.velocity
@@ -161,12 +187,22 @@ def _history_lines(ctx: CallContext) -> tuple[list[tuple[int, str]], int]:
     lines.append((600, f"Pace: {v.calls_per_week_30d} calls/week over 30 days, {v.calls_per_week_90d} over 90{gap}."))
     for rank, record in enumerate(ctx.related[:3]):
         stage = f" at stage {record.stage}" if record.stage else ""
-        lines.append((620 - rank, f"{record.kind.capitalize()} {record.id}{stage}, last discussed {when(record.last_touched_at, as_of)}."))
+        lines.append(
+            (
+                620 - rank,
+                f"{record.kind.capitalize()} {record.id}{stage}, last discussed {when(record.last_touched_at, as_of)}.",
+            )
+        )
     for rank, call in enumerate(ctx.recent_calls):
         notes = f' Notes: "{call.notes}"' if call.notes else ""
-        lines.append((660 - 15 * rank, f"- {when(call.started_at, as_of)} {call.direction}, "
-                                       f"{_disposition(call.disposition, call.disposition_text)}, "
-                                       f"{_minutes(call.talk_seconds)} talk.{notes}"))
+        lines.append(
+            (
+                660 - 15 * rank,
+                f"- {when(call.started_at, as_of)} {call.direction}, "
+                f"{_disposition(call.disposition, call.disposition_text)}, "
+                f"{_minutes(call.talk_seconds)} talk.{notes}",
+            )
+        )
     issues = sum(ctx.data_quality.issues.values())
     if issues:
         detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ctx.data_quality.issues.items())

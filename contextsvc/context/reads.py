@@ -17,12 +17,11 @@ from opentelemetry.trace import Tracer
 from contextsvc.context.assemble import CallContext, SegmentRef, assemble_with_window
 from contextsvc.context.memo import ContextMemo, MemoKey, RenderedContext
 from contextsvc.context.privacy import redact
-from contextsvc.privacy import Disclosure
 from contextsvc.context.prompt import render
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity import LookupKey
-from contextsvc.pipeline import ProfileReads
-from contextsvc.pipeline import Writer
+from contextsvc.pipeline import ProfileReads, Writer
+from contextsvc.privacy import Disclosure
 from contextsvc.profile import ProfileState
 from contextsvc.reachability import NO_INPUTS, Inputs
 from contextsvc.timeutil import day_of, micros
@@ -102,16 +101,33 @@ class ContextReads:
         if state.last_call is not None and state.last_call[0] > as_of_us:
             history = await self.profiles.history(individual_id, as_of_us)
             return self._assemble(individual_id, history, as_of, recent, max_tokens, disclosure, labels, reach)
-        key: MemoKey = (individual_id, version, day_of(as_of_us), recent, max_tokens, disclosure,
-                        labels.version if labels else 0, reach.version)
+        key: MemoKey = (
+            individual_id,
+            version,
+            day_of(as_of_us),
+            recent,
+            max_tokens,
+            disclosure,
+            labels.version if labels else 0,
+            reach.version,
+        )
         rendered = self.memo.get(key)
         if rendered is None or not rendered.holds_at(as_of_us):  # the calling window it was made in
             rendered = self._assemble(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
             self.memo.put(key, rendered)
         return rendered
 
-    def _assemble(self, individual_id: str, state: ProfileState, as_of: datetime, recent: int, max_tokens: int,
-                  disclosure: Disclosure, labels: SegmentLabels | None, reach: Inputs) -> RenderedContext:
+    def _assemble(
+        self,
+        individual_id: str,
+        state: ProfileState,
+        as_of: datetime,
+        recent: int,
+        max_tokens: int,
+        disclosure: Disclosure,
+        labels: SegmentLabels | None,
+        reach: Inputs,
+    ) -> RenderedContext:
         if self.tracer is None:
             return _rendered(individual_id, state, as_of, recent, max_tokens, disclosure, labels, reach)
         # Attributes say how big the work was, never whose context it is.

@@ -25,9 +25,9 @@ from typing import Literal
 
 import msgspec
 
+from contextsvc.calls import Person
 from contextsvc.identity.identifiers import company_domain, company_key, name_key
 from contextsvc.identity.names import first_names_match
-from contextsvc.calls import Person
 
 IdentifierKind = Literal["salesforce_id", "email", "phone", "name", "company"]
 IndividualKind = Literal["person", "shared_line"]
@@ -78,7 +78,18 @@ class IdFactory:
 
 
 class _Facts:
-    __slots__ = ("id", "kind", "salesforce_ids", "emails", "phones", "names", "first_names", "last_names", "companies", "domains")
+    __slots__ = (
+        "id",
+        "kind",
+        "salesforce_ids",
+        "emails",
+        "phones",
+        "names",
+        "first_names",
+        "last_names",
+        "companies",
+        "domains",
+    )
 
     def __init__(self, individual_id: str, kind: str) -> None:
         self.id = individual_id
@@ -92,7 +103,7 @@ class _Facts:
         self.companies: set[str] = set()
         self.domains: set[str] = set()
 
-    def absorb(self, other: "_Facts") -> None:
+    def absorb(self, other: _Facts) -> None:
         self.salesforce_ids.update(other.salesforce_ids)
         for name in ("emails", "phones", "names", "first_names", "last_names", "companies", "domains"):
             getattr(self, name).update(getattr(other, name))
@@ -112,7 +123,7 @@ class _Evidence(msgspec.Struct, gc=False, frozen=True):
     domain: str | None
 
     @classmethod
-    def of(cls, who: Person) -> "_Evidence":
+    def of(cls, who: Person) -> _Evidence:
         return cls(
             salesforce_id=who.salesforce_id,
             salesforce_kind=who.salesforce_kind,
@@ -228,7 +239,9 @@ class IdentityGraph:
                 if other != survivor:
                     because = matches[other if other != primary else survivor]
                     merges.append(
-                        self._merge(survivor, other, because[0], {**because[1], "anchored_by": rule, "call_id": call_id})
+                        self._merge(
+                            survivor, other, because[0], {**because[1], "anchored_by": rule, "call_id": call_id}
+                        )
                     )
         elif ev.phone and phone_note and not (ev.salesforce_id or ev.email or ev.last or ev.first):
             # Only a number, and the number cannot say who: the call belongs to the line.
@@ -322,8 +335,12 @@ class IdentityGraph:
 
     def _records_clash(self, a: str, b: str) -> bool:
         """Both are known by different records of the same Salesforce object."""
-        kinds_a = {kind for sfid, kind in self._facts[a].salesforce_ids.items() if sfid not in self._facts[b].salesforce_ids}
-        kinds_b = {kind for sfid, kind in self._facts[b].salesforce_ids.items() if sfid not in self._facts[a].salesforce_ids}
+        kinds_a = {
+            kind for sfid, kind in self._facts[a].salesforce_ids.items() if sfid not in self._facts[b].salesforce_ids
+        }
+        kinds_b = {
+            kind for sfid, kind in self._facts[b].salesforce_ids.items() if sfid not in self._facts[a].salesforce_ids
+        }
         return bool(kinds_a & kinds_b)
 
     def _conflicts(self, individual_id: str, ev: _Evidence) -> bool:

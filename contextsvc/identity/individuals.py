@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.errors import NotFound
 from contextsvc.privacy import Disclosure
-from contextsvc.store import tables as t
 from contextsvc.store import from_json_text
+from contextsvc.store import tables as t
 from contextsvc.timeutil import from_micros
 
 
@@ -58,10 +58,25 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
             raise NotFound(f"no individual {individual_id}")
         if row.merged_into:
             return await individual(engine, row.merged_into, requested=individual_id)
-        merged_ids = [r[0] for r in await conn.execute(select(t.individuals.c.id).where(t.individuals.c.merged_into == individual_id).order_by(t.individuals.c.id))]
+        merged_ids = [
+            r[0]
+            for r in await conn.execute(
+                select(t.individuals.c.id)
+                .where(t.individuals.c.merged_into == individual_id)
+                .order_by(t.individuals.c.id)
+            )
+        ]
         members = [individual_id, *merged_ids]
         identifiers = [
-            IdentifierView(r.kind, r.value, r.display, r.rule, from_json_text(r.evidence), from_micros(r.linked_at), r.individual_id)
+            IdentifierView(
+                r.kind,
+                r.value,
+                r.display,
+                r.rule,
+                from_json_text(r.evidence),
+                from_micros(r.linked_at),
+                r.individual_id,
+            )
             for r in await conn.execute(
                 select(t.identifiers).where(t.identifiers.c.individual_id.in_(members)).order_by(t.identifiers.c.id)
             )
@@ -69,10 +84,16 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
         merges = [
             MergeView(r.survivor_id, r.merged_id, r.rule, from_json_text(r.evidence), from_micros(r.merged_at))
             for r in await conn.execute(
-                select(t.merges).where(t.merges.c.survivor_id.in_(members) | t.merges.c.merged_id.in_(members)).order_by(t.merges.c.id)
+                select(t.merges)
+                .where(t.merges.c.survivor_id.in_(members) | t.merges.c.merged_id.in_(members))
+                .order_by(t.merges.c.id)
             )
         ]
-        calls = (await conn.execute(select(func.count()).select_from(t.calls).where(t.calls.c.individual_id == individual_id))).scalar_one()
+        calls = (
+            await conn.execute(
+                select(func.count()).select_from(t.calls).where(t.calls.c.individual_id == individual_id)
+            )
+        ).scalar_one()
     return IndividualView(
         id=row.id,
         kind=row.kind,

@@ -43,7 +43,9 @@ class NameIndex:
         i = t.identifiers.c
         async with engine.connect() as conn:
             rows = await conn.execute(
-                select(i.id, i.individual_id, i.display, i.value).where(i.kind == "name", i.id > self._last_row).order_by(i.id)
+                select(i.id, i.individual_id, i.display, i.value)
+                .where(i.kind == "name", i.id > self._last_row)
+                .order_by(i.id)
             )
             for row_id, individual_id, display, value in rows:
                 name = display or value.replace("|", " ")
@@ -54,7 +56,9 @@ class NameIndex:
         found = process.extract(
             query, self.names.keys(), scorer=fuzz.WRatio, processor=utils.default_process, limit=limit, score_cutoff=70
         )
-        return [Match(person, "name", round(score, 1)) for name, score, _ in found for person in sorted(self.names[name])]
+        return [
+            Match(person, "name", round(score, 1)) for name, score, _ in found for person in sorted(self.names[name])
+        ]
 
 
 def _range(kind: str, prefix: str):

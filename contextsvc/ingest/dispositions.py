@@ -66,7 +66,7 @@ class Picklist:
         }
 
     @classmethod
-    def load(cls, path: Path) -> "Picklist":
+    def load(cls, path: Path) -> Picklist:
         data = msgspec.toml.decode(path.read_bytes(), type=_PicklistFile)
         return cls(data.disposition, data.aliases)
 

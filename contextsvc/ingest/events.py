@@ -12,7 +12,6 @@ import msgspec
 from contextsvc.calls import AwareDatetime, Direction, Related, Seconds, ShortText
 
 
-
 class Who(msgspec.Struct, gc=False, forbid_unknown_fields=True, omit_defaults=True):
     """The person on the other end, as the source system knows them."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -87,7 +87,11 @@ def _call_id_hint(raw: bytes) -> str | None:
 
 
 def rejection(
-    channel: str, errors: list[FieldError], raw: bytes, limits: IntakeLimits, call_id: str | None = None,
+    channel: str,
+    errors: list[FieldError],
+    raw: bytes,
+    limits: IntakeLimits,
+    call_id: str | None = None,
     size: int | None = None,
 ) -> QuarantineWork:
     """The rejection of `raw`, keeping at most the per-item cap of its bytes."""
@@ -136,7 +140,7 @@ def prepare(
         return rejection(channel, [_utf8_error(raw)], raw, limits, _call_id_hint(raw))
     not_after = None
     if limits.future_skew_s is not None:
-        not_after = (now or datetime.now(timezone.utc)) + timedelta(seconds=limits.future_skew_s)
+        not_after = (now or datetime.now(UTC)) + timedelta(seconds=limits.future_skew_s)
     # Control characters can reach a decoded string only through an escape or a raw DEL.
     escapes = b"\\" in raw or b"\x7f" in raw
     try:

@@ -8,16 +8,22 @@ as data-quality issues instead — CRM history is messy and still worth having.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from contextsvc.calls import Call, Person, Related
 from contextsvc.errors import FieldError, ValidationFailed
-from contextsvc.identity import InvalidIdentifier, normalise_email, normalise_phone, normalise_salesforce_id, person_record_kind
+from contextsvc.identity import (
+    InvalidIdentifier,
+    normalise_email,
+    normalise_phone,
+    normalise_salesforce_id,
+    person_record_kind,
+)
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.events import CallEvent
 from contextsvc.timeutil import EARLIEST, LATEST, supported_utc, zone
 
-UTC = timezone.utc
+UTC = UTC
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Ids are compared, indexed and sent back to other systems: no control characters at all.
 # Free text may hold tabs and line breaks, but never NUL (PostgreSQL text refuses it).
@@ -57,11 +63,17 @@ def _when(field: str, value: datetime | None, not_after: datetime | None, errors
         return None
     utc = supported_utc(value)
     if utc is None:
-        errors.append(FieldError(field, "out_of_range",
-                                 f"{field} must lie between {EARLIEST.date()} and {LATEST.date()} (UTC)"))
+        errors.append(
+            FieldError(field, "out_of_range", f"{field} must lie between {EARLIEST.date()} and {LATEST.date()} (UTC)")
+        )
     elif not_after is not None and utc > not_after:
-        errors.append(FieldError(field, "in_the_future",
-                                 f"{field} {utc.isoformat()} is later than the latest accepted, {not_after.isoformat()}"))
+        errors.append(
+            FieldError(
+                field,
+                "in_the_future",
+                f"{field} {utc.isoformat()} is later than the latest accepted, {not_after.isoformat()}",
+            )
+        )
         return None
     return utc
 
@@ -115,8 +127,7 @@ class Normaliser:
                         FieldError(
                             "disposition",
                             "unknown_disposition",
-                            f"unknown disposition {disposition_text!r}; valid codes: "
-                            + ", ".join(self.picklist.codes),
+                            f"unknown disposition {disposition_text!r}; valid codes: " + ", ".join(self.picklist.codes),
                         )
                     )
                 else:
@@ -204,8 +215,11 @@ class Normaliser:
         zone_name = _clean(raw.time_zone)
         if zone_name is not None:
             if zone(zone_name) is None:
-                problem("who.time_zone", "invalid_time_zone",
-                        f"{zone_name!r} is not an IANA time zone name (e.g. America/Chicago, Europe/Berlin)")
+                problem(
+                    "who.time_zone",
+                    "invalid_time_zone",
+                    f"{zone_name!r} is not an IANA time zone name (e.g. America/Chicago, Europe/Berlin)",
+                )
             else:
                 fields["time_zone"] = zone_name
         return Person(**fields)

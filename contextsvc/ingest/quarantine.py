@@ -81,11 +81,19 @@ def quarantine_rows(items: list[QuarantineWork], now_us: int) -> list[dict]:
     for item in items:
         text, raw = _stored_form(item.body)
         kept = len(raw) if raw is not None else len(text.encode())
-        rows.append({
-            "received_at": now_us, "channel": item.channel[:64], "call_id": item.call_id, "reason": item.reason[:64],
-            "errors": json_text(item.errors), "body": text, "body_bytes": raw,
-            "size": item.size if item.size is not None else len(item.body), "kept": kept,
-        })
+        rows.append(
+            {
+                "received_at": now_us,
+                "channel": item.channel[:64],
+                "call_id": item.call_id,
+                "reason": item.reason[:64],
+                "errors": json_text(item.errors),
+                "body": text,
+                "body_bytes": raw,
+                "size": item.size if item.size is not None else len(item.body),
+                "kept": kept,
+            }
+        )
     return rows
 
 
@@ -98,9 +106,17 @@ def _budget_row(conn: Connection) -> dict:
     row = conn.execute(select(t.quarantine_budget).where(t.quarantine_budget.c.id == 1)).mappings().first()
     if row is not None:
         return dict(row)
-    kept, items = conn.execute(select(func.coalesce(func.sum(_kept_of()), 0), func.count()).select_from(t.quarantine)).one()
-    fresh = {"id": 1, "kept_bytes": int(kept), "items": int(items), "evicted_items": 0, "evicted_bytes": 0,
-             "last_evicted_at": None}
+    kept, items = conn.execute(
+        select(func.coalesce(func.sum(_kept_of()), 0), func.count()).select_from(t.quarantine)
+    ).one()
+    fresh = {
+        "id": 1,
+        "kept_bytes": int(kept),
+        "items": int(items),
+        "evicted_items": 0,
+        "evicted_bytes": 0,
+        "last_evicted_at": None,
+    }
     conn.execute(insert(t.quarantine_budget).values(fresh))
     return fresh
 
@@ -134,10 +150,18 @@ def keep(conn: Connection, rows: list[dict], budget_bytes: int, now_us: int) -> 
         budget["evicted_items"] += evicted_items
         budget["evicted_bytes"] += evicted_bytes
         budget["last_evicted_at"] = now_us
-        log.warning("quarantine over its budget of %d bytes: evicted the %d oldest items (%d bytes); %d evicted in all",
-                    budget_bytes, evicted_items, evicted_bytes, budget["evicted_items"])
-    conn.execute(update(t.quarantine_budget).where(t.quarantine_budget.c.id == 1).values(
-        {k: v for k, v in budget.items() if k != "id"}))
+        log.warning(
+            "quarantine over its budget of %d bytes: evicted the %d oldest items (%d bytes); %d evicted in all",
+            budget_bytes,
+            evicted_items,
+            evicted_bytes,
+            budget["evicted_items"],
+        )
+    conn.execute(
+        update(t.quarantine_budget)
+        .where(t.quarantine_budget.c.id == 1)
+        .values({k: v for k, v in budget.items() if k != "id"})
+    )
     return ids
 
 
@@ -150,11 +174,16 @@ def forget(conn: Connection, ids: list[int]) -> int:
     removed, freed = 0, 0
     for start in range(0, len(ids), _EVICT_CHUNK):
         part = ids[start : start + _EVICT_CHUNK]
-        count, kept = conn.execute(select(func.count(), func.coalesce(func.sum(_kept_of()), 0)).where(q.id.in_(part))).one()
+        count, kept = conn.execute(
+            select(func.count(), func.coalesce(func.sum(_kept_of()), 0)).where(q.id.in_(part))
+        ).one()
         conn.execute(delete(t.quarantine).where(q.id.in_(part)))
         removed, freed = removed + int(count), freed + int(kept)
-    conn.execute(update(t.quarantine_budget).where(t.quarantine_budget.c.id == 1).values(
-        kept_bytes=budget["kept_bytes"] - freed, items=budget["items"] - removed))
+    conn.execute(
+        update(t.quarantine_budget)
+        .where(t.quarantine_budget.c.id == 1)
+        .values(kept_bytes=budget["kept_bytes"] - freed, items=budget["items"] - removed)
+    )
     return removed
 
 
@@ -189,14 +218,24 @@ async def quarantined(
     spent, more = 0, False
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-        found = (await conn.execute(select(t.quarantine_budget).where(t.quarantine_budget.c.id == 1))).mappings().first()
+        found = (
+            (await conn.execute(select(t.quarantine_budget).where(t.quarantine_budget.c.id == 1))).mappings().first()
+        )
         if found is not None:
             budget: dict[str, Any] = dict(found)
         else:  # nothing quarantined since the budget was introduced: count what there is
-            kept, count = (await conn.execute(
-                select(func.coalesce(func.sum(_kept_of()), 0), func.count()).select_from(t.quarantine))).one()
-            budget = {"kept_bytes": int(kept), "items": int(count), "evicted_items": 0, "evicted_bytes": 0,
-                      "last_evicted_at": None}
+            kept, count = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(_kept_of()), 0), func.count()).select_from(t.quarantine)
+                )
+            ).one()
+            budget = {
+                "kept_bytes": int(kept),
+                "items": int(count),
+                "evicted_items": 0,
+                "evicted_bytes": 0,
+                "last_evicted_at": None,
+            }
     for row in rows:
         if disclosure.pii and items and spent + row.kept > max_bytes:
             more = True
@@ -204,9 +243,18 @@ async def quarantined(
         items.append(_view(row, disclosure))
         spent += row.kept
     more = more or len(rows) == limit
-    return QuarantinePage(items, items[-1].id if items and more else None, Budget(
-        budget_bytes, budget["kept_bytes"], budget["items"], budget["evicted_items"], budget["evicted_bytes"],
-        from_micros(budget["last_evicted_at"])))
+    return QuarantinePage(
+        items,
+        items[-1].id if items and more else None,
+        Budget(
+            budget_bytes,
+            budget["kept_bytes"],
+            budget["items"],
+            budget["evicted_items"],
+            budget["evicted_bytes"],
+            from_micros(budget["last_evicted_at"]),
+        ),
+    )
 
 
 def _view(row, disclosure: Disclosure) -> QuarantineView:
@@ -215,8 +263,15 @@ def _view(row, disclosure: Disclosure) -> QuarantineView:
     received_at = from_micros(row.received_at)
     assert received_at is not None  # NOT NULL
     view = QuarantineView(
-        row.id, received_at, row.channel, disclosure.text(row.call_id), row.reason,
-        disclosure.value(errors), size, row.kept, size > row.kept,
+        row.id,
+        received_at,
+        row.channel,
+        disclosure.text(row.call_id),
+        row.reason,
+        disclosure.value(errors),
+        size,
+        row.kept,
+        size > row.kept,
     )
     if not disclosure.pii:
         view.body_withheld = True

@@ -6,8 +6,8 @@ from typing import Literal
 
 import msgspec
 
-from contextsvc.errors import FieldError
 from contextsvc.calls import Call
+from contextsvc.errors import FieldError
 
 Status = Literal["accepted", "updated", "duplicate", "stale", "conflict", "rejected", "retracted"]
 

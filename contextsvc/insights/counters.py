@@ -11,18 +11,18 @@ Both are exact as of the last commit; answers say so and when that was.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
-from contextsvc.ingest import Picklist
 from contextsvc.calls import Call
-from contextsvc.insights.people import Digest, digest
-from contextsvc.profile import decode_state
+from contextsvc.ingest import Picklist
 from contextsvc.insights import tables as t
-from contextsvc.store import tables as core
-from contextsvc.store import add_deltas
+from contextsvc.insights.people import Digest, digest
 from contextsvc.pipeline import BatchChanges, BatchObserver
+from contextsvc.profile import decode_state
+from contextsvc.store import add_deltas
+from contextsvc.store import tables as core
 from contextsvc.timeutil import micros
 
 HOUR_US = 3_600_000_000
@@ -30,17 +30,18 @@ COUNTERS = ("calls", "connects", "answered", "abandoned", "callback_requests", "
 
 
 class InsightCounters(BatchObserver):
-    def __init__(self, picklist: Picklist, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, picklist: Picklist, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.picklist = picklist
         self.digests: dict[str, Digest] = {}
         self.markets: dict[str, dict[str, str | None]] = {}  # account id -> industry/region/segment
         self.fresh_as_of: int = micros(clock())  # the last commit the in-memory parts include
 
     def load(self, conn: Connection) -> None:
-        self.digests = {i: digest(decode_state(blob))
-                        for i, blob in conn.execute(select(core.profiles.c.individual_id, core.profiles.c.state))}
-        self.markets = {row["account_id"]: dict(row)
-                        for row in conn.execute(select(t.account_attributes)).mappings()}
+        self.digests = {
+            i: digest(decode_state(blob))
+            for i, blob in conn.execute(select(core.profiles.c.individual_id, core.profiles.c.state))
+        }
+        self.markets = {row["account_id"]: dict(row) for row in conn.execute(select(t.account_attributes)).mappings()}
 
     def in_transaction(self, conn: Connection, changes: BatchChanges) -> None:
         deltas: dict[tuple, dict[str, int]] = {}
@@ -89,7 +90,9 @@ class InsightCounters(BatchObserver):
 
 def hour_rows(conn: Connection, first_hour: int, last_hour: int, direction: str | None) -> list:
     c = t.call_hours.c
-    query = select(c.hour, c.direction, c.queue, *(c[n] for n in COUNTERS)).where(c.hour >= first_hour, c.hour <= last_hour)
+    query = select(c.hour, c.direction, c.queue, *(c[n] for n in COUNTERS)).where(
+        c.hour >= first_hour, c.hour <= last_hour
+    )
     if direction:
         query = query.where(c.direction == direction)
     return conn.execute(query).all()

@@ -33,8 +33,11 @@ def digest(state: ProfileState) -> Digest:
         main,
         state.outbound_to_first_connect if state.first_connect else None,
         {d: b.calls for d, b in state.buckets.items() if d > newest - DIGEST_DAYS},
-        tuple((r.id, r.stage, r.calls, r.stage_key[0] if r.stage_key else 0)
-              for r in state.related.values() if r.kind == "opportunity"),
+        tuple(
+            (r.id, r.stage, r.calls, r.stage_key[0] if r.stage_key else 0)
+            for r in state.related.values()
+            if r.kind == "opportunity"
+        ),
     )
 
 
@@ -67,9 +70,13 @@ def first_connect(digests: Iterable[Digest], market_of, dims: list[str]) -> list
         if d.attempts_to_first_connect is not None:
             entry[1].append(d.attempts_to_first_connect)
     return [
-        Group(dict(zip(dims, key)), people, len(attempts),
-              round(statistics.fmean(attempts), 2) if attempts else None,
-              statistics.median(attempts) if attempts else None)
+        Group(
+            dict(zip(dims, key)),
+            people,
+            len(attempts),
+            round(statistics.fmean(attempts), 2) if attempts else None,
+            statistics.median(attempts) if attempts else None,
+        )
         for key, (people, attempts) in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
     ]
 
@@ -109,8 +116,14 @@ def velocity(digests: Iterable[Digest], market_of, dims: list[str], today: int) 
         histogram: dict[str, int] = {}
         for rate in rates:
             histogram[_bin(rate)] = histogram.get(_bin(rate), 0) + 1
-        out.append(VelocityGroup(dict(zip(dims, key)), len(rates),
-                                 *(percentile(rates, s) for s in (0.1, 0.25, 0.5, 0.75, 0.9)), histogram))
+        out.append(
+            VelocityGroup(
+                dict(zip(dims, key)),
+                len(rates),
+                *(percentile(rates, s) for s in (0.1, 0.25, 0.5, 0.75, 0.9)),
+                histogram,
+            )
+        )
     return out
 
 
@@ -133,5 +146,7 @@ def stage_progression(digests: Iterable[Digest]) -> list[StageRow]:
     by_stage: dict[str | None, list[int]] = {}
     for _, stage, calls in opportunities.values():
         by_stage.setdefault(stage, []).append(calls)
-    return [StageRow(stage, len(c), round(statistics.fmean(c), 2), statistics.median(c))
-            for stage, c in sorted(by_stage.items(), key=lambda kv: (statistics.fmean(kv[1]), str(kv[0])))]
+    return [
+        StageRow(stage, len(c), round(statistics.fmean(c), 2), statistics.median(c))
+        for stage, c in sorted(by_stage.items(), key=lambda kv: (statistics.fmean(kv[1]), str(kv[0])))
+    ]

@@ -6,7 +6,6 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table
 
 from contextsvc.store import metadata
 
-
 # Calls per UTC hour, direction and queue ('' when none): the contact-centre and
 # connect-rate insights sum these rows. Kept by increments in the ingest transaction.
 call_hours = Table(
@@ -23,7 +22,6 @@ call_hours = Table(
     Column("talk_seconds", BigInteger, nullable=False),
     Column("handle_seconds", BigInteger, nullable=False),  # talk + hold of answered calls
 )
-
 
 
 # Market attributes of accounts (Salesforce Account Industry, region, segment), loaded by

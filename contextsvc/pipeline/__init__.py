@@ -4,12 +4,49 @@ retention) and the contract side branches observe it through."""
 
 from __future__ import annotations
 
-from contextsvc.pipeline.writer import CommitReport, Writer, load_graph
-from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
-from contextsvc.pipeline.transaction import BatchContext, content_hash
 from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.pipeline.maintenance import (
+    REBUILD_NEEDED,
+    ErasureReport,
+    MaintenanceOutcome,
+    Operation,
+    RebuildReport,
+    RetentionReport,
+    erase,
+    key_fingerprint,
+    purge_expired,
+    rebuild_profiles,
+    retention_loop,
+)
+from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
 from contextsvc.pipeline.profiles import ProfileReads, ProfileWriter, facts_of
 from contextsvc.pipeline.retention import RetentionPolicy
-from contextsvc.pipeline.maintenance import REBUILD_NEEDED, ErasureReport, MaintenanceOutcome, Operation, RebuildReport, rebuild_profiles, RetentionReport, erase, key_fingerprint, purge_expired, retention_loop
+from contextsvc.pipeline.transaction import BatchContext, content_hash
+from contextsvc.pipeline.writer import CommitReport, Writer, load_graph
 
-__all__ = ["REBUILD_NEEDED", "BatchChanges", "CommitReport", "BatchContext", "BatchObserver", "content_hash", "erase", "ErasureReport", "MaintenanceOutcome", "Operation", "facts_of", "key_fingerprint", "load_graph", "ProfileCache", "ProfileReads", "ProfileWriter", "purge_expired", "rebuild_profiles", "RebuildReport", "ReplacedCall", "retention_loop", "RetentionPolicy", "RetentionReport", "Writer"]
+__all__ = [
+    "REBUILD_NEEDED",
+    "BatchChanges",
+    "CommitReport",
+    "BatchContext",
+    "BatchObserver",
+    "content_hash",
+    "erase",
+    "ErasureReport",
+    "MaintenanceOutcome",
+    "Operation",
+    "facts_of",
+    "key_fingerprint",
+    "load_graph",
+    "ProfileCache",
+    "ProfileReads",
+    "ProfileWriter",
+    "purge_expired",
+    "rebuild_profiles",
+    "RebuildReport",
+    "ReplacedCall",
+    "retention_loop",
+    "RetentionPolicy",
+    "RetentionReport",
+    "Writer",
+]

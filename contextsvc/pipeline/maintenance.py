@@ -15,17 +15,16 @@ from datetime import datetime, timedelta
 import msgspec
 from sqlalchemy import Connection, delete, insert, or_, select
 
-from contextsvc.pipeline.retention import RetentionPolicy
-from contextsvc.privacy import phones_in
-from contextsvc.ingest import forget_quarantined, stored_text
-from contextsvc.store import tables as t
-from contextsvc.store import json_text
-from contextsvc.store import delete_in
-from contextsvc.timeutil import micros
-from contextsvc.pipeline.transaction import BatchContext
-from contextsvc.pipeline.observers import BatchChanges, ReplacedCall
 from contextsvc.calls import decode_call
+from contextsvc.ingest import forget_quarantined, stored_text
+from contextsvc.pipeline.observers import BatchChanges, ReplacedCall
 from contextsvc.pipeline.profiles import ProfileUpdate
+from contextsvc.pipeline.retention import RetentionPolicy
+from contextsvc.pipeline.transaction import BatchContext
+from contextsvc.privacy import phones_in
+from contextsvc.store import delete_in, json_text
+from contextsvc.store import tables as t
+from contextsvc.timeutil import micros
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,11 @@ class MaintenanceOutcome(msgspec.Struct):
 
 
 def _tell_observers(
-    conn: Connection, ctx: BatchContext, now: datetime, deleted: dict[str, ReplacedCall], update: ProfileUpdate | None,
+    conn: Connection,
+    ctx: BatchContext,
+    now: datetime,
+    deleted: dict[str, ReplacedCall],
+    update: ProfileUpdate | None,
     removed: set[str],
 ) -> BatchChanges | None:
     """Segments, insights and quality counters see deleted calls as replaced by nothing,
@@ -49,8 +52,14 @@ def _tell_observers(
     if not ctx.observers:
         return None
     changes = BatchChanges(
-        version=ctx.version, now_us=micros(now), calls={}, call_owner={},
-        profiles=update.states if update is not None else {}, removed=set(removed), results=[], quarantined=[],
+        version=ctx.version,
+        now_us=micros(now),
+        calls={},
+        call_owner={},
+        profiles=update.states if update is not None else {},
+        removed=set(removed),
+        results=[],
+        quarantined=[],
         replaced=deleted,
     )
     for observer in ctx.observers:
@@ -86,7 +95,9 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
         members = sorted(
             r[0] for r in conn.execute(select(i.id).where(or_(i.id == individual_id, i.merged_into == individual_id)))
         )
-        links = conn.execute(select(t.identifiers.c.kind, t.identifiers.c.value).where(t.identifiers.c.individual_id.in_(members))).all()
+        links = conn.execute(
+            select(t.identifiers.c.kind, t.identifiers.c.value).where(t.identifiers.c.individual_id.in_(members))
+        ).all()
         c = t.calls.c
         deleted = {
             call_id: ReplacedCall(decode_call(body), ingested_at, owner)
@@ -109,7 +120,10 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
         ctx.graph.forget(members)
         audit_id = conn.execute(
             insert(t.erasures).values(
-                erased_at=micros(now), individual_ids=json_text(members), requested_by=requested_by, counts=json_text(counts)
+                erased_at=micros(now),
+                individual_ids=json_text(members),
+                requested_by=requested_by,
+                counts=json_text(counts),
             )
         ).inserted_primary_key[0]
         report = ErasureReport(individual_id, members, audit_id=audit_id, **counts)
@@ -211,8 +225,13 @@ def _recount_side_branches(conn: Connection, ctx: BatchContext, now_us: int) -> 
         if not rows:
             return
         changes = BatchChanges(
-            version=ctx.version, now_us=now_us, calls={r.call_id: decode_call(r.body) for r in rows},
-            call_owner={r.call_id: r.individual_id for r in rows}, profiles={}, removed=set(), results=[],
+            version=ctx.version,
+            now_us=now_us,
+            calls={r.call_id: decode_call(r.body) for r in rows},
+            call_owner={r.call_id: r.individual_id for r in rows},
+            profiles={},
+            removed=set(),
+            results=[],
             quarantined=[],
         )
         for observer in ctx.observers:
@@ -231,13 +250,18 @@ def rebuild_profiles(individual_id: str | None = None) -> Operation:
             ids = [ctx.graph.survivor(individual_id)]
         else:
             with_calls = select(t.calls.c.individual_id).where(t.calls.c.individual_id.is_not(None)).distinct()
-            ids = sorted({r[0] for r in conn.execute(with_calls)} | {r[0] for r in conn.execute(select(t.profiles.c.individual_id))})
+            ids = sorted(
+                {r[0] for r in conn.execute(with_calls)}
+                | {r[0] for r in conn.execute(select(t.profiles.c.individual_id))}
+            )
         rebuilt = emptied = 0
         published: dict[str, tuple[int, bytes]] = {}
         changes = None
         for start in range(0, len(ids), REBUILD_CHUNK):
             chunk_emptied: set[str] = set()
-            update = ctx.profiles.apply(conn, {}, set(ids[start : start + REBUILD_CHUNK]), chunk_emptied, micros(now), ctx.version)
+            update = ctx.profiles.apply(
+                conn, {}, set(ids[start : start + REBUILD_CHUNK]), chunk_emptied, micros(now), ctx.version
+            )
             rebuilt, emptied = rebuilt + len(update.published), emptied + len(chunk_emptied)
             changes = _tell_observers(conn, ctx, now, {}, update, chunk_emptied)
             if individual_id is not None:

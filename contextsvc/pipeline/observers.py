@@ -11,8 +11,8 @@ from __future__ import annotations
 import msgspec
 from sqlalchemy import Connection
 
-from contextsvc.identity import Merge
 from contextsvc.calls import Call
+from contextsvc.identity import Merge
 from contextsvc.ingest import ItemResult, QuarantineWork, Work
 from contextsvc.profile import ProfileState
 

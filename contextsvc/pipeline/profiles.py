@@ -11,14 +11,12 @@ import msgspec
 from sqlalchemy import Connection, Engine, Row, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.ingest import Picklist
 from contextsvc.calls import Call, decode_call
-from contextsvc.profile import CallFact, fact_from_call
-from contextsvc.profile import ProfileState, build, decode_state, encode_state
+from contextsvc.ingest import Picklist
 from contextsvc.pipeline.cache import ProfileCache
+from contextsvc.profile import CallFact, ProfileState, build, decode_state, encode_state, fact_from_call
+from contextsvc.store import bulk_insert, pause_for_readers, select_in
 from contextsvc.store import tables as t
-from contextsvc.store import bulk_insert, select_in
-from contextsvc.store import pause_for_readers
 
 PAUSE_EVERY = 8  # people between pauses for readers (engine.pause_for_readers)
 
@@ -103,7 +101,9 @@ class ProfileWriter:
             states[individual_id] = state
             self._remember(individual_id, version, state)
             if stored_version == 0:  # no row yet
-                inserts.append({"individual_id": individual_id, "version": version, "state": blob, "updated_at": now_us})
+                inserts.append(
+                    {"individual_id": individual_id, "version": version, "state": blob, "updated_at": now_us}
+                )
             else:
                 updates.append({"b_id": individual_id, "b_version": version, "b_state": blob, "b_at": now_us})
         bulk_insert(conn, t.profiles, inserts)
@@ -119,7 +119,9 @@ class ProfileWriter:
         found = {i: self._working[i] for i in ids if i in self._working}
         missing = [i for i in ids if i not in found]
         p = t.profiles.c
-        for individual_id, version, blob in select_in(conn, select(p.individual_id, p.version, p.state), p.individual_id, missing):
+        for individual_id, version, blob in select_in(
+            conn, select(p.individual_id, p.version, p.state), p.individual_id, missing
+        ):
             found[individual_id] = (version, decode_state(blob))
         return found
 
@@ -141,7 +143,9 @@ class ProfileReads:
     reset), through asyncio.to_thread one, and sqlite3 releases the GIL while it reads.
     Other backends read through the async engine."""
 
-    def __init__(self, engine: AsyncEngine, sync_engine: Engine | None, cache: ProfileCache, picklist: Picklist) -> None:
+    def __init__(
+        self, engine: AsyncEngine, sync_engine: Engine | None, cache: ProfileCache, picklist: Picklist
+    ) -> None:
         self.engine = engine
         self.sync_engine = sync_engine
         self.cache = cache

@@ -37,7 +37,7 @@ class RetentionPolicy(msgspec.Struct, frozen=True):
         return min(limits) if limits else None
 
     @classmethod
-    def parse(cls, default_days: int, rules: str) -> "RetentionPolicy":
+    def parse(cls, default_days: int, rules: str) -> RetentionPolicy:
         """rules: 'source:dialer=90, region:DE=30' (comma-separated)."""
         by: dict[str, dict[str, int]] = {"source": {}, "region": {}}
         for rule in filter(None, (r.strip() for r in rules.split(","))):

@@ -10,18 +10,15 @@ import hashlib
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import Connection, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
+from contextsvc.calls import Call, decode_call
 from contextsvc.identity import IdentityGraph, Resolution
-from contextsvc.calls import Call
 from contextsvc.ingest import CallWork, ItemResult, QuarantineWork, RetractWork, Work, keep_quarantined, quarantine_rows
-from contextsvc.store import tables as t
-from contextsvc.store import bulk_insert, delete_in, select_in
-from contextsvc.store import pause_for_readers
 from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
-from contextsvc.calls import decode_call
 from contextsvc.pipeline.profiles import ProfileUpdate, ProfileWriter
-from contextsvc.store import json_text
+from contextsvc.store import bulk_insert, delete_in, json_text, pause_for_readers, select_in
+from contextsvc.store import tables as t
 from contextsvc.timeutil import from_micros, micros
 
 _encode = msgspec.json.Encoder().encode
@@ -74,8 +71,10 @@ class BatchOutcome(msgspec.Struct):
 def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: datetime) -> BatchOutcome:
     graph = ctx.graph
     now_us = micros(now)
-    stored = _stored_versions(conn, [w.call.call_id if isinstance(w, CallWork) else w.call_id for w in work
-                                     if not isinstance(w, QuarantineWork)])
+    stored = _stored_versions(
+        conn,
+        [w.call.call_id if isinstance(w, CallWork) else w.call_id for w in work if not isinstance(w, QuarantineWork)],
+    )
     pending = _Pending()
     results: list[ItemResult] = []
     for position, item in enumerate(work, 1):
@@ -149,7 +148,9 @@ def _stored_versions(conn: Connection, call_ids: list[str]) -> dict[str, _Stored
     return {call_id: _Stored(version, digest, individual_id) for call_id, version, digest, individual_id in rows}
 
 
-def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], pending: _Pending, now_us: int) -> ItemResult:
+def _ingest_call(
+    graph: IdentityGraph, call: Call, stored: dict[str, _Stored], pending: _Pending, now_us: int
+) -> ItemResult:
     body = _encode(call)
     digest = content_hash(body)
     version = micros(call.version)
@@ -159,7 +160,9 @@ def _ingest_call(graph: IdentityGraph, call: Call, stored: dict[str, _Stored], p
         person = previous.individual_id and graph.survivor(previous.individual_id)
         if version < previous.version:
             newer = from_micros(previous.version).isoformat()
-            return ItemResult("stale", call.call_id, person, version_text, f"ignored: a newer version ({newer}) is already stored")
+            return ItemResult(
+                "stale", call.call_id, person, version_text, f"ignored: a newer version ({newer}) is already stored"
+            )
         if version == previous.version:
             if digest == previous.digest:
                 return ItemResult("duplicate", call.call_id, person, version_text)
@@ -231,15 +234,28 @@ _UPDATE_CALL = (
         {
             **{
                 name: bindparam("b_" + name)
-                for name in ("individual_id", "version", "content_hash", "started_at", "body", "resolution_rule", "ingested_at")
+                for name in (
+                    "individual_id",
+                    "version",
+                    "content_hash",
+                    "started_at",
+                    "body",
+                    "resolution_rule",
+                    "ingested_at",
+                )
             },
             "revisions": t.calls.c.revisions + 1,
         }
     )
 )
 
+
 def _flush(
-    conn: Connection, graph: IdentityGraph, pending: _Pending, results: list[ItemResult], now_us: int,
+    conn: Connection,
+    graph: IdentityGraph,
+    pending: _Pending,
+    results: list[ItemResult],
+    now_us: int,
     quarantine_budget_bytes: int,
 ) -> None:
     survivor = graph.survivor
@@ -309,7 +325,9 @@ def _flush(
         conn.execute(_UPDATE_CALL, [{"b_" + k: v for k, v in row.items()} for row in pending.updates.values()])
     if pending.quarantine:
         rows = quarantine_rows([item for _, item in pending.quarantine], now_us)
-        for (index, _), row_id in zip(pending.quarantine, keep_quarantined(conn, rows, quarantine_budget_bytes, now_us)):
+        for (index, _), row_id in zip(
+            pending.quarantine, keep_quarantined(conn, rows, quarantine_budget_bytes, now_us)
+        ):
             results[index].quarantine_id = row_id
     for result in results:
         if result.individual_id:

@@ -11,8 +11,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contextsvc.errors import DomainError, Unavailable
 from contextsvc.identity import IdentityGraph, IndividualRow
 from contextsvc.ingest import ItemResult, Work
-from contextsvc.store import WriterConnection, WriterLease, connect_writer
-from contextsvc.store import tables as t
 from contextsvc.pipeline.cache import ProfileCache
-from contextsvc.pipeline.transaction import BatchContext, apply_batch
 from contextsvc.pipeline.maintenance import MaintenanceOutcome
 from contextsvc.pipeline.observers import BatchObserver
 from contextsvc.pipeline.profiles import ProfileWriter
+from contextsvc.pipeline.transaction import BatchContext, apply_batch
+from contextsvc.store import WriterConnection, WriterLease, connect_writer
+from contextsvc.store import tables as t
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,9 +45,9 @@ def load_graph(conn, graph_factory: Callable[[], IdentityGraph]) -> IdentityGrap
         )
     )
     links = conn.execute(
-        select(t.identifiers.c.individual_id, t.identifiers.c.kind, t.identifiers.c.value, t.identifiers.c.display).order_by(
-            t.identifiers.c.id
-        )
+        select(
+            t.identifiers.c.individual_id, t.identifiers.c.kind, t.identifiers.c.value, t.identifiers.c.display
+        ).order_by(t.identifiers.c.id)
     )
     shared = [row[0] for row in conn.execute(select(t.shared_lines.c.phone))]
     graph.restore(individuals, links, shared)
@@ -67,8 +67,14 @@ class CommitReport(msgspec.Struct, frozen=True, gc=False):
 class _Job:
     __slots__ = ("work", "future", "operation", "is_slice", "span")
 
-    def __init__(self, work: list[Work], future: asyncio.Future, operation=None, is_slice: bool = False,
-                 span: trace.SpanContext | None = None) -> None:
+    def __init__(
+        self,
+        work: list[Work],
+        future: asyncio.Future,
+        operation=None,
+        is_slice: bool = False,
+        span: trace.SpanContext | None = None,
+    ) -> None:
         self.work = work
         self.future = future
         self.operation = operation  # a maintenance.Operation, run alone in its own transaction
@@ -88,7 +94,7 @@ class Writer:
         commit_slice: int = 64,
         commit_window_ms: float = 0.0,
         quarantine_budget_bytes: int = 256 * 1024 * 1024,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lease: WriterLease | None = None,
         tracer: trace.Tracer | None = None,
     ) -> None:
@@ -321,7 +327,9 @@ class Writer:
                 # Answered only now, so a client retrying at once meets a clean state.
                 for job in jobs:
                     if not job.future.done():
-                        job.future.set_exception(refused or Unavailable("the call store could not commit; retry the request"))
+                        job.future.set_exception(
+                            refused or Unavailable("the call store could not commit; retry the request")
+                        )
             finally:
                 self.graph.touched.clear()
                 self._settled.set()
@@ -364,7 +372,11 @@ class Writer:
         self.failed_commits += 1
         log.error(
             "group commit failed: cause=%r requests=%d items=%d failing_since=%s failed_commits=%d",
-            cause, len(jobs), sum(len(job.work) for job in jobs), since.isoformat(), self.failed_commits,
+            cause,
+            len(jobs),
+            sum(len(job.work) for job in jobs),
+            since.isoformat(),
+            self.failed_commits,
             exc_info=exc if first else None,
         )
 

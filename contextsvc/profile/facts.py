@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
-from contextsvc.ingest import Picklist
 from contextsvc.calls import Call
+from contextsvc.ingest import Picklist
 from contextsvc.timeutil import DAY_US, micros
-
 
 
 class CallFact(msgspec.Struct, gc=False, frozen=True):

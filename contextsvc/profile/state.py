@@ -35,7 +35,7 @@ class CallCounts(msgspec.Struct, gc=False):
     talk_seconds: int = 0
     dispositions: dict[str, int] = {}
 
-    def absorb(self, other: "CallCounts") -> None:
+    def absorb(self, other: CallCounts) -> None:
         self.calls += other.calls
         self.outbound += other.outbound
         self.inbound += other.inbound

@@ -77,8 +77,18 @@ def bit(name: str) -> int:
     return 1 << INDEX[name]
 
 
-_CALL, _NO_DISPOSITION, _UNMAPPED, _PICKLIST = bit("calls"), bit("no_disposition"), bit("unmapped_disposition"), bit("picklist_code")
-_NO_RECORD, _NO_PERSON, _UNRESOLVED, _NO_DURATION = bit("no_crm_record"), bit("no_person"), bit("unresolved"), bit("no_duration")
+_CALL, _NO_DISPOSITION, _UNMAPPED, _PICKLIST = (
+    bit("calls"),
+    bit("no_disposition"),
+    bit("unmapped_disposition"),
+    bit("picklist_code"),
+)
+_NO_RECORD, _NO_PERSON, _UNRESOLVED, _NO_DURATION = (
+    bit("no_crm_record"),
+    bit("no_person"),
+    bit("unresolved"),
+    bit("no_duration"),
+)
 _FUTURE, _OLD, _INFERRED = bit("future_time"), bit("old_time"), bit("inferred_direction")
 IMPLAUSIBLE = _FUTURE | _OLD
 

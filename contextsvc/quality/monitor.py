@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import Connection, delete, func, select
 
 from contextsvc.errors import FieldError
 from contextsvc.ingest import CallWork
+from contextsvc.pipeline import BatchChanges, BatchObserver
+from contextsvc.quality import tables as t
 from contextsvc.quality.alerts import AlertRule, AlertSink, QualityAlert, StoredOnly, evaluate_day, flagged_rates
 from contextsvc.quality.metrics import (
     DIMENSIONS,
@@ -34,10 +36,7 @@ from contextsvc.quality.metrics import (
     monthly,
     vector_of,
 )
-from contextsvc.quality import tables as t
-from contextsvc.store import json_text
-from contextsvc.pipeline import BatchChanges, BatchObserver
-from contextsvc.store import add_counts
+from contextsvc.store import add_counts, json_text
 from contextsvc.timeutil import day_of, micros
 
 log = logging.getLogger(__name__)
@@ -131,8 +130,15 @@ class QualityObserver(BatchObserver):
         raised, self._raised = self._raised, []
         if raised:
             for alert in raised:
-                log.warning("data-quality alert: %s of %s %r rose from %.1f%% to %.1f%% on %s", alert.metric,
-                            alert.dimension, alert.value, alert.rate_before * 100, alert.rate_now * 100, alert.day)
+                log.warning(
+                    "data-quality alert: %s of %s %r rose from %.1f%% to %.1f%% on %s",
+                    alert.metric,
+                    alert.dimension,
+                    alert.value,
+                    alert.rate_before * 100,
+                    alert.rate_now * 100,
+                    alert.day,
+                )
             for sink in self.sinks:
                 sink.emit(raised)
 
@@ -177,13 +183,24 @@ class QualityObserver(BatchObserver):
         for individual_id in changes.removed & self._multi_record:
             self._forget_multi(conn, individual_id)
         if became:
-            conn.execute(t.quality_multi_record.insert(), [{"individual_id": i, "since": changes.now_us} for i in became])
+            conn.execute(
+                t.quality_multi_record.insert(), [{"individual_id": i, "since": changes.now_us} for i in became]
+            )
             self._multi_record.update(became)
         if became or changes.merges or changes.shared_lines:
-            add_counts(conn, t.quality_identity, ("day",), [
-                {"day": today, "merges": len(changes.merges), "shared_lines": len(changes.shared_lines),
-                 "several_salesforce_ids": len(became)}
-            ])
+            add_counts(
+                conn,
+                t.quality_identity,
+                ("day",),
+                [
+                    {
+                        "day": today,
+                        "merges": len(changes.merges),
+                        "shared_lines": len(changes.shared_lines),
+                        "several_salesforce_ids": len(became),
+                    }
+                ],
+            )
 
     def _forget_multi(self, conn: Connection, individual_id: str) -> None:
         conn.execute(delete(t.quality_multi_record).where(t.quality_multi_record.c.individual_id == individual_id))
@@ -198,7 +215,7 @@ class QualityObserver(BatchObserver):
             return
         if previous is not None:
             first = max(previous, newest - self.rule.baseline_days)
-            raised_at = datetime.fromtimestamp(now_us / 1e6, timezone.utc)
+            raised_at = datetime.fromtimestamp(now_us / 1e6, UTC)
             alerts = evaluate_days(conn, range(first, newest), self.rule, self._samples, raised_at)
             if alerts and self.publish is not None:
                 self.publish(conn, alerts)
@@ -228,24 +245,39 @@ def write_tally(conn: Connection, tally: Tally, rolled_through: int | None, kept
     rows = tally.rows()
     for day, dimension, value, direction, conflicts in kept_conflicts:  # a recount keeps what it cannot recompute
         rows.setdefault((day, dimension, value, direction), [0] * WIDTH)[METRICS.index("conflicts")] += conflicts
-    add_counts(conn, t.quality_counts, ("dimension", "day", "value", "direction"), [
-        {"dimension": dimension, "day": day, "value": value, "direction": direction, **dict(zip(METRICS, row))}
-        for (day, dimension, value, direction), row in rows.items()
-    ])
+    add_counts(
+        conn,
+        t.quality_counts,
+        ("dimension", "day", "value", "direction"),
+        [
+            {"dimension": dimension, "day": day, "value": value, "direction": direction, **dict(zip(METRICS, row))}
+            for (day, dimension, value, direction), row in rows.items()
+        ],
+    )
     if rolled_through is not None:
         late = {key: row for key, row in rows.items() if key[0] < month_first_day(rolled_through + 1)}
         _add_monthly(conn, monthly(late))
-    add_counts(conn, t.quality_rejects, ("dimension", "day", "value", "reason"), [
-        {"dimension": dimension, "day": day, "value": value, "reason": reason, "rejected": n}
-        for (day, dimension, value, reason), n in tally.reasons.items()
-    ])
+    add_counts(
+        conn,
+        t.quality_rejects,
+        ("dimension", "day", "value", "reason"),
+        [
+            {"dimension": dimension, "day": day, "value": value, "reason": reason, "rejected": n}
+            for (day, dimension, value, reason), n in tally.reasons.items()
+        ],
+    )
 
 
 def _add_monthly(conn: Connection, months: dict[tuple[int, str, str], list[int]]) -> None:
-    add_counts(conn, t.quality_monthly, ("dimension", "month", "value"), [
-        {"dimension": dimension, "month": month, "value": value, **dict(zip(METRICS, row))}
-        for (month, dimension, value), row in months.items()
-    ])
+    add_counts(
+        conn,
+        t.quality_monthly,
+        ("dimension", "month", "value"),
+        [
+            {"dimension": dimension, "month": month, "value": value, **dict(zip(METRICS, row))}
+            for (month, dimension, value), row in months.items()
+        ],
+    )
 
 
 def roll_up_months(conn: Connection, rolled_through: int | None, through: int) -> int:
@@ -317,19 +349,30 @@ def evaluate_days(conn: Connection, days: range, rule: AlertRule, samples, raise
     recent = conn.execute(select(a.day, a.dimension, a.value, a.metric).where(a.day >= days.start - window)).all()
     raised: list[QualityAlert] = []
     for day in days:
-        skip = {(dimension, value, metric) for alerted, dimension, value, metric in recent if day - window <= alerted < day}
+        skip = {
+            (dimension, value, metric) for alerted, dimension, value, metric in recent if day - window <= alerted < day
+        }
         skip.update((x.dimension, x.value, x.metric) for x in raised)
         skip.update((dimension, value, metric) for alerted, dimension, value, metric in recent if alerted == day)
         day_samples = samples_by_rate(samples, day)
         alerts = evaluate_day(
-            day, by_day.get(day, {}), _sum_days(by_day, range(day - window, day)), rule,
-            skip=skip, samples=day_samples, raised_at=raised_at,
+            day,
+            by_day.get(day, {}),
+            _sum_days(by_day, range(day - window, day)),
+            rule,
+            skip=skip,
+            samples=day_samples,
+            raised_at=raised_at,
         )
         for alert in alerts:
             alert.id = conn.execute(
                 t.quality_alerts.insert().values(
-                    day=day, dimension=alert.dimension, value=alert.value, metric=alert.metric,
-                    raised_at=micros(raised_at), evidence=json_text(alert),
+                    day=day,
+                    dimension=alert.dimension,
+                    value=alert.value,
+                    metric=alert.metric,
+                    raised_at=micros(raised_at),
+                    evidence=json_text(alert),
                 )
             ).inserted_primary_key[0]
         raised.extend(alerts)

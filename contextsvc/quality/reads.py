@@ -11,11 +11,11 @@ from datetime import date
 import msgspec
 from sqlalchemy import Connection, func, select
 
+from contextsvc.quality import tables as t
 from contextsvc.quality.alerts import QualityAlert
 from contextsvc.quality.metrics import METRICS, day_date, day_number, month_first_day, month_of
-from contextsvc.quality.report import GroupBy, IdentityDay, IdentityHealth, QualityReport, quality_row
-from contextsvc.quality import tables as t
 from contextsvc.quality.monitor import ROLLED, state_value
+from contextsvc.quality.report import GroupBy, IdentityDay, IdentityHealth, QualityReport, quality_row
 
 _decode_alert = msgspec.json.Decoder(QualityAlert).decode
 
@@ -36,7 +36,9 @@ def quality_report(conn: Connection, first: date, last: date, group_by: GroupBy)
         key = c.day if group_by == "day" else c.direction
         rows = conn.execute(
             select(key, *(func.sum(c[name]) for name in METRICS))
-            .where(c.dimension == "all", c.day.between(lo, hi)).group_by(key).order_by(key)
+            .where(c.dimension == "all", c.day.between(lo, hi))
+            .group_by(key)
+            .order_by(key)
         )
         sums = {group: _ints(counts) for group, *counts in rows}
         # Quarantined items have no direction: they form the "" group.
@@ -81,7 +83,9 @@ def _sums_by_value(conn: Connection, dimension: str, lo: int, hi: int) -> dict[s
     for part in parts:
         c = m if part.left.table is t.quality_monthly else d
         rows = conn.execute(
-            select(c.value, *(func.sum(c[name]) for name in METRICS)).where(c.dimension == dimension, part).group_by(c.value)
+            select(c.value, *(func.sum(c[name]) for name in METRICS))
+            .where(c.dimension == dimension, part)
+            .group_by(c.value)
         )
         for value, *counts in rows:
             into = sums.setdefault(value, [0] * len(METRICS))
@@ -97,7 +101,9 @@ def _ints(values) -> list[int]:
 def _reasons(conn: Connection, dimension: str, key, lo: int, hi: int) -> dict[object, dict[str, int]]:
     r = t.quality_rejects.c
     rows = conn.execute(
-        select(key, r.reason, func.sum(r.rejected)).where(r.dimension == dimension, r.day.between(lo, hi)).group_by(key, r.reason)
+        select(key, r.reason, func.sum(r.rejected))
+        .where(r.dimension == dimension, r.day.between(lo, hi))
+        .group_by(key, r.reason)
     )
     found: dict[object, dict[str, int]] = {}
     for group, reason, n in rows:
@@ -110,7 +116,9 @@ def _identity(conn: Connection, lo: int, hi: int) -> IdentityHealth:
     days = [
         IdentityDay(day_date(day), merges, shared, several)
         for day, merges, shared, several in conn.execute(
-            select(i.day, i.merges, i.shared_lines, i.several_salesforce_ids).where(i.day.between(lo, hi)).order_by(i.day)
+            select(i.day, i.merges, i.shared_lines, i.several_salesforce_ids)
+            .where(i.day.between(lo, hi))
+            .order_by(i.day)
         )
     ]
     now = conn.execute(select(func.count()).select_from(t.quality_multi_record)).scalar() or 0
@@ -123,7 +131,9 @@ def _identity(conn: Connection, lo: int, hi: int) -> IdentityHealth:
     )
 
 
-def quality_alerts(conn: Connection, since: date | None, limit: int, dimension: str | None = None) -> list[QualityAlert]:
+def quality_alerts(
+    conn: Connection, since: date | None, limit: int, dimension: str | None = None
+) -> list[QualityAlert]:
     """Newest first."""
     a = t.quality_alerts.c
     query = select(a.id, a.evidence).order_by(a.id.desc()).limit(limit)

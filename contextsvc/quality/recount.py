@@ -9,12 +9,12 @@ from datetime import datetime
 import msgspec
 from sqlalchemy import Connection, delete, func, select
 
-from contextsvc.errors import FieldError
-from contextsvc.profile import decode_state
-from contextsvc.quality.metrics import IMPLAUSIBLE, Plausibility, Tally, call_flags, dimension_values, month_of
-from contextsvc.quality import tables as t
-from contextsvc.store import tables as core
 from contextsvc.calls import decode_call
+from contextsvc.errors import FieldError
+from contextsvc.pipeline import BatchContext, MaintenanceOutcome, Operation
+from contextsvc.profile import decode_state
+from contextsvc.quality import tables as t
+from contextsvc.quality.metrics import IMPLAUSIBLE, Plausibility, Tally, call_flags, dimension_values, month_of
 from contextsvc.quality.monitor import (
     ROLLED,
     WATERMARK,
@@ -24,8 +24,8 @@ from contextsvc.quality.monitor import (
     state_value,
     write_tally,
 )
-from contextsvc.pipeline import BatchContext, MaintenanceOutcome, Operation
 from contextsvc.store import add_counts
+from contextsvc.store import tables as core
 from contextsvc.timeutil import day_of
 
 _decode_errors = msgspec.json.Decoder(list[FieldError]).decode
@@ -52,7 +52,9 @@ def recount(conn: Connection, limits: Plausibility, chunk: int = 5000) -> int:
             newest = day
         counted += 1
     q = core.quarantine.c
-    for received_at, reason, errors, body, raw in conn.execute(select(q.received_at, q.reason, q.errors, q.body, q.body_bytes)):
+    for received_at, reason, errors, body, raw in conn.execute(
+        select(q.received_at, q.reason, q.errors, q.body, q.body_bytes)
+    ):
         cell = quarantine_cell(day_of(received_at), raw if raw is not None else body, _decode_errors(errors))
         tally.add(cell)
         tally.add_reason(cell[0], dimension_values(*cell[1:4]), reason)

@@ -39,8 +39,12 @@ def _row(row: QualityRow, label: str | None = None) -> list[str]:
 
 
 def report_table(report: QualityReport) -> Group:
-    table = Table(title=f"call data quality {report.from_} → {report.to}, by {report.group_by}",
-                  caption=LEGEND, padding=(0, 1), pad_edge=False)
+    table = Table(
+        title=f"call data quality {report.from_} → {report.to}, by {report.group_by}",
+        caption=LEGEND,
+        padding=(0, 1),
+        pad_edge=False,
+    )
     for title in (report.group_by, "calls", *(title for title, _ in COLUMNS)):
         table.add_column(title, justify="left" if title == report.group_by else "right")
     for row in report.groups:
@@ -55,6 +59,8 @@ def report_table(report: QualityReport) -> Group:
     health = Table(title="identity health (by the day it was processed)", show_header=False)
     health.add_row("merges", f"{identity.merges:,}")
     health.add_row("shared lines detected", f"{identity.shared_lines_detected:,}")
-    health.add_row("people newly carrying several Salesforce ids", f"{identity.people_newly_with_several_salesforce_ids:,}")
+    health.add_row(
+        "people newly carrying several Salesforce ids", f"{identity.people_newly_with_several_salesforce_ids:,}"
+    )
     health.add_row("people carrying several Salesforce ids now", f"{identity.people_with_several_salesforce_ids_now:,}")
     return Group(table, *([reasons] if reasons.row_count else []), health)

@@ -7,7 +7,6 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table
 from contextsvc.quality.metrics import METRICS as QUALITY_METRICS
 from contextsvc.store import JsonText, Micros, metadata
 
-
 # Data-quality counters (contextsvc/quality/metrics.py): one row per UTC day, dimension
 # (all | source | rep | queue), its value and call direction, one column per metric.
 # Maintained in the ingest transaction; the report sums rows, never the call log.
@@ -25,7 +24,6 @@ quality_counts = Table(
 )
 
 
-
 # The same counters rolled up per calendar month (all directions), so a report over a long
 # range reads one row per month and group instead of one per day, direction and group.
 quality_monthly = Table(
@@ -37,7 +35,6 @@ quality_monthly = Table(
     *(Column(name, BigInteger, nullable=False, server_default="0") for name in QUALITY_METRICS),
     sqlite_with_rowid=False,
 )
-
 
 
 # Quarantined items per day (the day they arrived) and reason, with the dimensions their
@@ -54,7 +51,6 @@ quality_rejects = Table(
 )
 
 
-
 # Identity health per ingest day.
 quality_identity = Table(
     "quality_identity",
@@ -66,7 +62,6 @@ quality_identity = Table(
 )
 
 
-
 # People whose calls name several Salesforce Contact/Lead ids, right now.
 quality_multi_record = Table(
     "quality_multi_record",
@@ -74,7 +69,6 @@ quality_multi_record = Table(
     Column("individual_id", String(32), primary_key=True),
     Column("since", Micros, nullable=False),
 )
-
 
 
 # Degradation alerts, with their evidence.
@@ -89,7 +83,6 @@ quality_alerts = Table(
     Column("raised_at", Micros, nullable=False),
     Column("evidence", JsonText, nullable=False),  # the whole QualityAlert
 )
-
 
 
 # Small named values of the quality monitor (the day data has been evaluated up to).

@@ -63,8 +63,10 @@ def best_windows(cells: list[list[int]] | list[int], min_calls: int, top: int = 
                 connects = sum(flat[2 * (d * 24 + hour) + 1] for d in days)
                 candidates.append((-connects / calls, -calls, order, hour, label, calls, connects))
     candidates.sort()
-    windows = [BestWindow(label, _clock(hour), _clock(hour + 1), round(connects / calls, 4), calls, connects)
-               for _, _, _, hour, label, calls, connects in candidates[:top]]
+    windows = [
+        BestWindow(label, _clock(hour), _clock(hour + 1), round(connects / calls, 4), calls, connects)
+        for _, _, _, hour, label, calls, connects in candidates[:top]
+    ]
     return windows, sum(flat[0::2])
 
 

@@ -22,9 +22,15 @@ from contextsvc.reachability.rules import CallingRules, Rule, WindowState, local
 from contextsvc.reachability.zones import ZoneGuess, infer_zone
 from contextsvc.timeutil import DAY_US, from_micros, zone
 
-DEFAULT_RULES = CallingRules.parse({"default": {
-    "description": "08:00-21:00 local, every day", "source": "US 47 CFR 64.1200(c)(1) (TCPA rules), applied as the default",
-    "all": [["08:00", "21:00"]]}})
+DEFAULT_RULES = CallingRules.parse(
+    {
+        "default": {
+            "description": "08:00-21:00 local, every day",
+            "source": "US 47 CFR 64.1200(c)(1) (TCPA rules), applied as the default",
+            "all": [["08:00", "21:00"]],
+        }
+    }
+)
 MAX_CANDIDATES = 12  # a toll-free number spans dozens of zones: list the first ones
 
 
@@ -117,8 +123,7 @@ def best_time(state: ProfileState, guess: ZoneGuess, inputs: Inputs) -> BestTime
         windows, calls = best_windows(inputs.market_cells[()], min_calls)
         if windows:
             return BestTime("all_calls", windows, calls)
-    return BestTime("none", [], considered,
-                    note=f"not enough data: no local hour has {min_calls} outbound calls yet")
+    return BestTime("none", [], considered, note=f"not enough data: no local hour has {min_calls} outbound calls yet")
 
 
 def _clock(moment: datetime) -> str:
@@ -137,13 +142,19 @@ def reachability(state: ProfileState, as_of_us: int, inputs: Inputs = NO_INPUTS)
     else:  # no evidence of where they are: unknown all day
         window = WindowState(None, None, None, day * DAY_US, (day + 1) * DAY_US)
     # The memo key carries the UTC day: never claim validity beyond it.
-    window = msgspec.structs.replace(window, valid_from_us=max(window.valid_from_us, day * DAY_US),
-                                     valid_until_us=min(window.valid_until_us, (day + 1) * DAY_US))
+    window = msgspec.structs.replace(
+        window,
+        valid_from_us=max(window.valid_from_us, day * DAY_US),
+        valid_until_us=min(window.valid_until_us, (day + 1) * DAY_US),
+    )
     opens = from_micros(window.opens_at_us)
     closes = from_micros(window.closes_at_us)
     zone_text = guess.time_zone or (" or ".join(zones[:3]) + (" …" if len(zones) > 3 else "") if zones else None)
     if dnc:
-        callable_now, reason = False, ("on a do-not-call list" if listings else "asked not to be called") + ": do not call"
+        callable_now, reason = (
+            False,
+            ("on a do-not-call list" if listings else "asked not to be called") + ": do not call",
+        )
     elif not zones:
         callable_now, reason = None, "time zone unknown: no time zone, account region or phone number to go by"
     elif window.callable is True:
@@ -185,8 +196,12 @@ def dnc_signal(listings: list[DncListing]) -> ReachSignal | None:
         return None
     names = sorted({l.list for l in listings})
     quoted = ", ".join(f"'{n}'" for n in names)
-    return ReachSignal("on_dnc_list", "critical", f"On do-not-call list {quoted}: do not call.",
-                       {"lists": names, "numbers": sorted({l.number for l in listings})})
+    return ReachSignal(
+        "on_dnc_list",
+        "critical",
+        f"On do-not-call list {quoted}: do not call.",
+        {"lists": names, "numbers": sorted({l.number for l in listings})},
+    )
 
 
 def window_signal(block: Reachability) -> ReachSignal | None:
@@ -197,7 +212,13 @@ def window_signal(block: Reachability) -> ReachSignal | None:
     if opens is not None and block.time_zone:
         local_open = opens.astimezone(zone(block.time_zone))
         when = f"; it opens {local_open.strftime('%a')} {_clock(local_open)} local"
-    return ReachSignal("outside_calling_window", "warning",
-                       f"Outside the permitted calling window ({block.rule}: {block.rule_description}){when}.",
-                       {"time_zone": block.time_zone, "rule": block.rule,
-                        "next_window_opens_at": opens.isoformat() if opens else None})
+    return ReachSignal(
+        "outside_calling_window",
+        "warning",
+        f"Outside the permitted calling window ({block.rule}: {block.rule_description}){when}.",
+        {
+            "time_zone": block.time_zone,
+            "rule": block.rule,
+            "next_window_opens_at": opens.isoformat() if opens else None,
+        },
+    )

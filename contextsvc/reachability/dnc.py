@@ -84,8 +84,11 @@ class DncIndex:
             elif old != single:
                 new = derived.get(old)
                 if new is None:
-                    merged = tuple(sorted({*(l for l in self._groups[old] if l.list != listing.list), listing},
-                                          key=lambda l: l.list))
+                    merged = tuple(
+                        sorted(
+                            {*(l for l in self._groups[old] if l.list != listing.list), listing}, key=lambda l: l.list
+                        )
+                    )
                     new = derived[old] = self._group(merged)
                 numbers[key] = new
         self.version += 1
@@ -94,7 +97,7 @@ class DncIndex:
         """Drop the list's listing from these numbers (None: from every number)."""
         numbers = self._numbers
         derived: dict[int, int] = {}
-        for key in (list(numbers) if keys is None else keys):
+        for key in list(numbers) if keys is None else keys:
             old = numbers.get(key, 0)
             if old == 0:
                 continue

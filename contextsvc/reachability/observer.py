@@ -88,8 +88,13 @@ class ReachabilityObserver(BatchObserver):
         self.load_markets(conn)
 
     def load_markets(self, conn: Connection) -> None:
-        rows = conn.execute(select(insights.account_attributes.c.account_id, insights.account_attributes.c.industry,
-                                   insights.account_attributes.c.region)).all()
+        rows = conn.execute(
+            select(
+                insights.account_attributes.c.account_id,
+                insights.account_attributes.c.industry,
+                insights.account_attributes.c.region,
+            )
+        ).all()
         self.inputs.regions = {a: region for a, _, region in rows}
         self.inputs.markets = {a: (industry, region) for a, industry, region in rows}
         self.snapshot(self.snapshot_day)
@@ -108,8 +113,12 @@ class ReachabilityObserver(BatchObserver):
                 delta[0] += sign
                 delta[1] += sign * self._connect(call)
         deltas = {k: v for k, v in deltas.items() if v != [0, 0]}
-        add_deltas(conn, reach_account_hours, ("account_id", "hour_of_week"),
-                   {k: {"calls": v[0], "connects": v[1]} for k, v in deltas.items()})
+        add_deltas(
+            conn,
+            reach_account_hours,
+            ("account_id", "hour_of_week"),
+            {k: {"calls": v[0], "connects": v[1]} for k, v in deltas.items()},
+        )
         self._pending = deltas
 
     def reset_call_counts(self, conn: Connection) -> None:
@@ -153,8 +162,15 @@ class ReachabilityObserver(BatchObserver):
 
     # --- DNC lists (Writer.run functions) ----------------------------------------------
 
-    def add_numbers(self, conn: Connection, list_name: str, source: str | None, expires_on: date | None,
-                    numbers: Iterable[int], now_us: int) -> tuple[int, int, int]:
+    def add_numbers(
+        self,
+        conn: Connection,
+        list_name: str,
+        source: str | None,
+        expires_on: date | None,
+        numbers: Iterable[int],
+        now_us: int,
+    ) -> tuple[int, int, int]:
         """Idempotent: (numbers newly listed, numbers already on the list, whose source
         and expiry this load sets; numbers now on the list)."""
         wanted = set(numbers)
@@ -169,11 +185,21 @@ class ReachabilityObserver(BatchObserver):
                 if (old_source, old_expires) != (source, expires):
                     changed.append({"n": number})
         if changed:  # a reload with the same source and expiry writes nothing
-            conn.execute(dnc_entries.update().where(c.list_name == list_name, c.number == bindparam("n"))
-                         .values(source=source, expires_on=expires, loaded_at=now_us), changed)
+            conn.execute(
+                dnc_entries.update()
+                .where(c.list_name == list_name, c.number == bindparam("n"))
+                .values(source=source, expires_on=expires, loaded_at=now_us),
+                changed,
+            )
         new = wanted - existing
-        bulk_insert(conn, dnc_entries, [{"list_name": list_name, "number": n, "source": source,
-                                         "expires_on": expires, "loaded_at": now_us} for n in new])
+        bulk_insert(
+            conn,
+            dnc_entries,
+            [
+                {"list_name": list_name, "number": n, "source": source, "expires_on": expires, "loaded_at": now_us}
+                for n in new
+            ],
+        )
         self.inputs.dnc.add(wanted, Listing(list_name, source, expires_on))
         self._changed(conn, now_us)
         on_list = conn.execute(select(func.count()).where(dnc_entries.c.list_name == list_name)).scalar()
@@ -228,12 +254,17 @@ class ReachabilityObserver(BatchObserver):
 
 def list_summaries(conn: Connection, today: int) -> list[dict]:
     c = dnc_entries.c
-    rows = conn.execute(select(c.list_name, c.source, c.expires_on, func.count(), func.max(c.loaded_at))
-                        .group_by(c.list_name, c.source, c.expires_on).order_by(c.list_name)).all()
+    rows = conn.execute(
+        select(c.list_name, c.source, c.expires_on, func.count(), func.max(c.loaded_at))
+        .group_by(c.list_name, c.source, c.expires_on)
+        .order_by(c.list_name)
+    ).all()
     out: dict[str, dict] = {}
     for list_name, source, expires_on, count, loaded_at in rows:
-        entry = out.setdefault(list_name, {"name": list_name, "numbers": 0, "in_force": 0, "sources": [],
-                                           "expires_on": [], "last_loaded_at": 0})
+        entry = out.setdefault(
+            list_name,
+            {"name": list_name, "numbers": 0, "in_force": 0, "sources": [], "expires_on": [], "last_loaded_at": 0},
+        )
         entry["numbers"] += count
         entry["in_force"] += count if expires_on is None or expires_on > today else 0
         if source not in entry["sources"]:

@@ -37,11 +37,11 @@ class CallingRules(msgspec.Struct, frozen=True):
         return self.countries.get(country or "", self.default)
 
     @classmethod
-    def load(cls, path: Path) -> "CallingRules":
+    def load(cls, path: Path) -> CallingRules:
         return cls.parse(tomllib.loads(path.read_text(encoding="utf-8")))
 
     @classmethod
-    def parse(cls, raw: dict) -> "CallingRules":
+    def parse(cls, raw: dict) -> CallingRules:
         countries = {code.upper(): _rule(code.upper(), spec) for code, spec in raw.get("countries", {}).items()}
         return cls(_rule("default", raw["default"]), countries)
 
@@ -82,7 +82,9 @@ def _instant(day: date, minutes: int, tz) -> int:
     return micros(moment)
 
 
-def open_intervals(rule: Rule, zone_name: str, around_us: int, days_before: int = 1, days_after: int = 8) -> list[tuple[int, int]]:
+def open_intervals(
+    rule: Rule, zone_name: str, around_us: int, days_before: int = 1, days_after: int = 8
+) -> list[tuple[int, int]]:
     """The rule's windows as UTC µs intervals, for local dates around the instant."""
     tz = zone(zone_name)
     local_day = from_micros(around_us).astimezone(tz).date()
@@ -141,8 +143,11 @@ def window_state(rule: Rule, zones: tuple[str, ...], at_us: int) -> WindowState:
     later = [e for e in edges if e > at_us]
     horizon = at_us + 8 * 86_400 * _US
     return WindowState(
-        callable_now, opens, in_all[1] if in_all else None,
-        earlier[-1] if earlier else at_us - 86_400 * _US, later[0] if later else horizon,
+        callable_now,
+        opens,
+        in_all[1] if in_all else None,
+        earlier[-1] if earlier else at_us - 86_400 * _US,
+        later[0] if later else horizon,
     )
 
 

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 
@@ -60,7 +60,7 @@ def zones_of_country(country: str) -> tuple[str, ...]:
     return _zone_table()[1].get(country.upper(), ())
 
 
-_SAMPLES = tuple(datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=7 * week) for week in range(53))
+_SAMPLES = tuple(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=7 * week) for week in range(53))
 
 
 @lru_cache(maxsize=512)

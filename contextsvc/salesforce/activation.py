@@ -76,8 +76,9 @@ class SalesforceDeliverer:
     """The `salesforce` target's deliverer (activation.Deliverer), logged in on first use
     with the connector's settings, timeouts and session renewal."""
 
-    def __init__(self, settings: Settings, session: Callable[[], requests.Session] | None = None,
-                 concurrency: int = CONCURRENCY) -> None:
+    def __init__(
+        self, settings: Settings, session: Callable[[], requests.Session] | None = None, concurrency: int = CONCURRENCY
+    ) -> None:
         self.settings = settings
         self.session = session  # tests: one that trusts the fake Salesforce's CA
         self._api: SalesforceApi | None = None

@@ -43,8 +43,9 @@ def _live(conn: Connection, *conditions) -> list[_Row]:
     return [_Row(*row) for row in conn.execute(select(*_COLUMNS).where(r.is_deleted == 0, *conditions))]
 
 
-def _component(conn: Connection, seeds: list[_Row], changing: set[str], tasks: set[str], activities: set[str],
-               keys: set[str]) -> dict[str, _Row]:
+def _component(
+    conn: Connection, seeds: list[_Row], changing: set[str], tasks: set[str], activities: set[str], keys: set[str]
+) -> dict[str, _Row]:
     """Live Task/VoiceCall rows connected to the seeds (the live changed records, in their
     new version) and to the changed records' old and new values, to a fixed point: Tasks
     named by an ActivityId, VoiceCalls naming a Task, records sharing a key. (The records
@@ -99,8 +100,9 @@ def regroup(conn: Connection, changed: Iterable[tuple[MirrorRow, object | None]]
     pending = set(calls)
     changing = {row.record_id for row, _ in changed}
     component = _component(conn, list(seeds.values()), changing, tasks, activities, keys)
-    assigned = assign_calls(CallLink(row.sobject, row.record_id, row.link_key, row.activity_id)
-                            for row in component.values())
+    assigned = assign_calls(
+        CallLink(row.sobject, row.record_id, row.link_key, row.activity_id) for row in component.values()
+    )
     moves = []
     for record_id, row in component.items():
         call_id = assigned[record_id]

@@ -170,7 +170,9 @@ def call_event(records: CallRecords) -> dict:
         talk = _seconds(end, answered)
         event["talk_seconds"] = max(0, talk - hold) if talk is not None else 0
         if direction == "inbound":
-            ring = _seconds(parse_datetime(voice.get("CallAcceptDateTime")), parse_datetime(voice.get("CallQueuedDateTime")))
+            ring = _seconds(
+                parse_datetime(voice.get("CallAcceptDateTime")), parse_datetime(voice.get("CallQueuedDateTime"))
+            )
         else:
             ring = _seconds(parse_datetime(voice.get("CallConnectDateTime")), start)
         if ring is not None:

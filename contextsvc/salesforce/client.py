@@ -152,7 +152,9 @@ class SalesforceApi:
                         "renewed: set a fresh CONTEXTSVC_SALESFORCE_SESSION_ID, or login credentials"
                     ) from None
                 if attempt == 2:
-                    raise SalesforceAuthError("Salesforce rejected a freshly renewed session (INVALID_SESSION_ID)") from None
+                    raise SalesforceAuthError(
+                        "Salesforce rejected a freshly renewed session (INVALID_SESSION_ID)"
+                    ) from None
                 log.warning("Salesforce session expired; logging in again (%s)", self.mode)
                 self.sf = login(self.settings, self.session)
                 self.logins += 1
@@ -161,13 +163,17 @@ class SalesforceApi:
                     raise RequestLimitExceeded(
                         f"Salesforce API request limit exceeded (usage {self.api_usage or 'unknown'})"
                     ) from None
-                raise SalesforceCallFailed(f"Salesforce refused the request: {exc.content}", exc.status,
-                                           _error_code(exc)) from None
+                raise SalesforceCallFailed(
+                    f"Salesforce refused the request: {exc.content}", exc.status, _error_code(exc)
+                ) from None
             except SalesforceAuthenticationFailed as exc:
                 raise SalesforceAuthError(f"Salesforce login failed: {exc.code}: {exc.auth_message}") from None
             except SalesforceError as exc:
-                raise SalesforceCallFailed(f"Salesforce answered {exc.status} to {exc.resource_name}: {exc.content}",
-                                           exc.status, _error_code(exc)) from None
+                raise SalesforceCallFailed(
+                    f"Salesforce answered {exc.status} to {exc.resource_name}: {exc.content}",
+                    exc.status,
+                    _error_code(exc),
+                ) from None
             except requests.RequestException as exc:
                 raise SalesforceCallFailed(f"Salesforce did not answer: {exc}") from None
         raise AssertionError("unreachable")
@@ -190,16 +196,29 @@ class SalesforceApi:
         if len(records) > COLLECTION_LIMIT:
             raise ValueError(f"at most {COLLECTION_LIMIT} records per sObject Collections request")
         body = {"allOrNone": False, "records": records}
-        return self._call(
-            lambda sf: sf.restful("composite/sobjects", method=method, json=body, timeout=self.settings.salesforce_timeout_s)
-        ) or []
+        return (
+            self._call(
+                lambda sf: sf.restful(
+                    "composite/sobjects", method=method, json=body, timeout=self.settings.salesforce_timeout_s
+                )
+            )
+            or []
+        )
 
     # --- records for activation targets (salesforce/activation.py) --------------------------
 
     def _sobject(self, sf: Salesforce, name: str) -> SFType:
         # SFType directly: `sf.<name>` would route the names bulk and bulk2 elsewhere
-        return SFType(name, sf.session_id, sf.sf_instance, sf_version=sf.sf_version, proxies=sf.proxies,
-                      session=sf.session, salesforce=sf, object_pairs_hook=dict)
+        return SFType(
+            name,
+            sf.session_id,
+            sf.sf_instance,
+            sf_version=sf.sf_version,
+            proxies=sf.proxies,
+            session=sf.session,
+            salesforce=sf,
+            object_pairs_hook=dict,
+        )
 
     def upsert(self, sobject: str, field: str, value: str, record: dict) -> bool:
         """PATCH /sobjects/<sobject>/<field>/<value>: create the record carrying `value` in the

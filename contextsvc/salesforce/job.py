@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import requests
@@ -39,7 +39,7 @@ class SyncState(msgspec.Struct):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SalesforceJob:
@@ -60,8 +60,9 @@ class SalesforceJob:
             mode: str | None = auth_mode(settings)
         except SalesforceProblem:
             mode = None
-        self.state = SyncState(mode is not None, mode, settings.salesforce_sync_interval_s,
-                               settings.salesforce_writeback_after_sync)
+        self.state = SyncState(
+            mode is not None, mode, settings.salesforce_sync_interval_s, settings.salesforce_writeback_after_sync
+        )
         self._lock = asyncio.Lock()
         self._api: SalesforceApi | None = None
 
@@ -74,8 +75,10 @@ class SalesforceJob:
     async def run_pass(self) -> SyncState:
         """A pass now (then write-back, if enabled); the state after it."""
         if not self.state.configured:
-            raise Conflict("Salesforce is not configured: set the CONTEXTSVC_SALESFORCE_* credentials (README, "
-                           "\"Salesforce\")", code="salesforce_not_configured")
+            raise Conflict(
+                'Salesforce is not configured: set the CONTEXTSVC_SALESFORCE_* credentials (README, "Salesforce")',
+                code="salesforce_not_configured",
+            )
         async with self._lock:
             state = self.state
             state.running, state.last_started_at, state.passes = True, _now(), state.passes + 1

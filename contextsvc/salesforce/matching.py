@@ -75,8 +75,10 @@ def assign_calls(links: Iterable[CallLink]) -> dict[str, str]:
             voice_of[same_key[0].record_id] = voice
 
     def owns(key: str | None, task: CallLink | None, voice: CallLink | None) -> bool:
-        return bool(key) and all(t is task for t in tasks_by_key.get(key, ())) and all(
-            v is voice for v in voices_by_key.get(key, ())
+        return (
+            bool(key)
+            and all(t is task for t in tasks_by_key.get(key, ()))
+            and all(v is voice for v in voices_by_key.get(key, ()))
         )
 
     grouped = {voice.record_id for voice in voice_of.values()}

@@ -10,12 +10,11 @@ import msgspec
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from contextsvc.salesforce import call_groups
+from contextsvc.salesforce import tables as t
 from contextsvc.salesforce.calls import CallRecords, Loaded
 from contextsvc.salesforce.records import MirrorRow, mirror_row
-from contextsvc.salesforce import tables as t
-from contextsvc.store import bulk_insert, chunks, delete_in
+from contextsvc.store import bulk_insert, chunks, delete_in, from_json_text, json_text
 from contextsvc.store import tables as core
-from contextsvc.store import from_json_text, json_text
 from contextsvc.timeutil import from_micros
 
 r = t.salesforce_records.c
@@ -26,8 +25,17 @@ _UPDATE_RECORD = (
     .values(
         {
             name: bindparam("b_" + name)
-            for name in ("system_modstamp", "is_deleted", "call_id", "who_id", "what_id", "started_at", "body",
-                         "link_key", "activity_id")
+            for name in (
+                "system_modstamp",
+                "is_deleted",
+                "call_id",
+                "who_id",
+                "what_id",
+                "started_at",
+                "body",
+                "link_key",
+                "activity_id",
+            )
         }
     )
 )
@@ -83,10 +91,9 @@ def file_page(conn: Connection, sobject: str, rows: list[MirrorRow], now_us: int
     stored: dict[str, tuple] = {}
     for ids in _chunks(row.record_id for row in rows):
         for found in conn.execute(
-            select(r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id, r.link_key,
-                   r.activity_id).where(
-                r.sobject == sobject, r.record_id.in_(ids)
-            )
+            select(
+                r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id, r.link_key, r.activity_id
+            ).where(r.sobject == sobject, r.record_id.in_(ids))
         ):
             stored[found.record_id] = found
     changed = []
@@ -133,15 +140,22 @@ def _mark_pending(
     related: set[str] = set()
     for row, old in changed:
         if sobject in ("Contact", "Lead"):
-            people.update(p for p in (row.record_id, row.who_id if sobject == "Lead" else None,
-                                      old and sobject == "Lead" and old.who_id) if p)
-        elif sobject == "Account":
-            related.add(row.record_id)
-        elif sobject == "Opportunity":
+            people.update(
+                p
+                for p in (
+                    row.record_id,
+                    row.who_id if sobject == "Lead" else None,
+                    old and sobject == "Lead" and old.who_id,
+                )
+                if p
+            )
+        elif sobject == "Account" or sobject == "Opportunity":
             related.add(row.record_id)
     if sobject == "Account":
         for ids in _chunks(related):
-            people.update(x for (x,) in conn.execute(select(r.record_id).where(r.sobject == "Contact", r.what_id.in_(ids))))
+            people.update(
+                x for (x,) in conn.execute(select(r.record_id).where(r.sobject == "Contact", r.what_id.in_(ids)))
+            )
     calls_of = r.sobject.in_(("Task", "VoiceCall"))
     for column, keys in ((r.who_id, people), (r.what_id, related)):
         for ids in _chunks(keys):
@@ -158,7 +172,9 @@ def pending_calls(conn: Connection) -> list[str]:
     started = func.coalesce(func.min(r.started_at), 0)
     query = (
         select(p.call_id, started)
-        .select_from(t.salesforce_pending.outerjoin(t.salesforce_records, and_(r.call_id == p.call_id, r.is_deleted == 0)))
+        .select_from(
+            t.salesforce_pending.outerjoin(t.salesforce_records, and_(r.call_id == p.call_id, r.is_deleted == 0))
+        )
         .group_by(p.call_id)
         .order_by(started, p.call_id)
     )
@@ -208,9 +224,13 @@ def load_calls(conn: Connection, call_ids: list[str]) -> dict[str, CallRecords]:
     contacts = [p.record_id for p in people.values() if p.sobject == "Contact"]
     converted: dict[str, Loaded] = {}
     for chunk in _chunks(contacts):
-        for row, lead in sorted(_live(conn, and_(r.sobject == "Lead", r.who_id.in_(chunk))), key=lambda x: x[1].record_id):
+        for row, lead in sorted(
+            _live(conn, and_(r.sobject == "Lead", r.who_id.in_(chunk))), key=lambda x: x[1].record_id
+        ):
             converted.setdefault(row.who_id, lead)
-    accounts = _by_id(conn, ("Account",), (p.fields.get("AccountId") for p in people.values() if p.sobject == "Contact"))
+    accounts = _by_id(
+        conn, ("Account",), (p.fields.get("AccountId") for p in people.values() if p.sobject == "Contact")
+    )
     whats = _by_id(conn, ("Opportunity", "Account"), what_of.values())
     for call_id, records in calls.items():
         person = people.get(who_of.get(call_id, ""))
@@ -226,7 +246,9 @@ def submitted(conn: Connection, call_ids: list[str]) -> dict[str, tuple[int, byt
     s = t.salesforce_submitted.c
     found = {}
     for chunk in _chunks(call_ids):
-        for call_id, version, digest in conn.execute(select(s.call_id, s.version, s.digest).where(s.call_id.in_(chunk))):
+        for call_id, version, digest in conn.execute(
+            select(s.call_id, s.version, s.digest).where(s.call_id.in_(chunk))
+        ):
             found[call_id] = (version, digest)
     return found
 
@@ -262,7 +284,9 @@ def remember_written(conn: Connection, sobject_of: dict[str, str], fields_of: di
 
 def converted_leads(conn: Connection) -> set[str]:
     """Leads Salesforce will refuse to update (converted); known from the mirror."""
-    rows = conn.execute(select(r.record_id, r.body).where(r.sobject == "Lead", r.who_id.is_not(None), r.is_deleted == 0))
+    rows = conn.execute(
+        select(r.record_id, r.body).where(r.sobject == "Lead", r.who_id.is_not(None), r.is_deleted == 0)
+    )
     return {record_id for record_id, body in rows if from_json_text(body).get("IsConverted")}
 
 
@@ -278,19 +302,38 @@ def refile_if_needed(conn: Connection) -> int:
     if conn.execute(select(markers.value).where(markers.name == REFILE_NEEDED)).first() is None:
         return 0
     stored = conn.execute(
-        select(r.sobject, r.record_id, r.system_modstamp, r.is_deleted, r.call_id, r.who_id, r.what_id, r.link_key,
-               r.activity_id, r.body)
-        .where(r.sobject.in_(call_groups.CALL_SOBJECTS))
+        select(
+            r.sobject,
+            r.record_id,
+            r.system_modstamp,
+            r.is_deleted,
+            r.call_id,
+            r.who_id,
+            r.what_id,
+            r.link_key,
+            r.activity_id,
+            r.body,
+        ).where(r.sobject.in_(call_groups.CALL_SOBJECTS))
     ).all()
     changed: dict[str, list[tuple[MirrorRow, Any]]] = {sobject: [] for sobject in call_groups.CALL_SOBJECTS}
     keys = []
     for row in stored:
-        record = {**msgspec.json.decode(row.body), "Id": row.record_id, "IsDeleted": bool(row.is_deleted),
-                  "SystemModstamp": "1970-01-01T00:00:00.000+0000"}
+        record = {
+            **msgspec.json.decode(row.body),
+            "Id": row.record_id,
+            "IsDeleted": bool(row.is_deleted),
+            "SystemModstamp": "1970-01-01T00:00:00.000+0000",
+        }
         refiled = msgspec.structs.replace(mirror_row(row.sobject, record), system_modstamp=row.system_modstamp)
         changed[row.sobject].append((refiled, row))
-        keys.append({"b_sobject": row.sobject, "b_record_id": row.record_id, "b_link_key": refiled.link_key,
-                     "b_activity_id": refiled.activity_id})
+        keys.append(
+            {
+                "b_sobject": row.sobject,
+                "b_record_id": row.record_id,
+                "b_link_key": refiled.link_key,
+                "b_activity_id": refiled.activity_id,
+            }
+        )
     if keys:  # the keys first: regrouping reads the stored records' keys
         conn.execute(
             update(t.salesforce_records)
@@ -300,8 +343,11 @@ def refile_if_needed(conn: Connection) -> int:
         )
     everything = [pair for pairs in changed.values() for pair in pairs]
     call_of, calls = call_groups.regroup(conn, everything)
-    moved = [{"b_sobject": row.sobject, "b_record_id": row.record_id, "b_call_id": call_of[row.record_id]}
-             for row, old in everything if row.record_id in call_of and call_of[row.record_id] != old.call_id]
+    moved = [
+        {"b_sobject": row.sobject, "b_record_id": row.record_id, "b_call_id": call_of[row.record_id]}
+        for row, old in everything
+        if row.record_id in call_of and call_of[row.record_id] != old.call_id
+    ]
     if moved:
         conn.execute(
             update(t.salesforce_records)

@@ -6,7 +6,7 @@ Pure: the SOQL per sObject, and for each record the keys the mirror indexes it b
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -22,13 +22,34 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "Lead": (*PERSON_FIELDS, "Company", "IsConverted", "ConvertedContactId"),
     "Opportunity": ("AccountId", "StageName"),
     "Task": (
-        "WhoId", "WhatId", "AccountId", "CallType", "CallDurationInSeconds", "CallDisposition", "CallObject",
-        "Description", "OwnerId", "CreatedDate",
+        "WhoId",
+        "WhatId",
+        "AccountId",
+        "CallType",
+        "CallDurationInSeconds",
+        "CallDisposition",
+        "CallObject",
+        "Description",
+        "OwnerId",
+        "CreatedDate",
     ),
     "VoiceCall": (
-        "VendorCallKey", "CallType", "CallStartDateTime", "CallEndDateTime", "CallDurationInSeconds",
-        "CallConnectDateTime", "CallAcceptDateTime", "CallQueuedDateTime", "FromPhoneNumber", "ToPhoneNumber",
-        "RelatedRecordId", "ActivityId", "UserId", "QueueName", "CustomerHoldDuration", "Description",
+        "VendorCallKey",
+        "CallType",
+        "CallStartDateTime",
+        "CallEndDateTime",
+        "CallDurationInSeconds",
+        "CallConnectDateTime",
+        "CallAcceptDateTime",
+        "CallQueuedDateTime",
+        "FromPhoneNumber",
+        "ToPhoneNumber",
+        "RelatedRecordId",
+        "ActivityId",
+        "UserId",
+        "QueueName",
+        "CustomerHoldDuration",
+        "Description",
     ),
 }
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp")
@@ -40,14 +61,14 @@ _encode = msgspec.json.Encoder().encode
 
 def soql_datetime(moment: datetime) -> str:
     """A SOQL dateTime literal (unquoted, UTC, milliseconds)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def parse_datetime(value: str | None) -> datetime | None:
     """'2026-08-17T13:14:35.000+0000' (what the REST API returns) -> aware UTC datetime."""
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def task_started_at(task: dict) -> datetime | None:

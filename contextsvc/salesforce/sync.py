@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextsvc.ingest import IntakeLimits, prepare
-from contextsvc.ingest import Normaliser
-from contextsvc.ingest import CallWork, QuarantineWork, RetractWork, Work
+from contextsvc.ingest import CallWork, IntakeLimits, Normaliser, QuarantineWork, RetractWork, Work, prepare
+from contextsvc.pipeline import Writer, content_hash
+from contextsvc.salesforce import mirror
 from contextsvc.salesforce.calls import call_event, call_quality, version_of
 from contextsvc.salesforce.client import RequestLimitExceeded, SalesforceApi
 from contextsvc.salesforce.records import SOBJECTS, incremental_soql, mirror_row, resume_from
-from contextsvc.salesforce import mirror
-from contextsvc.pipeline import content_hash
-from contextsvc.pipeline import Writer
 from contextsvc.timeutil import from_micros, micros
 
 log = logging.getLogger(__name__)
@@ -60,7 +56,7 @@ class SalesforceSync:
         *,
         lookback_s: int = 120,
         intake: IntakeLimits = IntakeLimits(future_skew_s=None),
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         after_page: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
         self.api = api
@@ -138,8 +134,13 @@ class SalesforceSync:
             version = version_of(records, before[0] if before else None, changed=True)
             event["updated_at"] = from_micros(version).isoformat()
             source = records.task or records.voice
-            item = prepare(_encode(event), self.normaliser, strict=False, channel=f"salesforce {source.sobject} {source.record_id}",
-                           limits=self.intake)
+            item = prepare(
+                _encode(event),
+                self.normaliser,
+                strict=False,
+                channel=f"salesforce {source.sobject} {source.record_id}",
+                limits=self.intake,
+            )
             if flags and isinstance(item, CallWork):
                 item = CallWork(msgspec.structs.replace(item.call, quality=item.call.quality + flags))
             work.append(item)
@@ -152,8 +153,14 @@ class SalesforceSync:
         for item, result in zip(work, results):
             report.count(report.calls, result.status)
             if isinstance(item, QuarantineWork):
-                report.quarantined.append({"call_id": item.call_id, "channel": item.channel, "reason": item.reason,
-                                           "quarantine_id": result.quarantine_id})
+                report.quarantined.append(
+                    {
+                        "call_id": item.call_id,
+                        "channel": item.channel,
+                        "reason": item.reason,
+                        "quarantine_id": result.quarantine_id,
+                    }
+                )
             elif result.status in ("stale", "conflict"):
                 log.warning("call %s not applied (%s): %s", result.call_id, result.status, result.message)
         await self._write(mirror.settle, done, call_ids)

@@ -7,7 +7,6 @@ from sqlalchemy import Column, Integer, LargeBinary, String, Table
 
 from contextsvc.store import JsonText, Micros, metadata
 
-
 # How far each sObject has been read: the (SystemModstamp, Id) of the last record stored
 # in salesforce_records. Advanced in the same transaction as those records.
 salesforce_watermarks = Table(
@@ -18,7 +17,6 @@ salesforce_watermarks = Table(
     Column("record_id", String(18), nullable=False),
     Column("synced_at", Micros, nullable=False),
 )
-
 
 
 # The newest version of every record read from Salesforce (deleted ones flagged): calls
@@ -42,7 +40,6 @@ salesforce_records = Table(
 )
 
 
-
 # Calls whose Salesforce records changed and whose CallEvent is not yet committed by the
 # writer: written with the records, deleted only after the writer acknowledged them, so a
 # crash in between replays them (idempotently) instead of losing them.
@@ -51,7 +48,6 @@ salesforce_pending = Table(
     metadata,
     Column("call_id", String(255), primary_key=True),
 )
-
 
 
 # What the connector last submitted per call (content digest without the version), so a
@@ -64,7 +60,6 @@ salesforce_submitted = Table(
     Column("version", Micros, nullable=False),
     Column("digest", LargeBinary(16), nullable=False),
 )
-
 
 
 # Write-back: the field values last accepted by Salesforce per Contact/Lead.

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.context import assemble
 from contextsvc.profile import build, decode_state
+from contextsvc.salesforce import mirror
 from contextsvc.salesforce.client import COLLECTION_LIMIT, SalesforceApi
 from contextsvc.salesforce.records import soql_datetime
-from contextsvc.salesforce import mirror
 from contextsvc.store import tables as t
 from contextsvc.timeutil import micros
 
@@ -148,8 +148,13 @@ async def push(engine: AsyncEngine, api: SalesforceApi, changes: list[Change], n
                 continue
             for error in result.get("errors") or [{"statusCode": "UNKNOWN", "message": "no result"}]:
                 report.failures.append(
-                    Failure(change.record_id, change.sobject, error.get("statusCode", ""), error.get("message", ""),
-                            list(error.get("fields") or []))
+                    Failure(
+                        change.record_id,
+                        change.sobject,
+                        error.get("statusCode", ""),
+                        error.get("message", ""),
+                        list(error.get("fields") or []),
+                    )
                 )
         report.written += len(accepted)
         sobjects = {c.record_id: c.sobject for c in chunk}

@@ -18,8 +18,15 @@ from contextsvc.context import WINDOWS
 from contextsvc.segments.views import ACCOUNT_WINDOWS, change_ratio
 
 Kind = Literal["int", "number", "text", "bool", "set"]
-SIGNAL_CODES = ("on_dnc_list", "do_not_call", "bad_number", "high_intent", "quiet_after_interest", "callback_due",
-                "many_attempts_no_connect")
+SIGNAL_CODES = (
+    "on_dnc_list",
+    "do_not_call",
+    "bad_number",
+    "high_intent",
+    "quiet_after_interest",
+    "callback_due",
+    "many_attempts_no_connect",
+)
 # Context paths a segment may not name, and why. Membership is stored per UTC day and must
 # equal the served context at every instant; these change within a day or with figures
 # from other people's calls, so a stored answer would be wrong for part of the day.
@@ -91,16 +98,23 @@ def individual_catalog(disposition_codes: list[str]) -> dict[str, Attribute]:
         # Free text too: an unmapped disposition is its own value, so no fixed choices.
         Attribute("summary.last_disposition", "text", False, _getter("summary", "last_disposition")),
         Attribute("summary.attempts_to_first_connect", "int", False, _getter("summary", "attempts_to_first_connect")),
-        Attribute("summary.attempts_since_last_connect", "int", False,
-                  _getter("summary", "attempts_since_last_connect")),
+        Attribute(
+            "summary.attempts_since_last_connect", "int", False, _getter("summary", "attempts_since_last_connect")
+        ),
         Attribute("summary.do_not_call", "bool", False, _getter("summary", "do_not_call")),
     ]
     for days in (f"{d}d" for d in WINDOWS):
         for name in COUNTS:
             attrs.append(Attribute(f"windows.{days}.{name}", "int", True, _getter("windows", days, name)))
         for code in disposition_codes:
-            attrs.append(Attribute(f"windows.{days}.dispositions.{code}", "int", True,
-                                   lambda c, days=days, code=code: c.windows[days].dispositions.get(code, 0)))
+            attrs.append(
+                Attribute(
+                    f"windows.{days}.dispositions.{code}",
+                    "int",
+                    True,
+                    lambda c, days=days, code=code: c.windows[days].dispositions.get(code, 0),
+                )
+            )
     for days in ("7d", "30d"):
         for name in ("calls", "prior_calls", "calls_change", "connects", "prior_connects", "connects_change"):
             attrs.append(Attribute(f"trend.{days}.{name}", "int", True, _getter("trend", days, name)))
@@ -113,25 +127,45 @@ def individual_catalog(disposition_codes: list[str]) -> dict[str, Attribute]:
         Attribute("velocity.calls_per_week_30d", "number", True, _getter("velocity", "calls_per_week_30d")),
         Attribute("velocity.calls_per_week_90d", "number", True, _getter("velocity", "calls_per_week_90d")),
         Attribute("velocity.median_gap_days", "number", False, _getter("velocity", "median_gap_days")),
-        Attribute("velocity.days_first_touch_to_first_connect", "number", False,
-                  _getter("velocity", "days_first_touch_to_first_connect")),
-        Attribute("signals", "set", True,
-                  lambda c: {s.code for s in c.signals if s.code != "outside_calling_window"}, SIGNAL_CODES),
+        Attribute(
+            "velocity.days_first_touch_to_first_connect",
+            "number",
+            False,
+            _getter("velocity", "days_first_touch_to_first_connect"),
+        ),
+        Attribute(
+            "signals",
+            "set",
+            True,
+            lambda c: {s.code for s in c.signals if s.code != "outside_calling_window"},
+            SIGNAL_CODES,
+        ),
         Attribute("reachability.time_zone", "text", False, _getter("reachability", "time_zone")),
-        Attribute("reachability.time_zone_source", "text", False, _getter("reachability", "time_zone_source"),
-                  ("call", "account", "phone", "none")),
-        Attribute("reachability.time_zone_ambiguous", "bool", False,
-                  lambda c: len(c.reachability.time_zone_candidates) > 1),
+        Attribute(
+            "reachability.time_zone_source",
+            "text",
+            False,
+            _getter("reachability", "time_zone_source"),
+            ("call", "account", "phone", "none"),
+        ),
+        Attribute(
+            "reachability.time_zone_ambiguous", "bool", False, lambda c: len(c.reachability.time_zone_candidates) > 1
+        ),
         Attribute("reachability.country", "text", False, _getter("reachability", "country")),
         Attribute("reachability.rule", "text", False, _getter("reachability", "rule")),
         # Time-dependent: a listing expires at the start of a UTC day.
         Attribute("reachability.do_not_call", "bool", True, _getter("reachability", "do_not_call")),
         Attribute("reachability.on_dnc_list", "bool", True, lambda c: bool(c.reachability.dnc_listings)),
-        Attribute("related.opportunities", "int", False,
-                  lambda c: sum(1 for r in c.related if r.kind == "opportunity")),
+        Attribute(
+            "related.opportunities", "int", False, lambda c: sum(1 for r in c.related if r.kind == "opportunity")
+        ),
         Attribute("related.open_opportunities", "int", False, lambda c: len(_open_opportunities(c))),
-        Attribute("related.open_opportunity_stages", "set", False,
-                  lambda c: {r.stage for r in _open_opportunities(c) if r.stage}),
+        Attribute(
+            "related.open_opportunity_stages",
+            "set",
+            False,
+            lambda c: {r.stage for r in _open_opportunities(c) if r.stage},
+        ),
         Attribute("person.record", "text", False, _record_kind, ("contact", "lead")),
         Attribute("person.company", "text", False, _getter("person", "company")),
         Attribute("person.title", "text", False, _getter("person", "title")),

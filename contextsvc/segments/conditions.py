@@ -33,15 +33,15 @@ class Compare(msgspec.Struct, frozen=True):
 
 
 class All(msgspec.Struct, frozen=True):
-    all: list["Condition"]
+    all: list[Condition]
 
 
 class AnyOf(msgspec.Struct, frozen=True):
-    any: list["Condition"]
+    any: list[Condition]
 
 
 class Not(msgspec.Struct, frozen=True):
-    not_: "Condition" = msgspec.field(name="not")
+    not_: Condition = msgspec.field(name="not")
 
 
 Condition = Union[Compare, All, AnyOf, Not]
@@ -57,6 +57,7 @@ def attributes_of(condition: Condition) -> set[str]:
 
 
 # --- parsing -------------------------------------------------------------------------
+
 
 def parse_condition(raw: Any, catalog: dict[str, Attribute], path: str = "condition") -> Condition:
     errors: list[FieldError] = []
@@ -88,9 +89,14 @@ def _parse(raw: Any, catalog: dict[str, Attribute], path: str, errors: list[Fiel
         return Not(_parse(raw["not"], catalog, f"{path}.not", errors))
     if "attribute" in keys and "op" in keys and keys <= {"attribute", "op", "value"}:
         return _parse_compare(raw, catalog, path, errors)
-    errors.append(FieldError(path, "invalid_value",
-                             "expected {all: [...]}, {any: [...]}, {not: ...} or {attribute, op, value}; "
-                             f"got keys {sorted(keys)}"))
+    errors.append(
+        FieldError(
+            path,
+            "invalid_value",
+            "expected {all: [...]}, {any: [...]}, {not: ...} or {attribute, op, value}; "
+            f"got keys {sorted(keys)}",
+        )
+    )
     return All([])
 
 
@@ -98,16 +104,28 @@ def _parse_compare(raw: dict, catalog: dict[str, Attribute], path: str, errors: 
     name, op, value = raw["attribute"], raw["op"], raw.get("value")
     attribute = catalog.get(name) if isinstance(name, str) else None
     if attribute is None and isinstance(name, str) and name in NOT_SEGMENTABLE:
-        errors.append(FieldError(f"{path}.attribute", "attribute_not_segmentable",
-                                 f"{name} cannot be used in a segment: {NOT_SEGMENTABLE[name]}"))
+        errors.append(
+            FieldError(
+                f"{path}.attribute",
+                "attribute_not_segmentable",
+                f"{name} cannot be used in a segment: {NOT_SEGMENTABLE[name]}",
+            )
+        )
         return Compare(name, "=", value)
     if attribute is None:
-        errors.append(FieldError(f"{path}.attribute", "unknown_attribute",
-                                 f"unknown attribute {name!r}; the valid attributes are listed in details.valid_attributes"))
+        errors.append(
+            FieldError(
+                f"{path}.attribute",
+                "unknown_attribute",
+                f"unknown attribute {name!r}; the valid attributes are listed in details.valid_attributes",
+            )
+        )
         return Compare(str(name), "=", value)
     allowed = SET_OPS if attribute.kind == "set" else SCALAR_OPS
     if op not in allowed:
-        errors.append(FieldError(f"{path}.op", "invalid_value", f"{name} ({attribute.kind}) takes one of {list(allowed)}"))
+        errors.append(
+            FieldError(f"{path}.op", "invalid_value", f"{name} ({attribute.kind}) takes one of {list(allowed)}")
+        )
         return Compare(name, "=", value)
     problem = _value_problem(attribute, op, value)
     if problem:

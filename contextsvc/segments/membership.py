@@ -21,26 +21,24 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import Connection, bindparam, delete, select
 
+from contextsvc.calls import Call
 from contextsvc.context import CallContext, SegmentRef
 from contextsvc.ingest import Picklist
-from contextsvc.calls import Call
+from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
 from contextsvc.profile import CallCounts, decode_state
 from contextsvc.reachability import NO_INPUTS, Inputs
+from contextsvc.segments import tables as t
 from contextsvc.segments.attributes import INPUT_PREFIXES
 from contextsvc.segments.conditions import attributes_of
 from contextsvc.segments.model import Catalogs, LiveSegment, SegmentSpec
 from contextsvc.segments.views import ACCOUNT_WINDOWS, AccountState, LazyContext, account_context
-from contextsvc.segments import tables as t
+from contextsvc.store import add_deltas, bulk_insert, json_text
 from contextsvc.store import tables as core
-from contextsvc.store import bulk_insert
-from contextsvc.store import add_deltas
-from contextsvc.store import json_text
-from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
 from contextsvc.timeutil import DAY_US, day_of, micros
 
 log = logging.getLogger(__name__)
@@ -75,8 +73,13 @@ class SegmentView(msgspec.Struct, frozen=True):
 
 
 def _counts_of(call: Call, picklist: Picklist) -> CallCounts:
-    return CallCounts(1, call.direction == "outbound", call.direction == "inbound",
-                      picklist.meaning(call.disposition).connect, call.talk_seconds or 0)
+    return CallCounts(
+        1,
+        call.direction == "outbound",
+        call.direction == "inbound",
+        picklist.meaning(call.disposition).connect,
+        call.talk_seconds or 0,
+    )
 
 
 class Segments(BatchObserver):
@@ -103,9 +106,18 @@ class Segments(BatchObserver):
         self.segments = {}
         for row in conn.execute(select(t.segments)).mappings():
             self.segments[row["id"]] = LiveSegment.build(
-                self.catalogs, row["id"], row["name"], row["subject"], row["description"],
-                _decode_json(row["condition"]), row["created_at"], row["rule_id"])
-        for segment_id, member_id in conn.execute(select(t.segment_members.c.segment_id, t.segment_members.c.member_id)):
+                self.catalogs,
+                row["id"],
+                row["name"],
+                row["subject"],
+                row["description"],
+                _decode_json(row["condition"]),
+                row["created_at"],
+                row["rule_id"],
+            )
+        for segment_id, member_id in conn.execute(
+            select(t.segment_members.c.segment_id, t.segment_members.c.member_id)
+        ):
             if segment_id in self.segments:
                 self.segments[segment_id].members.add(member_id)
         self.day = conn.execute(select(core.markers.c.value).where(core.markers.c.name == _DAY_MARKER)).scalar()
@@ -115,7 +127,10 @@ class Segments(BatchObserver):
             query = query.where(t.account_days.c.day > self.day - ACCOUNT_HORIZON_DAYS)
         for row in conn.execute(query).mappings():
             self.accounts.setdefault(row["account_id"], AccountState(buckets={})).add(
-                row["day"], CallCounts(row["calls"], row["outbound"], row["inbound"], row["connects"], row["talk_seconds"]), 1)
+                row["day"],
+                CallCounts(row["calls"], row["outbound"], row["inbound"], row["connects"], row["talk_seconds"]),
+                1,
+            )
         self.version += 1
         self.publish()
 
@@ -192,8 +207,11 @@ class Segments(BatchObserver):
         transitions: list[Transition] = []
         if self.day != day_of(now_us):
             self._roll(conn, day_of(now_us), transitions)
-        reading = [s for s in self.segments.values() if s.subject == "individual"
-                   and any(a.startswith(INPUT_PREFIXES) for a in attributes_of(s.condition))]
+        reading = [
+            s
+            for s in self.segments.values()
+            if s.subject == "individual" and any(a.startswith(INPUT_PREFIXES) for a in attributes_of(s.condition))
+        ]
         if reading:
             at = day_of(now_us) * DAY_US
             for individual_id, state in self._everyone(conn):
@@ -205,16 +223,32 @@ class Segments(BatchObserver):
     def prepare(self, spec: SegmentSpec, now_us: int, rule_id: str | None = None) -> LiveSegment:
         """Validate a definition (ValidationFailed listing valid attributes) before it goes
         to the writer."""
-        return LiveSegment.build(self.catalogs, "seg_" + secrets.token_hex(8), spec.name, spec.subject,
-                                 spec.description, spec.condition, now_us, rule_id)
+        return LiveSegment.build(
+            self.catalogs,
+            "seg_" + secrets.token_hex(8),
+            spec.name,
+            spec.subject,
+            spec.description,
+            spec.condition,
+            now_us,
+            rule_id,
+        )
 
     def create(self, conn: Connection, segment: LiveSegment) -> LiveSegment:
         """Add a prepared segment with its membership as of now (no enter events: it is new)."""
         now_us, rule_id = segment.created_at, segment.rule_id
         self.roll(conn, now_us)
-        conn.execute(t.segments.insert().values(
-            id=segment.id, name=segment.name, subject=segment.subject, description=segment.description,
-            condition=json_text(segment.condition), created_at=now_us, rule_id=rule_id))
+        conn.execute(
+            t.segments.insert().values(
+                id=segment.id,
+                name=segment.name,
+                subject=segment.subject,
+                description=segment.description,
+                condition=json_text(segment.condition),
+                created_at=now_us,
+                rule_id=rule_id,
+            )
+        )
         self.segments[segment.id] = segment
         today = day_of(now_us)
         if segment.subject == "individual":
@@ -225,8 +259,11 @@ class Segments(BatchObserver):
             for account_id, state in self.accounts.items():
                 if segment.predicate(account_context(account_id, state, today)):
                     segment.members.add(account_id)
-        bulk_insert(conn, t.segment_members,
-                    [{"segment_id": segment.id, "member_id": m, "entered_at": now_us} for m in segment.members])
+        bulk_insert(
+            conn,
+            t.segment_members,
+            [{"segment_id": segment.id, "member_id": m, "entered_at": now_us} for m in segment.members],
+        )
         self.version += 1
         return segment
 
@@ -240,8 +277,9 @@ class Segments(BatchObserver):
 
     # --- internals ---------------------------------------------------------------------
 
-    def _set(self, segment: LiveSegment, member_id: str, is_member: bool, at: int, cause: str,
-             transitions: list[Transition]) -> None:
+    def _set(
+        self, segment: LiveSegment, member_id: str, is_member: bool, at: int, cause: str, transitions: list[Transition]
+    ) -> None:
         if is_member == (member_id in segment.members):
             return
         if is_member:
@@ -250,8 +288,9 @@ class Segments(BatchObserver):
             segment.members.discard(member_id)
         transitions.append(Transition(segment.id, segment.subject, member_id, is_member, at, cause))
 
-    def _evaluate_account(self, account_id: str, segments: list[LiveSegment], day: int, at: int, cause: str,
-                          transitions: list[Transition]) -> None:
+    def _evaluate_account(
+        self, account_id: str, segments: list[LiveSegment], day: int, at: int, cause: str, transitions: list[Transition]
+    ) -> None:
         state = self.accounts.get(account_id)
         context = account_context(account_id, state, day) if state is not None else None
         for segment in segments:
@@ -323,11 +362,15 @@ class Segments(BatchObserver):
             ),
             [{"s": s, "m": m} for s, m in final],
         )
-        bulk_insert(conn, t.segment_members, [
-            {"segment_id": s, "member_id": m, "entered_at": at}
-            for (s, m), at in final.items()
-            if m in self.segments[s].members
-        ])
+        bulk_insert(
+            conn,
+            t.segment_members,
+            [
+                {"segment_id": s, "member_id": m, "entered_at": at}
+                for (s, m), at in final.items()
+                if m in self.segments[s].members
+            ],
+        )
         for listener in self.listeners:
             listener(conn, transitions)
 
@@ -347,9 +390,9 @@ async def midnight_rolls(segments: Segments) -> None:
     """Roll membership forward just after each UTC midnight, so time-based enters and
     leaves (and the activation events they fire) happen then, not at the next read."""
     while True:
-        now_us = micros(datetime.now(timezone.utc))
+        now_us = micros(datetime.now(UTC))
         await asyncio.sleep(((day_of(now_us) + 1) * DAY_US - now_us) / 1e6 + 0.5)
         try:
-            await segments.current(micros(datetime.now(timezone.utc)))
+            await segments.current(micros(datetime.now(UTC)))
         except Exception:  # the next read or batch rolls instead
             log.exception("midnight segment roll failed")

@@ -44,10 +44,27 @@ class LiveSegment(msgspec.Struct):
     members: set[str] = msgspec.field(default_factory=set)
 
     @classmethod
-    def build(cls, catalogs: Catalogs, id: str, name: str, subject: Subject, description: str | None,
-              raw_condition: Any, created_at: int, rule_id: str | None) -> "LiveSegment":
+    def build(
+        cls,
+        catalogs: Catalogs,
+        id: str,
+        name: str,
+        subject: Subject,
+        description: str | None,
+        raw_condition: Any,
+        created_at: int,
+        rule_id: str | None,
+    ) -> LiveSegment:
         catalog = catalogs.by_subject[subject]
         condition = parse_condition(raw_condition, catalog)
-        return cls(id, name, subject, description, condition, created_at, rule_id,
-                   compile_condition(condition, catalog),
-                   any(catalog[a].time_dependent for a in attributes_of(condition)))
+        return cls(
+            id,
+            name,
+            subject,
+            description,
+            condition,
+            created_at,
+            rule_id,
+            compile_condition(condition, catalog),
+            any(catalog[a].time_dependent for a in attributes_of(condition)),
+        )

@@ -6,7 +6,6 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table, Text
 
 from contextsvc.store import JsonText, Micros, metadata
 
-
 segments = Table(
     "segments",
     metadata,
@@ -21,7 +20,6 @@ segments = Table(
 )
 
 
-
 # Who is in each segment now; written in the same transaction as the change that caused it.
 segment_members = Table(
     "segment_members",
@@ -30,7 +28,6 @@ segment_members = Table(
     Column("member_id", String(64), primary_key=True),  # individual id or Salesforce Account id
     Column("entered_at", Micros, nullable=False),
 )
-
 
 
 # Calls naming each account (related.account_id), per UTC day, whoever they were with.

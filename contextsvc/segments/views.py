@@ -12,7 +12,22 @@ from functools import cached_property
 
 import msgspec
 
-from contextsvc.context import PersonView, RelatedView, Signal, Summary, Trend, Velocity, Window, person_view, related_views, signals, summary, trend, velocity, window
+from contextsvc.context import (
+    PersonView,
+    RelatedView,
+    Signal,
+    Summary,
+    Trend,
+    Velocity,
+    Window,
+    person_view,
+    related_views,
+    signals,
+    summary,
+    trend,
+    velocity,
+    window,
+)
 from contextsvc.profile import CallCounts, ProfileState
 from contextsvc.reachability import NO_INPUTS, Inputs, Reachability, dnc_signal, listings_of, reachability
 
@@ -85,6 +100,7 @@ class LazyContext:
 
 # --- accounts ------------------------------------------------------------------------
 
+
 class AccountTrend(msgspec.Struct):
     calls: int
     prior_calls: int
@@ -132,8 +148,14 @@ def account_context(account_id: str, state: AccountState, as_of_day: int) -> Acc
     def account_trend(days: int) -> AccountTrend:
         now, prior = window(state, as_of_day, days), window(state, as_of_day - days, days)
         return AccountTrend(
-            now.calls, prior.calls, now.calls - prior.calls, change_ratio(now.calls, prior.calls),
-            now.connects, prior.connects, now.connects - prior.connects, change_ratio(now.connects, prior.connects),
+            now.calls,
+            prior.calls,
+            now.calls - prior.calls,
+            change_ratio(now.calls, prior.calls),
+            now.connects,
+            prior.connects,
+            now.connects - prior.connects,
+            change_ratio(now.connects, prior.connects),
         )
 
     return AccountContext(

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Connection, Engine, event, inspect, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only, in_greenlet

@@ -36,7 +36,9 @@ class WriterLease:
         database = url.database or ""
         self._lock_path = (
             Path(database).with_name(Path(database).name + ".writer.lock")
-            if url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:")
+            if url.get_backend_name() == "sqlite"
+            and database not in ("", ":memory:")
+            and not database.startswith("file:")
             else None
         )
 

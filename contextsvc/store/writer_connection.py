@@ -39,7 +39,6 @@ from sqlalchemy.util import greenlet_spawn
 
 from contextsvc.store.engine import BUSY_TIMEOUT_S, configure_sqlite
 
-
 INLINE_MAX_ITEMS = 50  # items up to which a transaction runs on the loop's thread (SQLite)
 
 
@@ -152,7 +151,9 @@ class _InlineSqliteConnection:
                 self._conn.begin()
                 return
             except OperationalError as exc:
-                busy = isinstance(exc.orig, sqlite3.OperationalError) and exc.orig.sqlite_errorcode == sqlite3.SQLITE_BUSY
+                busy = (
+                    isinstance(exc.orig, sqlite3.OperationalError) and exc.orig.sqlite_errorcode == sqlite3.SQLITE_BUSY
+                )
                 if not busy or waited >= BUSY_TIMEOUT_S:
                     raise
             await asyncio.sleep(delay)  # the holder may need this loop to finish

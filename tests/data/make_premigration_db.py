@@ -43,14 +43,18 @@ def calls() -> list[dict]:
 def accounts(events: list[dict]) -> list[dict]:
     ids = sorted({e["related"]["account_id"] for e in events if e.get("related", {}).get("account_id")})
     industries = ["Software", "Manufacturing", "Healthcare"]
-    return [{"account_id": a, "industry": industries[i % 3], "region": "EMEA" if i % 2 else "NA"} for i, a in enumerate(ids)]
+    return [
+        {"account_id": a, "industry": industries[i % 3], "region": "EMEA" if i % 2 else "NA"} for i, a in enumerate(ids)
+    ]
 
 
 async def build(database: Path, events: list[dict]) -> None:
     settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{database}", api_keys="admin-key")
     async with AsyncTestClient(app=create_app(settings)) as api:
         for path in sorted((REPO_ROOT / "seed" / "segments").glob("*.json")):
-            response = await api.post("/v1/segments", content=path.read_bytes(), headers={**ADMIN, "Content-Type": "application/json"})
+            response = await api.post(
+                "/v1/segments", content=path.read_bytes(), headers={**ADMIN, "Content-Type": "application/json"}
+            )
             assert response.status_code == 201, response.text
         markets = await api.post("/v1/accounts", json={"accounts": accounts(events)}, headers=ADMIN)
         assert markets.status_code == 200, markets.text

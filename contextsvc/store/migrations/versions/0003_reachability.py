@@ -20,23 +20,25 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("dnc_entries",
-    sa.Column("list_name", sa.String(length=100), nullable=False),
-    sa.Column("number", sa.BigInteger(), nullable=False),
-    sa.Column("source", sa.String(length=255), nullable=True),
-    sa.Column("expires_on", sa.Integer(), nullable=True),
-    sa.Column("loaded_at", sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint("list_name", "number")
+    op.create_table(
+        "dnc_entries",
+        sa.Column("list_name", sa.String(length=100), nullable=False),
+        sa.Column("number", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.String(length=255), nullable=True),
+        sa.Column("expires_on", sa.Integer(), nullable=True),
+        sa.Column("loaded_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("list_name", "number"),
     )
     # What they hold is learnt from the calls already stored: the next process to open the
     # database rebuilds everyone (pipeline/maintenance.py, REBUILD_NEEDED) before it writes.
     op.execute(sa.text("INSERT INTO markers (name, value) VALUES ('rebuild_needed', 1)"))
-    op.create_table("reach_account_hours",
-    sa.Column("account_id", sa.String(length=64), nullable=False),
-    sa.Column("hour_of_week", sa.Integer(), nullable=False),
-    sa.Column("calls", sa.Integer(), nullable=False),
-    sa.Column("connects", sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint("account_id", "hour_of_week")
+    op.create_table(
+        "reach_account_hours",
+        sa.Column("account_id", sa.String(length=64), nullable=False),
+        sa.Column("hour_of_week", sa.Integer(), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.Column("connects", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", "hour_of_week"),
     )
 
 

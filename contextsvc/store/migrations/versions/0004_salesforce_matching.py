@@ -31,11 +31,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("activity_id", sa.String(length=18), nullable=True))
         batch_op.create_index(batch_op.f("ix_salesforce_records_activity_id"), ["activity_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_salesforce_records_link_key"), ["link_key"], unique=False)
-    op.execute(sa.text(
-        "INSERT INTO markers (name, value) SELECT 'salesforce_refile_needed', 1 WHERE EXISTS "
-        "(SELECT 1 FROM salesforce_records WHERE sobject IN ('Task', 'VoiceCall'))"
-    ))
-
+    op.execute(
+        sa.text(
+            "INSERT INTO markers (name, value) SELECT 'salesforce_refile_needed', 1 WHERE EXISTS "
+            "(SELECT 1 FROM salesforce_records WHERE sobject IN ('Task', 'VoiceCall'))"
+        )
+    )
 
 
 def downgrade() -> None:
@@ -50,4 +51,3 @@ def downgrade() -> None:
 
     with op.batch_alter_table("quality_counts", schema=None) as batch_op:
         batch_op.drop_column("inferred_direction")
-

@@ -19,20 +19,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("quarantine_budget",
-    sa.Column("id", sa.Integer(), nullable=False),
-    sa.Column("kept_bytes", sa.BigInteger(), nullable=False),
-    sa.Column("items", sa.BigInteger(), nullable=False),
-    sa.Column("evicted_items", sa.BigInteger(), nullable=False),
-    sa.Column("evicted_bytes", sa.BigInteger(), nullable=False),
-    sa.Column("last_evicted_at", sa.BigInteger(), nullable=True),
-    sa.PrimaryKeyConstraint("id")
+    op.create_table(
+        "quarantine_budget",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kept_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("items", sa.BigInteger(), nullable=False),
+        sa.Column("evicted_items", sa.BigInteger(), nullable=False),
+        sa.Column("evicted_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("last_evicted_at", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
         batch_op.add_column(sa.Column("body_bytes", sa.LargeBinary(), nullable=True))
         batch_op.add_column(sa.Column("size", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("kept", sa.BigInteger(), nullable=True))
-
 
 
 def downgrade() -> None:
