@@ -77,7 +77,8 @@ class SalesforceWriter:
         out.mkdir(parents=True, exist_ok=True)
         self.out = out
         self.s = scenario.salesforce
-        self.files = {name: open(out / f"{name}.ndjson", "wb") for name in OBJECTS}
+        # Open for the writer's whole run, one per sObject: close() closes them.
+        self.files = {name: open(out / f"{name}.ndjson", "wb") for name in OBJECTS}  # noqa: SIM115
         self.rng = random.Random(scenario.seed * 31 + 5)
         self.counts = dict.fromkeys(OBJECTS, 0)
         self.world = world
@@ -199,11 +200,13 @@ class SalesforceWriter:
         event, who_id = call.event, call.truth.record_id
         shape = self._shape(event, who_id is not None)
         org = OrgCall(event, call.truth.person, call.truth.outcome, shape)
+        task = None
         if shape not in ("voice_only", "voice_without_task"):
-            org.task = self._task(event, who_id, shape)
+            assert who_id is not None  # _shape makes every call not linked to a record voice_only
+            task = org.task = self._task(event, who_id, shape)
         if shape not in ("manual_log", "task_without_voice"):
             names_task = shape in ("standard", "task_without_call_object", "different_call_object")
-            org.voice = self._voice(event, who_id, org.task["Id"] if names_task else None)
+            org.voice = self._voice(event, who_id, task["Id"] if task is not None and names_task else None)
         self._draw_change(org)
         if org.task is not None:
             self.write("Task", org.task)
@@ -223,7 +226,8 @@ class SalesforceWriter:
                 task["WhoId"] = self.rng.choice(others)  # logged on a colleague first
             return
         roll = self.rng.random()
-        for change, share in (
+        # `change` is read after the loop: the one the roll fell on (the loop breaks there).
+        for change, share in (  # noqa: B007
             ("late_voice", s.late_voice_call if org.voice else 0.0),
             ("recycle_bin", s.deleted_before_first_sync),
             ("edit_result", s.edited_call_result),
@@ -315,7 +319,7 @@ class SalesforceWriter:
         with open(self.out / "changes.ndjson", "wb") as out:
             out.writelines(_encode(change) + b"\n" for change in changes)
         with open(self.out / "expected.ndjson", "wb") as out:
-            for call, before, after in zip(self.calls, first, second):
+            for call, before, after in zip(self.calls, first, second, strict=True):
                 out.write(
                     _encode(
                         {
@@ -337,6 +341,8 @@ class SalesforceWriter:
         changes: list[dict] = []
         for call in self.calls:
             task = call.task
+            if task is None:
+                continue  # _draw_change draws a change only for a call with a Task
             if call.change == "late_voice":
                 changes.append(
                     {"op": "insert", "sobject": "VoiceCall", "record": call.voice, "late_by_s": self.s.late_by_seconds}
@@ -417,6 +423,7 @@ class SalesforceWriter:
         if voice is not None:
             named = task["WhoId"] if task else voice["RelatedRecordId"]
         else:
+            assert task is not None  # returned above when the org holds neither
             named = task["WhoId"]
             event["call_id"] = task["CallObject"] or f"sf-{task['Id']}"
             for name in ("ended_at", "talk_seconds", "ring_seconds", "hold_seconds", "queue"):
@@ -451,7 +458,7 @@ class SalesforceWriter:
             event["who"] = {k: v for k, v in who.items() if v}
         event["related"] = related
         event = {k: v for k, v in event.items() if v is not None}
-        inferred = voice is None and task["CallType"] is None
+        inferred = voice is None and task is not None and task["CallType"] is None
         return event, inferred
 
     def close(self) -> None:

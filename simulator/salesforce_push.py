@@ -34,7 +34,7 @@ REFERENCES = ("AccountId", "WhoId", "WhatId", "ActivityId", "RelatedRecordId")
 
 
 def creatable(sobject: str, record: dict, ids: dict[str, str]) -> dict:
-    fields = {"attributes": {"type": sobject}}
+    fields: dict[str, object] = {"attributes": {"type": sobject}}
     for name, value in record.items():
         if name == "attributes" or name in NOT_CREATABLE or f"{name}@{sobject}" in NOT_CREATABLE or value is None:
             continue
@@ -56,7 +56,9 @@ def push(api: SalesforceApi, directory: Path, progress: Callable[[str, int, int]
         for start in range(0, len(records), COLLECTION_LIMIT):
             chunk = records[start : start + COLLECTION_LIMIT]
             results = api.collection("POST", [creatable(sobject, r, ids) for r in chunk])
-            for record, result in zip(chunk, results):
+            # One result per record, in order (sObject Collections); should the org answer
+            # fewer, the records left over count as neither created nor failed.
+            for record, result in zip(chunk, results, strict=False):
                 if result.get("success"):
                     ids[record["Id"]] = result["id"]
                     created += 1

@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import requests
 import trustme
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
 from contextsvc.identity.identifiers import normalise_salesforce_id
@@ -641,9 +642,18 @@ class _RouteTo(HTTPAdapter):
         super().__init__()
         self.netloc = netloc
 
-    def send(self, request, **kwargs):
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> Response:
+        assert request.url is not None  # a request is prepared with its URL before it is sent
         request.url = urlunsplit(urlsplit(request.url)._replace(netloc=self.netloc))
-        return super().send(request, **kwargs)
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
 class RunningFake:

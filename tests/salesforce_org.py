@@ -3,6 +3,7 @@ read back through the HTTP API for comparison."""
 
 from __future__ import annotations
 
+from collections.abc import Set
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -69,7 +70,7 @@ def expected_calls(out: Path) -> list[Expected]:
 
 def held(out: Path, phase: int) -> list[dict]:
     """The CallEvents the org amounts to at a sync, in the order a live feed sends them."""
-    events = [e.at(phase) for e in expected_calls(out) if e.at(phase) is not None]
+    events = [event for e in expected_calls(out) if (event := e.at(phase)) is not None]
     return sorted(events, key=lambda e: (e["started_at"], e["call_id"]))
 
 
@@ -82,7 +83,7 @@ def apply_changes(fake: RunningFake, out: Path) -> int:
 
 
 def settings(db: Path, fake: RunningFake | None = None, **overrides) -> Settings:
-    values = {"database_url": url_for(db), "api_keys": KEYS}
+    values: dict[str, object] = {"database_url": url_for(db), "api_keys": KEYS}
     if fake is not None:
         values.update(
             salesforce_instance_url=fake.instance_url,
@@ -158,7 +159,7 @@ def differences(a, b, path: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{path}.{k}")]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{path}[{i}]")]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
@@ -168,28 +169,29 @@ def lookups_of(events: list[dict]) -> set[str]:
 
 
 async def assert_org_as_held(
-    synced: Path, oracle: Path, out: Path, phase: int, known: set[str] = frozenset()
+    synced: Path, oracle: Path, out: Path, phase: int, known: Set[str] = frozenset()
 ) -> set[str]:
     """Every person's synced context equals the context of posting, over HTTP into a fresh
     store, the calls the simulator says the org held at that sync. `known`: lookups the
     synced store learnt before, which may now have no call left. The one thing a post
     cannot carry is a direction the connector inferred: counted separately, per person.
     Returns the lookups compared."""
-    expected = [e for e in expected_calls(out) if e.at(phase) is not None]
-    events = sorted((e.at(phase) for e in expected), key=lambda e: (e["started_at"], e["call_id"]))
+    expected = [(e, event) for e in expected_calls(out) if (event := e.at(phase)) is not None]
+    events = sorted((event for _, event in expected), key=lambda e: (e["started_at"], e["call_id"]))
     await post_over_http(oracle, events)
     lookups = sorted(lookups_of(events) | set(known))
     synced_contexts = await contexts(synced, lookups)
     posted_contexts = await contexts(oracle, lookups, unknown_ok=True)
     person_of = await individuals(oracle, lookups)
     inferred: dict[str, int] = {}
-    for e in expected:
+    for e, event in expected:
         if e.inferred(phase):
-            person = person_of[e.at(phase)["who"]["salesforce_id"]]
+            person = person_of[event["who"]["salesforce_id"]]
             inferred[person] = inferred.get(person, 0) + 1
     mismatched = {}
     for lookup in lookups:
         mine, theirs = synced_contexts[lookup], posted_contexts[lookup]
+        assert mine is not None  # read without unknown_ok: every lookup has a context
         if theirs is None:  # no call names them any more
             assert mine.get("summary", {}).get("calls") == 0, (lookup, mine)
             continue

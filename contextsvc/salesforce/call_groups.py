@@ -12,9 +12,10 @@ look at records so connected, which makes the regrouped answer the whole org's a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, select, update
 
 from contextsvc.salesforce import tables as t
 from contextsvc.salesforce.matching import CallLink, assign_calls
@@ -75,11 +76,12 @@ def _component(
     return found
 
 
-def regroup(conn: Connection, changed: Iterable[tuple[MirrorRow, object | None]]) -> tuple[dict[str, str], set[str]]:
+def regroup(conn: Connection, changed: Iterable[tuple[MirrorRow, Row[Any] | None]]) -> tuple[dict[str, str], set[str]]:
     """Before a page's records are stored: the call of each live changed record, and the
     calls to re-derive (each changed record's, old and new, and every call that gained or
     lost a record). Stored records that move to another call are moved here; the changed
-    ones are written by the caller with the call given."""
+    ones are written by the caller with the call given. `changed` pairs a record's new
+    version with its stored row (activity_id, link_key, call_id), None when new."""
     changed = list(changed)
     # Whatever the changed records name or share, now or before (a deleted Task's
     # VoiceCalls, the old key's other holders, the old call's other record).
@@ -104,13 +106,13 @@ def regroup(conn: Connection, changed: Iterable[tuple[MirrorRow, object | None]]
         CallLink(row.sobject, row.record_id, row.link_key, row.activity_id) for row in component.values()
     )
     moves = []
-    for record_id, row in component.items():
+    for record_id, linked in component.items():
         call_id = assigned[record_id]
         if record_id in seeds:
             pending.add(call_id)
-        elif row.call_id != call_id:
-            moves.append({"b_sobject": row.sobject, "b_record_id": record_id, "b_call_id": call_id})
-            pending.update(x for x in (row.call_id, call_id) if x)
+        elif linked.call_id != call_id:
+            moves.append({"b_sobject": linked.sobject, "b_record_id": record_id, "b_call_id": call_id})
+            pending.update(x for x in (linked.call_id, call_id) if x)
     if moves:
         conn.execute(_SET_CALL, moves)
     return {record_id: assigned[record_id] for record_id in seeds}, pending

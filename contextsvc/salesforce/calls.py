@@ -81,7 +81,9 @@ def call_quality(records: CallRecords) -> tuple[str, ...]:
 
 
 def _is_person(record_id: str | None) -> bool:
-    return bool(record_id) and record_id[:3] in PERSON_PREFIXES
+    if not record_id:
+        return False
+    return record_id[:3] in PERSON_PREFIXES
 
 
 def _dialled(voice: dict) -> str | None:

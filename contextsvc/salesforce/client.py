@@ -117,8 +117,15 @@ def login(settings: Settings, session: requests.Session) -> Salesforce:
         raise SalesforceCallFailed(f"Salesforce login ({mode}) failed: {exc}") from None
 
 
+def _content(exc: SalesforceError) -> object:
+    """The error response's body as simple-salesforce keeps it: the decoded JSON (a list of
+    errors) or, when it was not JSON, the text. It annotates `content` as bytes, which a
+    response's never is."""
+    return exc.content
+
+
 def _error_code(exc: SalesforceError) -> str | None:
-    content = exc.content
+    content = _content(exc)
     if isinstance(content, list) and content and isinstance(content[0], dict):
         return content[0].get("errorCode")
     return None
@@ -164,13 +171,13 @@ class SalesforceApi:
                         f"Salesforce API request limit exceeded (usage {self.api_usage or 'unknown'})"
                     ) from None
                 raise SalesforceCallFailed(
-                    f"Salesforce refused the request: {exc.content}", exc.status, _error_code(exc)
+                    f"Salesforce refused the request: {_content(exc)}", exc.status, _error_code(exc)
                 ) from None
             except SalesforceAuthenticationFailed as exc:
                 raise SalesforceAuthError(f"Salesforce login failed: {exc.code}: {exc.auth_message}") from None
             except SalesforceError as exc:
                 raise SalesforceCallFailed(
-                    f"Salesforce answered {exc.status} to {exc.resource_name}: {exc.content}",
+                    f"Salesforce answered {exc.status} to {exc.resource_name}: {_content(exc)}",
                     exc.status,
                     _error_code(exc),
                 ) from None

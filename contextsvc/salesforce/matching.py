@@ -70,27 +70,31 @@ def assign_calls(links: Iterable[CallLink]) -> dict[str, str]:
             unlinked.append(voice)
     claimed = set(voice_of)  # Tasks an ActivityId gave a VoiceCall
     for voice in unlinked:
-        same_key = tasks_by_key.get(voice.key or "", [])
+        if not voice.key:
+            continue
+        same_key = tasks_by_key.get(voice.key, [])
         if len(same_key) == 1 and len(voices_by_key[voice.key]) == 1 and same_key[0].record_id not in claimed:
             voice_of[same_key[0].record_id] = voice
 
     def owns(key: str | None, task: CallLink | None, voice: CallLink | None) -> bool:
-        return (
-            bool(key)
-            and all(t is task for t in tasks_by_key.get(key, ()))
-            and all(v is voice for v in voices_by_key.get(key, ()))
-        )
+        if not key:
+            return False
+        return all(t is task for t in tasks_by_key.get(key, ())) and all(v is voice for v in voices_by_key.get(key, ()))
 
     grouped = {voice.record_id for voice in voice_of.values()}
-    calls = [(task, voice_of.get(task_id)) for task_id, task in tasks.items()]
+    calls: list[tuple[CallLink | None, CallLink | None]] = [
+        (task, voice_of.get(task_id)) for task_id, task in tasks.items()
+    ]
     calls += [(None, voice) for voice in voices if voice.record_id not in grouped]
     assigned: dict[str, str] = {}
-    for task, voice in calls:
-        candidates = (voice.key if voice else None, task.key if task else None)
-        call_id = next((key for key in candidates if owns(key, task, voice)), None)
+    for call_task, call_voice in calls:
+        candidates = (call_voice.key if call_voice else None, call_task.key if call_task else None)
+        call_id = next((key for key in candidates if owns(key, call_task, call_voice)), None)
         if call_id is None:
-            call_id = f"sf-{(task or voice).record_id}"  # type: ignore[union-attr]
-        for record in (task, voice):
+            first = call_task or call_voice
+            assert first is not None  # every call has its Task, its VoiceCall or both
+            call_id = f"sf-{first.record_id}"
+        for record in (call_task, call_voice):
             if record is not None:
                 assigned[record.record_id] = call_id
     return assigned

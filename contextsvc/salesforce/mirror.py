@@ -7,17 +7,19 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, select, update
 
 from contextsvc.salesforce import call_groups
 from contextsvc.salesforce import tables as t
 from contextsvc.salesforce.calls import CallRecords, Loaded
 from contextsvc.salesforce.records import MirrorRow, mirror_row
-from contextsvc.store import bulk_insert, chunks, delete_in, from_json_text, json_text
+from contextsvc.store import bulk_insert, chunks, delete_in, json_text
 from contextsvc.store import tables as core
 from contextsvc.timeutil import from_micros
 
 r = t.salesforce_records.c
+# A record's body and the written-back fields are always a JSON object (stored from a dict).
+_decode_fields = msgspec.json.Decoder(dict[str, Any]).decode
 
 _UPDATE_RECORD = (
     update(t.salesforce_records)
@@ -88,7 +90,7 @@ def file_page(conn: Connection, sobject: str, rows: list[MirrorRow], now_us: int
         w = t.salesforce_watermarks.c
         conn.execute(update(t.salesforce_watermarks).where(w.sobject == sobject).values(synced_at=now_us))
         return 0
-    stored: dict[str, tuple] = {}
+    stored: dict[str, Row[Any] | None] = {}
     for ids in _chunks(row.record_id for row in rows):
         for found in conn.execute(
             select(
@@ -130,7 +132,7 @@ def _set_watermark(conn: Connection, sobject: str, stamp: int, record_id: str, n
 
 
 def _mark_pending(
-    conn: Connection, sobject: str, changed: list[tuple[MirrorRow, tuple | None]], calls: set[str]
+    conn: Connection, sobject: str, changed: list[tuple[MirrorRow, Row[Any] | None]], calls: set[str]
 ) -> None:
     """Which calls a changed record can alter: its own calls (Task, VoiceCall: `calls`,
     from the regrouping), every call naming the person (Contact, Lead, and the Contact a
@@ -181,15 +183,15 @@ def pending_calls(conn: Connection) -> list[str]:
     return [call_id for call_id, _ in conn.execute(query)]
 
 
-def _live(conn: Connection, condition) -> list[tuple[MirrorRow, Loaded]]:
+def _live(conn: Connection, condition) -> list[tuple[Row[Any], Loaded]]:
     found = []
     for row in conn.execute(select(t.salesforce_records).where(condition, r.is_deleted == 0)):
-        fields = from_json_text(row.body)
+        fields = _decode_fields(row.body)
         found.append((row, Loaded(row.sobject, row.record_id, row.system_modstamp, fields)))
     return found
 
 
-def _by_id(conn: Connection, sobjects: tuple[str, ...], ids: Iterable[str]) -> dict[str, Loaded]:
+def _by_id(conn: Connection, sobjects: tuple[str, ...], ids: Iterable[str | None]) -> dict[str, Loaded]:
     found: dict[str, Loaded] = {}
     for chunk in _chunks(ids):
         for _, loaded in _live(conn, and_(r.sobject.in_(sobjects), r.record_id.in_(chunk))):
@@ -267,7 +269,7 @@ def settle(conn: Connection, done: dict[str, tuple[int, bytes] | None], call_ids
 
 def written_fields(conn: Connection) -> dict[str, dict]:
     w = t.salesforce_written.c
-    return {record_id: from_json_text(fields) for record_id, fields in conn.execute(select(w.record_id, w.fields))}
+    return {record_id: _decode_fields(fields) for record_id, fields in conn.execute(select(w.record_id, w.fields))}
 
 
 def remember_written(conn: Connection, sobject_of: dict[str, str], fields_of: dict[str, dict], now_us: int) -> None:
@@ -287,7 +289,7 @@ def converted_leads(conn: Connection) -> set[str]:
     rows = conn.execute(
         select(r.record_id, r.body).where(r.sobject == "Lead", r.who_id.is_not(None), r.is_deleted == 0)
     )
-    return {record_id for record_id, body in rows if from_json_text(body).get("IsConverted")}
+    return {record_id for record_id, body in rows if _decode_fields(body).get("IsConverted")}
 
 
 REFILE_NEEDED = "salesforce_refile_needed"  # a marker migration 0004 leaves

@@ -134,10 +134,13 @@ def mirror_row(sobject: str, record: dict) -> MirrorRow:
         who_id = record.get("ConvertedContactId")
     elif sobject in ("Contact", "Opportunity"):
         what_id = record.get("AccountId")
+    modified = parse_datetime(record["SystemModstamp"])
+    if modified is None:  # a system field Salesforce always sets: the watermark orders by it
+        raise ValueError(f"{sobject} {record['Id']} has no SystemModstamp")
     return MirrorRow(
         sobject=sobject,
         record_id=record["Id"],
-        system_modstamp=micros(parse_datetime(record["SystemModstamp"])),
+        system_modstamp=micros(modified),
         is_deleted=bool(record.get("IsDeleted")),
         who_id=who_id,
         what_id=what_id,

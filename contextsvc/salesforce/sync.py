@@ -150,7 +150,7 @@ class SalesforceSync:
             if isinstance(item, CallWork) and "direction_inferred" in item.call.quality:
                 report.inferred_directions += 1
         results = await self.writer.submit(work) if work else []
-        for item, result in zip(work, results):
+        for item, result in zip(work, results, strict=True):  # the writer answers each item
             report.count(report.calls, result.status)
             if isinstance(item, QuarantineWork):
                 report.quarantined.append(

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.context import assemble
-from contextsvc.profile import build, decode_state
+from contextsvc.profile import ProfileState, build, decode_state
 from contextsvc.salesforce import mirror
 from contextsvc.salesforce.client import COLLECTION_LIMIT, SalesforceApi
 from contextsvc.salesforce.records import soql_datetime
@@ -72,10 +72,7 @@ def value_at(context: object, path: str):
     as Salesforce takes it: dateTimes in its wire format, the rest as JSON scalars."""
     value = context
     for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part, _MISSING)
-        else:
-            value = getattr(value, part, _MISSING)
+        value = value.get(part, _MISSING) if isinstance(value, dict) else getattr(value, part, _MISSING)
         if value is _MISSING:
             raise FieldMapError(f"the context has no attribute {path!r}")
     if isinstance(value, datetime):
@@ -104,7 +101,7 @@ def _plan(conn: Connection, field_map: dict[str, str], now: datetime, resend_all
     records = _people_records(conn)
     converted = mirror.converted_leads(conn)
     written = {} if resend_all else mirror.written_fields(conn)
-    states: dict[str, object] = {}
+    states: dict[str, ProfileState] = {}
     people = {individual for _, _, individual in records}
     p = t.profiles.c
     for chunk_start in range(0, len(people), 500):
@@ -142,7 +139,9 @@ async def push(engine: AsyncEngine, api: SalesforceApi, changes: list[Change], n
         results = await asyncio.to_thread(api.collection, "PATCH", body)
         report.requests += 1
         accepted: dict[str, dict] = {}
-        for change, result in zip(chunk, results):
+        # One result per record, in order (sObject Collections); should the org answer
+        # fewer, the changes left over are not remembered, so the next run sends them again.
+        for change, result in zip(chunk, results, strict=False):
             if result.get("success"):
                 accepted[change.record_id] = {**written.get(change.record_id, {}), **change.fields}
                 continue
