@@ -44,7 +44,7 @@ from contextsvc.errors import Conflict, FieldError, ValidationFailed
 from contextsvc.ingest import Picklist
 from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
 from contextsvc.profile import ProfileState, decode_state
-from contextsvc.segments import Segments, SegmentSpec, Transition
+from contextsvc.segments import LiveSegment, Segments, SegmentSpec, Transition
 from contextsvc.store import bulk_insert, json_text
 from contextsvc.store import tables as core
 from contextsvc.timeutil import from_micros
@@ -241,7 +241,7 @@ class Activation(BatchObserver):
         rule = new_rule(spec, now_us, None)
         hidden = None
         if isinstance(spec.trigger, ThresholdTrigger):
-            hidden = _threshold_segment(spec, self.segments, rule.id, now_us)
+            hidden = _threshold_segment(spec, spec.trigger, self.segments, rule.id, now_us)
             rule.segment_id = hidden.id
 
         def add(conn: Connection) -> None:
@@ -344,8 +344,9 @@ def _check(spec: RuleSpec, segments: Segments) -> None:
             raise ValidationFailed("the Salesforce record template is invalid", problems)
 
 
-def _threshold_segment(spec: RuleSpec, segments: Segments, rule_id: str, now_us: int):
-    trigger = spec.trigger
+def _threshold_segment(
+    spec: RuleSpec, trigger: ThresholdTrigger, segments: Segments, rule_id: str, now_us: int
+) -> LiveSegment:
     condition = {"attribute": trigger.attribute, "op": trigger.op, "value": trigger.value}
     try:
         return segments.prepare(SegmentSpec(f"threshold: {spec.name}", condition, trigger.subject), now_us, rule_id)

@@ -10,7 +10,7 @@ values, the source object — see README "Activation".
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -57,7 +57,7 @@ class EventTrigger(msgspec.Struct, tag="event", tag_field="type", forbid_unknown
     event_type: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
-Trigger = Union[CallFlagTrigger, CallTrigger, SegmentTrigger, ThresholdTrigger, EventTrigger]
+Trigger = CallFlagTrigger | CallTrigger | SegmentTrigger | ThresholdTrigger | EventTrigger
 
 
 class WebhookTarget(msgspec.Struct, tag="webhook", tag_field="type", forbid_unknown_fields=True):
@@ -91,7 +91,7 @@ class SalesforceTarget(msgspec.Struct, tag="salesforce", tag_field="type", forbi
         return self.sobject.endswith("__e")
 
 
-Target = Union[WebhookTarget, StreamTarget, SalesforceTarget]
+Target = WebhookTarget | StreamTarget | SalesforceTarget
 
 
 def target_type(target: Target) -> str:

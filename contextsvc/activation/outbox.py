@@ -162,4 +162,4 @@ def deliveries(
 
 
 def counts(conn: Connection) -> dict[str, int]:
-    return dict(conn.execute(select(c.status, func.count()).group_by(c.status)).all())
+    return dict(conn.execute(select(c.status, func.count()).group_by(c.status)).tuples().all())

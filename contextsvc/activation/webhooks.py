@@ -11,6 +11,7 @@ with the same retries, backoff and dead letters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -83,10 +84,8 @@ class WebhookDispatcher:
             next_at = None if rows else await conn.run_sync(outbox.next_due_at)
         if not rows:
             wait = IDLE_RECHECK_S if next_at is None else max(0.0, (next_at - now) / 1e6)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), min(wait, IDLE_RECHECK_S))
-            except TimeoutError:
-                pass
             return
         webhook_rows, others = self._by_target_type(rows)
         webhooks = asyncio.gather(*(self._deliver(client, row) for row in webhook_rows))

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contextsvc.api.serving import disclosure_of
@@ -137,7 +138,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, ErrorBody("internal_error", "an unexpected error occurred; it has been logged"))
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: domain_error,
     HTTPException: http_error,
     RecursionError: undecodable,
@@ -161,7 +162,8 @@ ERROR_ANSWERS = {
     "what is stored, or needs what this server lacks",
     413: "body_too_large: the body is over the 32 MB request limit",
     415: "unsupported_media_type: a body not sent as Content-Type: application/json",
-    422: "validation_failed (and invalid_lookup, batch_too_large, unsafe_target): the body or lookup is invalid; the fields are named",
+    422: "validation_failed (and invalid_lookup, batch_too_large, unsafe_target): the body or lookup is invalid; "
+    "the fields are named",
     429: "rate_limited: too many requests of this kind from this key; retry after the Retry-After seconds",
     503: "unavailable: the store could not commit; nothing was acknowledged, retry the request",
 }

@@ -3,6 +3,7 @@ loads the market attributes (industry, region, segment) they group by."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
+from sqlalchemy import Row
 
 from contextsvc.api.bodies import decode_body
 from contextsvc.api.params import FIRST_DAY, supported_day
@@ -65,7 +67,7 @@ def _days(since: date | None, until: date | None) -> tuple[date, date]:
     return since, until
 
 
-async def _rows(request: Request, since: date, until: date, direction: str | None) -> list:
+async def _rows(request: Request, since: date, until: date, direction: str | None) -> Sequence[Row[Any]]:
     first = micros(datetime(since.year, since.month, since.day, tzinfo=UTC)) // HOUR_US
     last = first + ((until - since).days + 1) * 24 - 1
     async with service_of(request).engine.connect() as conn:
@@ -104,7 +106,12 @@ class InsightsController(Controller):
             entry[1] += row.connects
         order = {d: i for i, d in enumerate(WEEKDAYS)}
         rows = [
-            {**dict(zip(dims, key)), "calls": calls, "connects": connects, "connect_rate": _ratio(connects, calls)}
+            {
+                **dict(zip(dims, key, strict=True)),
+                "calls": calls,
+                "connects": connects,
+                "connect_rate": _ratio(connects, calls),
+            }
             for key, (calls, connects) in sorted(groups.items(), key=lambda kv: [order.get(k, k) for k in kv[0]])
         ]
         return Insight("connect_rate", dims, _freshness(request, REAL_TIME), rows, {"from": since, "to": until})
@@ -232,7 +239,7 @@ async def load_accounts(request: Request) -> Loaded:
         except InvalidIdentifier as exc:
             raise ValidationFailed(
                 "invalid account id", [FieldError(f"accounts[{i}].account_id", exc.code, exc.message)]
-            )
+            ) from None
         rows.append({**msgspec.structs.asdict(market), "account_id": account_id})
     await service_of(request).load_markets(rows)
     return Loaded(len(rows))

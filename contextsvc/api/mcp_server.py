@@ -36,7 +36,10 @@ RECENT_CALLS = 5
 
 def _caller(ctx: Context) -> tuple[Service, ApiKey]:
     """The running service and the caller's key (the mount's guard put it in the scope)."""
-    scope = ctx.request_context.request.scope
+    request = ctx.request_context.request
+    if request is None:  # only a stdio transport has no request; this server is mounted over HTTP
+        raise RuntimeError("an MCP tool ran outside an HTTP request")
+    scope = request.scope
     return scope["app"].state.service, scope["state"]["api_key"]
 
 
@@ -142,6 +145,8 @@ def mcp_handler(server: MCPServer):
     )  # no before-request hook runs for mounted ASGI apps
     async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         # The guard (auth.require_scope) has put the caller's key in scope["state"].
-        await server.session_manager.handle_request(scope, receive, send)
+        # Litestar types the ASGI scope and messages as TypedDicts, the SDK (Starlette) as
+        # MutableMapping[str, Any]: the same ASGI values, types that do not interoperate.
+        await server.session_manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
 
     return mcp_endpoint

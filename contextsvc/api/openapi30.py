@@ -2,7 +2,8 @@
 
 External Services imports OpenAPI 2.0 and 3.0 only, and a subset of 3.0 at that
 (Salesforce's External Service registration docs: no 3.1, no `not`, JSON media
-types, no body on a GET, descriptions cut at 1,333 characters, no nested anonymous arrays). Two pure steps over plain dicts:
+types, no body on a GET, descriptions cut at 1,333 characters, no nested anonymous arrays).
+Two pure steps over plain dicts:
 
 - `downgrade`: 3.1 -> 3.0.3. Type arrays and `{"type": "null"}` alternatives become
   `nullable`, `const` becomes a one-value `enum`, schema `examples` become `example`,
@@ -220,7 +221,7 @@ def _walk_schemas(doc: dict, schemas: dict) -> None:
                     schemas[name] = inner
                     node["items"] = {"$ref": f"#/components/schemas/{name}"}
                     visit(inner, name)
-            for key, value in list(node.items()):
+            for value in list(node.values()):
                 visit(value, name_hint)
         elif isinstance(node, list):
             for value in node:

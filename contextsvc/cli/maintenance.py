@@ -71,7 +71,7 @@ def _quality(args: argparse.Namespace) -> int:
     import msgspec
     from rich.console import Console
 
-    from contextsvc.quality import quality_report, report_table
+    from contextsvc.quality import QualityReport, quality_report, report_table
     from contextsvc.service import open_database, open_service
 
     settings = Settings.from_env()
@@ -82,20 +82,19 @@ def _quality(args: argparse.Namespace) -> int:
         async with open_service(settings) as service:
             return await service.recount_quality()
 
-    async def report() -> Any:
+    async def report() -> QualityReport:
         async with open_database(settings) as engine, engine.connect() as conn:
             return await conn.run_sync(quality_report, first, last, args.group_by)
 
     if args.action == "rebuild":
         try:
-            result = run_writing("quality rebuild", "/v1/admin/quality/recount", recount())
+            recounted = run_writing("quality rebuild", "/v1/admin/quality/recount", recount())
         except Held:
             return HELD
-    else:
-        result = asyncio.run(report())
-    if args.action == "rebuild":
-        print(f"recounted data-quality counters from {result:,} calls")
-    elif args.format == "json":
+        print(f"recounted data-quality counters from {recounted:,} calls")
+        return 0
+    result = asyncio.run(report())
+    if args.format == "json":
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(result)).decode() + "\n")
     else:
         Console().print(report_table(result))

@@ -12,7 +12,10 @@ day of `as_of`, i.e. days (day(as_of) − 7, day(as_of)].
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from datetime import datetime
+from itertools import pairwise
+from typing import Protocol
 
 import msgspec
 
@@ -163,7 +166,14 @@ def _ago(later_us: int, earlier_us: int) -> str:
     return days_ago(_days_between(later_us, earlier_us))
 
 
-def window(state: ProfileState, last_day: int, days: int) -> Window:
+class DayCounts(Protocol):
+    """Per-UTC-day call counts: a person's (ProfileState) or an account's."""
+
+    @property
+    def buckets(self) -> Mapping[int, CallCounts]: ...
+
+
+def window(state: DayCounts, last_day: int, days: int) -> Window:
     """Sum of the day buckets in (last_day − days, last_day]."""
     total = Window(dispositions={})
     for day, bucket in state.buckets.items():
@@ -235,33 +245,30 @@ def signals(state: ProfileState, as_of_us: int) -> list[Signal]:
             )
         )
     intent = max((flag[f] for f in ("meeting", "positive") if f in flag), default=None)
-    # Thresholds in whole UTC days, like every other as_of dependency: a context is then a
-    # function of the as_of day alone, which is what lets reads memoise it exactly.
-    intent_age = _days_between(as_of_us, intent[0]) if intent else None
-    if intent and intent_age <= HIGH_INTENT_DAYS:
-        kind = "meeting booked" if "meeting" in flag and flag["meeting"] == intent else "positive outcome"
-        signals.append(
-            Signal(
-                "high_intent",
-                "opportunity",
-                f"High intent: {kind} {_ago(as_of_us, intent[0])}.",
-                {"call_id": intent[1], "at": at(intent), "outcome": kind},
+    if intent is not None:
+        # Thresholds in whole UTC days, like every other as_of dependency: a context is then a
+        # function of the as_of day alone, which is what lets reads memoise it exactly.
+        intent_age = _days_between(as_of_us, intent[0])
+        if intent_age <= HIGH_INTENT_DAYS:
+            kind = "meeting booked" if "meeting" in flag and flag["meeting"] == intent else "positive outcome"
+            signals.append(
+                Signal(
+                    "high_intent",
+                    "opportunity",
+                    f"High intent: {kind} {_ago(as_of_us, intent[0])}.",
+                    {"call_id": intent[1], "at": at(intent), "outcome": kind},
+                )
             )
-        )
-    elif (
-        intent
-        and intent_age > QUIET_AFTER_INTEREST_DAYS
-        and (state.last_connect is None or state.last_connect <= intent)
-    ):
-        quiet = _days_between(as_of_us, intent[0])
-        signals.append(
-            Signal(
-                "quiet_after_interest",
-                "warning",
-                f"Went quiet after showing interest: no conversation in the {quiet} days since.",
-                {"call_id": intent[1], "at": at(intent), "days_quiet": quiet},
+        elif intent_age > QUIET_AFTER_INTEREST_DAYS and (state.last_connect is None or state.last_connect <= intent):
+            quiet = _days_between(as_of_us, intent[0])
+            signals.append(
+                Signal(
+                    "quiet_after_interest",
+                    "warning",
+                    f"Went quiet after showing interest: no conversation in the {quiet} days since.",
+                    {"call_id": intent[1], "at": at(intent), "days_quiet": quiet},
+                )
             )
-        )
     if "callback" in flag and (state.last_outbound is None or state.last_outbound <= flag["callback"]):
         key = flag["callback"]
         waiting = _days_between(as_of_us, key[0])
@@ -311,13 +318,13 @@ def summary(state: ProfileState, as_of_us: int) -> Summary:
 
 def velocity(state: ProfileState, calls_30d: int, calls_90d: int) -> Velocity:
     touches = sorted(r.started_at for r in state.recent)
-    gaps = [(b - a) / DAY_US for a, b in zip(touches, touches[1:])]
+    gaps = [(b - a) / DAY_US for a, b in pairwise(touches)]
     return Velocity(
         calls_per_week_30d=round(calls_30d * 7 / 30, 2),
         calls_per_week_90d=round(calls_90d * 7 / 90, 2),
         median_gap_days=round(statistics.median(gaps), 2) if gaps else None,
         days_first_touch_to_first_connect=round((state.first_connect[0] - state.first_call[0]) / DAY_US, 2)
-        if state.first_connect
+        if state.first_connect and state.first_call  # set together: a connect is a call
         else None,
     )
 

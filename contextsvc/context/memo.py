@@ -40,9 +40,11 @@ class RenderedContext(msgspec.Struct, gc=False, frozen=True):
     @classmethod
     def of(cls, context: CallContext, holds: tuple[int, int] = _ALWAYS) -> RenderedContext:
         reach = context.reachability
-        zone_name = reach.time_zone if reach is not None and reach.local_time is not None else None
-        if zone_name is not None:
-            reach = msgspec.structs.replace(reach, local_time=_SLOT_TIME)
+        zone_name: str | None = None
+        if reach is not None and reach.local_time is not None:
+            zone_name = reach.time_zone
+            if zone_name is not None:
+                reach = msgspec.structs.replace(reach, local_time=_SLOT_TIME)
         body = _encode(msgspec.structs.replace(context, as_of=_SLOT_TIME, prompt="", reachability=reach))
         return cls(body, tuple(context.prompt.split(LOCAL_TIME)), zone_name, *holds)
 

@@ -51,7 +51,7 @@ def reachability_lines(ctx: CallContext) -> list[tuple[int, str]]:
         text = f"Local time {LOCAL_TIME} ({where}); "
         if r.do_not_call:
             text += _dnc(r)
-        elif r.window_open:
+        elif r.window_open and r.window_closes_at is not None:  # set together (rules.window_state)
             text += f"calling permitted until {_local_clock(r.window_closes_at, r.time_zone)} ({r.rule} rule)."
         elif r.next_window_opens_at is not None:
             text += f"not callable now, opens {_local_clock(r.next_window_opens_at, r.time_zone)} ({r.rule} rule)."
@@ -94,14 +94,20 @@ def _dnc(r) -> str:
     return f"do not call (on do-not-call list {', '.join(repr(n) for n in names)})." if names else "do not call."
 
 
+def _suffix(hour: int) -> str:
+    return "am" if hour < 12 else "pm"
+
+
+def _twelve(hour: int) -> int:
+    return hour % 12 or 12
+
+
 def _hours(start: str, end: str) -> str:
     """'10:00', '11:00' -> '10-11 am'."""
     a, b = int(start[:2]), int(end[:2]) % 24
-    suffix = lambda h: "am" if h < 12 else "pm"
-    twelve = lambda h: h % 12 or 12
-    if suffix(a) == suffix(b):
-        return f"{twelve(a)}-{twelve(b)} {suffix(b)}"
-    return f"{twelve(a)} {suffix(a)}-{twelve(b)} {suffix(b)}"
+    if _suffix(a) == _suffix(b):
+        return f"{_twelve(a)}-{_twelve(b)} {_suffix(b)}"
+    return f"{_twelve(a)} {_suffix(a)}-{_twelve(b)} {_suffix(b)}"
 
 
 def when(moment: datetime | None, as_of: datetime) -> str:
@@ -168,8 +174,9 @@ def _history_lines(ctx: CallContext) -> tuple[list[tuple[int, str]], int]:
         lines.append(
             (
                 salience,
-                f"Last {key[:-1]} days: {_count(t.calls, 'call')}, {_count(t.connects, 'conversation')}; {t.label} "
-                f"(prior {key[:-1]} days: {_count(t.prior_calls, 'call')}, {_count(t.prior_connects, 'conversation')}).",
+                f"Last {key[:-1]} days: {_count(t.calls, 'call')}, {_count(t.connects, 'conversation')}; "
+                f"{t.label} (prior {key[:-1]} days: {_count(t.prior_calls, 'call')}, "
+                f"{_count(t.prior_connects, 'conversation')}).",
             )
         )
     if s.attempts_to_first_connect is not None:
@@ -226,6 +233,8 @@ def render(ctx: CallContext, max_tokens: int, *, local_time_slot: bool = False) 
         total -= costs[index]
     text = "\n".join(lines[i][1] for i in kept)
     if not local_time_slot and LOCAL_TIME in text:
-        text = text.replace(LOCAL_TIME, clock(ctx.as_of.astimezone(zone(ctx.reachability.time_zone))))
+        reach = ctx.reachability
+        assert reach is not None  # the slot is only ever written on the reachability line
+        text = text.replace(LOCAL_TIME, clock(ctx.as_of.astimezone(zone(reach.time_zone))))
     # No token spans a newline, so the block costs its lines plus the newlines between.
     return text, max(total - 1, 0)

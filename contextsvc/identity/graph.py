@@ -224,7 +224,7 @@ class IdentityGraph:
         matches = self._strong_matches(ev)
         phone_note: dict = {}
         if ev.phone:
-            phone_note = self._phone_match(ev, matches)
+            phone_note = self._phone_match(ev, ev.phone, matches)
         self._fuzzy_match(ev, matches)
 
         created: IndividualKind | None = None
@@ -245,10 +245,12 @@ class IdentityGraph:
                     )
         elif ev.phone and phone_note and not (ev.salesforce_id or ev.email or ev.last or ev.first):
             # Only a number, and the number cannot say who: the call belongs to the line.
-            survivor, created = self._line_for(ev.phone), None
-            if survivor is None:
+            line = self._line_for(ev.phone)
+            if line is None:
                 survivor, created = self._create("shared_line"), "shared_line"
                 self._line_by_phone[ev.phone] = survivor
+            else:
+                survivor = line
             rule, evidence = "unattributed_phone", phone_note
         else:
             survivor, created = self._create("person"), "person"
@@ -289,9 +291,9 @@ class IdentityGraph:
             add(self._by_email.get(ev.email), "email", {"email": ev.email})
         return matches
 
-    def _phone_match(self, ev: _Evidence, matches: dict[str, tuple[str, dict]]) -> dict:
-        """Link by phone when it is safe; otherwise say why not (evidence for a line call)."""
-        phone = ev.phone
+    def _phone_match(self, ev: _Evidence, phone: str, matches: dict[str, tuple[str, dict]]) -> dict:
+        """Link by phone (the call's, `ev.phone`) when it is safe; otherwise say why not
+        (evidence for a line call)."""
         if self.is_shared_line(phone):
             return {"phone": phone, "reason": "shared line: the number is used by several people"}
         candidates = [
@@ -346,14 +348,17 @@ class IdentityGraph:
     def _conflicts(self, individual_id: str, ev: _Evidence) -> bool:
         """Evidence that this call is about somebody else than that person."""
         facts = self._facts[individual_id]
-        if ev.salesforce_id and ev.salesforce_id not in facts.salesforce_ids:
-            if ev.salesforce_kind in facts.salesforce_ids.values():
-                return True  # two different Contacts (or Leads): Salesforce keeps them apart
+        if (
+            ev.salesforce_id
+            and ev.salesforce_id not in facts.salesforce_ids
+            and ev.salesforce_kind in facts.salesforce_ids.values()
+        ):
+            return True  # two different Contacts (or Leads): Salesforce keeps them apart
         if ev.last and facts.last_names and ev.last not in facts.last_names:
             return True
-        if ev.first and facts.first_names and not any(first_names_match(ev.first, f) for f in facts.first_names):
-            return True
-        return False
+        return bool(
+            ev.first and facts.first_names and not any(first_names_match(ev.first, f) for f in facts.first_names)
+        )
 
     # --- mutation --------------------------------------------------------------------
 
@@ -409,7 +414,7 @@ class IdentityGraph:
         if ev.company and ev.company not in facts.companies:
             facts.companies.add(ev.company)
             link("company", ev.company, who.company)
-        if any(l.kind in ("name", "company", "email") for l in links):
+        if any(made.kind in ("name", "company", "email") for made in links):
             self._index_surname_org(facts)
         return links, shared
 

@@ -114,7 +114,31 @@ def _parse_phone(raw: str, region: str) -> Phone:
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FREE_MAIL_DOMAINS = frozenset(
-    ["gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "hotmail.com", "outlook.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "web.de", "mail.com", "zoho.com", "yandex.com", "comcast.net", "verizon.net", "att.net"]
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "ymail.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "web.de",
+        "mail.com",
+        "zoho.com",
+        "yandex.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+    ]
 )
 
 
@@ -139,7 +163,28 @@ def company_domain(email: str) -> str | None:
 
 _NOT_LETTER = re.compile(r"[^a-z]+")
 _COMPANY_SUFFIXES = frozenset(
-    ["inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "plc", "gmbh", "ag", "sa", "srl", "bv", "nv", "pty", "lp", "llp", "the"]
+    [
+        "inc",
+        "incorporated",
+        "llc",
+        "ltd",
+        "limited",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "plc",
+        "gmbh",
+        "ag",
+        "sa",
+        "srl",
+        "bv",
+        "nv",
+        "pty",
+        "lp",
+        "llp",
+        "the",
+    ]
 )
 
 

@@ -5,6 +5,7 @@ through the writer."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import func, select
@@ -12,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc.errors import NotFound
 from contextsvc.privacy import Disclosure
-from contextsvc.store import from_json_text
 from contextsvc.store import tables as t
 from contextsvc.timeutil import from_micros
+
+# Evidence is always stored as a JSON object (the graph writes dicts); decoding it as one
+# types it for the views and fails loudly on anything else.
+_decode_evidence = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 class IdentifierView(msgspec.Struct):
@@ -73,7 +77,7 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
                 r.value,
                 r.display,
                 r.rule,
-                from_json_text(r.evidence),
+                _decode_evidence(r.evidence),
                 from_micros(r.linked_at),
                 r.individual_id,
             )
@@ -82,7 +86,7 @@ async def individual(engine: AsyncEngine, individual_id: str, requested: str | N
             )
         ]
         merges = [
-            MergeView(r.survivor_id, r.merged_id, r.rule, from_json_text(r.evidence), from_micros(r.merged_at))
+            MergeView(r.survivor_id, r.merged_id, r.rule, _decode_evidence(r.evidence), from_micros(r.merged_at))
             for r in await conn.execute(
                 select(t.merges)
                 .where(t.merges.c.survivor_id.in_(members) | t.merges.c.merged_id.in_(members))

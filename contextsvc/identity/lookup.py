@@ -32,9 +32,12 @@ def parse_lookup(text: str, default_region: str = "US") -> LookupKey:
         if "@" in raw:
             return LookupKey("email", normalise_email(raw))
         # Ids always contain a letter in practice; all-digit strings are phones.
-        if _SFID_SHAPE.match(raw) and raw[:3].upper() in {p.upper() for p in SALESFORCE_PERSON_PREFIXES}:
-            if any(c.isalpha() for c in raw[3:]):
-                return LookupKey("salesforce_id", normalise_salesforce_id(raw))
+        if (
+            _SFID_SHAPE.match(raw)
+            and raw[:3].upper() in {p.upper() for p in SALESFORCE_PERSON_PREFIXES}
+            and any(c.isalpha() for c in raw[3:])
+        ):
+            return LookupKey("salesforce_id", normalise_salesforce_id(raw))
         return LookupKey("phone", normalise_phone(raw, default_region).e164)
     except InvalidIdentifier as exc:
         raise ValidationFailed(

@@ -32,6 +32,7 @@ from contextsvc.ingest.quarantine import (
 )
 from contextsvc.ingest.rawjson import MAX_DEPTH, deeper_than
 from contextsvc.ingest.results import CallWork, ItemResult, QuarantineWork, RetractWork, Work
+from contextsvc.ingest.results import Status as ItemStatus
 
 __all__ = [
     "CallEvent",
@@ -43,6 +44,7 @@ __all__ = [
     "forget_quarantined",
     "IntakeLimits",
     "ItemResult",
+    "ItemStatus",
     "keep_quarantined",
     "MAX_BATCH_ITEMS",
     "MAX_ITEM_BYTES",

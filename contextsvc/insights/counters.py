@@ -10,10 +10,11 @@ Both are exact as of the last commit; answers say so and when that was.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from contextsvc.calls import Call
 from contextsvc.ingest import Picklist
@@ -88,7 +89,7 @@ class InsightCounters(BatchObserver):
         self.markets.update({r["account_id"]: r for r in rows})
 
 
-def hour_rows(conn: Connection, first_hour: int, last_hour: int, direction: str | None) -> list:
+def hour_rows(conn: Connection, first_hour: int, last_hour: int, direction: str | None) -> Sequence[Row[Any]]:
     c = t.call_hours.c
     query = select(c.hour, c.direction, c.queue, *(c[n] for n in COUNTERS)).where(
         c.hour >= first_hour, c.hour <= last_hour

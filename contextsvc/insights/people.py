@@ -71,7 +71,7 @@ def first_connect(digests: Iterable[Digest], market_of, dims: list[str]) -> list
             entry[1].append(d.attempts_to_first_connect)
     return [
         Group(
-            dict(zip(dims, key)),
+            dict(zip(dims, key, strict=True)),
             people,
             len(attempts),
             round(statistics.fmean(attempts), 2) if attempts else None,
@@ -116,14 +116,8 @@ def velocity(digests: Iterable[Digest], market_of, dims: list[str], today: int) 
         histogram: dict[str, int] = {}
         for rate in rates:
             histogram[_bin(rate)] = histogram.get(_bin(rate), 0) + 1
-        out.append(
-            VelocityGroup(
-                dict(zip(dims, key)),
-                len(rates),
-                *(percentile(rates, s) for s in (0.1, 0.25, 0.5, 0.75, 0.9)),
-                histogram,
-            )
-        )
+        p10, p25, p50, p75, p90 = (percentile(rates, s) for s in (0.1, 0.25, 0.5, 0.75, 0.9))
+        out.append(VelocityGroup(dict(zip(dims, key, strict=True)), len(rates), p10, p25, p50, p75, p90, histogram))
     return out
 
 

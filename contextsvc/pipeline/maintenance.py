@@ -118,14 +118,16 @@ def erase(individual_id: str, requested_by: str, region: str) -> Operation:
         delete_in(conn, t.individuals.c.id, members)
         ctx.profiles.apply(conn, {}, set(), set(members), micros(now), ctx.version)  # deletes the profile rows
         ctx.graph.forget(members)
-        audit_id = conn.execute(
+        inserted = conn.execute(
             insert(t.erasures).values(
                 erased_at=micros(now),
                 individual_ids=json_text(members),
                 requested_by=requested_by,
                 counts=json_text(counts),
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None  # None only for an executemany; this inserts one row
+        audit_id = inserted[0]
         report = ErasureReport(individual_id, members, audit_id=audit_id, **counts)
         changes = _tell_observers(conn, ctx, now, deleted, None, set(members))
         return MaintenanceOutcome(report, {}, set(members), changes)

@@ -14,7 +14,16 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 
 from contextsvc.calls import Call, decode_call
 from contextsvc.identity import IdentityGraph, Resolution
-from contextsvc.ingest import CallWork, ItemResult, QuarantineWork, RetractWork, Work, keep_quarantined, quarantine_rows
+from contextsvc.ingest import (
+    CallWork,
+    ItemResult,
+    ItemStatus,
+    QuarantineWork,
+    RetractWork,
+    Work,
+    keep_quarantined,
+    quarantine_rows,
+)
 from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
 from contextsvc.pipeline.profiles import ProfileUpdate, ProfileWriter
 from contextsvc.store import bulk_insert, delete_in, json_text, pause_for_readers, select_in
@@ -171,7 +180,8 @@ def _ingest_call(
                 call.call_id,
                 person,
                 version_text,
-                "ignored: this version was already stored with different content; send a newer updated_at to change a call",
+                "ignored: this version was already stored with different content; "
+                "send a newer updated_at to change a call",
             )
     resolution = graph.resolve(call.call_id, call.who)
     _collect_identity(resolution, pending, now_us)
@@ -190,6 +200,7 @@ def _ingest_call(
     pending.calls[call.call_id] = call
     if previous is not None and previous.individual_id:
         pending.retracted.add(previous.individual_id)
+    status: ItemStatus
     if call.call_id in pending.inserts:  # inserted earlier in this same batch
         pending.inserts[call.call_id] = row
         status = "updated"
@@ -222,6 +233,7 @@ def _collect_identity(resolution: Resolution, pending: _Pending, now_us: int) ->
     for phone in resolution.shared_lines:
         pending.shared_lines.append({"phone": phone, "detected_at": now_us, "evidence": json_text(resolution.evidence)})
     if resolution.created:
+        assert resolution.individual_id is not None  # what was created is what the call resolved to
         pending.new_individuals[resolution.individual_id] = resolution.created
     pending.merges.extend(resolution.merges)
     pending.links.extend(resolution.links)
@@ -326,7 +338,7 @@ def _flush(
     if pending.quarantine:
         rows = quarantine_rows([item for _, item in pending.quarantine], now_us)
         for (index, _), row_id in zip(
-            pending.quarantine, keep_quarantined(conn, rows, quarantine_budget_bytes, now_us)
+            pending.quarantine, keep_quarantined(conn, rows, quarantine_budget_bytes, now_us), strict=True
         ):
             results[index].quarantine_id = row_id
     for result in results:

@@ -8,6 +8,7 @@ next accumulates, so throughput rises with load without adding latency when idle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -161,10 +162,8 @@ class Writer:
         if self._task is not None:
             await self._queue.join()
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._conn is not None:
             try:
                 await self._conn.close()
@@ -224,15 +223,17 @@ class Writer:
             future = loop.create_future()
             self._queue.put_nowait(_Job(work, future, span=span))
             return await future
-        futures = []
+        futures: list[asyncio.Future[list[ItemResult]]] = []
         for start in range(0, len(work), self._slice):
             futures.append(loop.create_future())
             self._queue.put_nowait(_Job(work[start : start + self._slice], futures[-1], is_slice=True, span=span))
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
-        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-        if failed is not None:
-            raise failed
-        return [result for outcome in outcomes for result in outcome]
+        results: list[ItemResult] = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):  # the first failed slice fails the request
+                raise outcome
+            results.extend(outcome)
+        return results
 
     async def run(self, fn: Callable[[Any], T]) -> T:
         """Run `fn(connection)` (synchronous SQLAlchemy Core) alone in a writer transaction,
@@ -318,6 +319,7 @@ class Writer:
                 if refused is None:
                     self._record_failure(exc, jobs)
                 try:
+                    assert self._conn is not None  # the commit that failed ran on it
                     await self._conn.rollback()
                     await self._reload()  # the graph saw uncommitted identity changes
                 except Exception as reload_exc:

@@ -134,7 +134,11 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
     def add(self, fact: CallFact) -> bool:
         """Fold one call in. False: the state is no longer exact; rebuild this person."""
         key = fact.key
-        newest = self.last_call is None or key > self.last_call
+        last_call = self.last_call
+        if last_call is None or key > last_call:
+            newest, last_call = True, key
+        else:
+            newest = False
         exact = self._attempts(fact, key, newest)
         self.calls += 1
         self.outbound += fact.direction == "outbound"
@@ -143,7 +147,7 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
         self.connects += fact.connect
         self.talk_seconds += fact.talk_seconds
         self.first_call = key if self.first_call is None else min(self.first_call, key)
-        self.last_call = key if newest else self.last_call
+        self.last_call = last_call
         if fact.connect:
             self.first_connect = key if self.first_connect is None else min(self.first_connect, key)
             self.last_connect = key if self.last_connect is None else max(self.last_connect, key)
@@ -162,7 +166,7 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
                 self.flag_last[flag] = key
         for issue in fact.quality:
             self.quality[issue] = self.quality.get(issue, 0) + 1
-        self._bucket(fact)
+        self._bucket(fact, last_call)
         self._recent(fact, key)
         self._related(fact, key)
         self._person(fact, key)
@@ -178,7 +182,12 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
             if fact.connect:
                 self.outbound_since_last_connect = 0
             return True
-        if fact.connect and (self.first_connect is None or key < self.first_connect or key > self.last_connect):
+        if fact.connect and (
+            self.first_connect is None
+            or self.last_connect is None  # set together with first_connect
+            or key < self.first_connect
+            or key > self.last_connect
+        ):
             return False  # the first or last connect moves: counts before/after it must be redone
         if outbound:
             if self.first_connect is None or key < self.first_connect:
@@ -187,8 +196,8 @@ class ProfileState(msgspec.Struct, gc=False, omit_defaults=True):
                 self.outbound_since_last_connect += 1
         return True
 
-    def _bucket(self, fact: CallFact) -> None:
-        horizon = day_of(self.last_call[0]) - BUCKET_DAYS  # days at or before it are dropped
+    def _bucket(self, fact: CallFact, last_call: Key) -> None:
+        horizon = day_of(last_call[0]) - BUCKET_DAYS  # days at or before it are dropped
         if fact.day <= horizon:
             return  # older than the retained window: lifetime counters still count it
         bucket = self.buckets.get(fact.day)

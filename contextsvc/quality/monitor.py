@@ -111,7 +111,7 @@ class QualityObserver(BatchObserver):
         tally = Tally()
         newest = self._count_calls(tally, changes)
         today = day_of(changes.now_us)
-        for item, result in zip(changes.work, changes.results):
+        for item, result in zip(changes.work, changes.results, strict=True):
             if result.status == "conflict" and isinstance(item, CallWork):
                 call = item.call
                 day, _ = call_flags(call, changes.now_us, True, self.limits)
@@ -250,7 +250,13 @@ def write_tally(conn: Connection, tally: Tally, rolled_through: int | None, kept
         t.quality_counts,
         ("dimension", "day", "value", "direction"),
         [
-            {"dimension": dimension, "day": day, "value": value, "direction": direction, **dict(zip(METRICS, row))}
+            {
+                "dimension": dimension,
+                "day": day,
+                "value": value,
+                "direction": direction,
+                **dict(zip(METRICS, row, strict=True)),
+            }
             for (day, dimension, value, direction), row in rows.items()
         ],
     )
@@ -274,7 +280,7 @@ def _add_monthly(conn: Connection, months: dict[tuple[int, str, str], list[int]]
         t.quality_monthly,
         ("dimension", "month", "value"),
         [
-            {"dimension": dimension, "month": month, "value": value, **dict(zip(METRICS, row))}
+            {"dimension": dimension, "month": month, "value": value, **dict(zip(METRICS, row, strict=True))}
             for (month, dimension, value), row in months.items()
         ],
     )
@@ -365,7 +371,7 @@ def evaluate_days(conn: Connection, days: range, rule: AlertRule, samples, raise
             raised_at=raised_at,
         )
         for alert in alerts:
-            alert.id = conn.execute(
+            inserted = conn.execute(
                 t.quality_alerts.insert().values(
                     day=day,
                     dimension=alert.dimension,
@@ -374,6 +380,8 @@ def evaluate_days(conn: Connection, days: range, rule: AlertRule, samples, raise
                     raised_at=micros(raised_at),
                     evidence=json_text(alert),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None  # None only for an executemany; this inserts one row
+            alert.id = inserted[0]
         raised.extend(alerts)
     return raised

@@ -61,6 +61,6 @@ def quality_row(group: str, counts: Sequence[int], reasons: dict[str, int]) -> Q
         calls=calls,
         received=calls + counts[INDEX["quarantined"]],
         rates=rates,
-        counts=dict(zip(METRICS, counts)),
+        counts=dict(zip(METRICS, counts, strict=True)),
         quarantine_reasons=dict(sorted(reasons.items())),
     )

@@ -9,10 +9,14 @@ outbound calls in it; otherwise the answer is "not enough data".
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from contextsvc.timeutil import from_micros, zone
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs is Python 3.13+
 
 HOURS_OF_WEEK = 168
 _HOUR_US = 3_600_000_000
@@ -51,10 +55,14 @@ def _clock(hour: int) -> str:
     return f"{hour % 24:02d}:00"
 
 
+def _is_flat(cells: list[list[int]] | list[int]) -> TypeIs[list[int]]:
+    return bool(cells) and isinstance(cells[0], int)
+
+
 def best_windows(cells: list[list[int]] | list[int], min_calls: int, top: int = 2) -> tuple[list[BestWindow], int]:
     """(up to `top` windows, best connect rate first; the outbound calls considered).
     `cells` is 168 [calls, connects] pairs, or a flat list of 336 ints."""
-    flat = cells if cells and isinstance(cells[0], int) else [n for pair in cells for n in pair]
+    flat = cells if _is_flat(cells) else [n for pair in cells for n in pair]
     candidates = []
     for order, (label, days) in enumerate(DAY_GROUPS):
         for hour in range(24):

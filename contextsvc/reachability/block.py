@@ -194,13 +194,13 @@ class ReachSignal(msgspec.Struct):
 def dnc_signal(listings: list[DncListing]) -> ReachSignal | None:
     if not listings:
         return None
-    names = sorted({l.list for l in listings})
+    names = sorted({listing.list for listing in listings})
     quoted = ", ".join(f"'{n}'" for n in names)
     return ReachSignal(
         "on_dnc_list",
         "critical",
         f"On do-not-call list {quoted}: do not call.",
-        {"lists": names, "numbers": sorted({l.number for l in listings})},
+        {"lists": names, "numbers": sorted({listing.number for listing in listings})},
     )
 
 

@@ -86,7 +86,8 @@ class DncIndex:
                 if new is None:
                     merged = tuple(
                         sorted(
-                            {*(l for l in self._groups[old] if l.list != listing.list), listing}, key=lambda l: l.list
+                            {*(held for held in self._groups[old] if held.list != listing.list), listing},
+                            key=lambda held: held.list,
                         )
                     )
                     new = derived[old] = self._group(merged)
@@ -103,7 +104,7 @@ class DncIndex:
                 continue
             new = derived.get(old)
             if new is None:
-                new = derived[old] = self._group(tuple(l for l in self._groups[old] if l.list != list_name))
+                new = derived[old] = self._group(tuple(held for held in self._groups[old] if held.list != list_name))
             if new == 0:
                 del numbers[key]
             elif new != old:
@@ -115,7 +116,7 @@ class DncIndex:
         group = self._numbers.get(number_key(e164), 0) if e164.startswith("+") else 0
         if not group:
             return ()
-        return tuple(l for l in self._groups[group] if l.expires_on is None or _day(l.expires_on) > day)
+        return tuple(held for held in self._groups[group] if held.expires_on is None or _day(held.expires_on) > day)
 
 
 def _day(value: date) -> int:

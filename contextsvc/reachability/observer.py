@@ -1,4 +1,5 @@
-"""Reachability on the write path (the side branch; the rest of the package is pure): do-not-call lists and market connect rates by local hour.
+"""Reachability on the write path (the side branch; the rest of the package is pure):
+do-not-call lists and market connect rates by local hour.
 
 - DNC lists are rows of `dnc_entries` (one per list and number), loaded into the
   in-memory DncIndex at start-up and changed only in writer transactions (Writer.run),
@@ -202,7 +203,7 @@ class ReachabilityObserver(BatchObserver):
         )
         self.inputs.dnc.add(wanted, Listing(list_name, source, expires_on))
         self._changed(conn, now_us)
-        on_list = conn.execute(select(func.count()).where(dnc_entries.c.list_name == list_name)).scalar()
+        on_list = conn.execute(select(func.count()).where(dnc_entries.c.list_name == list_name)).scalar_one()
         return len(new), len(existing), on_list
 
     def remove_numbers(self, conn: Connection, list_name: str, numbers: Iterable[int] | None, now_us: int) -> int:

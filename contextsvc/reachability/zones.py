@@ -119,8 +119,8 @@ def infer_zone(explicit: str | None, account_region: str | None, phones: list[st
         for name in zones:
             if name not in candidates:
                 candidates.append(name)
-    country = next(iter(countries)) if len(countries) == 1 else None
+    sole_country = next(iter(countries)) if len(countries) == 1 else None
     if not candidates:
-        return ZoneGuess(None, "none", (), country)
+        return ZoneGuess(None, "none", (), sole_country)
     ordered = tuple(sorted(candidates))
-    return ZoneGuess(ordered[0] if len(ordered) == 1 else None, "phone", ordered, country)
+    return ZoneGuess(ordered[0] if len(ordered) == 1 else None, "phone", ordered, sole_country)

@@ -31,8 +31,10 @@ SIGNAL_CODES = (
 # equal the served context at every instant; these change within a day or with figures
 # from other people's calls, so a stored answer would be wrong for part of the day.
 NOT_SEGMENTABLE = {
-    "reachability.callable_now": "it changes with the time of day in the person's zone; segments are evaluated per UTC day",
-    "reachability.window_open": "it changes with the time of day in the person's zone; segments are evaluated per UTC day",
+    "reachability.callable_now": "it changes with the time of day in the person's zone; "
+    "segments are evaluated per UTC day",
+    "reachability.window_open": "it changes with the time of day in the person's zone; "
+    "segments are evaluated per UTC day",
     "reachability.local_time": "it changes every minute",
     "reachability.next_window_opens_at": "it changes with the time of day in the person's zone",
     "reachability.best_time": "market figures come from everyone's calls, refreshed daily",
@@ -79,6 +81,13 @@ def _getter(*path: str) -> Callable[[Any], Any]:
     return get
 
 
+def _disposition_count(days: str, code: str) -> Callable[[Any], Any]:
+    def get(context):
+        return context.windows[days].dispositions.get(code, 0)
+
+    return get
+
+
 def _trend_ratio(days: str, field: str) -> Callable[[Any], Any]:
     def get(context):
         t = context.trend[days]
@@ -107,14 +116,7 @@ def individual_catalog(disposition_codes: list[str]) -> dict[str, Attribute]:
         for name in COUNTS:
             attrs.append(Attribute(f"windows.{days}.{name}", "int", True, _getter("windows", days, name)))
         for code in disposition_codes:
-            attrs.append(
-                Attribute(
-                    f"windows.{days}.dispositions.{code}",
-                    "int",
-                    True,
-                    lambda c, days=days, code=code: c.windows[days].dispositions.get(code, 0),
-                )
-            )
+            attrs.append(Attribute(f"windows.{days}.dispositions.{code}", "int", True, _disposition_count(days, code)))
     for days in ("7d", "30d"):
         for name in ("calls", "prior_calls", "calls_change", "connects", "prior_connects", "connects_change"):
             attrs.append(Attribute(f"trend.{days}.{name}", "int", True, _getter("trend", days, name)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import msgspec
 
@@ -44,7 +44,7 @@ class Not(msgspec.Struct, frozen=True):
     not_: Condition = msgspec.field(name="not")
 
 
-Condition = Union[Compare, All, AnyOf, Not]
+Condition = Compare | All | AnyOf | Not
 
 
 def attributes_of(condition: Condition) -> set[str]:

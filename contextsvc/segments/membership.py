@@ -30,7 +30,7 @@ from contextsvc.calls import Call
 from contextsvc.context import CallContext, SegmentRef
 from contextsvc.ingest import Picklist
 from contextsvc.pipeline import BatchChanges, BatchObserver, Writer
-from contextsvc.profile import CallCounts, decode_state
+from contextsvc.profile import CallCounts, ProfileState, decode_state
 from contextsvc.reachability import NO_INPUTS, Inputs
 from contextsvc.segments import tables as t
 from contextsvc.segments.attributes import INPUT_PREFIXES
@@ -252,8 +252,8 @@ class Segments(BatchObserver):
         self.segments[segment.id] = segment
         today = day_of(now_us)
         if segment.subject == "individual":
-            for individual_id, state in self._everyone(conn):
-                if segment.predicate(LazyContext(state, today * DAY_US, self.reach)):
+            for individual_id, profile in self._everyone(conn):
+                if segment.predicate(LazyContext(profile, today * DAY_US, self.reach)):
                     segment.members.add(individual_id)
         else:
             for account_id, state in self.accounts.items():
@@ -301,9 +301,9 @@ class Segments(BatchObserver):
         people = [s for s in self.segments.values() if s.subject == "individual" and s.time_dependent]
         if people:
             seen = set()
-            for individual_id, state in self._everyone(conn):
+            for individual_id, profile in self._everyone(conn):
                 seen.add(individual_id)
-                context = LazyContext(state, at, self.reach)
+                context = LazyContext(profile, at, self.reach)
                 for segment in people:
                     self._set(segment, individual_id, segment.predicate(context), at, "time", transitions)
             for segment in people:
@@ -323,7 +323,7 @@ class Segments(BatchObserver):
             conn.execute(core.markers.update().where(core.markers.c.name == _DAY_MARKER).values(value=day))
         self.day = day
 
-    def _everyone(self, conn: Connection) -> Iterator[tuple[str, object]]:
+    def _everyone(self, conn: Connection) -> Iterator[tuple[str, ProfileState]]:
         for individual_id, blob in conn.execute(select(core.profiles.c.individual_id, core.profiles.c.state)):
             yield individual_id, decode_state(blob)
 
@@ -344,7 +344,14 @@ class Segments(BatchObserver):
         for (account_id, day), delta in deltas.items():
             if day > horizon:
                 state = self.accounts.setdefault(account_id, AccountState(buckets={}))
-                state.add(day, CallCounts(**delta), 1)
+                counts = CallCounts(
+                    calls=delta["calls"],
+                    outbound=delta["outbound"],
+                    inbound=delta["inbound"],
+                    connects=delta["connects"],
+                    talk_seconds=delta["talk_seconds"],
+                )  # the _COUNTERS, spelt out: a dict[str, int] would also fill `dispositions`
+                state.add(day, counts, 1)
                 if not state.buckets:
                     del self.accounts[account_id]
         return {account_id for account_id, _ in deltas}

@@ -62,12 +62,14 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
 def _dialect_insert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT lives in each dialect's module: the one dialect choice is here."""
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:  # pragma: no cover - the store supports these two
-        raise NotImplementedError(f"counter upsert on {dialect}")
-    return insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    raise NotImplementedError(f"counter upsert on {dialect}")  # pragma: no cover - the store supports these two
 
 
 def add_counts(conn: Connection, table: Table, key: tuple[str, ...], rows: list[dict]) -> None:
@@ -89,4 +91,4 @@ def add_counts(conn: Connection, table: Table, key: tuple[str, ...], rows: list[
 
 def add_deltas(conn: Connection, table: Table, key: tuple[str, ...], deltas: dict[tuple, dict[str, int]]) -> None:
     """The same, from {key tuple: {column: delta}} (every delta naming the same columns)."""
-    add_counts(conn, table, key, [{**dict(zip(key, values)), **delta} for values, delta in deltas.items()])
+    add_counts(conn, table, key, [{**dict(zip(key, values, strict=True)), **delta} for values, delta in deltas.items()])
