@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 from rich.console import Console
@@ -31,6 +33,13 @@ from tests.live import live_server
 
 KEY = "bench-key"
 console = Console()
+
+
+class ServerEnv(TypedDict, total=False):
+    """The settings measure() gives the server (live_server's **env: CONTEXTSVC_*)."""
+
+    cache_size: str
+    bench_baseline_file: str
 
 
 def wrk(base: str, paths: list[str], connections: int, seconds: int, **kw) -> dict:
@@ -46,16 +55,16 @@ def measure(
     baseline: Path | None,
     warm_up: bool,
     server: str = "granian",
-    sweep: list[float] = (),
+    sweep: Sequence[float] = (),
     latency: bool = True,
 ) -> dict:
     """wrk phases against one server process; `sweep`: offered rates as shares of the
     measured maximum, for the latency-versus-throughput curve."""
-    env = {"cache_size": str(cache_size)}
+    env: ServerEnv = {"cache_size": str(cache_size)}
     if baseline:
         env["bench_baseline_file"] = str(baseline)
     paths = [f"/v1/context/{i}" for i in lookups]
-    results = {}
+    results: dict[str, dict | list[dict]] = {}
     with live_server(db, KEY, server=server, **env) as (base, _):
         if warm_up:
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as client:
@@ -65,13 +74,13 @@ def measure(
             # Unmeasured: bring the database file into the OS page cache, so "cold" means
             # a miss in our cache (a row read + decode), not a first read from disk.
             wrk(base, paths, 4, 3)
-        results["context_throughput"] = wrk(base, paths, 32, seconds)
+        throughput = results["context_throughput"] = wrk(base, paths, 32, seconds)
         if latency:
             results["context_latency"] = wrk(base, paths, 4, seconds)
         results["sweep"] = [
             {
-                "offered": share * results["context_throughput"]["rps"],
-                **wrk(base, paths, 64, seconds, rate=share * results["context_throughput"]["rps"]),
+                "offered": share * throughput["rps"],
+                **wrk(base, paths, 64, seconds, rate=share * throughput["rps"]),
             }
             for share in sweep
         ]
@@ -117,7 +126,8 @@ def main() -> None:
 
     ratio = warm["context_throughput"]["rps"] / warm["baseline_throughput"]["rps"]
     table = Table(
-        title=f"context reads: {args.calls:,} calls / {args.people:,} people; payload {size:,} bytes; one uvicorn worker"
+        title=f"context reads: {args.calls:,} calls / {args.people:,} people; "
+        f"payload {size:,} bytes; one uvicorn worker"
     )
     for column in ("measure", "result", "target"):
         table.add_column(column)

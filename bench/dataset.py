@@ -24,7 +24,7 @@ from rich.progress import Progress
 from sqlalchemy import select
 
 from bench.traffic import calls as generate_calls
-from contextsvc.ingest import CallEvent, CallWork, Normaliser
+from contextsvc.ingest import CallEvent, CallWork, Normaliser, Work
 from contextsvc.service import build_writer, load_picklist, open_database
 from contextsvc.settings import REPO_ROOT, Settings
 from contextsvc.store import create_engine, tables
@@ -54,7 +54,9 @@ async def _ingest(url: str, calls: int, people: int, chunk: int = 5000) -> float
                         first_index=first,
                         seconds_apart=365 * 86_400 / calls,  # a year of traffic whatever the size
                     )
-                    work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
+                    work: list[Work] = [
+                        CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events
+                    ]
                     await writer.submit(work)
                     progress.advance(task, len(work))
         finally:

@@ -25,18 +25,25 @@ from contextsvc.service import build_writer, load_picklist
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine
 
-FORMATS = ("{a}{e}{l}", "({a}) {e}-{l}", "+1{a}{e}{l}", "{a}.{e}.{l}", "1-{a}-{e}-{l}")
+FORMATS = (
+    "{area}{exchange}{line}",
+    "({area}) {exchange}-{line}",
+    "+1{area}{exchange}{line}",
+    "{area}.{exchange}.{line}",
+    "1-{area}-{exchange}-{line}",
+)
 
 
 def numbers(n: int) -> list[str]:
     rng = random.Random(19)
-    out, seen = [], set()
+    out: list[str] = []
+    seen: set[tuple[int, int, str]] = set()
     while len(out) < n:
-        a, e, l = rng.randint(201, 989), rng.randint(200, 999), f"{rng.randint(0, 9999):04d}"
-        if (a, e, l) in seen:
+        area, exchange, line = rng.randint(201, 989), rng.randint(200, 999), f"{rng.randint(0, 9999):04d}"
+        if (area, exchange, line) in seen:
             continue
-        seen.add((a, e, l))
-        out.append(FORMATS[len(out) % len(FORMATS)].format(a=a, e=e, l=l))
+        seen.add((area, exchange, line))
+        out.append(FORMATS[len(out) % len(FORMATS)].format(area=area, exchange=exchange, line=line))
     return out
 
 

@@ -81,10 +81,17 @@ def single_phase(base: str, seconds: int, connections: int) -> tuple[float, int,
         text=True,
         check=True,
     ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = int(re.search(r"non2xx=(\d+)", out).group(1))
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
-    return rate, non2xx, p99
+    rate = _field(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = _field(r"non2xx=(\d+)", out)
+    p99 = _field(r"99%\s+(\S+)", out)
+    return float(rate), int(non2xx), p99
+
+
+def _field(pattern: str, wrk_output: str) -> str:
+    found = re.search(pattern, wrk_output)
+    if found is None:
+        raise RuntimeError(f"no {pattern!r} in wrk's output:\n{wrk_output}")
+    return found.group(1)
 
 
 def measure_ingest(

@@ -29,7 +29,7 @@ from rich.table import Table
 
 from bench.dataset import database_file
 from bench.traffic import calls as generate_calls
-from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
+from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist, Work
 from contextsvc.quality import Plausibility, QualityObserver, recount
 from contextsvc.service import build_writer, open_database
 from contextsvc.settings import REPO_ROOT, Settings
@@ -105,7 +105,7 @@ class Run(msgspec.Struct):
 
 async def ingest_run(events: list[dict], batch: int, observed: bool, path: Path) -> Run:
     normaliser = Normaliser(PICKLIST)
-    work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
+    work: list[Work] = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
     settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{path}", cache_size=100_000)
     observer = TimedQuality()
     async with open_database(settings) as engine:

@@ -20,14 +20,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.traffic import calls
-from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
+from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist, Work
 from contextsvc.service import SideBranches, build_writer, open_database
 from contextsvc.settings import REPO_ROOT, Settings
 
 PICKLIST = Picklist.load(REPO_ROOT / "seed" / "dispositions.toml")
 
 
-async def measure(work: list[CallWork], warm: int, size: int, side_branches: bool) -> tuple[float, float]:
+async def measure(work: list[Work], warm: int, size: int, side_branches: bool) -> tuple[float, float]:
     """(calls/s, ms per commit) for `size`-call submits after `warm` calls of history."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp}/w.db", commit_slice=1_000_000)
@@ -61,7 +61,7 @@ async def _loop_gaps(gaps: list[float], stop: asyncio.Event) -> None:
         last = now
 
 
-async def stalls(work: list[CallWork], warm: int) -> list[tuple[int, float, float]]:
+async def stalls(work: list[Work], warm: int) -> list[tuple[int, float, float]]:
     """(batch size, median ms per commit, median of each commit's longest loop stall)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +76,8 @@ async def stalls(work: list[CallWork], warm: int) -> list[tuple[int, float, floa
                 for size in STALL_SIZES:
                     commits, longest = [], []
                     for _ in range(STALL_REPEATS):
-                        gaps, stop = [], asyncio.Event()
+                        gaps: list[float] = []
+                        stop = asyncio.Event()
                         watcher = asyncio.create_task(_loop_gaps(gaps, stop))
                         await asyncio.sleep(0.001)
                         started = time.perf_counter()
@@ -98,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     normaliser = Normaliser(PICKLIST)
     events = calls(2 * args.calls, args.calls // 5)
-    work = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
+    work: list[Work] = [CallWork(normaliser.normalise(msgspec.convert(e, CallEvent), strict=True)) for e in events]
     table = Table(title=f"writer in-process: {args.calls:,} calls after {args.calls:,} of history")
     for column in ("side branches", "calls per submit", "calls/s", "ms per commit"):
         table.add_column(column, justify="right")

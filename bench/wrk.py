@@ -59,8 +59,11 @@ def wrk(
             command = ["taskset", "-c", cpus, *command]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     stats = dict(re.findall(r"(\w+)=(\d+)", out))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise RuntimeError(f"wrk printed no Requests/sec line:\n{out}")
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "rps": float(rps.group(1)),
         "non2xx": int(stats["non2xx"]),
         "p50_ms": int(stats["p50us"]) / 1000,
         "p99_ms": int(stats["p99us"]) / 1000,

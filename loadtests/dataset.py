@@ -84,7 +84,8 @@ def targets(settings: Settings, dataset: Dataset) -> list[Target]:
     the lookups that resolve to exactly them: individual id, phone in several formats,
     email in another case, and the Contact id as 15 and 18 characters."""
     graph = _graph(settings)
-    calls_of = Counter(c.truth.person for c in dataset.history if c.truth.record_id)
+    # A call linked to a record always has a true person (only internal calls have none).
+    calls_of = Counter(c.truth.person for c in dataset.history if c.truth.record_id and c.truth.person)
     used_records = {c.truth.record_id for c in dataset.history if c.truth.record_id}
     people = {p.id: p for p in dataset.world.people}
     out = []

@@ -48,7 +48,10 @@ def calibrate(calls: Iterable[SimCall]) -> list[Rate]:
             missed_callbacks += outcome == "no_answer"
             continue
         outbound += 1
-        if call.truth.person.startswith("W") and event["attempt_number"] == 1:
+        person = call.truth.person
+        if person is None:  # Traffic makes no internal calls: every dial has its true person
+            raise ValueError(f"{event['call_id']}: a dial without a true person")
+        if person.startswith("W") and event["attempt_number"] == 1:
             web_first_dials += 1
             web_first_connects += PICKLIST.meaning(outcome).connect
         connect = PICKLIST.meaning(outcome).connect
@@ -60,7 +63,7 @@ def calibrate(calls: Iterable[SimCall]) -> list[Rate]:
         if connect:
             connects += 1
             connected_talk.append(event["talk_seconds"])
-            first_connect_attempt.setdefault(call.truth.person, event["attempt_number"])
+            first_connect_attempt.setdefault(person, event["attempt_number"])
     total = outbound + inbound + callbacks
     attempts = sorted(first_connect_attempt.values())
     return [

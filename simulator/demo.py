@@ -63,17 +63,17 @@ def showcase(world: World, history: list[SimCall]) -> list[str]:
     calls_of: dict[str, int] = {}
     used: set[str] = set()
     for call in history:
-        if call.truth.record_id:
+        if call.truth.record_id and call.truth.person:  # linked calls always have a true person
             calls_of[call.truth.person] = calls_of.get(call.truth.person, 0) + 1
             used.add(call.truth.record_id)
     people = {p.id: p for p in world.people}
     ranked = [people[i] for i, _ in sorted(calls_of.items(), key=lambda kv: (-kv[1], kv[0]))]
     # People whose every record was used, so each identifier below is known to the service.
     plain = [p for p in ranked if all(r.record_id in used and not r.converted_lead_id for r in p.records)]
-    by_phone = next(p for p in plain if p.phone)
+    by_phone, phone = next((p, p.phone) for p in plain if p.phone)
     by_email = next(p for p in plain if p is not by_phone)
     by_contact = next(p for p in plain if p not in (by_phone, by_email) and any(r.kind == "contact" for r in p.records))
-    area, exchange, line = by_phone.phone[2:5], by_phone.phone[5:8], by_phone.phone[8:]
+    area, exchange, line = phone[2:5], phone[5:8], phone[8:]
     contact = next(r for r in by_contact.records if r.kind == "contact")
     return [f"({area}) {exchange}-{line}", by_email.email.upper(), contact.record_id[:15]]
 
@@ -134,7 +134,8 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str], open_b
     scenario = demo_scenario(overrides)
     world = build_world(scenario)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    history, upcoming = [], []
+    history: list[SimCall] = []
+    upcoming: list[SimCall] = []
     for call in Traffic(world, scenario).calls():
         (history if call.event["started_at"] < now[:10] else upcoming).append(call)
         if len(upcoming) >= 20_000:

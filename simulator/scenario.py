@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def _set(data: dict, dotted: str, raw: str) -> None:
     node[leaf] = value.isoformat() if isinstance(value, datetime) else value
 
 
-def load(name_or_path: str = "default", overrides: list[str] = ()) -> Scenario:
+def load(name_or_path: str = "default", overrides: Sequence[str] = ()) -> Scenario:
     path = Path(name_or_path)
     if not path.exists():
         path = SCENARIO_DIR / f"{name_or_path}.toml"

@@ -80,7 +80,7 @@ async def stream(
                 results = response.json()["results"]
                 statuses.update(response.json()["summary"])
             if freshness is not None:
-                await probe(client, chunk, results)
+                await probe(client, chunk, results, freshness)
             if progress:
                 progress.update(
                     task,
@@ -88,22 +88,27 @@ async def stream(
                     description=f"{sum(statuses.values()) / (time.perf_counter() - started):,.0f} calls/s",
                 )
 
-    async def probe(client: httpx.AsyncClient, chunk: list[dict], results: list[dict]) -> None:
+    async def probe(client: httpx.AsyncClient, chunk: list[dict], results: list[dict], lags: list[float]) -> None:
         acked = time.perf_counter()
-        for event, result in zip(chunk, results):
-            if result.get("status") == "accepted" and result.get("individual_id"):
-                break
-        else:
+        # The service answers each request with one result per call, in order.
+        accepted = (
+            (event, result)
+            for event, result in zip(chunk, results, strict=True)
+            if result.get("status") == "accepted" and result.get("individual_id")
+        )
+        found = next(accepted, None)
+        if found is None:
             return
+        event, result = found
         params = {"as_of": event["started_at"], "recent": 50, "max_tokens": 20}
         while time.perf_counter() - acked < 5:
             context = await client.get(f"/v1/context/{result['individual_id']}", params=params)
             if context.status_code == 200 and any(
                 c["call_id"] == event["call_id"] for c in context.json()["recent_calls"]
             ):
-                freshness.append(time.perf_counter() - acked)
+                lags.append(time.perf_counter() - acked)
                 return
-        freshness.append(float("inf"))  # never became visible within 5 s
+        lags.append(float("inf"))  # never became visible within 5 s
 
     headers = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as client:

@@ -55,7 +55,7 @@ class _Cadence:
     def __init__(self, person: int, due: datetime, first_contact: float | None = None) -> None:
         self.person = person
         self.attempts = 0
-        self.due = due
+        self.due: datetime | None = due  # None: the cadence has ended
         self.first_contact = first_contact  # web leads: chance the first call reaches them
 
 
@@ -127,7 +127,7 @@ class Traffic:
 
     def _who(self, person: Person, record: Record | None, phone: str | None) -> tuple[dict, bool]:
         if record is None:
-            who = {"phone": phone} if phone else {}
+            who: dict[str, str | None] = {"phone": phone} if phone else {}
             return who, bool(phone) and phone_is_personal(person, self.world)
         who = {
             "salesforce_id": record.id_as_sent,
@@ -292,8 +292,11 @@ class Traffic:
                 due.append(cadence)
             # Fresh web leads are called when the rep gets to them (their due time); the rest
             # of the day's dials are spread over 8:00–17:00 in the rep's own (US-Central) time.
-            fresh = [c for c in due if c.first_contact is not None and c.attempts == 0 and c.due >= day]
+            fresh = [
+                c for c in due if c.first_contact is not None and c.attempts == 0 and c.due is not None and c.due >= day
+            ]
             for cadence in fresh:
+                assert cadence.due is not None  # `fresh` holds only cadences with a due time
                 calls.append(self._dial(rep_index, cadence, cadence.due))
             worklist = [c for c in due if c not in fresh][: max(0, dials - len(fresh))]
             for n, cadence in enumerate(worklist):
@@ -394,7 +397,7 @@ class Traffic:
                 hold = int(wait)
                 heapq.heappush(agents_free, at + timedelta(seconds=wait + talk + 45))  # + after-call work
             who, attributable = self._who(person, record, phone)
-            extra = {"queue": queue}
+            extra: dict[str, object] = {"queue": queue}
             if code != "abandoned":
                 extra["rep_id"] = self.world.reps[self.rng.randrange(len(self.world.reps))].id
                 if person.account >= 0:
@@ -428,7 +431,10 @@ class Traffic:
             talk, code, ring = 0, "no_answer", int(self.s.outbound.no_answer_ring_seconds)
         heapq.heappush(agents_free, at + timedelta(seconds=ring + talk + 45))
         who, attributable = self._who(person, record, phone)
-        extra = {"queue": queue, "rep_id": self.world.reps[self.rng.randrange(len(self.world.reps))].id}
+        extra: dict[str, object] = {
+            "queue": queue,
+            "rep_id": self.world.reps[self.rng.randrange(len(self.world.reps))].id,
+        }
         if person.account >= 0:
             extra["related"] = self._related(person)
         return self._call("outbound", at, ("ring_seconds", ring), talk, code, who, extra, person, record, attributable)
@@ -447,6 +453,8 @@ class Traffic:
         if self.rng.random() < self.s.inbound.known_caller_share or not self.world.people:
             person = self.world.people[self.rng.randrange(len(self.world.people))]
             phone = person.phone or self.world.accounts[person.account].switchboard or person.records[0].phone
+            if phone is None:  # build_world gives every record a phone
+                raise ValueError(f"{person.id} has no number to call from")
             record = self.rng.choice(person.records) if self.rng.random() < 0.6 else None
             return person, record, written(phone, self.rng, self.s) if phone.startswith("+") else phone
         # A caller the CRM has never seen: known to us only by caller id. Some call again.
@@ -466,6 +474,8 @@ class Traffic:
                 [],
             )
             self.unknown_callers.append(person)
+        if person.phone is None:  # unknown callers are made with a number: caller id is all we know
+            raise ValueError(f"{person.id} has no caller id")
         return person, None, written(person.phone, self.rng, self.s)
 
     # --- the stream ------------------------------------------------------------------

@@ -36,7 +36,7 @@ class Report(msgspec.Struct):
     exact_people: int
     inexact_people: int
     mismatches: list[dict]
-    reachability: ReachabilityReport | None = None
+    reachability: ReachabilityReport
 
 
 class ReachabilityReport(msgspec.Struct):
@@ -75,27 +75,22 @@ def identity_scores(truth: dict[str, str], predicted: dict[str, str]) -> tuple[f
 
 
 def expected_summary(events: list[dict], as_of: datetime) -> dict:
+    """The summary and windows as served_summary reads them from a context."""
     day = as_of.date()
-    out = {
-        "calls": 0,
-        "outbound": 0,
-        "inbound": 0,
-        "connects": 0,
-        "talk_seconds": 0,
-        **{f"{n}d": {"calls": 0, "connects": 0} for n in (7, 30, 90)},
-    }
+    totals: Counter[str] = Counter(dict.fromkeys(("calls", "outbound", "inbound", "connects", "talk_seconds"), 0))
+    windows = {n: {"calls": 0, "connects": 0} for n in (7, 30, 90)}
     for event in events:
         connect = PICKLIST.meaning(PICKLIST.match(event["disposition"]) if event.get("disposition") else None).connect
-        out["calls"] += 1
-        out[event["direction"]] = out.get(event["direction"], 0) + 1
-        out["connects"] += connect
-        out["talk_seconds"] += event.get("talk_seconds", 0)
+        totals["calls"] += 1
+        totals[event["direction"]] += 1
+        totals["connects"] += connect
+        totals["talk_seconds"] += event.get("talk_seconds", 0)
         age = (day - datetime.fromisoformat(event["started_at"].replace("Z", "+00:00")).date()).days
-        for n in (7, 30, 90):
+        for n, window in windows.items():
             if 0 <= age < n:
-                out[f"{n}d"]["calls"] += 1
-                out[f"{n}d"]["connects"] += connect
-    return out
+                window["calls"] += 1
+                window["connects"] += connect
+    return {**totals, **{f"{n}d": window for n, window in windows.items()}}
 
 
 def served_summary(context: dict) -> dict:
@@ -149,7 +144,7 @@ async def verify(
 
         await asyncio.gather(*(context(i) for i in expected if not i.startswith("missing:")))
     reflected = total = exact = 0
-    mismatches = []
+    mismatches: list[dict] = []
     for individual_id, events in expected.items():
         want = expected_summary(events, as_of)
         got = served_summary(contexts[individual_id]) if contexts.get(individual_id) else None
@@ -184,7 +179,8 @@ def simulated_windows(world: World, calls: list[SimCall], min_calls: int) -> dic
     simulation rates it within sampling error of the best one."""
     from contextsvc.timeutil import zone
 
-    sums: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0])
+    sums: dict[tuple[str, int], float] = defaultdict(float)
+    dials: Counter[tuple[str, int]] = Counter()
     people = {p.id: p for p in world.people}
     for call in calls:
         if call.truth.p_connect is None or call.truth.person not in people:
@@ -193,10 +189,10 @@ def simulated_windows(world: World, calls: list[SimCall], min_calls: int) -> dic
         local = datetime.fromisoformat(call.event["started_at"].replace("Z", "+00:00")).astimezone(
             zone(account.time_zone)
         )
-        cell = sums[("Mon–Fri" if local.weekday() < 5 else "Sat–Sun", local.hour)]
-        cell[0] += call.truth.p_connect
-        cell[1] += 1
-    return {k: (total / n, n) for k, (total, n) in sums.items() if n >= min_calls}
+        cell = ("Mon–Fri" if local.weekday() < 5 else "Sat–Sun", local.hour)
+        sums[cell] += call.truth.p_connect
+        dials[cell] += 1
+    return {k: (sums[k] / n, n) for k, n in dials.items() if n >= min_calls}
 
 
 def check_reachability(
@@ -255,7 +251,8 @@ def check_reachability(
             windows_people += 1
             windows_ok += all(matches(w) for w in windows)
             found = [
-                f"{w['days']} {w['start']} ({w['connect_rate']:.1%}, {w['calls']} calls, {reach['best_time']['source']})"
+                f"{w['days']} {w['start']} "
+                f"({w['connect_rate']:.1%}, {w['calls']} calls, {reach['best_time']['source']})"
                 for w in windows
             ]
         if (shown != is_listed or reach["callable_now"] != want) and len(mismatches) < 5:

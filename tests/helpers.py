@@ -16,7 +16,7 @@ from sqlalchemy import text
 from contextsvc.calls import Person
 from contextsvc.identity import IdentityGraph
 from contextsvc.ingest import CallEvent, CallWork, Normaliser, Picklist
-from contextsvc.pipeline import BatchObserver
+from contextsvc.pipeline import BatchChanges, BatchObserver
 from contextsvc.profile import CallFact
 from contextsvc.settings import REPO_ROOT
 from contextsvc.store import create_engine
@@ -159,8 +159,10 @@ FACT_DISPOSITIONS = {
 
 
 def fact(call_id: str, started_at: int, direction: str, disposition: str | None, **extra) -> CallFact:
+    """A CallFact as stored for such a call; `extra` overrides any field (`text`: the
+    disposition text of a call logged without a disposition)."""
     connect, flags = FACT_DISPOSITIONS[disposition]
-    fields = dict(
+    base = CallFact(
         call_id=call_id,
         started_at=started_at,
         direction=direction,
@@ -186,8 +188,7 @@ def fact(call_id: str, started_at: int, direction: str, disposition: str | None,
         company=None,
         title=None,
     )
-    fields.update(extra)
-    return CallFact(**fields)
+    return msgspec.structs.replace(base, **extra)
 
 
 facts_strategy = st.lists(
@@ -227,8 +228,8 @@ async def fetch_all(url: str, statement: Any) -> list:
 class Recorder(BatchObserver):
     def __init__(self) -> None:
         self.loads = 0
-        self.seen = []
-        self.committed = []
+        self.seen: list[tuple[BatchChanges, int]] = []  # (changes, calls in the table meanwhile)
+        self.committed: list[BatchChanges] = []
         self.veto = False
         self.crash_after = False
 
