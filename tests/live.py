@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -91,7 +92,5 @@ def live_server(
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """Signal the server and every process it started, as a crash or power loss would."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass

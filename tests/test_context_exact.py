@@ -10,6 +10,7 @@ the one assembled from a state rebuilt from the calls table.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -73,7 +74,7 @@ async def scenario(events: list[dict], cuts: list[int], probes: list[int], url: 
         work = [to_work(e) for e in events]
         bounds = sorted({0, len(work), *[c % (len(work) + 1) for c in cuts]})
         # Batches go in concurrently, so group commit mixes them as it likes.
-        await asyncio.gather(*(writer.submit(work[a:b]) for a, b in zip(bounds, bounds[1:]) if b > a))
+        await asyncio.gather(*(writer.submit(work[a:b]) for a, b in itertools.pairwise(bounds) if b > a))
         async with engine.connect() as conn:
             rows = (await conn.execute(select(t.calls.c.individual_id, t.calls.c.body))).all()
             stored = {r[0]: r[1] for r in await conn.execute(select(t.profiles.c.individual_id, t.profiles.c.state))}

@@ -5,10 +5,38 @@ import pytest
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.settings import REPO_ROOT
 
-REQUIRED = ["no_answer", "busy", "bad_number", "voicemail_left", "voicemail_no_message", "gatekeeper", "wrong_person", "hung_up", "not_interested", "call_back_later", "send_info", "referral", "interested", "meeting_booked", "do_not_call", "abandoned", "resolved", "transferred"]
-CONNECTS = set(
-    ["hung_up", "not_interested", "call_back_later", "send_info", "referral", "interested", "meeting_booked", "do_not_call", "resolved", "transferred"]
-)
+REQUIRED = [
+    "no_answer",
+    "busy",
+    "bad_number",
+    "voicemail_left",
+    "voicemail_no_message",
+    "gatekeeper",
+    "wrong_person",
+    "hung_up",
+    "not_interested",
+    "call_back_later",
+    "send_info",
+    "referral",
+    "interested",
+    "meeting_booked",
+    "do_not_call",
+    "abandoned",
+    "resolved",
+    "transferred",
+]
+CONNECTS = {
+    "hung_up",
+    "not_interested",
+    "call_back_later",
+    "send_info",
+    "referral",
+    "interested",
+    "meeting_booked",
+    "do_not_call",
+    "resolved",
+    "transferred",
+}
 
 
 @pytest.fixture(scope="module")

@@ -128,8 +128,10 @@ def test_different_people_at_one_company_are_not_merged():
         ("Jon", "Smyth"),
     ]
     ids = {
-        g.resolve(f"c{i}", person(phone=f"+1212555010{i}", first_name=f, last_name=l, company="Acme")).individual_id
-        for i, (f, l) in enumerate(names)
+        g.resolve(
+            f"c{i}", person(phone=f"+1212555010{i}", first_name=first, last_name=last, company="Acme")
+        ).individual_id
+        for i, (first, last) in enumerate(names)
     }
     assert len(ids) == len(names)
 
@@ -210,7 +212,7 @@ def test_a_graph_restored_from_its_links_resolves_like_the_original(history, pro
         res = live.resolve(f"h{i}", who)
         if res.created:
             individuals[res.individual_id] = res.created
-        links += [(l.individual_id, l.kind, l.value, l.display) for l in res.links]
+        links += [(link.individual_id, link.kind, link.value, link.display) for link in res.links]
         shared += res.shared_lines
     rows = [
         IndividualRow(i, kind, None if live.survivor(i) == i else live.survivor(i)) for i, kind in individuals.items()

@@ -113,8 +113,8 @@ async def test_a_shared_line_lookup_explains_the_ambiguity(api):
     await ingest(
         api,
         *[
-            call_event(f"c{i}", who={"phone": board, "first_name": f, "last_name": l})
-            for i, (f, l) in enumerate([("Ann", "Lee"), ("Raj", "Patel")])
+            call_event(f"c{i}", who={"phone": board, "first_name": first, "last_name": last})
+            for i, (first, last) in enumerate([("Ann", "Lee"), ("Raj", "Patel")])
         ],
     )
     response = await person(api, board)
@@ -153,8 +153,8 @@ async def test_a_shared_line_stays_shared_after_merges_and_a_restart(client_for)
         await ingest(
             api,
             *[
-                call_event(f"c{i}", who={"phone": board, "first_name": f, "last_name": l, "email": e})
-                for i, (f, l, e) in enumerate(people)
+                call_event(f"c{i}", who={"phone": board, "first_name": first, "last_name": last, "email": email})
+                for i, (first, last, email) in enumerate(people)
             ],
         )
         # Raj turns out to be Ann's duplicate record: fewer people on the number now.

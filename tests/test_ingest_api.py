@@ -85,7 +85,8 @@ async def test_every_rejected_body_is_kept_in_quarantine_verbatim(api):
         b'{"call_id": "q2", "direction": "outbound"}',
         b'{"call_id": "q3", "direction": "outbound", "started_at": "2026-11-02T15:00:00Z", "colour": "red"}',
         b"{not json",
-        b'{"call_id": "q5", "direction": "outbound", "started_at": "2026-11-02T15:00:00Z", "who": {"salesforce_id": "001000000000001"}}',
+        b'{"call_id": "q5", "direction": "outbound", "started_at": "2026-11-02T15:00:00Z", '
+        b'"who": {"salesforce_id": "001000000000001"}}',
     ]
     for raw in bodies:
         response = await api.post("/v1/calls", content=raw, headers={**WRITER, "content-type": "application/json"})
@@ -162,7 +163,7 @@ async def test_out_of_order_versions_keep_the_newest(api):
     versions = ["2026-11-02T15:10:00Z", "2026-11-02T15:30:00Z", "2026-11-02T15:20:00Z", "2026-11-02T15:00:00Z"]
     dispositions = ["no_answer", "meeting_booked", "interested", "busy"]
     statuses = []
-    for version, disposition in zip(versions, dispositions):
+    for version, disposition in zip(versions, dispositions, strict=True):
         response = await post(api, call_event("c1", disposition=disposition, updated_at=version))
         statuses.append(response.json()["status"])
     assert statuses == ["accepted", "updated", "stale", "stale"]

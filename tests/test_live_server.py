@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 
@@ -101,7 +102,7 @@ async def test_context_reads_keep_flowing_while_a_5000_call_batch_commits(tmp_pa
             started, finished = await post_batch()
             await reader
     during = [t for t in reads if started <= t <= finished]
-    gaps = [b - a for a, b in zip([started, *during], [*during, finished])]
+    gaps = [b - a for a, b in itertools.pairwise([started, *during, finished])]
     # Parsing and committing the batch is pure Python on the serving event loop; the
     # writer pauses between calls, so no read waits for a large share of the batch.
     assert len(during) >= 5

@@ -1,5 +1,6 @@
 """The OpenAPI 3.0 document imports into Salesforce External Services: it validates as
-3.0 with a real validator and keeps every rule Salesforce documents for an imported schema (contextsvc/api/openapi30.py lists them)."""
+3.0 with a real validator and keeps every rule Salesforce documents for an imported schema
+(contextsvc/api/openapi30.py lists them)."""
 
 from __future__ import annotations
 

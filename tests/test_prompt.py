@@ -91,12 +91,8 @@ REFERENCE_COUNTS = [
     ("Pace: 9.33 calls/week over 30 days, 3.11 over 90, median gap 0.5 days.", 31, 30),
     ("Opportunity 0065e00000OPP01 at stage Proposal/Price Quote, last discussed 2024-10-23 (6 days ago).", 32, 31),
     (
-        '- 2024-10-23 (6 days ago) inbound, no answer, 0m00s talk. Notes: "Left VM, call back Tue 3pm re: renewal #4471"',
-        44,
-        44,
-    ),
-    (
-        '- 2024-10-23 (6 days ago) inbound, no answer, 0m00s talk. Notes: "Left VM, call back Tue 3pm re: renewal #4471"',
+        "- 2024-10-23 (6 days ago) inbound, no answer, 0m00s talk. "
+        'Notes: "Left VM, call back Tue 3pm re: renewal #4471"',
         44,
         44,
     ),

@@ -73,8 +73,8 @@ async def test_a_rep_whose_logging_degrades_is_flagged_within_a_day(client_for, 
             assert alert["day"] == degraded_day.isoformat()
             assert alert["rate_now"] >= 2 * alert["rate_before"] and alert["calls_now"] >= 30
             assert alert["sample_call_ids"] and set(alert["sample_call_ids"]) <= degraded_calls
-        for _, day_calls in days[days.index((day, day_calls)) + 1 :]:
-            await post_day(client, day_calls)
+        for _, later_calls in days[days.index((day, day_calls)) + 1 :]:
+            await post_day(client, later_calls)
         raised = await alerts(client)
     # Other dimensions the rep's calls feed (their queue, the source) may be flagged too,
     # but never before the degradation and never another rep; a lasting degradation is

@@ -186,13 +186,15 @@ def test_dnc_index_lookup_any_format_and_expiry():
     index.add(keys, Listing("National DNC", "US registry", None))
     index.add([parse_number("2125550142")], Listing("Company list", None, date(2026, 12, 1)))
     before = micros(datetime(2026, 11, 30, 12, tzinfo=UTC)) // 86_400_000_000
-    assert [l.list for l in index.listings("+12125550142", before)] == ["Company list", "National DNC"]
-    assert [l.list for l in index.listings("+12125550142", before + 1)] == ["National DNC"]  # expired
+    assert [listing.list for listing in index.listings("+12125550142", before)] == ["Company list", "National DNC"]
+    assert [listing.list for listing in index.listings("+12125550142", before + 1)] == ["National DNC"]  # expired
     assert index.listings("+442079460000", before)[0].list == "National DNC"
     assert index.listings("+12125550199", before) == ()
     version = index.version
     index.remove([parse_number("+12125550142")], "National DNC")
-    assert [l.list for l in index.listings("+12125550142", before)] == ["Company list"] and index.version > version
+    assert [listing.list for listing in index.listings("+12125550142", before)] == [
+        "Company list"
+    ] and index.version > version
     index.remove(None, "Company list")
     assert index.listings("+12125550142", before) == () and len(index) == 3
 
@@ -239,7 +241,7 @@ def test_do_not_call_lists_make_the_person_not_callable():
     context = assemble("ind_1", state, as_of, 5, inputs)
     r = context.reachability
     assert r.window_open is True and r.callable_now is False and r.do_not_call
-    assert [l.list for l in r.dnc_listings] == ["National DNC"]
+    assert [listing.list for listing in r.dnc_listings] == ["National DNC"]
     assert context.signals[0].code == "on_dnc_list" and "'National DNC'" in context.signals[0].message
     small, _ = render(context, 60)
     assert small.endswith(

@@ -160,7 +160,7 @@ async def test_write_back_is_exact_across_two_syncs_and_silent_when_nothing_chan
     }
     assert written
     wrong = {}
-    for (sobject, record_id), values in written.items():
+    for (_sobject, record_id), values in written.items():
         if record_id in converted:
             continue  # written before its conversion; Salesforce refuses updates since
         want = truth.get(record_id, nobody)  # a record no call names any more: an empty history

@@ -209,7 +209,7 @@ async def scenario(people_conditions, account_condition, steps, url: str) -> Non
                     await define("account", condition)
             expected, contexts = await _brute_force(engine, segments, clock.now)
             assert await _stored_members(engine) == expected, f"after step {number} at {clock.now}"
-            for individual_id, context in contexts.items():
+            for individual_id in contexts:
                 served = await reads.context(individual_id, clock.now, 5, 300, FULL)
                 listed = {s["id"] for s in msgspec.json.decode(served.json(clock.now))["segments"]}
                 assert listed == {s for s, members in expected.items() if individual_id in members}

@@ -101,9 +101,10 @@ def test_pairwise_identity_scores():
 def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     out = tmp_path / "sf"
     assert simulator(["generate", "--out", str(out), "--salesforce", *sum((["--set", o] for o in SMALL), [])]) == 0
-    read = lambda name: [
-        msgspec.json.decode(line) for line in (out / "salesforce" / f"{name}.ndjson").read_bytes().splitlines()
-    ]  # noqa: E731
+
+    def read(name: str) -> list:
+        return [msgspec.json.decode(line) for line in (out / "salesforce" / f"{name}.ndjson").read_bytes().splitlines()]
+
     contacts, leads, tasks, voice = read("Contact"), read("Lead"), read("Task"), read("VoiceCall")
     accounts = {a["Id"] for a in read("Account")}
     people = {r["Id"] for r in contacts} | {r["Id"] for r in leads}
