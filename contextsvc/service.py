@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import requests
 from opentelemetry.trace import Tracer
+from redis.asyncio import Redis
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -46,7 +47,7 @@ from contextsvc.pipeline import (
     retention_loop,
 )
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
-from contextsvc.ratelimit import RateLimiter, TokenBuckets
+from contextsvc.ratelimit import KeyRates, RateLimiter, RedisTokenBuckets, TokenBuckets, parse_key_rates
 from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
 from contextsvc.salesforce import SalesforceApi, SalesforceDeliverer, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
@@ -92,6 +93,40 @@ def quality_rules(settings: Settings) -> tuple[Plausibility, AlertRule]:
         settings.quality_max_p_value,
     )
     return limits, rule
+
+
+def key_rates(settings: Settings) -> dict[str, int]:
+    """CONTEXTSVC_KEY_RATE_LIMITS parsed; a bad entry stops start-up."""
+    try:
+        return parse_key_rates(settings.key_rate_limits)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+class RateLimits:
+    """Every rate limit the API applies, per caller: find_person searches, masked lookups
+    by phone or email, and each key's own request limit. In this process's memory, or in
+    Redis when CONTEXTSVC_REDIS_URL is set, so that every worker counts against the same
+    buckets."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.redis: Redis | None = None
+        if settings.redis_url:
+            # Short timeouts: a limit check must not hold a request for long when Redis is
+            # away (it then lets the request through: ratelimit/shared.py).
+            self.redis = Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+        self.search: RateLimiter = self._buckets("search", settings.search_rate_per_minute)
+        self.lookup: RateLimiter = self._buckets("lookup", settings.lookup_rate_per_minute)
+        self.keys = KeyRates(key_rates(settings), lambda per_minute: self._buckets("key", per_minute))
+
+    def _buckets(self, name: str, per_minute: int) -> RateLimiter:
+        if self.redis is None:
+            return TokenBuckets(per_minute)
+        return RedisTokenBuckets(self.redis, f"contextsvc:rate:{name}:{per_minute}", per_minute)
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist, tracer: Tracer | None = None) -> Writer:
@@ -165,8 +200,7 @@ class Service:
         "profiles",
         "reads",
         "people",
-        "search_limit",
-        "lookup_limit",
+        "limits",
         "branches",
         "dispatcher",
         "salesforce",
@@ -197,8 +231,7 @@ class Service:
         memo = ContextMemo(settings.context_memo_size)
         self.reads = ContextReads(writer, profiles, memo, branches.segments, branches.reachability, tracer)
         self.people = PeopleSearch(engine, settings.default_region)
-        self.search_limit: RateLimiter = TokenBuckets(settings.search_rate_per_minute)
-        self.lookup_limit: RateLimiter = TokenBuckets(settings.lookup_rate_per_minute)
+        self.limits = RateLimits(settings)
         backoff = Backoff(
             settings.webhook_max_attempts, settings.webhook_retry_base_ms * 1000, settings.webhook_retry_max_ms * 1000
         )
@@ -344,5 +377,6 @@ async def open_service(
             await asyncio.gather(*background, return_exceptions=True)
             await writer.stop()
             profiles.close()
+            await service.limits.close()
             if service.metrics is not None:
                 service.metrics.close()

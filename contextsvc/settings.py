@@ -71,6 +71,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # by keys without pii:read (who could otherwise guess whole numbers against the masks).
     search_rate_per_minute: int = 60
     lookup_rate_per_minute: int = 600
+    # Requests a minute per API key, any route: "KEY=N" per key, "*=N" for the others
+    # (ratelimit/keys.py); empty: no limit. Shared by every worker when REDIS_URL is set.
+    key_rate_limits: str = ""
     # Several workers over one PostgreSQL (docs/scaling.md): the Redis that carries the
     # leader's change messages, the event stream and shared rate limits (empty: one
     # process, nothing shared), and how long the workers go without a leader at most

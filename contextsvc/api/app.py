@@ -38,8 +38,9 @@ from contextsvc.api.probes import live, ready
 from contextsvc.api.quality import QualityController
 from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.segments import SegmentsController
+from contextsvc.api.serving import within_key_rate
 from contextsvc.api.system import health
-from contextsvc.service import open_service, retention_policy, shared_phones
+from contextsvc.service import key_rates, open_service, retention_policy, shared_phones
 from contextsvc.settings import Settings
 from contextsvc.telemetry import Instruments, Telemetry, tracer_provider_from_env
 
@@ -57,6 +58,14 @@ def baseline_handler(payload: bytes) -> ControllerRouterHandler:
 async def before_request(request: Request) -> None:
     """Every HTTP handler: the key and its scope (401/403), then a JSON body (415)."""
     await authenticate(request)
+    require_json(request)
+
+
+async def before_request_rate_limited(request: Request) -> None:
+    """The same, then the key's own request limit (429): installed only when a limit is
+    set, so that without one no request pays for the check."""
+    await authenticate(request)
+    await within_key_rate(request)
     require_json(request)
 
 
@@ -91,6 +100,7 @@ def create_app(
     # Bad settings stop start-up here, not at the first request or the first purge.
     shared_phones(settings)
     retention_policy(settings)
+    rate_limited = any(per_minute > 0 for per_minute in key_rates(settings).values())
     if settings.access_log not in ("errors", "all", "off"):
         raise SystemExit(f"CONTEXTSVC_ACCESS_LOG must be errors, all or off, not {settings.access_log!r}")
     own_provider = tracer_provider is None
@@ -143,7 +153,7 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        before_request=before_request,
+        before_request=before_request_rate_limited if rate_limited else before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"api_keys": api_keys}),
         openapi_config=OpenAPIConfig(title="contextsvc", version=__version__, path="/schema"),

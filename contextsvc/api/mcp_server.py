@@ -23,7 +23,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from contextsvc import __version__
 from contextsvc.api.auth import ApiKey, disclosure_for, require_scope
 from contextsvc.api.segments import segment_members
-from contextsvc.api.serving import context_for, limited, utc_as_of
+from contextsvc.api.serving import context_for, limited, utc_as_of, within_key_rate
 from contextsvc.context import CallContext, agent_view
 from contextsvc.errors import DomainError
 from contextsvc.identity import parse_lookup
@@ -86,7 +86,7 @@ def build_mcp() -> MCPServer:
         limit = min(max(limit, 1), 50)
         disclosure = _disclosure(service, key)
         try:
-            await limited(service.search_limit, key, "searches")
+            await limited(service.limits.search, key, "searches")
         except DomainError as exc:
             raise ToolError(exc.message) from None
         # Without pii:read, phones and emails match only whole (see PeopleSearch.search).
@@ -141,7 +141,7 @@ def mcp_handler(server: MCPServer):
         copy_scope=True,
         opt={"scope": "context:read"},
         include_in_schema=False,
-        guards=[require_scope],
+        guards=[require_scope, within_key_rate],
     )  # no before-request hook runs for mounted ASGI apps
     async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         # The guard (auth.require_scope) has put the caller's key in scope["state"].

@@ -10,6 +10,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import ValidationException
 
 from contextsvc.api.auth import ApiKey, disclosure_for
+from contextsvc.api.services import service_of
 from contextsvc.context import RenderedContext
 from contextsvc.errors import RateLimited
 from contextsvc.identity import LookupKey
@@ -42,6 +43,18 @@ async def limited(limiter: RateLimiter, api_key: ApiKey, what: str) -> None:
         )
 
 
+async def within_key_rate(connection: ASGIConnection, _handler: object = None) -> None:
+    """The key's own request limit (CONTEXTSVC_KEY_RATE_LIMITS), once it is authenticated;
+    also a guard (the MCP mount, where no before-request hook runs). Open routes (health,
+    metrics) carry no key and are not counted."""
+    key = connection.scope["state"].get("api_key")
+    if key is None:
+        return
+    limiter = service_of(connection).limits.keys.for_key(key.key)
+    if limiter is not None:
+        await limited(limiter, key, "requests")
+
+
 def utc_as_of(as_of: datetime | None, where: str) -> datetime:
     if as_of is None:
         return datetime.now(UTC)
@@ -67,7 +80,7 @@ async def guard_lookup(service: Service, api_key: ApiKey, key: LookupKey) -> Non
         key.kind in ("phone", "email")
         and not disclosure_for(api_key, settings.notes_max_chars, settings.default_region).pii
     ):
-        await limited(service.lookup_limit, api_key, "lookups by phone or email")
+        await limited(service.limits.lookup, api_key, "lookups by phone or email")
 
 
 async def context_for(

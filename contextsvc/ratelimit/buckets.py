@@ -1,8 +1,5 @@
-"""Rate limits per caller: a small interface, and the in-process token bucket behind it.
-
-One process today; when several workers share a database their limits must be shared
-too (Redis), which is another implementation of RateLimiter, not a change to callers.
-"""
+"""The rate-limiter interface, and the in-process token buckets behind it (one process:
+nothing to share; several workers share theirs through Redis, ratelimit/shared.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""Per-key request limits (CONTEXTSVC_KEY_RATE_LIMITS): 429 `rate_limited` with
+Retry-After past a key's limit, other keys untouched; in Redis, one budget shared by every
+worker, and a Redis outage that lets requests through rather than refusing them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from redis.asyncio import Redis
+
+from contextsvc.ratelimit import KeyRates, RedisTokenBuckets, TokenBuckets, parse_key_rates
+from devservers.redis import ThrowawayRedis, binary
+from tests.helpers import ADMIN, READER, WRITER
+
+
+def test_limits_parse_per_key_with_a_default_and_bad_entries_name_no_key():
+    assert parse_key_rates("") == {}
+    assert parse_key_rates(" reader-key=60 , *=600,") == {"reader-key": 60, "*": 600}
+    for bad in ("secret-key", "secret-key=lots", "secret-key=-1", "=5", "secret-key=1,secret-key=2"):
+        with pytest.raises(ValueError) as raised:
+            parse_key_rates(bad)
+        assert "secret-key" not in str(raised.value)
+
+
+async def test_a_named_key_and_the_default_get_their_own_limiters_and_zero_exempts_a_key():
+    rates = KeyRates({"reader-key": 2, "admin-key": 0, "*": 100}, TokenBuckets)
+    reader = rates.for_key("reader-key")
+    assert reader is not None and rates.for_key("admin-key") is None
+    assert rates.for_key("anyone-else") is not None and rates.for_key("anyone-else") is not reader
+    assert [await reader.acquire("r") for _ in range(2)] == [None, None]
+    wait = await reader.acquire("r")
+    assert wait is not None and 0 < wait <= 30  # 2 a minute: one back within 30 s
+    assert KeyRates({}, TokenBuckets).for_key("reader-key") is None
+
+
+async def test_a_key_past_its_limit_gets_429_with_retry_after_and_others_are_untouched(client_for):
+    async with client_for(key_rate_limits="reader-key=3") as client:
+        statuses = [(await client.get("/v1/segments", headers=READER)).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        refused = await client.get("/v1/segments", headers=READER)
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["retry-after"]) <= 20  # 3 a minute: a token every 20 s
+        # Other keys, and open routes, are not counted against it.
+        assert (await client.get("/v1/segments", headers=ADMIN)).status_code == 200
+        assert (await client.post("/v1/calls/batch", json={"calls": []}, headers=WRITER)).status_code != 429
+        assert (await client.get("/health")).status_code == 200
+
+
+async def test_without_a_limit_every_request_goes_through(api):
+    statuses = {(await api.get("/v1/segments", headers=READER)).status_code for _ in range(50)}
+    assert statuses == {200}
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    if binary() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
+        pytest.skip("redis-server is not installed: apt-get install redis-server")
+    with ThrowawayRedis(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.mark.live
+async def test_workers_share_one_budget_in_redis_and_an_outage_lets_requests_through(redis_server):
+    # Two workers: each its own connection and its own limiter object, one Redis.
+    first, second = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
+    try:
+        a = RedisTokenBuckets(first, "test:key:4", 4)
+        b = RedisTokenBuckets(second, "test:key:4", 4)
+        taken = [await limiter.acquire("fingerprint") for limiter in (a, b, a, b)]
+        assert taken == [None] * 4
+        waits = [await a.acquire("fingerprint"), await b.acquire("fingerprint")]
+        assert all(w is not None and 0 < w <= 15 for w in waits)  # 4 a minute: one back within 15 s
+        assert await a.acquire("another key") is None  # buckets are per key
+        redis_server.kill()
+        assert [await a.acquire("fingerprint") for _ in range(3)] == [None] * 3
+        assert a.unavailable == 3
+        redis_server.start()  # the same port, nothing remembered: a full bucket again
+        await asyncio.sleep(0.1)
+        # The first call may still meet the dropped connection (let through); then four
+        # are allowed and the budget is enforced again.
+        after = [await b.acquire("fingerprint") for _ in range(6)]
+        assert after[1:4] == [None] * 3 and after[-1] is not None
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+@pytest.mark.live
+async def test_the_server_counts_a_keys_requests_in_redis(client_for, redis_server):
+    async with client_for(key_rate_limits="*=2", redis_url=redis_server.url) as client:
+        statuses = [(await client.get("/v1/segments", headers=READER)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    # The bucket lives in Redis, under the key's fingerprint, never the key itself.
+    keys = await Redis.from_url(redis_server.url).keys("*")
+    assert keys and not any(b"reader-key" in k for k in keys)
