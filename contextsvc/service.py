@@ -52,7 +52,7 @@ from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
 from contextsvc.salesforce import SalesforceApi, SalesforceDeliverer, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
-from contextsvc.store import create_engine, create_read_engine, ensure_schema, metadata, tables
+from contextsvc.store import WriterLease, create_engine, create_read_engine, ensure_schema, metadata, tables
 from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
 from contextsvc.timeutil import DAY_US, micros
 
@@ -333,6 +333,21 @@ async def open_database(settings: Settings, *, upgrade: bool | None = None) -> A
     try:
         await ensure_schema(engine, metadata, upgrade=upgrade)
         yield engine
+    finally:
+        await engine.dispose()
+
+
+async def lease_free(settings: Settings) -> None:
+    """Return once nobody holds the database's writer lease: a standby server waiting for
+    the writer to go (kill -9 included: the OS or the database ends the lease with the
+    process). The lease is not kept: `open_service` takes it, or meets the next standby's."""
+    poll_s = min(max(settings.leader_timeout_s / 10, 0.05), 1.0)
+    engine = engine_for(settings)
+    lease = WriterLease(engine)
+    try:
+        while not await lease.try_acquire():
+            await asyncio.sleep(poll_s)
+        await lease.release()
     finally:
         await engine.dispose()
 

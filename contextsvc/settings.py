@@ -80,6 +80,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # before a follower takes over.
     redis_url: str = ""
     leader_timeout_s: float = 5.0
+    # A standby server: it starts while another process holds the database's writer lease,
+    # answers 503 (not ready) meanwhile, and takes over the writer, the jobs and the
+    # traffic as soon as that process is gone (checked every LEADER_TIMEOUT_S / 10).
+    standby: bool = False
     # Operations (README "Operating it"). Logs: one JSON object per line on standard error
     # ("console": human-readable lines, for `make run`). Request lines: "errors" logs every
     # response of status 400 or more and every request slower than slow_request_ms, "all"

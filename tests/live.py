@@ -32,6 +32,7 @@ def live_server(
     cpus: str | None = None,
     log_level: str = "warning",
     output: Path | None = None,
+    wait_for: str = "/health",
     **env: str,
 ):
     """`database_url`: a URL, or a path for an SQLite file (the benchmarks' and the load
@@ -68,7 +69,7 @@ def live_server(
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}{wait_for}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -4,7 +4,9 @@ side of operations (request ids, metrics, request logs, traces): nothing else.""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,9 +42,12 @@ from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.segments import SegmentsController
 from contextsvc.api.serving import within_key_rate
 from contextsvc.api.system import health
-from contextsvc.service import key_rates, open_service, retention_policy, shared_phones
+from contextsvc.service import key_rates, lease_free, open_service, retention_policy, shared_phones
 from contextsvc.settings import Settings
+from contextsvc.store import DatabaseHeld
 from contextsvc.telemetry import Instruments, Telemetry, tracer_provider_from_env
+
+log = logging.getLogger(__name__)
 
 
 def baseline_handler(payload: bytes) -> ControllerRouterHandler:
@@ -110,7 +115,7 @@ def create_app(
     mcp = build_mcp()
 
     @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    async def serving(app: Litestar) -> AsyncIterator[None]:
         # Loop-bound resources are created here, on the app's own event loop.
         async with open_service(
             settings, jobs=True, salesforce_session=salesforce_session, telemetry=telemetry
@@ -120,7 +125,42 @@ def create_app(
             # reach, or every full collection re-walks it (80 ms pauses at 200k objects).
             gc.collect()
             gc.freeze()
-            async with mcp.session_manager.run():
+            try:
+                yield
+            finally:
+                del app.state.service
+
+    async def standby(app: Litestar, stopping: asyncio.Event) -> None:
+        """Wait for the writer lease, then serve until the app stops. Another standby may
+        take the lease first: then wait again."""
+        while True:
+            await lease_free(settings)
+            try:
+                async with serving(app):
+                    log.warning("the writer lease was free: this standby serves now")
+                    await stopping.wait()
+                    return
+            except DatabaseHeld:
+                continue
+            except Exception:  # the database away at the moment of taking over: try again
+                log.exception("this standby could not take over the writer; trying again")
+                await asyncio.sleep(1)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.standby:
+            stopping = asyncio.Event()
+            waiting = asyncio.create_task(standby(app, stopping), name="standby")
+            try:
+                async with mcp.session_manager.run():
+                    yield
+            finally:
+                stopping.set()
+                if not hasattr(app.state, "service"):  # still waiting: nothing to close
+                    waiting.cancel()
+                await asyncio.gather(waiting, return_exceptions=True)
+        else:
+            async with serving(app), mcp.session_manager.run():
                 yield
         if provider is not None and own_provider:
             provider.shutdown()  # send the spans still buffered

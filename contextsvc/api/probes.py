@@ -18,6 +18,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from contextsvc.api.services import service_of
 from contextsvc.api.system import health_checks
+from contextsvc.errors import Unavailable
 from contextsvc.store import UPGRADE_COMMAND, head_revision, revision_of
 
 # The code's newest revision: read from the migration scripts once, not at every probe.
@@ -42,7 +43,10 @@ async def live() -> dict:
     responses={503: ResponseSpec(ReadyBody, description="not ready: a check is not ok", generate_examples=False)},
 )
 async def ready(request: Request) -> Response[ReadyBody]:
-    service = service_of(request)
+    try:
+        service = service_of(request)
+    except Unavailable as exc:  # a standby: not ready until it holds the writer
+        return Response(ReadyBody("not_ready", {"writer": exc.message}, [f"writer: {exc.message}"]), status_code=503)
     checks = await health_checks(service)
     if service.writer.unavailable is not None:  # waiting for the database: say so, not "stopped"
         checks["writer"] = service.writer.unavailable

@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
 from contextsvc.api.services import service_of
+from contextsvc.errors import Unavailable
 from contextsvc.service import Service
 from contextsvc.store import ping
 
@@ -44,6 +45,9 @@ async def health_checks(service: Service) -> dict[str, str]:
 async def health(request: Request) -> Response[HealthBody]:
     """200 with every check "ok"; 503 "degraded" when one is not — e.g. `writes` when the
     last commit failed (disk full, read-only volume) and none has succeeded since."""
-    checks = await health_checks(service_of(request))
+    try:
+        checks = await health_checks(service_of(request))
+    except Unavailable as exc:  # a standby, waiting for the writer lease
+        return Response(HealthBody("degraded", {"writer": exc.message}), status_code=503)
     healthy = all(v == "ok" for v in checks.values())
     return Response(HealthBody("ok" if healthy else "degraded", checks), status_code=200 if healthy else 503)

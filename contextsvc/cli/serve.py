@@ -33,10 +33,13 @@ def _schema_ready(settings: Settings) -> bool:
     except SchemaOutdated as exc:
         print(f"contextsvc serve: {exc}", file=sys.stderr)
         return False
+    if not free and settings.standby:
+        print("contextsvc serve: another process holds the writer; standing by to take over", file=sys.stderr)
+        return True
     if not free:
         print(
             "contextsvc serve: another contextsvc process is writing to this database (a server, or a command "
-            "such as salesforce sync); one server per database",
+            "such as salesforce sync); one server per database, or start this one with --standby",
             file=sys.stderr,
         )
     return free
@@ -48,6 +51,8 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["CONTEXTSVC_LOG_LEVEL"] = args.log_level
     if args.access_log:
         os.environ["CONTEXTSVC_ACCESS_LOG"] = "all"
+    if args.standby:
+        os.environ["CONTEXTSVC_STANDBY"] = "true"
     settings = Settings.from_env()
     if not _schema_ready(settings):
         return 2
@@ -119,6 +124,12 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--log-level", help="overrides CONTEXTSVC_LOG_LEVEL (default INFO)")
     serve.add_argument(
         "--access-log", action="store_true", help="log every request: CONTEXTSVC_ACCESS_LOG=all (costs throughput)"
+    )
+    serve.add_argument(
+        "--standby",
+        action="store_true",
+        help="start although another server holds the database's writer; take over when it is gone "
+        "(CONTEXTSVC_STANDBY=true)",
     )
     serve.add_argument(
         "--server",
