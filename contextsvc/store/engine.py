@@ -55,7 +55,14 @@ def create_engine(url: str) -> AsyncEngine:
         _prepare_sqlite_file(url)
     # hide_parameters: a failed statement's error (and its log line) never carries the
     # values bound to it, which are callers' phone numbers, emails and notes.
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite, hide_parameters=True)
+    connect_args = {}
+    if make_url(url).drivername == "postgresql+asyncpg":
+        # The server notices a client host that vanished (no FIN, no RST) within ~4 s and
+        # ends its session, so the writer lease it held (an advisory lock) goes to a
+        # standby within the leader timeout; by default Linux waits two hours.
+        keepalive = {"tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "2"}
+        connect_args["server_settings"] = keepalive
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite, hide_parameters=True, connect_args=connect_args)
     if is_sqlite:
         configure_sqlite(engine)
     return engine
