@@ -113,8 +113,8 @@ class RateLimits:
         self.redis: Redis | None = None
         if settings.redis_url:
             # Short timeouts: a limit check must not hold a request for long when Redis is
-            # away (it then lets the request through: ratelimit/shared.py).
-            self.redis = Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+            # away (each process then counts on its own for a while: ratelimit/shared.py).
+            self.redis = Redis.from_url(settings.redis_url, socket_timeout=0.1, socket_connect_timeout=0.1)
         self.search: RateLimiter = self._buckets("search", settings.search_rate_per_minute)
         self.lookup: RateLimiter = self._buckets("lookup", settings.lookup_rate_per_minute)
         self.keys = KeyRates(key_rates(settings), lambda per_minute: self._buckets("key", per_minute))

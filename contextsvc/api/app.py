@@ -182,7 +182,7 @@ def create_app(
         ready,
         openapi_30,
         DncController,
-        mcp_handler(mcp),
+        mcp_handler(mcp, rate_limited),
         demo_console,
         daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
     ]

@@ -134,14 +134,14 @@ def build_mcp() -> MCPServer:
     return server
 
 
-def mcp_handler(server: MCPServer):
+def mcp_handler(server: MCPServer, rate_limited: bool = False):
     @asgi(
         "/mcp",
         is_mount=True,
         copy_scope=True,
         opt={"scope": "context:read"},
         include_in_schema=False,
-        guards=[require_scope, within_key_rate],
+        guards=[require_scope, within_key_rate] if rate_limited else [require_scope],
     )  # no before-request hook runs for mounted ASGI apps
     async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         # The guard (auth.require_scope) has put the caller's key in scope["state"].

@@ -31,9 +31,7 @@ def parse_key_rates(spec: str) -> dict[str, int]:
         except ValueError:
             per_minute = -1
         if per_minute < 0:
-            raise ValueError(
-                f"CONTEXTSVC_KEY_RATE_LIMITS: entry {number}: the limit must be a whole number ≥ 0, got {value!r}"
-            )
+            raise ValueError(f"CONTEXTSVC_KEY_RATE_LIMITS: entry {number}: the limit must be a whole number ≥ 0")
         if key in rates:
             raise ValueError(f"CONTEXTSVC_KEY_RATE_LIMITS: entry {number} names a key already named")
         rates[key] = per_minute
