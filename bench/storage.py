@@ -110,8 +110,6 @@ def _sqlite_sizes(path: str) -> list[Relation]:
                 relation.heap += pages.get(name, 0)
             else:
                 relation.indexes += pages.get(name, 0)
-        for relation in by_table.values():
-            relation.indexes += pages.get(f"sqlite_autoindex_{relation.name}_1", 0)
             relation.rows = conn.execute(f'SELECT count(*) FROM "{relation.name}"').fetchone()[0]
     return sorted(by_table.values(), key=lambda r: -r.total)
 
@@ -122,7 +120,15 @@ def sizes(url: str) -> list[Relation]:
 
 def report(relations: list[Relation], calls: int, people: int, title: str) -> None:
     table = Table(title=title)
-    for column in ("table", "grows with", "rows", "heap MB", "indexes MB", "TOAST MB", "bytes per call or person"):
+    for column in (
+        "table",
+        "grows with",
+        "rows",
+        "heap MB",
+        "indexes MB",
+        "TOAST + other forks MB",
+        "bytes per call or person",
+    ):
         table.add_column(column, justify="left" if column in ("table", "grows with") else "right")
     grown = {"calls": 0, "people": 0, "neither": 0}
     empty = [r.name for r in relations if r.rows == 0]
