@@ -13,6 +13,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from simulator.traffic import SimCall
 
+RETRY_FOR_S = 30.0  # how long a request is retried while the service answers 503
+
+
+async def post_retrying(client: httpx.AsyncClient, path: str, body: dict, *, give_up_after_s: float = RETRY_FOR_S):
+    """POST, and again after the Retry-After the service sends with 503 `unavailable` (no
+    writer yet: a standby taking over, a database restarting) until it answers otherwise
+    or `give_up_after_s` has passed. A 503 was not acknowledged, so sending it again
+    loses and doubles nothing (a call already stored comes back `duplicate`)."""
+    deadline = time.monotonic() + give_up_after_s
+    while True:
+        response = await client.post(path, json=body)
+        if response.status_code != 503 or time.monotonic() >= deadline:
+            return response
+        try:
+            wait = float(response.headers.get("retry-after", "1"))
+        except ValueError:
+            wait = 1.0
+        await asyncio.sleep(min(max(wait, 0.05), max(deadline - time.monotonic(), 0.05)))
+
 
 async def stream(
     calls: Iterable[SimCall],
@@ -71,11 +90,11 @@ async def stream(
     async def consumer(client: httpx.AsyncClient, progress, task) -> None:
         while (chunk := await queue.get()) is not None:
             if len(chunk) == 1:
-                response = await client.post("/v1/calls", json=chunk[0])
+                response = await post_retrying(client, "/v1/calls", chunk[0])
                 results = [response.json()]
                 statuses[results[0].get("status", results[0].get("code"))] += 1
             else:
-                response = await client.post("/v1/calls/batch", json={"calls": chunk})
+                response = await post_retrying(client, "/v1/calls/batch", {"calls": chunk})
                 response.raise_for_status()
                 results = response.json()["results"]
                 statuses.update(response.json()["summary"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import httpx
 import msgspec
 import pytest
 
@@ -138,3 +139,24 @@ def test_salesforce_records_are_consistent_with_the_calls(tmp_path):
     assert len(held) == len(set(held)) and set(held) >= {
         t["CallObject"] for t in cti if t["CallObject"] in calls and not t.get("IsDeleted")
     }
+
+
+async def test_the_stream_client_retries_a_503_after_its_retry_after():
+    from simulator.stream import post_retrying
+
+    answers = iter([503, 503, 201])
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        status = next(answers)
+        headers = {"Retry-After": "0"} if status == 503 else {}
+        return httpx.Response(status, json={"status": "accepted"}, headers=headers)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://service") as client:
+        response = await post_retrying(client, "/v1/calls", {"call_id": "c1"})
+        assert response.status_code == 201 and seen == ["/v1/calls"] * 3
+        # Past its deadline it gives the 503 back instead of waiting for ever.
+        answers = iter([503] * 3)
+        response = await post_retrying(client, "/v1/calls", {"call_id": "c2"}, give_up_after_s=0)
+        assert response.status_code == 503
