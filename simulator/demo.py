@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import msgspec
+import phonenumbers
 import uvicorn
 from rich.console import Console
 from sqlalchemy import func, select
@@ -70,12 +71,26 @@ def showcase(world: World, history: list[SimCall]) -> list[str]:
     ranked = [people[i] for i, _ in sorted(calls_of.items(), key=lambda kv: (-kv[1], kv[0]))]
     # People whose every record was used, so each identifier below is known to the service.
     plain = [p for p in ranked if all(r.record_id in used and not r.converted_lead_id for r in p.records)]
-    by_phone, phone = next((p, p.phone) for p in plain if p.phone)
+    # A North American number shows off the US-style normalisation best; which people are
+    # busiest depends on today's date, so fall back to anyone's number, written to be dialled.
+    phones = [(p, p.phone) for p in plain if p.phone]
+    by_phone, phone = next(((p, n) for p, n in phones if n.startswith("+1")), phones[0])
     by_email = next(p for p in plain if p is not by_phone)
     by_contact = next(p for p in plain if p not in (by_phone, by_email) and any(r.kind == "contact" for r in p.records))
-    area, exchange, line = phone[2:5], phone[5:8], phone[8:]
     contact = next(r for r in by_contact.records if r.kind == "contact")
-    return [f"({area}) {exchange}-{line}", by_email.email.upper(), contact.record_id[:15]]
+    return [printed_number(phone), by_email.email.upper(), contact.record_id[:15]]
+
+
+def printed_number(e164: str) -> str:
+    """`(415) 555-0101` for a North American number, `+44 20 7946 0958` for any other: both
+    resolve under the service's default region."""
+    number = phonenumbers.parse(e164)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 1
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
 
 
 async def live_calls(

@@ -254,13 +254,18 @@ def served_context(demo: Demo, lookup: str, key: str = "demo-key") -> dict:
 def test_person_search_by_phone_shows_the_card_the_chart_and_a_prompt_the_budget_shrinks(demo, page):
     printed_phone = showcase(demo)[0]  # "(958) 230-1635": stored as +19582301635
     digits = re.sub(r"\D", "", printed_phone)
+    e164 = f"+{digits}" if printed_phone.startswith("+") else f"+1{digits}"
     expected = served_context(demo, printed_phone)
-    open_person(page, f"{digits[:3]}.{digits[3:6]}.{digits[6:]}")
+    # Typed another way than printed: dotted, as a rep copying from a signature might.
+    typed = (
+        printed_phone.replace(" ", ".") if printed_phone.startswith("+") else f"{digits[:3]}.{digits[3:6]}.{digits[6:]}"
+    )
+    open_person(page, typed)
     expect(page.locator("#person-card")).to_be_visible()
     expect(page.locator("#person-name")).to_have_text(expected["person"]["name"])
     expect(page.locator("#person-headline")).to_contain_text(f"{expected['summary']['calls']} calls")
     expect(page.locator("#person-summary")).to_contain_text("Conversations")
-    expect(page.locator("#person-identifiers")).to_contain_text(f"+1{digits}")
+    expect(page.locator("#person-identifiers")).to_contain_text(e164)
     expect(page.locator("#person-chart svg g")).to_have_count(90)
     expect(page.locator("#person-chart figcaption")).to_contain_text(f"Calls ({expected['windows']['90d']['calls']})")
     expect(page.locator("#prompt-lines li").first).to_contain_text(f"Call history for {expected['person']['name']}")
@@ -295,7 +300,7 @@ def test_person_search_by_phone_shows_the_card_the_chart_and_a_prompt_the_budget
     page.locator("section.prompt").screenshot(path=str(SHOTS / "prompt.png"))
 
     # A new call for the person on screen updates the card live.
-    post_call(demo, "person-live-1", {"phone": f"+1{digits}"}, disposition="interested", talk_seconds=120)
+    post_call(demo, "person-live-1", {"phone": e164}, disposition="interested", talk_seconds=120)
     expect(page.locator("#person-live")).to_contain_text("Updated live", timeout=5000)
     expect(page.locator("#person-headline")).to_contain_text(f"{expected['summary']['calls'] + 1} calls")
     expect(page.locator("#person-signals")).to_contain_text("High intent")

@@ -9,12 +9,14 @@ import httpx
 import msgspec
 import pytest
 
+from contextsvc.identity.lookup import LookupKey, parse_lookup
 from contextsvc.ingest.dispositions import Picklist
 from contextsvc.ingest.events import CallEvent
 from contextsvc.ingest.normalise import Normaliser
 from contextsvc.settings import REPO_ROOT
 from simulator.calibration import calibrate
 from simulator.cli import main as simulator
+from simulator.demo import printed_number as demo_number
 from simulator.population import build_world
 from simulator.scenario import load
 from simulator.traffic import Traffic
@@ -160,3 +162,11 @@ async def test_the_stream_client_retries_a_503_after_its_retry_after():
         answers = iter([503] * 3)
         response = await post_retrying(client, "/v1/calls", {"call_id": "c2"}, give_up_after_s=0)
         assert response.status_code == 503
+
+
+@pytest.mark.parametrize("e164", ["+14155550101", "+442079460958", "+493012345678"])
+def test_the_demo_prints_each_showcase_number_so_the_service_finds_it(e164):
+    # make run prints a curl per showcase person; a London or Berlin number written in US
+    # style ("(420) 794-60958") would be refused as not a possible number.
+    printed = demo_number(e164)
+    assert parse_lookup(printed) == LookupKey("phone", e164)

@@ -69,7 +69,8 @@ async def test_spans_for_the_request_its_commit_and_the_context_assembly(setting
     everything = " ".join(
         [span.name for span in spans.values()] + [str(v) for span in spans.values() for v in span.attributes.values()]
     )
-    assert "555" not in everything and "Smith" not in everything  # no phone, no name: the path is a template
+    # No phone, no name: the path is a template. (Not "555" alone: an id's hex may hold it.)
+    assert not [trace for trace in ("2125550142", "555-0142", "Smith") if trace in everything]
 
 
 async def test_nothing_is_traced_without_a_provider(api):
