@@ -19,6 +19,7 @@ from contextsvc.settings import Settings
 from contextsvc.store import tables as t
 
 c, i, p = t.calls.c, t.identifiers.c, t.profiles.c
+sf = salesforce.salesforce_records.c
 HOT = {
     # ingest: versions of the batch's calls; replaced versions
     "calls by id": (select(c.call_id, c.version, c.content_hash).where(c.call_id.in_(["a", "b"])), "calls"),
@@ -65,9 +66,28 @@ HOT = {
         "quality_counts",
     ),
     "salesforce records of a call": (
-        select(salesforce.salesforce_records.c.body).where(salesforce.salesforce_records.c.call_id == "x"),
-        "ix_salesforce_records_call_id",
+        select(sf.body).where(sf.call_id == "x"),
+        "ix_salesforce_records_call_id_sobject",
     ),
+    # The mirror's look-ups, filing a page and loading its calls: each also names the
+    # sObject, which must not turn them into a walk of the primary key's sObject prefix.
+    **{
+        f"salesforce {sobjects} by {column.name}": (
+            select(sf.record_id, sf.call_id).where(
+                sf.is_deleted == 0, sf.sobject.in_(sobjects.split("|")), column.in_(["a", "b"])
+            ),
+            f"ix_salesforce_records_{column.name}_sobject",
+        )
+        for sobjects, column in (
+            ("Task|VoiceCall", sf.call_id),
+            ("Task|VoiceCall", sf.link_key),
+            ("VoiceCall", sf.activity_id),
+            ("Task|VoiceCall", sf.who_id),
+            ("Lead", sf.who_id),
+            ("Contact", sf.what_id),
+            ("Task|VoiceCall", sf.what_id),
+        )
+    },
 }
 
 

@@ -3,7 +3,7 @@ calls, and the write-back's last accepted values."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, LargeBinary, String, Table
+from sqlalchemy import Column, Index, Integer, LargeBinary, String, Table
 
 from contextsvc.store import JsonText, Micros, metadata
 
@@ -30,13 +30,20 @@ salesforce_records = Table(
     Column("is_deleted", Integer, nullable=False),
     # Task and VoiceCall: the call they belong to, as matching.py groups them (reassigned
     # whenever a record that shares a key, an ActivityId or a Task with them changes).
-    Column("call_id", String(255), index=True),
-    Column("link_key", String(255), index=True),  # Task.CallObject / VoiceCall.VendorCallKey
-    Column("activity_id", String(18), index=True),  # VoiceCall.ActivityId
-    Column("who_id", String(18), index=True),  # the person (for a Lead: ConvertedContactId)
-    Column("what_id", String(18), index=True),  # related record (Contact/Opportunity: AccountId)
+    Column("call_id", String(255)),
+    Column("link_key", String(255)),  # Task.CallObject / VoiceCall.VendorCallKey
+    Column("activity_id", String(18)),  # VoiceCall.ActivityId
+    Column("who_id", String(18)),  # the person (for a Lead: ConvertedContactId)
+    Column("what_id", String(18)),  # related record (Contact/Opportunity: AccountId)
     Column("started_at", Micros),  # calls: for chronological submission
     Column("body", LargeBinary, nullable=False),  # the record's fields, msgspec JSON
+    # Every look-up by these columns also names the sObject. With the sObject second, an
+    # index serves both terms, so SQLite (which keeps no statistics) cannot prefer the
+    # primary key's sObject prefix: that scans every record of the sObject per query.
+    *(
+        Index(f"ix_salesforce_records_{column}_sobject", column, "sobject")
+        for column in ("call_id", "link_key", "activity_id", "who_id", "what_id")
+    ),
 )
 
 
