@@ -80,10 +80,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # before a follower takes over.
     redis_url: str = ""
     leader_timeout_s: float = 5.0
-    # A standby server: it starts while another process holds the database's writer lease,
-    # answers 503 (not ready) meanwhile, and takes over the writer, the jobs and the
-    # traffic as soon as that process is gone (checked every LEADER_TIMEOUT_S / 10).
+    # A worker among several (serve --workers N, or --standby on other hosts): it starts
+    # while another process holds the database's writer lease (the leader), hands the
+    # leader every request but its own probes and metrics, answering only after the
+    # leader did, and takes over the writer and the jobs as soon as the leader is gone
+    # (checked every LEADER_TIMEOUT_S / 10). The leader takes handed requests on
+    # INTERNAL_HOST:INTERNAL_PORT (0: any free port), registered in the database as
+    # ADVERTISE_HOST (default INTERNAL_HOST) with that port.
     standby: bool = False
+    internal_host: str = "127.0.0.1"
+    internal_port: int = 0
+    advertise_host: str = ""
     # Operations (README "Operating it"). Logs: one JSON object per line on standard error
     # ("console": human-readable lines, for `make run`). Request lines: "errors" logs every
     # response of status 400 or more and every request slower than slow_request_ms, "all"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import requests
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
@@ -31,8 +32,10 @@ from contextsvc.api.daily import daily_calls
 from contextsvc.api.demo import demo_console
 from contextsvc.api.dnc import DncController
 from contextsvc.api.errors import EXCEPTION_HANDLERS, document_errors
+from contextsvc.api.forward import LeaderDirectory, LeaderForwarding
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
+from contextsvc.api.internal import internal_listener
 from contextsvc.api.mcp_server import build_mcp, mcp_handler
 from contextsvc.api.metrics import metrics_handler
 from contextsvc.api.observe import RequestObserver
@@ -42,9 +45,9 @@ from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.segments import SegmentsController
 from contextsvc.api.serving import within_key_rate
 from contextsvc.api.system import health
-from contextsvc.service import key_rates, lease_free, open_service, retention_policy, shared_phones
+from contextsvc.service import engine_for, key_rates, lease_free, open_service, retention_policy, shared_phones
 from contextsvc.settings import Settings
-from contextsvc.store import DatabaseHeld
+from contextsvc.store import DatabaseHeld, register_leader
 from contextsvc.telemetry import Instruments, Telemetry, tracer_provider_from_env
 
 log = logging.getLogger(__name__)
@@ -130,35 +133,45 @@ def create_app(
             finally:
                 del app.state.service
 
-    async def standby(app: Litestar, stopping: asyncio.Event) -> None:
-        """Wait for the writer lease, then serve until the app stops. Another standby may
-        take the lease first: then wait again."""
+    async def lead(app: Litestar, stopping: asyncio.Event) -> None:
+        """Wait for the writer lease, then lead until the app stops: serve, and take the
+        other workers' requests on the internal listener. Another worker may take the
+        lease first: then wait again."""
         while True:
             await lease_free(settings)
             try:
-                async with serving(app):
-                    log.warning("the writer lease was free: this standby serves now")
+                async with serving(app), internal_listener(app, settings) as address:
+                    await register_leader(app.state.service.engine, address)
+                    log.warning("the writer lease was free: this worker leads now (followers hand it %s)", address)
                     await stopping.wait()
                     return
             except DatabaseHeld:
                 continue
             except Exception:  # the database away at the moment of taking over: try again
-                log.exception("this standby could not take over the writer; trying again")
+                log.exception("this worker could not take over the writer; trying again")
                 await asyncio.sleep(1)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.standby:
             stopping = asyncio.Event()
-            waiting = asyncio.create_task(standby(app, stopping), name="standby")
+            engine = engine_for(settings)
+            forwarding.directory = LeaderDirectory(engine)
+            forwarding.client = httpx.AsyncClient(
+                timeout=httpx.Timeout(None, connect=2.0), limits=httpx.Limits(max_connections=None)
+            )
+            leading = asyncio.create_task(lead(app, stopping), name="leader-election")
             try:
                 async with mcp.session_manager.run():
                     yield
             finally:
                 stopping.set()
-                if not hasattr(app.state, "service"):  # still waiting: nothing to close
-                    waiting.cancel()
-                await asyncio.gather(waiting, return_exceptions=True)
+                if not hasattr(app.state, "service"):  # still following: nothing to close
+                    leading.cancel()
+                await asyncio.gather(leading, return_exceptions=True)
+                await forwarding.client.aclose()
+                forwarding.client = forwarding.directory = None
+                await engine.dispose()
         else:
             async with serving(app), mcp.session_manager.run():
                 yield
@@ -187,7 +200,7 @@ def create_app(
         daily_calls,  # the browser demo (/demo) and the per-day series its chart draws
     ]
     if instruments is not None:
-        handlers.append(metrics_handler(settings.metrics_key))
+        handlers.append(metrics_handler(settings.metrics_key, instruments.registry))
     if settings.bench_baseline_file:
         handlers.append(baseline_handler(Path(settings.bench_baseline_file).read_bytes()))
     app = Litestar(
@@ -205,6 +218,9 @@ def create_app(
         debug=False,
     )
     document_errors(app)
+    if settings.standby:  # a worker among several: followers hand requests to the leader
+        forwarding = LeaderForwarding(app.asgi_handler, lambda: hasattr(app.state, "service"))
+        app.asgi_handler = app.state.forwarding = forwarding
     if instruments is not None or settings.access_log != "off" or provider is not None:
         # Around the whole ASGI handler (Litestar builds it at init: exception handling,
         # routing, the tracing middleware), so 404s of unknown routes are seen too.

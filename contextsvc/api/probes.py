@@ -29,6 +29,9 @@ class ReadyBody(msgspec.Struct, omit_defaults=True):
     status: str  # ready | not_ready
     checks: dict[str, str]  # writer, database, writes, schema: "ok" or what is wrong
     reasons: list[str] = []  # "check: what is wrong", for each check that is not ok
+    # leader: holds the writer; follower: hands requests to a leader that is ready;
+    # no_leader: a worker with no leader to hand requests to (none elected yet)
+    role: str = ""
 
 
 @get("/health/live", tags=["system"], summary="Liveness: the process answers")
@@ -45,8 +48,17 @@ async def live() -> dict:
 async def ready(request: Request) -> Response[ReadyBody]:
     try:
         service = service_of(request)
-    except Unavailable as exc:  # a standby: not ready until it holds the writer
-        return Response(ReadyBody("not_ready", {"writer": exc.message}, [f"writer: {exc.message}"]), status_code=503)
+    except Unavailable as exc:  # a worker that does not hold the writer
+        forwarding = getattr(request.app.state, "forwarding", None)
+        if forwarding is None:
+            return Response(
+                ReadyBody("not_ready", {"writer": exc.message}, [f"writer: {exc.message}"], "no_leader"),
+                status_code=503,
+            )
+        leader = await forwarding.leader_readiness()
+        if leader == "ok":
+            return Response(ReadyBody("ready", {"leader": "ok"}, role="follower"))
+        return Response(ReadyBody("not_ready", {"leader": leader}, [f"leader: {leader}"], "no_leader"), status_code=503)
     checks = await health_checks(service)
     if service.writer.unavailable is not None:  # waiting for the database: say so, not "stopped"
         checks["writer"] = service.writer.unavailable
@@ -62,5 +74,5 @@ async def ready(request: Request) -> Response[ReadyBody]:
         checks["schema"] = "unknown: the database did not answer"
     reasons = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
     return Response(
-        ReadyBody("not_ready" if reasons else "ready", checks, reasons), status_code=503 if reasons else 200
+        ReadyBody("not_ready" if reasons else "ready", checks, reasons, "leader"), status_code=503 if reasons else 200
     )

@@ -34,7 +34,10 @@ def _schema_ready(settings: Settings) -> bool:
         print(f"contextsvc serve: {exc}", file=sys.stderr)
         return False
     if not free and settings.standby:
-        print("contextsvc serve: another process holds the writer; standing by to take over", file=sys.stderr)
+        print(
+            "contextsvc serve: another process holds the writer; this one follows it and takes over when it goes",
+            file=sys.stderr,
+        )
         return True
     if not free:
         print(
@@ -51,7 +54,10 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["CONTEXTSVC_LOG_LEVEL"] = args.log_level
     if args.access_log:
         os.environ["CONTEXTSVC_ACCESS_LOG"] = "all"
-    if args.standby:
+    if args.workers < 1:
+        print("contextsvc serve: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if args.standby or args.workers > 1:  # several workers: one leads, the others follow
         os.environ["CONTEXTSVC_STANDBY"] = "true"
     settings = Settings.from_env()
     if not _schema_ready(settings):
@@ -63,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Every record of the server and the app through the same handler and format; the
     # servers' own access logs stay off (ours has the request id and no raw path).
     log_config = logging_config(settings.log_level, settings.log_format, settings.default_region)
-    # One worker, whichever server: the process owns the single writer (README, "Scaling out").
+    # Each worker is a process; the one holding the writer lease leads (README, "Scaling out").
     if args.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces
@@ -75,7 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
             interface=Interfaces.ASGI,
             address=args.host,
             port=args.port,
-            workers=1,
+            workers=args.workers,
             log_level=LogLevels(settings.log_level.lower()),
             log_dictconfig=log_config,
             log_access=False,
@@ -83,11 +89,11 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     import uvicorn
 
-    from contextsvc.api.app import create_app
-
     # uvloop and httptools are used when installed (they are pinned dependencies).
     uvicorn.run(
-        create_app(Settings.from_env()),
+        "contextsvc.api.app:create_app",
+        factory=True,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_config=log_config,
@@ -128,8 +134,15 @@ def add_commands(commands: Any) -> None:
     serve.add_argument(
         "--standby",
         action="store_true",
-        help="start although another server holds the database's writer; take over when it is gone "
-        "(CONTEXTSVC_STANDBY=true)",
+        help="start although another server holds the database's writer: hand it requests, and take over "
+        "when it is gone (CONTEXTSVC_STANDBY=true; for workers on other hosts)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this port: one leads (the writer, the jobs), the others hand it what they "
+        "do not serve themselves and take over if it dies",
     )
     serve.add_argument(
         "--server",

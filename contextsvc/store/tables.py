@@ -163,3 +163,15 @@ markers = Table(
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+
+# Where the process holding the writer lease takes the requests other workers hand it
+# (writes, and every route a follower does not serve itself). Written by each new leader
+# once it holds the lease and serves; one row.
+leader = Table(
+    "leader",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address", String(255), nullable=False),
+    Column("elected_at", Micros, nullable=False),
+)

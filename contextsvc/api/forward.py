@@ -1,0 +1,221 @@
+"""A follower's hand-off: every request but the worker's own probes and metrics goes to
+the leader's registered address, and its answer (an event stream included, chunk by
+chunk) comes back unchanged. So a write is acknowledged by a follower only after the
+leader committed it, a read after an acknowledged write sees it on every worker, and each
+route behaves as it does on the leader.
+
+Why HTTP to the leader's address rather than a queue: the leader already serves HTTP with
+the same keys, limits and errors, so nothing is re-implemented and nothing is lost between
+an acknowledgement and its commit; a queue would need its own acknowledgement, replies and
+streaming for the event stream. When no leader answers (none elected yet, or it just died),
+the answer is 503 `unavailable` with Retry-After: never a silent drop. A request whose
+leader went away after receiving it may or may not have been committed; a retry is safe
+(a call is idempotent by call id and version).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import msgspec
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, HTTPScope, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contextsvc.store import leader_address
+from contextsvc.telemetry import REQUEST_ID
+
+log = logging.getLogger(__name__)
+
+# The worker's own state, whichever role it has: never handed on.
+LOCAL_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
+# Hop-by-hop headers (RFC 9110 7.6.1) stay on their hop; host is the leader's; the
+# request id is echoed by this worker's own observer.
+_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"x-request-id",
+    }
+)
+_RETRY_AFTER_S = 1
+
+
+class LeaderDirectory:
+    """The leader's address as registered, re-read when it did not answer (a new leader
+    registers itself once it serves) and at most every `stale_s` otherwise."""
+
+    def __init__(self, engine: AsyncEngine, stale_s: float = 5.0) -> None:
+        self.engine = engine
+        self.stale_s = stale_s
+        self._address: str | None = None
+        self._read_at = 0.0
+
+    async def address(self, refresh: bool = False) -> str | None:
+        if refresh or self._address is None or time.monotonic() - self._read_at > self.stale_s:
+            try:
+                self._address = await leader_address(self.engine)
+            except Exception as exc:  # the database away: no leader can be named
+                log.warning("the leader's address could not be read: %s", type(exc).__name__)
+                self._address = None
+            self._read_at = time.monotonic()
+        return self._address
+
+
+class LeaderForwarding:
+    """Around the app: on a worker that does not hold the writer (`is_leader()` false),
+    hand requests to the leader. `client` is the worker's own connection pool."""
+
+    def __init__(self, app: ASGIApp, is_leader: Callable[[], bool]) -> None:
+        self.app = app
+        self.is_leader = is_leader
+        # Set for the app's lifetime, on its own event loop (the lifespan).
+        self.directory: LeaderDirectory | None = None
+        self.client: httpx.AsyncClient | None = None
+
+    async def leader_readiness(self) -> str:
+        """ "ok" when a leader is registered and says it is ready, else what is wrong."""
+        if self.directory is None or self.client is None:
+            return "this worker is starting"
+        for attempt in (1, 2):
+            address = await self.directory.address(refresh=attempt == 2)
+            if address is None:
+                return "no leader is elected yet"
+            try:
+                answer = await self.client.get(f"{address}/health/ready", timeout=2.0)
+            except httpx.TransportError:
+                continue  # the registered leader is gone: look again once
+            return "ok" if answer.status_code == 200 else f"the leader at {address} is not ready"
+        return "the leader does not answer; a new one is being elected"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.is_leader() or scope["path"] in LOCAL_PATHS:  # type: ignore[comparison-overlap]
+            await self.app(scope, receive, send)
+            return
+        directory = self.directory
+        if directory is None or self.client is None:  # starting or stopping
+            await _unavailable(send, "this worker is starting; no leader is known yet")
+            return
+        await self._forward(scope, receive, send, directory, self.client)  # type: ignore[arg-type]
+
+    async def _forward(
+        self, scope: HTTPScope, receive: Receive, send: Send, directory: LeaderDirectory, client: httpx.AsyncClient
+    ) -> None:
+        body = _RequestBody(receive)
+        headers = [(name, value) for name, value in scope["headers"] if name not in _HOP]
+        sent = {name for name, _ in scope["headers"]}
+        body.has_body = b"transfer-encoding" in sent or any(
+            name == b"content-length" and value.strip() not in (b"", b"0") for name, value in scope["headers"]
+        )
+        request_id = REQUEST_ID.get(None)
+        if request_id is not None:
+            headers.append((b"x-request-id", request_id if isinstance(request_id, bytes) else request_id.encode()))
+        target = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("latin-1")
+        for attempt in (1, 2):
+            address = await directory.address(refresh=attempt == 2)
+            if address is None:
+                await _unavailable(send, "no leader is elected yet")
+                return
+            request = client.build_request(
+                scope["method"], address + target, headers=headers, content=body.stream() if body.has_body else None
+            )
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.ConnectError:
+                if attempt == 1 and not body.started:  # a dead leader's address: look again
+                    continue
+                await _unavailable(send, "the leader does not answer; a new one is being elected")
+                return
+            except httpx.TransportError:
+                await _unavailable(
+                    send, "the leader went away before answering; whether it committed is unknown, retrying is safe"
+                )
+                return
+            await _relay(response, receive, send, body)
+            return
+
+
+class _RequestBody:
+    """The client's body streamed to the leader as it arrives (never held whole)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.started = False
+        self.done = False
+        self.has_body = False  # set from the request's headers
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        self.started = True
+        while not self.done:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise httpx.ReadError("the client went away while sending its body")
+            self.done = not message.get("more_body", False)
+            chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
+            if chunk:
+                yield chunk
+
+
+async def _relay(response: httpx.Response, receive: Receive, send: Send, body: _RequestBody) -> None:
+    """The leader's answer to the client, chunk by chunk; a client that disconnects (an
+    event stream's reader leaving) ends the leader's response too."""
+    headers = [
+        (name.lower(), value) for name, value in response.headers.raw if name.lower() not in _HOP
+    ]  # content-length and content-encoding pass: the bytes pass unchanged
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+
+    async def pump() -> None:
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def client_gone() -> None:
+        while True:
+            if (await receive())["type"] == "http.disconnect":
+                return
+
+    relaying = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(client_gone()) if body.done or not body.started else None
+    try:
+        if watching is None:
+            await relaying
+        else:
+            await asyncio.wait({relaying, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (relaying, watching):
+            if task is not None and not task.done():
+                task.cancel()
+        await response.aclose()
+    if relaying.done() and not relaying.cancelled() and relaying.exception() is not None:
+        log.warning("the leader's answer broke off: %s", type(relaying.exception()).__name__)
+
+
+_ERROR = msgspec.json.Encoder()
+
+
+async def _unavailable(send: Send, message: str) -> None:
+    payload = _ERROR.encode({"code": "unavailable", "message": message})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"retry-after", str(_RETRY_AFTER_S).encode()),
+        ],
+    }
+    body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": payload, "more_body": False}
+    await send(start)
+    await send(body)

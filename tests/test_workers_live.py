@@ -1,0 +1,147 @@
+"""Several workers on one database (CONTEXTSVC_STANDBY, what `serve --workers N` sets):
+one leads, the others hand it every request and take over when it dies. Real processes,
+on both backends (the PostgreSQL tier is the production case)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import msgspec
+import pytest
+
+from tests.helpers import KEYS, call_event
+from tests.live import kill_group, live_server
+from tests.test_event_stream_live import _next_event
+
+pytestmark = pytest.mark.live
+ADMIN = {"Authorization": "Bearer admin-key"}
+WRITER = {"Authorization": "Bearer writer-key"}
+READER = {"Authorization": "Bearer reader-key"}
+PHONE = "+14155550142"
+
+
+@contextmanager
+def two_workers(database_url: str):
+    """(leader, its process, follower): the follower ready, so handing requests on."""
+    with (
+        live_server(database_url, KEYS, wait_for="/health/ready", standby="true") as (leader, leader_proc),
+        live_server(database_url, KEYS, wait_for="/health/ready", standby="true") as (follower, _),
+    ):
+        yield leader, leader_proc, follower
+
+
+def test_each_worker_says_its_role_and_a_follower_serves_what_the_leader_does(database_url):
+    with two_workers(database_url) as (leader, _, follower):
+        assert httpx.get(f"{leader}/health/ready").json()["role"] == "leader"
+        said = httpx.get(f"{follower}/health/ready").json()
+        assert said == {"status": "ready", "checks": {"leader": "ok"}, "role": "follower"}
+        # A write to the follower is answered after the leader's commit; errors come back as they are.
+        posted = httpx.post(f"{follower}/v1/calls", json=call_event("f1", who={"phone": PHONE}), headers=WRITER)
+        assert posted.status_code == 201, posted.text
+        assert posted.headers["x-request-id"]
+        refused = httpx.post(f"{follower}/v1/calls", json={"call_id": "x"}, headers=WRITER)
+        assert refused.status_code == 422 and refused.json()["code"]
+        assert httpx.get(f"{follower}/v1/context/{PHONE}").status_code == 401  # the leader's auth, unchanged
+        prompt = httpx.get(f"{follower}/v1/context/{PHONE}", params={"format": "prompt"}, headers=READER)
+        assert prompt.status_code == 200 and prompt.headers["content-type"].startswith("text/plain")
+        # The follower's metrics are its own, counted as it served them.
+        assert "contextsvc_http_request_duration_seconds" in httpx.get(f"{follower}/metrics").text
+
+
+def test_read_your_writes_across_workers_a_thousand_alternations(database_url):
+    with (
+        two_workers(database_url) as (leader, _, follower),
+        httpx.Client(timeout=10) as client,
+    ):
+        workers = (leader, follower)
+        misses = []
+        for i in range(1000):
+            writes_to, reads_from = workers[i % 2], workers[(i + 1) % 2]
+            posted = client.post(
+                f"{writes_to}/v1/calls", json=call_event(f"ryw{i}", minutes=i, who={"phone": PHONE}), headers=WRITER
+            )
+            assert posted.status_code == 201, posted.text
+            read = client.get(
+                f"{reads_from}/v1/context/{PHONE}", params={"recent": 1}, headers=ADMIN
+            )  # pii:read: no lookup limit
+            assert read.status_code == 200, (i, read.text)
+            context = read.json()
+            if context["summary"]["calls"] != i + 1 or context["recent_calls"][0]["call_id"] != f"ryw{i}":
+                misses.append(i)
+        assert misses == []
+
+
+def test_the_event_stream_on_a_follower_carries_the_leaders_events_and_replays(database_url):
+    with two_workers(database_url) as (leader, _, follower), httpx.Client(timeout=10) as client:
+        rule = {"name": "dnc", "trigger": {"type": "call_flag", "flags": ["do_not_call"]}, "target": {"type": "stream"}}
+        assert client.post(f"{follower}/v1/activations", json=rule, headers=ADMIN).status_code == 201
+        with client.stream("GET", f"{follower}/v1/events/stream", headers=ADMIN) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(lines) == ": connected"
+            client.post(f"{leader}/v1/calls", json=call_event("s1", disposition="do_not_call"), headers=WRITER)
+            first = _next_event(lines)
+        assert first["event"] == "call_flagged"
+        client.post(f"{leader}/v1/calls", json=call_event("s2", minutes=5, disposition="do_not_call"), headers=WRITER)
+        replay = {"Last-Event-ID": first["id"], **ADMIN}
+        with client.stream("GET", f"{follower}/v1/events/stream", headers=replay) as stream:
+            missed = _next_event(stream.iter_lines())
+        assert msgspec.json.decode(missed["data"])["current_value"]["call_id"] == "s2"
+
+
+def test_kill_of_the_leader_while_a_stream_posts_to_the_follower_loses_no_acknowledged_call(database_url):
+    with two_workers(database_url) as (leader, leader_proc, follower):
+        acknowledged: list[str] = []
+        unavailable = 0
+        stop = threading.Event()
+
+        def post_stream() -> None:
+            nonlocal unavailable
+            with httpx.Client(base_url=follower, headers=WRITER, timeout=10) as client:
+                i = 0
+                while not stop.is_set():
+                    body = call_event(f"k{i}", minutes=i, who={"phone": PHONE})
+                    response = client.post("/v1/calls", json=body)
+                    if response.status_code == 503:  # no leader for a moment: retry after Retry-After
+                        assert response.json()["code"] == "unavailable" and response.headers["retry-after"]
+                        unavailable += 1
+                        time.sleep(0.05)
+                        continue
+                    assert response.status_code in (200, 201), response.text
+                    acknowledged.append(f"k{i}")
+                    i += 1
+
+        poster = threading.Thread(target=post_stream)
+        poster.start()
+        try:
+            while len(acknowledged) < 30:
+                time.sleep(0.01)
+            kill_group(leader_proc)
+            killed = time.monotonic()
+            while httpx.get(f"{follower}/health/ready").json().get("role") != "leader":
+                assert time.monotonic() - killed < 5.0, "no worker took over within the leader timeout"
+                time.sleep(0.05)
+            took_over_s = time.monotonic() - killed
+            before = len(acknowledged)
+            while len(acknowledged) < before + 20:  # and it takes the stream's writes itself
+                assert poster.is_alive()
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            poster.join()
+        context = httpx.get(f"{follower}/v1/context/{PHONE}", params={"recent": 50}, headers=READER).json()
+        assert context["summary"]["calls"] == len(acknowledged), f"took over in {took_over_s:.2f} s"
+        served = {call["call_id"] for call in context["recent_calls"]}
+        assert set(acknowledged[-50:]) <= served
+
+
+def test_without_standby_a_second_server_still_refuses_the_database(database_url):
+    with (
+        live_server(database_url, KEYS),
+        pytest.raises(RuntimeError, match="another contextsvc process"),
+        live_server(database_url, KEYS),
+    ):
+        pass
