@@ -25,7 +25,7 @@ import os
 import random
 import time
 from bisect import bisect
-from itertools import accumulate
+from itertools import accumulate, count
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,6 +39,10 @@ DIR = Path(os.environ.get("LOADTEST_DIR", "var/loadtest/smoke"))
 PROFILE = PROFILES[os.environ.get("LOADTEST_PROFILE", "smoke")]
 AUTH = {"Authorization": f"Bearer {os.environ.get('LOADTEST_KEY', 'loadtest-key')}"}
 POST_JSON = {**AUTH, "Content-Type": "application/json"}
+# Several workers (loadtests.run --workers N): users spread over them as a load balancer
+# would spread agents, and each freshness probe reads on another worker than it wrote to.
+HOSTS = [host for host in os.environ.get("LOADTEST_HOSTS", "").split(",") if host]
+_SPREAD = count()
 ZIPF_EXPONENT = 1.1
 
 
@@ -113,6 +117,11 @@ class PacedUser(FastHttpUser):
     rate: float = 1.0
 
     def on_start(self) -> None:
+        self.reads_at = ""  # "": where it writes; else another worker's base URL
+        if HOSTS:
+            turn = next(_SPREAD)
+            self.client.base_url = HOSTS[turn % len(HOSTS)]
+            self.reads_at = HOSTS[(turn + 1) % len(HOSTS)] if len(HOSTS) > 1 else ""
         gevent.sleep(random.expovariate(self.rate))
         self._due = time.monotonic()
 
@@ -209,7 +218,7 @@ class FreshnessProber(PacedUser):
         started = time.perf_counter()
         if not post_calls(self, [index], "POST /v1/calls (probe)"):
             return
-        path = f"/v1/context/{quote(meta.who['salesforce_id'], safe='')}?recent=50&max_tokens=20"
+        path = f"{self.reads_at}/v1/context/{quote(meta.who['salesforce_id'], safe='')}?recent=50&max_tokens=20"
         needle = f'"call_id":{msgspec.json.encode(meta.call_id).decode()}'
         while True:
             with self.client.get(

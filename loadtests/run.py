@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import os
 import shutil
@@ -58,9 +59,11 @@ def locust_rows(prefix: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def run_locust(profile: Profile, out: Path, base: str, ui: bool) -> int:
+def run_locust(profile: Profile, out: Path, bases: list[str], ui: bool) -> int:
+    base = bases[0]
     env = {
         **os.environ,
+        "LOADTEST_HOSTS": ",".join(bases) if len(bases) > 1 else "",
         "LOADTEST_DIR": str(out),
         "LOADTEST_PROFILE": profile.name,
         "LOADTEST_KEY": KEY,
@@ -317,6 +320,9 @@ def main() -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     parser.add_argument("--ui", action="store_true", help="Locust's web UI instead of a timed headless run")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes on the one database (README, Scaling out)"
+    )
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     out = REPO_ROOT / "var" / "loadtest" / profile.name
@@ -332,16 +338,27 @@ def main() -> int:
         f"seeded {seeded:,} calls ({len(data.world.people):,} prospects); {people:,} read targets; "
         f"{tail:,} calls queued for the writers ({time.perf_counter() - started:.0f}s)"
     )
-    with live_server(settings.database_url, KEY, server=args.server) as (base, _):
+    with contextlib.ExitStack() as servers:
+        # Several workers: the first leads (it starts first), the others follow and hand it
+        # what they do not serve; the server-side figures are the leader's, which serves all.
+        standby = "true" if args.workers > 1 else "false"
+        bases = [
+            servers.enter_context(
+                live_server(settings.database_url, KEY, server=args.server, wait_for="/health/ready", standby=standby)
+            )[0]
+            for _ in range(args.workers)
+        ]
+        base = bases[0]
         warm_up(base, out, data)
         before = server_histograms(base)
         with StallProbe(slowness()) as probe:
-            code = run_locust(profile, out, base, args.ui)
+            code = run_locust(profile, out, bases, args.ui)
         if args.ui:
             return code
         server = server_side(before, server_histograms(base))
         report, acked = verify_acknowledged(data, out, base)
     checks, summary = evaluate(profile, out, report, acked, server, probe.result())
+    summary["workers"] = args.workers
     (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
     show(profile, summary, checks, time.perf_counter() - started)
     console.print(f"CSV, HTML and summary.json in {out.relative_to(REPO_ROOT)}/")
