@@ -15,7 +15,7 @@ DEMO_ARGS ?= --set degradation.rep=4 --set degradation.from_day=80
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test test-fast lint screenshots bench loadtest loadtest-ui clean chromium
+.PHONY: run run-cluster test test-fast lint screenshots bench loadtest loadtest-ui clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ run: $(STAMP)
 	@CONTEXTSVC_API_KEYS=$${CONTEXTSVC_API_KEYS:-$(DEMO_KEY),$(DEMO_MASKED_KEY):context:read} \
 		CONTEXTSVC_LOG_FORMAT=$${CONTEXTSVC_LOG_FORMAT:-console} \
 		$(BIN)/simulator demo --host $(HOST) --port $(PORT) $(DEMO_ARGS)
+
+# Failover, live: a local PostgreSQL and Redis, two workers seeded like `make run`, live
+# calls through both; kill the leader and watch the other take over (devservers/cluster.py).
+run-cluster: $(STAMP)
+	@$(BIN)/python -m devservers.cluster
 
 # Every test on SQLite, then every test again on a throwaway PostgreSQL the tests start
 # themselves (initdb into a temporary directory). Without PostgreSQL's binaries the second
@@ -79,9 +84,11 @@ bench: $(STAMP)
 
 # A fresh seeded service under Locust for a fixed time, then verification; fails on any
 # SLO breach. PROFILE=smoke (30 s, runs in CI) | standard (120 s) | stress (120 s, 3x).
+# WORKERS=2: two workers on the one database, users spread over both (CI runs smoke so).
 PROFILE ?= smoke
+WORKERS ?= 1
 loadtest: $(STAMP)
-	$(BIN)/python -m loadtests.run --profile $(PROFILE)
+	$(BIN)/python -m loadtests.run --profile $(PROFILE) --workers $(WORKERS)
 
 # The same users in Locust's web UI (http://127.0.0.1:8089), for demos.
 loadtest-ui: $(STAMP)

@@ -44,6 +44,32 @@ def demo_scenario(overrides: list[str]) -> Scenario:
     return load("default", [f'start="{start.strftime("%Y-%m-%dT%H:%M:%SZ")}"', "days=180", *overrides])
 
 
+def demo_traffic(overrides: list[str]) -> tuple[World, list[SimCall], list[SimCall]]:
+    """The demo's world, its 90 days of history before today (UTC) and the calls after it
+    (the live ones, up to 20,000)."""
+    scenario = demo_scenario(overrides)
+    world = build_world(scenario)
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    history: list[SimCall] = []
+    upcoming: list[SimCall] = []
+    for call in Traffic(world, scenario).calls():
+        (history if call.event["started_at"] < today else upcoming).append(call)
+        if len(upcoming) >= 20_000:
+            break
+    return world, history, upcoming
+
+
+def live_event(call: SimCall) -> dict:
+    """An upcoming call as it ends now: stamped with the current time, a fresh call id."""
+    event = dict(call.event)
+    now = datetime.now(UTC)
+    duration = event.get("duration_seconds", 0)
+    event["started_at"] = (now - timedelta(seconds=duration)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event["ended_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event["call_id"] = f"LIVE-{event['call_id']}-{int(time.time())}"
+    return event
+
+
 async def seed(settings: Settings, history: list[SimCall]) -> int:
     """Ingest the history unless the database already has calls. Returns calls ingested."""
     async with open_database(settings) as engine, engine.connect() as conn:
@@ -105,12 +131,7 @@ async def live_calls(
         except (RuntimeError, httpx.HTTPError) as exc:  # the API still serves; say what the console lacks
             console.print(f"[red]demo console setup failed, its live panels stay quiet: {exc}[/]")
         for call in upcoming:
-            event = dict(call.event)
-            now = datetime.now(UTC)
-            duration = event.get("duration_seconds", 0)
-            event["started_at"] = (now - timedelta(seconds=duration)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            event["ended_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-            event["call_id"] = f"LIVE-{event['call_id']}-{int(time.time())}"
+            event = live_event(call)
             try:
                 response = await client.post("/v1/calls", json=event)
                 who = event["who"].get("last_name") or event["who"].get("phone", "unknown caller")
@@ -146,15 +167,7 @@ def run(host: str, port: int, every_seconds: float, overrides: list[str], open_b
     base = f"http://{host}:{port}"
     console_url = demo_setup.console_url(base, key, masked_key)
     console.print(f"[bold]Demo console:[/] {console_url}  (ready once the history is seeded)", soft_wrap=True)
-    scenario = demo_scenario(overrides)
-    world = build_world(scenario)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    history: list[SimCall] = []
-    upcoming: list[SimCall] = []
-    for call in Traffic(world, scenario).calls():
-        (history if call.event["started_at"] < now[:10] else upcoming).append(call)
-        if len(upcoming) >= 20_000:
-            break
+    world, history, upcoming = demo_traffic(overrides)
     started = time.perf_counter()
     ingested = asyncio.run(seed(settings, history))
     if ingested:
