@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contextsvc.ingest import CallWork, IntakeLimits, Normaliser, QuarantineWork, RetractWork, Work, prepare
 from contextsvc.pipeline import Writer, content_hash
 from contextsvc.salesforce import mirror
-from contextsvc.salesforce.calls import call_event, call_quality, version_of
+from contextsvc.salesforce.calls import CallRecords, call_event, call_quality, version_of
 from contextsvc.salesforce.client import RequestLimitExceeded, SalesforceApi
 from contextsvc.salesforce.records import SOBJECTS, incremental_soql, mirror_row, resume_from
 from contextsvc.timeutil import from_micros, micros
@@ -93,26 +93,56 @@ class SalesforceSync:
         since = resume_from(await self._read(mirror.watermark, sobject), self.lookback_s)
         page = await asyncio.to_thread(self.api.query_all, incremental_soql(sobject, since))
         while True:
-            rows = [mirror_row(sobject, record) for record in page.get("records", [])]
-            changed = await self._write(mirror.file_page, sobject, rows, micros(self.clock()))
-            report.pages += 1
-            report.count(report.read, sobject, len(rows))
-            report.count(report.changed, sobject, changed)
-            if self.after_page is not None:
-                await self.after_page(sobject, report.pages)
-            next_url = page.get("nextRecordsUrl")
-            if page.get("done", True) or not next_url:
+            # The next page is read while this one is filed: against a real org the round
+            # trip per page is most of a sync's time. Pages are still filed in order, each
+            # with its watermark, so a crash resumes exactly as before.
+            next_url = None if page.get("done", True) else page.get("nextRecordsUrl")
+            reading = asyncio.ensure_future(asyncio.to_thread(self.api.next_page, next_url)) if next_url else None
+            try:
+                rows = [mirror_row(sobject, record) for record in page.get("records", [])]
+                changed = await self._write(mirror.file_page, sobject, rows, micros(self.clock()))
+                report.pages += 1
+                report.count(report.read, sobject, len(rows))
+                report.count(report.changed, sobject, changed)
+                if self.after_page is not None:
+                    await self.after_page(sobject, report.pages)
+            except BaseException:
+                if reading is not None:
+                    reading.cancel()
+                    await asyncio.gather(reading, return_exceptions=True)
+                raise
+            if reading is None:
                 return
-            page = await asyncio.to_thread(self.api.next_page, next_url)
+            page = await reading
 
     async def _submit_pending(self, report: SyncReport) -> None:
         call_ids = await self._read(mirror.pending_calls)
-        for start in range(0, len(call_ids), SUBMIT_CHUNK):
-            await self._submit(call_ids[start : start + SUBMIT_CHUNK], report)
+        chunks = [call_ids[start : start + SUBMIT_CHUNK] for start in range(0, len(call_ids), SUBMIT_CHUNK)]
+        # Each chunk's records are loaded while the writer commits the one before (its own
+        # thread); chunks are still submitted in order, oldest calls first.
+        loading = asyncio.ensure_future(self._load(chunks[0])) if chunks else None
+        for index, chunk in enumerate(chunks):
+            assert loading is not None
+            loaded = await loading
+            loading = asyncio.ensure_future(self._load(chunks[index + 1])) if index + 1 < len(chunks) else None
+            try:
+                await self._submit(chunk, *loaded, report)
+            except BaseException:
+                if loading is not None:
+                    loading.cancel()
+                    await asyncio.gather(loading, return_exceptions=True)
+                raise
 
-    async def _submit(self, call_ids: list[str], report: SyncReport) -> None:
-        calls = await self._read(mirror.load_calls, call_ids)
-        previous = await self._read(mirror.submitted, call_ids)
+    async def _load(self, call_ids: list[str]) -> tuple[dict[str, CallRecords], dict[str, tuple[int, bytes]]]:
+        return await self._read(mirror.load_calls, call_ids), await self._read(mirror.submitted, call_ids)
+
+    async def _submit(
+        self,
+        call_ids: list[str],
+        calls: dict[str, CallRecords],
+        previous: dict[str, tuple[int, bytes]],
+        report: SyncReport,
+    ) -> None:
         work: list[Work] = []
         done: dict[str, tuple[int, bytes] | None] = {}
         for call_id in call_ids:
@@ -134,6 +164,7 @@ class SalesforceSync:
             version = version_of(records, before[0] if before else None, changed=True)
             event["updated_at"] = from_micros(version).isoformat()
             source = records.task or records.voice
+            assert source is not None  # load_calls leaves out a call with neither
             item = prepare(
                 _encode(event),
                 self.normaliser,
