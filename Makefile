@@ -81,6 +81,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.quality
 	$(BIN)/python -m bench.quarantine_memory
 	$(BIN)/python -m bench.failover
+	$(BIN)/python -m bench.workers
 
 # A fresh seeded service under Locust for a fixed time, then verification; fails on any
 # SLO breach. PROFILE=smoke (30 s, runs in CI) | standard (120 s) | stress (120 s, 3x).
