@@ -30,6 +30,7 @@ from contextsvc.telemetry import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
+FORWARDED = "(handed to the leader)"
 # The worker's own state, whichever role it has: never handed on.
 LOCAL_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
 # Hop-by-hop headers (RFC 9110 7.6.1) stay on their hop; host is the leader's; the
@@ -102,6 +103,9 @@ class LeaderForwarding:
         if scope["type"] != "http" or self.is_leader() or scope["path"] in LOCAL_PATHS:  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
+        # The route label of this worker's request metrics and log lines (its router never
+        # sees the request): one bounded value, not "unmatched".
+        scope["path_template"] = FORWARDED
         directory = self.directory
         if directory is None or self.client is None:  # starting or stopping
             await _unavailable(send, "this worker is starting; no leader is known yet")
