@@ -15,6 +15,7 @@ async def test_a_healthy_service_is_live_and_ready(api):
     assert ready.json() == {
         "status": "ready",
         "checks": {"writer": "ok", "database": "ok", "writes": "ok", "schema": "ok"},
+        "role": "leader",  # one process is its own leader (several workers: README "Scaling out")
     }
     assert (await api.get("/health")).json()["status"] == "ok"
 
