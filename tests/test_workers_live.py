@@ -4,6 +4,7 @@ on both backends (the PostgreSQL tier is the production case)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import httpx
 import msgspec
 import pytest
 
+from devservers.redis import ThrowawayRedis, binary
 from tests.helpers import KEYS, call_event
 from tests.live import kill_group, live_server
 from tests.test_event_stream_live import _next_event
@@ -24,11 +26,11 @@ PHONE = "+14155550142"
 
 
 @contextmanager
-def two_workers(database_url: str):
+def two_workers(database_url: str, **env: str):
     """(leader, its process, follower): the follower ready, so handing requests on."""
     with (
-        live_server(database_url, KEYS, wait_for="/health/ready", standby="true") as (leader, leader_proc),
-        live_server(database_url, KEYS, wait_for="/health/ready", standby="true") as (follower, _),
+        live_server(database_url, KEYS, wait_for="/health/ready", standby="true", **env) as (leader, leader_proc),
+        live_server(database_url, KEYS, wait_for="/health/ready", standby="true", **env) as (follower, _),
     ):
         yield leader, leader_proc, follower
 
@@ -137,6 +139,27 @@ def test_kill_of_the_leader_while_a_stream_posts_to_the_follower_loses_no_acknow
         assert context["summary"]["calls"] == len(acknowledged), f"took over in {took_over_s:.2f} s"
         served = {call["call_id"] for call in context["recent_calls"]}
         assert set(acknowledged[-50:]) <= served
+
+
+def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(database_url, tmp_path):
+    if binary() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
+        pytest.skip("redis-server is not installed: apt-get install redis-server")
+    with (
+        ThrowawayRedis(tmp_path / "redis") as redis,
+        two_workers(database_url, redis_url=redis.url, key_rate_limits="*=100000") as (leader, _, follower),
+        httpx.Client(timeout=10) as client,
+    ):
+        for i in range(60):
+            if i == 20:
+                redis.restart()  # the shared rate-limit buckets forget everything
+            writes_to, reads_from = (leader, follower) if i % 2 else (follower, leader)
+            body = call_event(f"r{i}", minutes=i, who={"phone": PHONE})
+            assert client.post(f"{writes_to}/v1/calls", json=body, headers=WRITER).status_code == 201
+            read = client.get(f"{reads_from}/v1/context/{PHONE}", params={"recent": 1}, headers=ADMIN)
+            assert read.status_code == 200, read.text
+            assert read.json()["recent_calls"][0]["call_id"] == f"r{i}" and read.json()["summary"]["calls"] == i + 1
 
 
 def test_without_standby_a_second_server_still_refuses_the_database(database_url):
