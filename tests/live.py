@@ -33,6 +33,7 @@ def live_server(
     log_level: str = "warning",
     output: Path | None = None,
     wait_for: str = "/health",
+    workers: int | str = 1,  # str too: callers pass the rest as **dict[str, str]
     **env: str,
 ):
     """`database_url`: a URL, or a path for an SQLite file (the benchmarks' and the load
@@ -52,6 +53,8 @@ def live_server(
     command = [sys.executable, "-m", "contextsvc.cli", "serve", "--port", str(port), "--log-level", log_level]
     if server is not None:  # default: whatever `contextsvc serve` serves with
         command += ["--server", server]
+    if int(workers) > 1:
+        command += ["--workers", str(workers)]
     if cpus is not None and shutil.which("taskset"):
         command = ["taskset", "-c", cpus, *command]
     # A file, never a pipe: a server that logs (request lines of failed requests, say,
@@ -95,3 +98,21 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """Signal the server and every process it started, as a crash or power loss would."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
+
+
+def pid_listening_on(port: int) -> int:
+    """The process with a TCP socket listening on 127.0.0.1:`port` (Linux /proc): which of a
+    server's worker processes that is, when they share one listening port besides."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                    return int(proc.name)
+    raise LookupError(f"nothing listens on port {port}")

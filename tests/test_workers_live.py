@@ -5,6 +5,7 @@ on both backends (the PostgreSQL tier is the production case)."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -12,10 +13,12 @@ from contextlib import contextmanager
 import httpx
 import msgspec
 import pytest
+from sqlalchemy import select
 
+from contextsvc.store.tables import leader as leader_table
 from devservers.redis import ThrowawayRedis, binary
-from tests.helpers import KEYS, call_event
-from tests.live import kill_group, live_server
+from tests.helpers import KEYS, call_event, fetch_all
+from tests.live import kill_group, live_server, pid_listening_on
 from tests.test_event_stream_live import _next_event
 
 pytestmark = pytest.mark.live
@@ -139,6 +142,33 @@ def test_kill_of_the_leader_while_a_stream_posts_to_the_follower_loses_no_acknow
         assert context["summary"]["calls"] == len(acknowledged), f"took over in {took_over_s:.2f} s"
         served = {call["call_id"] for call in context["recent_calls"]}
         assert set(acknowledged[-50:]) <= served
+
+
+async def test_serve_workers_2_survives_a_kill_of_its_leading_process(database_url):
+    """`serve --workers 2`: two processes on one port; the one leading is killed, the other
+    leads, and the killed one comes back as a follower."""
+    with live_server(database_url, KEYS, wait_for="/health/ready", workers=2) as (base, _):
+        with httpx.Client(base_url=base, headers=WRITER, timeout=10) as client:
+            for i in range(20):
+                assert client.post("/v1/calls", json=call_event(f"w{i}", minutes=i, who={"phone": PHONE})).is_success
+            [(address,)] = await fetch_all(database_url, select(leader_table.c.address))
+            os.kill(pid_listening_on(int(address.rsplit(":", 1)[1])), signal.SIGKILL)
+            killed = time.monotonic()
+            while True:  # every answer from here on: a worker that leads, or one that follows it
+                assert time.monotonic() - killed < 5.0, "no worker took over within the leader timeout"
+                try:
+                    posted = client.post("/v1/calls", json=call_event("after", minutes=99, who={"phone": PHONE}))
+                except httpx.TransportError:  # a kept-alive connection to the killed process
+                    continue
+                if posted.is_success:
+                    break
+                assert posted.status_code == 503, posted.text
+                time.sleep(0.05)
+            roles = {client.get("/health/ready").json()["role"] for _ in range(20)}
+            context = client.get(f"/v1/context/{PHONE}", params={"recent": 0}, headers=ADMIN).json()
+        [(now,)] = await fetch_all(database_url, select(leader_table.c.address))
+    assert now != address and roles <= {"leader", "follower"}
+    assert context["summary"]["calls"] == 21
 
 
 def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(database_url, tmp_path):

@@ -82,6 +82,9 @@ def _serve(args: argparse.Namespace) -> int:
             address=args.host,
             port=args.port,
             workers=args.workers,
+            # A worker that dies (kill -9, out of memory) is started again as a follower while
+            # another takes over; granian would otherwise stop every worker with it.
+            respawn_failed_workers=args.workers > 1,
             log_level=LogLevels(settings.log_level.lower()),
             log_dictconfig=log_config,
             log_access=False,
