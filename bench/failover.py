@@ -95,6 +95,8 @@ def trials(backend: str, count: int) -> list[dict]:
             kill_group(leader[1])
             killed = time.monotonic()
             while httpx.get(f"{follower[0]}/health/ready", timeout=2).json().get("role") != "leader":
+                if time.monotonic() - killed > 30:
+                    raise SystemExit(f"no worker led 30 s after the kill (logs in {tmp})")
                 time.sleep(0.02)
             ready_s = time.monotonic() - killed
             # An answer already on its way at the kill does not count as the new leader's.
@@ -102,6 +104,10 @@ def trials(backend: str, count: int) -> list[dict]:
                 time.sleep(0.005)
             first_write_s = poster.acknowledged_at[-1] - killed
             time.sleep(0.5)
+            # Counted with the client paused: calls acknowledged while counting would fill in
+            # for lost ones.
+            poster.target = None
+            time.sleep(0.3)
             acknowledged = len(poster.acknowledged)
             stored = stored_calls(follower[0])
             results.append(

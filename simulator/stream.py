@@ -16,6 +16,18 @@ from simulator.traffic import SimCall
 RETRY_FOR_S = 30.0  # how long a request is retried while the service answers 503
 
 
+def _worth_repeating(response: httpx.Response) -> bool:
+    """503: not taken, so safe to send again. 502 `leader_lost` (a worker whose leader died
+    with the request): perhaps taken, and calls are idempotent, so safe for calls too."""
+    if response.status_code == 503:
+        return True
+    return (
+        response.status_code == 502
+        and response.headers.get("content-type", "").startswith("application/json")
+        and (response.json().get("code") == "leader_lost")
+    )
+
+
 async def post_retrying(client: httpx.AsyncClient, path: str, body: dict, *, give_up_after_s: float = RETRY_FOR_S):
     """POST, and again after the Retry-After the service sends with 503 `unavailable` (no
     writer yet: a standby taking over, a database restarting) until it answers otherwise
@@ -24,7 +36,7 @@ async def post_retrying(client: httpx.AsyncClient, path: str, body: dict, *, giv
     deadline = time.monotonic() + give_up_after_s
     while True:
         response = await client.post(path, json=body)
-        if response.status_code != 503 or time.monotonic() >= deadline:
+        if not _worth_repeating(response) or time.monotonic() >= deadline:
             return response
         try:
             wait = float(response.headers.get("retry-after", "1"))

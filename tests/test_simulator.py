@@ -164,6 +164,22 @@ async def test_the_stream_client_retries_a_503_after_its_retry_after():
         assert response.status_code == 503
 
 
+async def test_the_stream_client_repeats_a_call_whose_leader_was_lost_but_no_other_502():
+    from simulator.stream import post_retrying
+
+    answers = iter([(502, "leader_lost"), (201, "accepted"), (502, "bad_gateway")])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, code = next(answers)
+        return httpx.Response(status, json={"code": code, "status": code})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://service") as client:
+        # A worker's leader died with the call: perhaps applied, and a call is idempotent.
+        assert (await post_retrying(client, "/v1/calls", {"call_id": "c1"}, give_up_after_s=0.2)).status_code == 201
+        # Any other 502 is the caller's to judge.
+        assert (await post_retrying(client, "/v1/calls", {"call_id": "c2"})).status_code == 502
+
+
 @pytest.mark.parametrize("e164", ["+14155550101", "+442079460958", "+493012345678"])
 def test_the_demo_prints_each_showcase_number_so_the_service_finds_it(e164):
     # make run prints a curl per showcase person; a London or Berlin number written in US

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 import httpx
 import msgspec
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from contextsvc.store.lease import ADVISORY_KEY
 from contextsvc.store.tables import leader as leader_table
 from devservers.redis import ThrowawayRedis, binary
 from tests.helpers import KEYS, call_event, fetch_all
@@ -116,6 +117,9 @@ def test_kill_of_the_leader_while_a_stream_posts_to_the_follower_loses_no_acknow
                         unavailable += 1
                         time.sleep(0.05)
                         continue
+                    if response.status_code == 502:  # in flight at the kill: perhaps applied, a call is safe to repeat
+                        assert response.json()["code"] == "leader_lost"
+                        continue
                     assert response.status_code in (200, 201), response.text
                     acknowledged.append(f"k{i}")
                     i += 1
@@ -162,13 +166,44 @@ async def test_serve_workers_2_survives_a_kill_of_its_leading_process(database_u
                     continue
                 if posted.is_success:
                     break
-                assert posted.status_code == 503, posted.text
+                # 503: no leader yet; 502 leader_lost: sent on a kept-alive connection to the
+                # killed process, so perhaps received. A call is safe to post again either way.
+                assert (posted.status_code, posted.json()["code"]) in ((503, "unavailable"), (502, "leader_lost"))
                 time.sleep(0.05)
             roles = {client.get("/health/ready").json()["role"] for _ in range(20)}
             context = client.get(f"/v1/context/{PHONE}", params={"recent": 0}, headers=ADMIN).json()
         [(now,)] = await fetch_all(database_url, select(leader_table.c.address))
     assert now != address and roles <= {"leader", "follower"}
     assert context["summary"]["calls"] == 21
+
+
+async def test_a_leader_whose_lease_session_ends_steps_down_and_one_leads_again(databases, database_url):
+    if databases.server is None:
+        pytest.skip("an flock cannot be taken from a live process: the PostgreSQL tier runs it")
+    with two_workers(database_url) as (leader, _, follower):
+        [(before,)] = await fetch_all(database_url, select(leader_table.c.address))
+        # The database ends the lease's session (an operator, a network cut): its lock goes
+        # with it. The leader must step down rather than lead beside whoever takes it next
+        # (itself again, or the follower: whoever asks first).
+        [(ended,)] = await fetch_all(
+            database_url,
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND objid = :low AND classid = :high"
+            ).bindparams(low=ADVISORY_KEY & 0xFFFFFFFF, high=ADVISORY_KEY >> 32),
+        )
+        assert ended
+        deadline = time.monotonic() + 5.0
+        while True:
+            [(now,)] = await fetch_all(database_url, select(leader_table.c.address))
+            roles = sorted(httpx.get(f"{base}/health/ready").json().get("role") for base in (leader, follower))
+            if now != before and roles == ["follower", "leader"]:
+                break  # a new term: elected again, one leader
+            assert time.monotonic() < deadline, f"roles {roles} 5 s after the lease session ended"
+            time.sleep(0.1)
+        for base in (leader, follower):
+            posted = httpx.post(f"{base}/v1/calls", json=call_event(f"after-{base[-5:]}"), headers=WRITER)
+            assert posted.status_code == 201, posted.text
 
 
 def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(database_url, tmp_path):

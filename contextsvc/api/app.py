@@ -83,6 +83,14 @@ def _span_details(scope: Scope) -> tuple[str, dict]:
     return str(scope.get("method") or scope["type"]), {}
 
 
+async def _stopped_within(stopping: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
 def tracing_plugin(provider: TracerProvider) -> OpenTelemetryPlugin:
     return OpenTelemetryPlugin(
         OpenTelemetryConfig(
@@ -137,17 +145,26 @@ def create_app(
         """Wait for the writer lease, then lead until the app stops: serve, and take the
         other workers' requests on the internal listener. Another worker may take the
         lease first: then wait again."""
+        check_s = min(max(settings.leader_timeout_s / 10, 0.05), 1.0)
         while True:
-            await lease_free(settings)
             try:
+                await lease_free(settings)
                 async with serving(app), internal_listener(app, settings) as address:
+                    writer = app.state.service.writer
                     await register_leader(app.state.service.engine, address)
                     log.warning("the writer lease was free: this worker leads now (followers hand it %s)", address)
-                    await stopping.wait()
-                    return
+                    # Lead while the lease is ours: a session PostgreSQL ended (terminated, its
+                    # connection lost) freed the lock for another worker, so this one steps
+                    # down to follow within check_s instead of leading beside it.
+                    while not await _stopped_within(stopping, check_s):
+                        if not await writer.holds_lease():
+                            log.error("this worker lost the writer lease: it steps down and follows")
+                            break
+                    else:
+                        return
             except DatabaseHeld:
                 continue
-            except Exception:  # the database away at the moment of taking over: try again
+            except Exception:  # the database away while waiting or taking over: try again
                 log.exception("this worker could not take over the writer; trying again")
                 await asyncio.sleep(1)
 
@@ -157,8 +174,12 @@ def create_app(
             stopping = asyncio.Event()
             engine = engine_for(settings)
             forwarding.directory = LeaderDirectory(engine)
+            # No proxy from the environment (that is for outbound webhooks and Salesforce):
+            # the hop to the leader carries API keys and event streams.
             forwarding.client = httpx.AsyncClient(
-                timeout=httpx.Timeout(None, connect=2.0), limits=httpx.Limits(max_connections=None)
+                timeout=httpx.Timeout(None, connect=2.0),
+                limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=2.0),
+                trust_env=False,
             )
             leading = asyncio.create_task(lead(app, stopping), name="leader-election")
             try:
@@ -219,6 +240,11 @@ def create_app(
     )
     document_errors(app)
     if settings.standby:  # a worker among several: followers hand requests to the leader
+        if settings.internal_host in ("0.0.0.0", "::", "") and not settings.advertise_host:
+            raise SystemExit(
+                f"CONTEXTSVC_INTERNAL_HOST={settings.internal_host!r} is no address the other workers can reach: "
+                "set CONTEXTSVC_ADVERTISE_HOST to this host's address"
+            )
         forwarding = LeaderForwarding(app.asgi_handler, lambda: hasattr(app.state, "service"))
         app.asgi_handler = app.state.forwarding = forwarding
     if instruments is not None or settings.access_log != "off" or provider is not None:

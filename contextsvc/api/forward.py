@@ -49,6 +49,8 @@ _HOP = frozenset(
         b"x-request-id",
     }
 )
+# Also not relayed from the leader's answer: this worker's own server adds them.
+_NOT_RELAYED = _HOP | {b"date", b"server"}
 _RETRY_AFTER_S = 1
 
 
@@ -66,9 +68,8 @@ class LeaderDirectory:
         if refresh or self._address is None or time.monotonic() - self._read_at > self.stale_s:
             try:
                 self._address = await leader_address(self.engine)
-            except Exception as exc:  # the database away: no leader can be named
+            except Exception as exc:  # the database away: keep the last address known
                 log.warning("the leader's address could not be read: %s", type(exc).__name__)
-                self._address = None
             self._read_at = time.monotonic()
         return self._address
 
@@ -77,27 +78,31 @@ class LeaderForwarding:
     """Around the app: on a worker that does not hold the writer (`is_leader()` false),
     hand requests to the leader. `client` is the worker's own connection pool."""
 
-    def __init__(self, app: ASGIApp, is_leader: Callable[[], bool]) -> None:
+    def __init__(self, app: ASGIApp, is_leader: Callable[[], bool], answer_within_s: float = 30.0) -> None:
         self.app = app
         self.is_leader = is_leader
+        # A leader that takes the request but does not start answering in this time (hung,
+        # stopped, its host gone) gets the request answered 502 rather than held forever.
+        self.answer_within_s = answer_within_s
         # Set for the app's lifetime, on its own event loop (the lifespan).
         self.directory: LeaderDirectory | None = None
         self.client: httpx.AsyncClient | None = None
 
-    async def leader_readiness(self) -> str:
-        """ "ok" when a leader is registered and says it is ready, else what is wrong."""
+    async def leader_readiness(self) -> tuple[str, bool]:
+        """("ok" when a leader is registered and says it is ready, else what is wrong; whether
+        a leader answered at all)."""
         if self.directory is None or self.client is None:
-            return "this worker is starting"
+            return "this worker is starting", False
         for attempt in (1, 2):
             address = await self.directory.address(refresh=attempt == 2)
             if address is None:
-                return "no leader is elected yet"
+                return "no leader is elected yet", False
             try:
                 answer = await self.client.get(f"{address}/health/ready", timeout=2.0)
             except httpx.TransportError:
                 continue  # the registered leader is gone: look again once
-            return "ok" if answer.status_code == 200 else f"the leader at {address} is not ready"
-        return "the leader does not answer; a new one is being elected"
+            return ("ok" if answer.status_code == 200 else f"the leader at {address} is not ready"), True
+        return "the leader does not answer; a new one is being elected", False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.is_leader() or scope["path"] in LOCAL_PATHS:  # type: ignore[comparison-overlap]
@@ -124,28 +129,30 @@ class LeaderForwarding:
         request_id = REQUEST_ID.get(None)
         if request_id is not None:
             headers.append((b"x-request-id", request_id if isinstance(request_id, bytes) else request_id.encode()))
-        target = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+        # The path and query as the client sent them, byte for byte (no re-encoding).
+        target = scope.get("raw_path") or scope["path"].encode()
         if scope["query_string"]:
-            target += "?" + scope["query_string"].decode("latin-1")
+            target += b"?" + scope["query_string"]
         for attempt in (1, 2):
             address = await directory.address(refresh=attempt == 2)
             if address is None:
                 await _unavailable(send, "no leader is elected yet")
                 return
             request = client.build_request(
-                scope["method"], address + target, headers=headers, content=body.stream() if body.has_body else None
+                scope["method"],
+                httpx.URL(address).copy_with(raw_path=target),
+                headers=headers,
+                content=body.stream() if body.has_body else None,
             )
             try:
-                response = await client.send(request, stream=True)
-            except httpx.ConnectError:
+                response = await asyncio.wait_for(client.send(request, stream=True), self.answer_within_s)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
                 if attempt == 1 and not body.started:  # a dead leader's address: look again
                     continue
                 await _unavailable(send, "the leader does not answer; a new one is being elected")
                 return
-            except httpx.TransportError:
-                await _unavailable(
-                    send, "the leader went away before answering; whether it committed is unknown, retrying is safe"
-                )
+            except (httpx.TransportError, TimeoutError):
+                await _leader_lost(send)
                 return
             await _relay(response, receive, send, body)
             return
@@ -176,7 +183,7 @@ async def _relay(response: httpx.Response, receive: Receive, send: Send, body: _
     """The leader's answer to the client, chunk by chunk; a client that disconnects (an
     event stream's reader leaving) ends the leader's response too."""
     headers = [
-        (name.lower(), value) for name, value in response.headers.raw if name.lower() not in _HOP
+        (name.lower(), value) for name, value in response.headers.raw if name.lower() not in _NOT_RELAYED
     ]  # content-length and content-encoding pass: the bytes pass unchanged
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
 
@@ -210,16 +217,27 @@ _ERROR = msgspec.json.Encoder()
 
 
 async def _unavailable(send: Send, message: str) -> None:
-    payload = _ERROR.encode({"code": "unavailable", "message": message})
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": 503,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"retry-after", str(_RETRY_AFTER_S).encode()),
-        ],
-    }
-    body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": payload, "more_body": False}
+    """503 with Retry-After: nothing reached a leader, so sending it again is safe."""
+    await _error(send, 503, {"code": "unavailable", "message": message}, retry_after=True)
+
+
+async def _leader_lost(send: Send) -> None:
+    """502: the leader took the request and did not answer (it died or hung), so whether it
+    was applied is unknown. Not 503: a client that repeats every 503 must not repeat this
+    blindly. A call is idempotent (call id and version): posting it again is safe."""
+    message = (
+        "the leader took the request but did not answer; whether it was applied is unknown "
+        "(a call posted again is recognised; check other writes before repeating them)"
+    )
+    await _error(send, 502, {"code": "leader_lost", "message": message}, retry_after=False)
+
+
+async def _error(send: Send, status: int, body: dict, retry_after: bool) -> None:
+    payload = _ERROR.encode(body)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if retry_after:
+        headers.append((b"retry-after", str(_RETRY_AFTER_S).encode()))
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": payload, "more_body": False}
     await send(start)
-    await send(body)
+    await send(end)

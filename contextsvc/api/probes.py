@@ -55,10 +55,11 @@ async def ready(request: Request) -> Response[ReadyBody]:
                 ReadyBody("not_ready", {"writer": exc.message}, [f"writer: {exc.message}"], "no_leader"),
                 status_code=503,
             )
-        leader = await forwarding.leader_readiness()
+        leader, answered = await forwarding.leader_readiness()
         if leader == "ok":
             return Response(ReadyBody("ready", {"leader": "ok"}, role="follower"))
-        return Response(ReadyBody("not_ready", {"leader": leader}, [f"leader: {leader}"], "no_leader"), status_code=503)
+        role = "follower" if answered else "no_leader"  # following a leader that is not ready
+        return Response(ReadyBody("not_ready", {"leader": leader}, [f"leader: {leader}"], role), status_code=503)
     checks = await health_checks(service)
     if service.writer.unavailable is not None:  # waiting for the database: say so, not "stopped"
         checks["writer"] = service.writer.unavailable

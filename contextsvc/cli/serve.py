@@ -101,6 +101,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_config=log_config,
         access_log=False,
+        # Event streams (a follower's relays too) never end by themselves: stopping waits 5 s.
+        timeout_graceful_shutdown=5,
         loop="auto",
         http="auto",
     )

@@ -188,6 +188,11 @@ class Writer:
         """Wait until no batch is between identity resolution and commit."""
         await self._settled.wait()
 
+    async def holds_lease(self) -> bool:
+        """Whether this writer still holds the database's writer lease (and has not failed):
+        a leader that lost it must stop leading (api/app.py)."""
+        return self.failed is None and await self._lease.still_held()
+
     async def lookup(self, kind: str, value: str) -> list[str]:
         """The surviving individuals an identifier names, as committed: when the batch in
         flight is changing one of them (a merge, a new individual), the answer waits for

@@ -11,6 +11,7 @@ operating system and the database end the lease with the process, kill -9 includ
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 from pathlib import Path
@@ -32,6 +33,7 @@ class WriterLease:
         self.engine = engine
         self._file: int | None = None
         self._conn: AsyncConnection | None = None
+        self._using = asyncio.Lock()  # one statement at a time on the lease's connection
         url = make_url(str(engine.url))
         database = url.database or ""
         self._lock_path = (
@@ -73,10 +75,13 @@ class WriterLease:
         self._file = handle
         return True
 
-    async def renew(self) -> bool:
-        """After the database was away: keep the lease if it survived, else take it again
-        (PostgreSQL ends a session's locks with its connection). False if another took it."""
-        if self._conn is not None:
+    async def still_held(self) -> bool:
+        """Whether the lease is still this process's. On PostgreSQL the lock lives as long as
+        its session: a session the database ended (terminated, or its connection lost) took
+        the lock with it, and another process may hold it now. An flock cannot be lost."""
+        if self._conn is None:
+            return self.held
+        async with self._using:
             try:
                 await self._conn.execute(text("SELECT 1"))
                 await self._conn.commit()
@@ -84,6 +89,13 @@ class WriterLease:
             except Exception:
                 conn, self._conn = self._conn, None
                 await conn.invalidate()
+                return False
+
+    async def renew(self) -> bool:
+        """After the database was away: keep the lease if it survived, else take it again
+        (PostgreSQL ends a session's locks with its connection). False if another took it."""
+        if self._conn is not None and await self.still_held():
+            return True
         return await self.try_acquire()
 
     async def acquire(self, what: str) -> None:
