@@ -37,8 +37,15 @@ async def internal_listener(app: ASGIApp, settings: Settings) -> AsyncIterator[s
     sock.bind((settings.internal_host, settings.internal_port))
     port = sock.getsockname()[1]
     # An event stream handed on never ends by itself: stopping waits for it 1 s at most.
+    # No X-Forwarded-* trusted: followers pass the client's headers on as they came.
     config = uvicorn.Config(
-        app, lifespan="off", log_config=None, access_log=False, loop="none", timeout_graceful_shutdown=1
+        app,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        loop="none",
+        timeout_graceful_shutdown=1,
+        proxy_headers=False,
     )
     server = _Listener(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="internal-listener")

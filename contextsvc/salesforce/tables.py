@@ -37,12 +37,14 @@ salesforce_records = Table(
     Column("what_id", String(18)),  # related record (Contact/Opportunity: AccountId)
     Column("started_at", Micros),  # calls: for chronological submission
     Column("body", LargeBinary, nullable=False),  # the record's fields, msgspec JSON
-    # Every look-up by these columns also names the sObject. With the sObject second, an
-    # index serves both terms, so SQLite (which keeps no statistics) cannot prefer the
-    # primary key's sObject prefix: that scans every record of the sObject per query.
+    # Every look-up by these columns also names the sObject; each index serves both terms,
+    # so no planner can prefer the primary key's sObject prefix (which walks every record
+    # of the sObject): SQLite keeps no statistics, and PostgreSQL's have none for a new org.
+    # The call id leads its index: pending calls are joined by it alone.
+    Index("ix_salesforce_records_call_id_sobject", "call_id", "sobject"),
     *(
-        Index(f"ix_salesforce_records_{column}_sobject", column, "sobject")
-        for column in ("call_id", "link_key", "activity_id", "who_id", "what_id")
+        Index(f"ix_salesforce_records_sobject_{column}", "sobject", column)
+        for column in ("link_key", "activity_id", "who_id", "what_id")
     ),
 )
 
