@@ -9,8 +9,8 @@ the same keys, limits and errors, so nothing is re-implemented and nothing is lo
 an acknowledgement and its commit; a queue would need its own acknowledgement, replies and
 streaming for the event stream. When no leader answers (none elected yet, or it just died),
 the answer is 503 `unavailable` with Retry-After: never a silent drop. A request whose
-leader went away after receiving it may or may not have been committed; a retry is safe
-(a call is idempotent by call id and version).
+leader took it and then died or hung may or may not have been applied: 502 `leader_lost`
+says so (posting a call again is safe: calls are idempotent by call id and version).
 """
 
 from __future__ import annotations
@@ -120,11 +120,13 @@ class LeaderForwarding:
     async def _forward(
         self, scope: HTTPScope, receive: Receive, send: Send, directory: LeaderDirectory, client: httpx.AsyncClient
     ) -> None:
-        body = _RequestBody(receive)
         headers = [(name, value) for name, value in scope["headers"] if name not in _HOP]
-        sent = {name for name, _ in scope["headers"]}
-        body.has_body = b"transfer-encoding" in sent or any(
-            name == b"content-length" and value.strip() not in (b"", b"0") for name, value in scope["headers"]
+        body = _RequestBody(
+            receive,
+            has_body=any(
+                name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0"))
+                for name, value in scope["headers"]
+            ),
         )
         request_id = REQUEST_ID.get(None)
         if request_id is not None:
@@ -161,11 +163,11 @@ class LeaderForwarding:
 class _RequestBody:
     """The client's body streamed to the leader as it arrives (never held whole)."""
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, has_body: bool) -> None:
         self.receive = receive
+        self.has_body = has_body  # from the request's headers: without one, nothing is read
         self.started = False
         self.done = False
-        self.has_body = False  # set from the request's headers
 
     async def stream(self) -> AsyncIterator[bytes]:
         self.started = True

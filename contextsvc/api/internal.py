@@ -49,14 +49,14 @@ async def internal_listener(app: ASGIApp, settings: Settings) -> AsyncIterator[s
     )
     server = _Listener(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="internal-listener")
-    while not server.started:
-        if serving.done():  # it failed to start: say why
-            await serving
-        await asyncio.sleep(0.01)
     host = settings.advertise_host or settings.internal_host
-    address = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     try:
-        yield address
+        while not server.started:
+            if serving.done():  # it stopped before it started: say why
+                await serving
+                raise RuntimeError("the internal listener stopped as it started")
+            await asyncio.sleep(0.01)
+        yield f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     finally:
         server.should_exit = True
         await asyncio.gather(serving, return_exceptions=True)

@@ -29,8 +29,8 @@ class ReadyBody(msgspec.Struct, omit_defaults=True):
     status: str  # ready | not_ready
     checks: dict[str, str]  # writer, database, writes, schema: "ok" or what is wrong
     reasons: list[str] = []  # "check: what is wrong", for each check that is not ok
-    # leader: holds the writer; follower: hands requests to a leader that is ready;
-    # no_leader: a worker with no leader to hand requests to (none elected yet)
+    # leader: holds the writer; follower: hands requests to a leader (ready while it is);
+    # no_leader: a worker with no leader answering (none elected yet, or it just died)
     role: str = ""
 
 

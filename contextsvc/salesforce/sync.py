@@ -117,32 +117,12 @@ class SalesforceSync:
 
     async def _submit_pending(self, report: SyncReport) -> None:
         call_ids = await self._read(mirror.pending_calls)
-        chunks = [call_ids[start : start + SUBMIT_CHUNK] for start in range(0, len(call_ids), SUBMIT_CHUNK)]
-        # Each chunk's records are loaded while the writer commits the one before (its own
-        # thread); chunks are still submitted in order, oldest calls first.
-        loading = asyncio.ensure_future(self._load(chunks[0])) if chunks else None
-        for index, chunk in enumerate(chunks):
-            assert loading is not None
-            loaded = await loading
-            loading = asyncio.ensure_future(self._load(chunks[index + 1])) if index + 1 < len(chunks) else None
-            try:
-                await self._submit(chunk, *loaded, report)
-            except BaseException:
-                if loading is not None:
-                    loading.cancel()
-                    await asyncio.gather(loading, return_exceptions=True)
-                raise
+        for start in range(0, len(call_ids), SUBMIT_CHUNK):
+            await self._submit(call_ids[start : start + SUBMIT_CHUNK], report)
 
-    async def _load(self, call_ids: list[str]) -> tuple[dict[str, CallRecords], dict[str, tuple[int, bytes]]]:
-        return await self._read(mirror.load_calls, call_ids), await self._read(mirror.submitted, call_ids)
-
-    async def _submit(
-        self,
-        call_ids: list[str],
-        calls: dict[str, CallRecords],
-        previous: dict[str, tuple[int, bytes]],
-        report: SyncReport,
-    ) -> None:
+    async def _submit(self, call_ids: list[str], report: SyncReport) -> None:
+        calls: dict[str, CallRecords] = await self._read(mirror.load_calls, call_ids)
+        previous = await self._read(mirror.submitted, call_ids)
         work: list[Work] = []
         done: dict[str, tuple[int, bytes] | None] = {}
         for call_id in call_ids:
