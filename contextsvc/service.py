@@ -49,10 +49,19 @@ from contextsvc.pipeline import (
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
 from contextsvc.ratelimit import KeyRates, RateLimiter, RedisTokenBuckets, TokenBuckets, parse_key_rates
 from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
+from contextsvc.replica import ChangePublisher, Replica
 from contextsvc.salesforce import SalesforceApi, SalesforceDeliverer, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
-from contextsvc.store import WriterLease, create_engine, create_read_engine, ensure_schema, metadata, tables
+from contextsvc.store import (
+    WriterLease,
+    create_engine,
+    create_read_engine,
+    ensure_schema,
+    metadata,
+    replica_salt,
+    tables,
+)
 from contextsvc.telemetry import IngestMetrics, ServiceMetrics, Telemetry, commit_recorder, webhook_recorder
 from contextsvc.timeutil import DAY_US, micros
 
@@ -129,6 +138,20 @@ class RateLimits:
             await self.redis.aclose()
 
 
+def reachability_inputs(settings: Settings) -> Inputs:
+    """Empty reachability inputs under the configured calling rules (loaded from the database later)."""
+    rules = CallingRules.load(Path(settings.seed_dir) / "calling-rules.toml")
+    return Inputs(rules, settings.best_time_min_calls)
+
+
+def replica_redis(settings: Settings, *, listening: bool = False) -> Redis:
+    """A connection pool for change messages and freshness tokens: short timeouts (a commit
+    and a read wait for them); `listening`, for the subscription, none on reads."""
+    if listening:
+        return Redis.from_url(settings.redis_url, socket_connect_timeout=0.25)
+    return Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+
+
 def build_writer(settings: Settings, engine: AsyncEngine, picklist: Picklist, tracer: Tracer | None = None) -> Writer:
     """The one Writer of a database, without side branches (SideBranches adds them)."""
     graph_factory = partial(
@@ -164,8 +187,7 @@ class SideBranches:
         self.activation.stream_listeners.append(self.hub.publish)
         # DNC lists, account regions and market connect rates by local hour: read by every
         # context and by the segments that name reachability.* (re-evaluated when they change).
-        rules = CallingRules.load(Path(settings.seed_dir) / "calling-rules.toml")
-        self.reachability = ReachabilityObserver(Inputs(rules, settings.best_time_min_calls), picklist, writer)
+        self.reachability = ReachabilityObserver(reachability_inputs(settings), picklist, writer)
         self.segments.reach = self.reachability.inputs
         self.reachability.on_inputs_changed.append(self.segments.reevaluate_inputs)
         self.reachability.after_inputs_changed.append(self.segments.publish)
@@ -383,6 +405,7 @@ async def open_service(
                 instruments, writer, service.reads.memo, branches.hub, branches.segments, engine, service.salesforce
             )
         await service.finish_migrations()
+        publisher = await _change_publisher(settings, engine, writer, branches) if settings.standby else None
         background = service.jobs() if jobs else []
         try:
             yield service
@@ -391,7 +414,68 @@ async def open_service(
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await writer.stop()
+            if publisher is not None:
+                await publisher.stop()
+                await publisher.redis.aclose()
             profiles.close()
             await service.limits.close()
             if service.metrics is not None:
                 service.metrics.close()
+
+
+async def _change_publisher(
+    settings: Settings, engine: AsyncEngine, writer: Writer, branches: SideBranches
+) -> ChangePublisher | None:
+    """On a leader among several workers with Redis: every commit told to the followers'
+    caches before it is answered (replica/publisher.py)."""
+    if not settings.redis_url:
+        return None
+    salt = await replica_salt(engine, create=True)
+    assert salt is not None
+
+    def inputs() -> tuple[int, ...]:
+        return (branches.segments.version, *branches.reachability.inputs.version)
+
+    publisher = ChangePublisher(replica_redis(settings), salt, inputs)
+    writer.announcers.append(publisher.announce)
+    await publisher.start()
+    return publisher
+
+
+class FollowerService:
+    """What a follower serves by itself (GET /v1/context), with the faces of Service that
+    route uses: settings, rate limits (shared through Redis), context reads."""
+
+    __slots__ = ("settings", "limits", "reads", "replica")
+
+    def __init__(self, settings: Settings, replica: Replica) -> None:
+        self.settings = settings
+        self.limits = RateLimits(settings)
+        self.replica = replica
+        self.reads = replica.reads
+
+
+@asynccontextmanager
+async def open_replica(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FollowerService]:
+    """A follower's own context reads over `engine` (the caller's), its caches kept current
+    by the leader's change messages in Redis (replica/follower.py)."""
+    redis, listening = replica_redis(settings), replica_redis(settings, listening=True)
+    replica = Replica(
+        engine,
+        create_read_engine(settings.database_url),
+        redis,
+        listening,
+        load_picklist(settings),
+        partial(reachability_inputs, settings),
+        settings.cache_size,
+        settings.context_memo_size,
+    )
+    follower = FollowerService(settings, replica)
+    try:
+        await replica.start()
+        yield follower
+    finally:
+        await replica.close()
+        await follower.limits.close()
+        await redis.aclose()
+        await listening.aclose()

@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"activation"},
     {"quality"},
     {"salesforce"},
+    {"replica"},  # followers' caches: read the layers below, kept current over Redis
     {"telemetry"},
     {"service"},
     {"api", "demo"},  # demo: the browser console's static files, which api/demo.py serves

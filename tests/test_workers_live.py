@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import httpx
 import msgspec
@@ -29,9 +30,22 @@ READER = {"Authorization": "Bearer reader-key"}
 PHONE = "+14155550142"
 
 
+@pytest.fixture
+def redis(tmp_path):
+    """A throwaway Redis: what several workers run with in production (followers' caches
+    follow the leader's change messages through it)."""
+    if binary() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
+        pytest.skip("redis-server is not installed: apt-get install redis-server")
+    with ThrowawayRedis(tmp_path / "redis") as server:
+        yield server
+
+
 @contextmanager
 def two_workers(database_url: str, **env: str):
-    """(leader, its process, follower): the follower ready, so handing requests on."""
+    """(leader, its process, follower): the follower ready, so answering context reads
+    itself (with redis_url) and handing the rest on."""
     with (
         live_server(database_url, KEYS, wait_for="/health/ready", standby="true", **env) as (leader, leader_proc),
         live_server(database_url, KEYS, wait_for="/health/ready", standby="true", **env) as (follower, _),
@@ -40,10 +54,16 @@ def two_workers(database_url: str, **env: str):
 
 
 def test_each_worker_says_its_role_and_a_follower_serves_what_the_leader_does(database_url):
+    """Without Redis a follower hands every request on, context reads included."""
     with two_workers(database_url) as (leader, _, follower):
         assert httpx.get(f"{leader}/health/ready").json()["role"] == "leader"
         said = httpx.get(f"{follower}/health/ready").json()
-        assert said == {"status": "ready", "checks": {"leader": "ok"}, "role": "follower"}
+        assert said == {
+            "status": "ready",
+            "checks": {"leader": "ok"},
+            "role": "follower",
+            "reads": "handed to the leader",
+        }
         # A write to the follower is answered after the leader's commit; errors come back as they are.
         posted = httpx.post(f"{follower}/v1/calls", json=call_event("f1", who={"phone": PHONE}), headers=WRITER)
         assert posted.status_code == 201, posted.text
@@ -54,31 +74,64 @@ def test_each_worker_says_its_role_and_a_follower_serves_what_the_leader_does(da
         prompt = httpx.get(f"{follower}/v1/context/{PHONE}", params={"format": "prompt"}, headers=READER)
         assert prompt.status_code == 200 and prompt.headers["content-type"].startswith("text/plain")
         # The follower's metrics are its own: what it handed on, under one route label.
-        metrics = httpx.get(f"{follower}/metrics").text
-        assert 'route="(handed to the leader)",status="201"' in metrics.replace('method="POST",', "")
+        metrics = httpx.get(f"{follower}/metrics").text.replace('method="POST",', "").replace('method="GET",', "")
+        assert 'route="(handed to the leader)",status="201"' in metrics
+        assert 'route="(handed to the leader)",status="200"' in metrics
 
 
-def test_read_your_writes_across_workers_a_thousand_alternations(database_url):
+def _served_here(base: str, status: str) -> bool:
+    metrics = httpx.get(f"{base}/metrics").text.replace('method="GET",', "")
+    return f'route="/v1/context/{{lookup}}",status="{status}"' in metrics
+
+
+def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(database_url, redis):
+    with two_workers(database_url, redis_url=redis.url) as (leader, _, follower), httpx.Client(timeout=10) as client:
+        said = client.get(f"{follower}/health/ready").json()
+        assert said["role"] == "follower" and "caches kept current" in said["reads"], said
+        for i, phone in enumerate((PHONE, "+14155550143", "+14155550144")):
+            body = call_event(f"h{i}", minutes=i, who={"phone": phone, "email": f"p{i}@example.com"})
+            assert client.post(f"{follower}/v1/calls", json=body, headers=WRITER).status_code == 201
+        as_of = datetime.now(UTC).isoformat()  # one moment for both, so the answers match byte for byte
+        for lookup in (PHONE, "P1@Example.com", "(415) 555-0144", "+14155550199"):
+            for params in ({}, {"format": "prompt"}, {"recent": 0, "max_tokens": 40}):
+                params = {**params, "as_of": as_of}
+                mine, theirs = (
+                    client.get(f"{base}/v1/context/{lookup}", params=params, headers=READER)
+                    for base in (follower, leader)
+                )
+                assert (mine.status_code, mine.text) == (theirs.status_code, theirs.text), (lookup, params)
+        assert httpx.get(f"{follower}/v1/context/{PHONE}").status_code == 401  # the same auth
+        assert _served_here(follower, "200") and _served_here(follower, "404") and _served_here(follower, "401")
+
+
+def test_read_your_writes_across_workers_a_thousand_alternations(database_url, redis):
+    """Each call acknowledged by one worker is in the next context read on the other: the
+    follower's own caches (profile, identity, memo) included. Every fifth call is a new
+    person's first: a look-up the follower has not seen yet."""
     with (
-        two_workers(database_url) as (leader, _, follower),
+        two_workers(database_url, redis_url=redis.url) as (leader, _, follower),
         httpx.Client(timeout=10) as client,
     ):
         workers = (leader, follower)
+        calls: dict[str, int] = {}
         misses = []
         for i in range(1000):
             writes_to, reads_from = workers[i % 2], workers[(i + 1) % 2]
+            phone = PHONE if i % 5 else f"+1415555{1000 + i:04d}"
+            calls[phone] = calls.get(phone, 0) + 1
             posted = client.post(
-                f"{writes_to}/v1/calls", json=call_event(f"ryw{i}", minutes=i, who={"phone": PHONE}), headers=WRITER
+                f"{writes_to}/v1/calls", json=call_event(f"ryw{i}", minutes=i, who={"phone": phone}), headers=WRITER
             )
             assert posted.status_code == 201, posted.text
             read = client.get(
-                f"{reads_from}/v1/context/{PHONE}", params={"recent": 1}, headers=ADMIN
+                f"{reads_from}/v1/context/{phone}", params={"recent": 1}, headers=ADMIN
             )  # pii:read: no lookup limit
             assert read.status_code == 200, (i, read.text)
             context = read.json()
-            if context["summary"]["calls"] != i + 1 or context["recent_calls"][0]["call_id"] != f"ryw{i}":
+            if context["summary"]["calls"] != calls[phone] or context["recent_calls"][0]["call_id"] != f"ryw{i}":
                 misses.append(i)
         assert misses == []
+        assert _served_here(follower, "200")  # the follower's own answers, not the leader's
 
 
 def test_the_event_stream_on_a_follower_carries_the_leaders_events_and_replays(database_url):
@@ -206,25 +259,33 @@ async def test_a_leader_whose_lease_session_ends_steps_down_and_one_leads_again(
             assert posted.status_code == 201, posted.text
 
 
-def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(database_url, tmp_path):
-    if binary() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
-        pytest.skip("redis-server is not installed: apt-get install redis-server")
+def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(database_url, redis):
+    """The follower caches the person; Redis stops (the leader's change messages cannot
+    reach it), writes go on, Redis comes back empty: every read on either worker shows
+    every acknowledged call, and the follower trusts its caches again once resynchronised."""
     with (
-        ThrowawayRedis(tmp_path / "redis") as redis,
         two_workers(database_url, redis_url=redis.url, key_rate_limits="*=100000") as (leader, _, follower),
         httpx.Client(timeout=10) as client,
     ):
-        for i in range(60):
+        said_while_down = ""
+        for i in range(80):
             if i == 20:
-                redis.restart()  # the shared rate-limit buckets forget everything
+                redis.stop()
+            if i == 40:
+                said_while_down = client.get(f"{follower}/health/ready").json()["reads"]
+                redis.start()  # forgets every token and rate-limit bucket
             writes_to, reads_from = (leader, follower) if i % 2 else (follower, leader)
             body = call_event(f"r{i}", minutes=i, who={"phone": PHONE})
             assert client.post(f"{writes_to}/v1/calls", json=body, headers=WRITER).status_code == 201
-            read = client.get(f"{reads_from}/v1/context/{PHONE}", params={"recent": 1}, headers=ADMIN)
-            assert read.status_code == 200, read.text
-            assert read.json()["recent_calls"][0]["call_id"] == f"r{i}" and read.json()["summary"]["calls"] == i + 1
+            for reader in (follower, reads_from):  # the follower's cache is the one at risk
+                read = client.get(f"{reader}/v1/context/{PHONE}", params={"recent": 1}, headers=ADMIN)
+                assert read.status_code == 200, read.text
+                assert read.json()["recent_calls"][0]["call_id"] == f"r{i}" and read.json()["summary"]["calls"] == i + 1
+        assert "reading through the database" in said_while_down
+        deadline = time.monotonic() + 10
+        while "caches kept current" not in client.get(f"{follower}/health/ready").json()["reads"]:
+            assert time.monotonic() < deadline, "the follower did not trust its caches again after Redis came back"
+            time.sleep(0.1)
 
 
 def test_without_standby_a_second_server_still_refuses_the_database(database_url):

@@ -19,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.types import ControllerRouterHandler, Scope
 from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contextsvc import __version__
 from contextsvc.api.activation import ActivationsController, event_stream
@@ -45,7 +46,15 @@ from contextsvc.api.schema_export import openapi_30
 from contextsvc.api.segments import SegmentsController
 from contextsvc.api.serving import within_key_rate
 from contextsvc.api.system import health
-from contextsvc.service import engine_for, key_rates, lease_free, open_service, retention_policy, shared_phones
+from contextsvc.service import (
+    engine_for,
+    key_rates,
+    lease_free,
+    open_replica,
+    open_service,
+    retention_policy,
+    shared_phones,
+)
 from contextsvc.settings import Settings
 from contextsvc.store import DatabaseHeld, register_leader
 from contextsvc.telemetry import Instruments, Telemetry, tracer_provider_from_env
@@ -169,6 +178,20 @@ def create_app(
                 await asyncio.sleep(1)
 
     @asynccontextmanager
+    async def _following(app: Litestar, engine: AsyncEngine) -> AsyncIterator[None]:
+        """With Redis, a worker answers context reads itself while it follows (its caches
+        follow the leader's change messages); without, it hands them to the leader too."""
+        if not settings.redis_url:
+            yield
+            return
+        async with open_replica(settings, engine) as follower:
+            app.state.follower = follower
+            try:
+                yield
+            finally:
+                del app.state.follower
+
+    @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.standby:
             stopping = asyncio.Event()
@@ -183,7 +206,7 @@ def create_app(
             )
             leading = asyncio.create_task(lead(app, stopping), name="leader-election")
             try:
-                async with mcp.session_manager.run():
+                async with mcp.session_manager.run(), _following(app, engine):
                     yield
             finally:
                 stopping.set()
@@ -245,7 +268,13 @@ def create_app(
                 f"CONTEXTSVC_INTERNAL_HOST={settings.internal_host!r} is no address the other workers can reach: "
                 "set CONTEXTSVC_ADVERTISE_HOST to this host's address"
             )
-        forwarding = LeaderForwarding(app.asgi_handler, lambda: hasattr(app.state, "service"))
+        forwarding = LeaderForwarding(
+            app.asgi_handler,
+            lambda: hasattr(app.state, "service"),
+            lambda scope: (
+                scope["method"] == "GET" and scope["path"].startswith("/v1/context/") and hasattr(app.state, "follower")
+            ),
+        )
         app.asgi_handler = app.state.forwarding = forwarding
     if instruments is not None or settings.access_log != "off" or provider is not None:
         # Around the whole ASGI handler (Litestar builds it at init: exception handling,

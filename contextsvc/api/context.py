@@ -11,7 +11,7 @@ from litestar.params import FromPath, Parameter
 from litestar.response.base import ASGIResponse
 
 from contextsvc.api.auth import api_key_of
-from contextsvc.api.services import service_of
+from contextsvc.api.services import readers_of
 from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.context import CallContext
 from contextsvc.identity import parse_lookup
@@ -44,7 +44,7 @@ class ContextController(Controller):
     ) -> ASGIResponse:
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), a phone in any
         common format or an email address in any case."""
-        service = service_of(request)
+        service = readers_of(request)
         as_of = utc_as_of(as_of, "GET /v1/context")
         key = parse_lookup(lookup, service.settings.default_region)
         context = await context_for(service, api_key_of(request), key, as_of, recent, max_tokens)

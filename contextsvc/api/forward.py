@@ -1,7 +1,7 @@
-"""A follower's hand-off: every request but the worker's own probes and metrics goes to
-the leader's registered address, and its answer (an event stream included, chunk by
-chunk) comes back unchanged. So a write is acknowledged by a follower only after the
-leader committed it, a read after an acknowledged write sees it on every worker, and each
+"""A follower's hand-off: every request but the worker's own probes and metrics, and the
+context reads it serves itself (replica/follower.py), goes to the leader's registered
+address, and its answer (an event stream included, chunk by chunk) comes back unchanged.
+So a write is acknowledged by a follower only after the leader committed it, and each
 route behaves as it does on the leader.
 
 Why HTTP to the leader's address rather than a queue: the leader already serves HTTP with
@@ -78,9 +78,16 @@ class LeaderForwarding:
     """Around the app: on a worker that does not hold the writer (`is_leader()` false),
     hand requests to the leader. `client` is the worker's own connection pool."""
 
-    def __init__(self, app: ASGIApp, is_leader: Callable[[], bool], answer_within_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        is_leader: Callable[[], bool],
+        serves_here: Callable[[HTTPScope], bool] = lambda scope: False,
+        answer_within_s: float = 30.0,
+    ) -> None:
         self.app = app
         self.is_leader = is_leader
+        self.serves_here = serves_here  # what a follower answers itself (its context reads)
         # A leader that takes the request but does not start answering in this time (hung,
         # stopped, its host gone) gets the request answered 502 rather than held forever.
         self.answer_within_s = answer_within_s
@@ -105,7 +112,12 @@ class LeaderForwarding:
         return "the leader does not answer; a new one is being elected", False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.is_leader() or scope["path"] in LOCAL_PATHS:  # type: ignore[comparison-overlap]
+        if (
+            scope["type"] != "http"  # type: ignore[comparison-overlap]
+            or self.is_leader()
+            or scope["path"] in LOCAL_PATHS
+            or self.serves_here(scope)  # type: ignore[arg-type]
+        ):
             await self.app(scope, receive, send)
             return
         # The route label of this worker's request metrics and log lines (its router never

@@ -32,6 +32,9 @@ class ReadyBody(msgspec.Struct, omit_defaults=True):
     # leader: holds the writer; follower: hands requests to a leader (ready while it is);
     # no_leader: a worker with no leader answering (none elected yet, or it just died)
     role: str = ""
+    # on a follower: where its context reads come from (its caches, or the database while
+    # it cannot trust them; without Redis, the leader)
+    reads: str = ""
 
 
 @get("/health/live", tags=["system"], summary="Liveness: the process answers")
@@ -56,10 +59,12 @@ async def ready(request: Request) -> Response[ReadyBody]:
                 status_code=503,
             )
         leader, answered = await forwarding.leader_readiness()
+        follower = getattr(request.app.state, "follower", None)
+        reads = follower.replica.describe() if follower is not None else "handed to the leader"
         if leader == "ok":
-            return Response(ReadyBody("ready", {"leader": "ok"}, role="follower"))
+            return Response(ReadyBody("ready", {"leader": "ok"}, role="follower", reads=reads))
         role = "follower" if answered else "no_leader"  # following a leader that is not ready
-        return Response(ReadyBody("not_ready", {"leader": leader}, [f"leader: {leader}"], role), status_code=503)
+        return Response(ReadyBody("not_ready", {"leader": leader}, [f"leader: {leader}"], role, reads), status_code=503)
     checks = await health_checks(service)
     if service.writer.unavailable is not None:  # waiting for the database: say so, not "stopped"
         checks["writer"] = service.writer.unavailable

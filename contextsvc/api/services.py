@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar.connection import ASGIConnection
 
 from contextsvc.errors import Unavailable
-from contextsvc.service import Service
+from contextsvc.service import FollowerService, Service
 
 STANDBY = "standby: another process holds this database's writer lease; this one takes over when it is gone"
 
@@ -18,3 +18,15 @@ def service_of(connection: ASGIConnection) -> Service:
     except AttributeError:
         raise Unavailable(STANDBY, details={"retry_after_s": 1}) from None
     return service
+
+
+def readers_of(connection: ASGIConnection) -> Service | FollowerService:
+    """What serves a context read here: the Service on the leader (or a lone server), on a
+    follower its own replica (api/forward.py sends it only GET /v1/context)."""
+    service = getattr(connection.app.state, "service", None)
+    if service is not None:
+        return service
+    follower = getattr(connection.app.state, "follower", None)
+    if follower is not None:
+        return follower
+    return service_of(connection)

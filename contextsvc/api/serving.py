@@ -10,21 +10,21 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import ValidationException
 
 from contextsvc.api.auth import ApiKey, disclosure_for
-from contextsvc.api.services import service_of
+from contextsvc.api.services import readers_of
 from contextsvc.context import RenderedContext
 from contextsvc.errors import RateLimited
 from contextsvc.identity import LookupKey
 from contextsvc.pipeline import key_fingerprint
 from contextsvc.privacy import MASKED, Disclosure
 from contextsvc.ratelimit import RateLimiter
-from contextsvc.service import Service
+from contextsvc.service import FollowerService, Service
 from contextsvc.timeutil import EARLIEST, LATEST, supported_utc
 
 
 def disclosure_of(connection: ASGIConnection) -> Disclosure:
     """What the request's key may see; everything masked when no key was accepted."""
     key = connection.scope.get("state", {}).get("api_key")
-    service = getattr(connection.app.state, "service", None)
+    service = getattr(connection.app.state, "service", None) or getattr(connection.app.state, "follower", None)
     if service is None:
         return MASKED
     settings = service.settings
@@ -50,7 +50,7 @@ async def within_key_rate(connection: ASGIConnection, _handler: object = None) -
     key = connection.scope["state"].get("api_key")
     if key is None:
         return
-    limiter = service_of(connection).limits.keys.for_key(key.key)
+    limiter = readers_of(connection).limits.keys.for_key(key.key)
     if limiter is not None:
         await limited(limiter, key, "requests")
 
@@ -72,7 +72,7 @@ def utc_as_of(as_of: datetime | None, where: str) -> datetime:
     return utc
 
 
-async def guard_lookup(service: Service, api_key: ApiKey, key: LookupKey) -> None:
+async def guard_lookup(service: Service | FollowerService, api_key: ApiKey, key: LookupKey) -> None:
     """Keys that see phones and emails masked may look people up by them, at a bounded
     rate: otherwise whole numbers could be guessed one after another against the masks."""
     settings = service.settings
@@ -84,7 +84,7 @@ async def guard_lookup(service: Service, api_key: ApiKey, key: LookupKey) -> Non
 
 
 async def context_for(
-    service: Service, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int
+    service: Service | FollowerService, api_key: ApiKey, key: LookupKey, as_of: datetime, recent: int, max_tokens: int
 ) -> RenderedContext:
     await guard_lookup(service, api_key, key)
     settings = service.settings

@@ -2,8 +2,9 @@
 lookup -> individual -> profile state -> memoised context, as the caller may see it.
 
 Identity comes from the writer's graph (Writer.lookup waits for a batch in flight that is
-changing the person), the profile from the writer's published cache or one row, and the
-context from the memo when the same (person, version, day, shape, disclosure) was served.
+changing the person) or, on a follower, the committed rows; the profile from a cache or
+one row; the context from the memo when the same (person, version, day, shape,
+disclosure) was served.
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ from contextsvc.context.privacy import redact
 from contextsvc.context.prompt import render
 from contextsvc.errors import Conflict, NotFound
 from contextsvc.identity import LookupKey
-from contextsvc.pipeline import ProfileReads, Writer
+from contextsvc.pipeline import ProfileReads
 from contextsvc.privacy import Disclosure
 from contextsvc.profile import ProfileState
 from contextsvc.reachability import NO_INPUTS, Inputs
 from contextsvc.timeutil import day_of, micros
+
+
+class IdentitySource(Protocol):
+    """Who an identifier names: the writer's graph (Writer.lookup), or on a worker that does
+    not hold the writer the committed rows (replica/identity.py)."""
+
+    async def lookup(self, kind: str, value: str) -> list[str]: ...
 
 
 class SegmentLabels(Protocol):
@@ -50,24 +58,24 @@ class ReachabilitySource(Protocol):
 
 
 class ContextReads:
-    __slots__ = ("writer", "profiles", "memo", "segments", "reachability", "tracer")
+    __slots__ = ("identity", "profiles", "memo", "segments", "reachability", "tracer")
 
     def __init__(
         self,
-        writer: Writer,
+        identity: IdentitySource,
         profiles: ProfileReads,
         memo: ContextMemo,
         segments: SegmentSource | None,
         reachability: ReachabilitySource | None = None,
         tracer: Tracer | None = None,
     ) -> None:
-        self.writer, self.profiles, self.memo, self.segments = writer, profiles, memo, segments
+        self.identity, self.profiles, self.memo, self.segments = identity, profiles, memo, segments
         self.reachability = reachability
         self.tracer = tracer  # None: not traced (a memo hit never starts a span either way)
 
     async def resolve(self, key: LookupKey) -> str:
         """The one individual a lookup names; NotFound, or Conflict when several share it."""
-        found = await self.writer.lookup(key.kind, key.value)
+        found = await self.identity.lookup(key.kind, key.value)
         label = key.kind.replace("_", " ")
         if not found:
             raise NotFound(

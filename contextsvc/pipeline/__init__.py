@@ -18,7 +18,7 @@ from contextsvc.pipeline.maintenance import (
     rebuild_profiles,
     retention_loop,
 )
-from contextsvc.pipeline.observers import BatchChanges, BatchObserver, ReplacedCall
+from contextsvc.pipeline.observers import Announcement, BatchChanges, BatchObserver, ReplacedCall
 from contextsvc.pipeline.profiles import ProfileReads, ProfileWriter, facts_of
 from contextsvc.pipeline.retention import RetentionPolicy
 from contextsvc.pipeline.transaction import BatchContext, content_hash
@@ -26,6 +26,7 @@ from contextsvc.pipeline.writer import CommitReport, Writer, load_graph
 
 __all__ = [
     "REBUILD_NEEDED",
+    "Announcement",
     "BatchChanges",
     "CommitReport",
     "BatchContext",

@@ -46,6 +46,16 @@ class BatchChanges(msgspec.Struct):
     shared_lines: list[str] = []  # numbers detected as shared lines in this batch
 
 
+class Announcement(msgspec.Struct, frozen=True, gc=False):
+    """What a committed transaction changed for readers outside this process (other
+    workers' caches): told before any of its requests is answered."""
+
+    people: frozenset[str]  # individuals whose profile changed, merged away or erased
+    linked: tuple[tuple[str, str], ...] = ()  # (kind, value) of identifiers newly linked
+    forget: bool = False  # erased or purged: drop what is held of `people`, not only refresh
+    everything: bool = False  # rewritten wholesale (a full rebuild): drop every cache
+
+
 class BatchObserver:
     """Override what you need; every method defaults to doing nothing."""
 

@@ -75,6 +75,7 @@ class BatchOutcome(msgspec.Struct):
     published: dict[str, tuple[int, bytes]]  # profiles to publish to the read cache
     removed: set[str]  # individuals merged away, or left without calls, in this batch
     changes: BatchChanges | None = None  # for observers; None when nobody observes
+    linked: list[tuple[str, str]] = []  # (kind, value) of every identifier newly linked
 
 
 def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: datetime) -> BatchOutcome:
@@ -105,7 +106,8 @@ def apply_batch(conn: Connection, ctx: BatchContext, work: list[Work], now: date
         changes.replaced = replaced
         for observer in ctx.observers:
             observer.in_transaction(conn, changes)
-    return BatchOutcome(results, update.published, update.removed, changes)
+    linked = [(link.kind, link.value) for link in pending.links]
+    return BatchOutcome(results, update.published, update.removed, changes, linked)
 
 
 def _changes(ctx: BatchContext, pending: _Pending, update: ProfileUpdate, results, work, now_us: int) -> BatchChanges:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from contextsvc.identity import IdentityGraph, IndividualRow
 from contextsvc.ingest import ItemResult, Work
 from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.pipeline.maintenance import MaintenanceOutcome
-from contextsvc.pipeline.observers import BatchObserver
+from contextsvc.pipeline.observers import Announcement, BatchObserver
 from contextsvc.pipeline.profiles import ProfileWriter
 from contextsvc.pipeline.transaction import BatchContext, apply_batch
 from contextsvc.store import WriterConnection, WriterLease, connect_writer
@@ -129,6 +129,9 @@ class Writer:
         self._small_seen_at = float("-inf")  # loop time of the last small request
         # Told of every transaction after it ends (metrics); must be cheap and never raise.
         self.commit_listeners: list[Callable[[CommitReport], None]] = []
+        # Told what each transaction changed, after its commit and before its requests are
+        # answered (other workers' caches: replica/publisher.py); awaited, so keep it short.
+        self.announcers: list[Callable[[Announcement], Awaitable[None]]] = []
         self._tracer = tracer  # None: not traced, and nothing on the path pays for tracing
 
     @property
@@ -424,6 +427,13 @@ class Writer:
         with self._tracer.start_as_current_span("writer.commit", context=parent, links=links, attributes=attributes):
             await self._commit(jobs)
 
+    async def _announce(self, announcement: Announcement) -> None:
+        for announcer in self.announcers:
+            try:
+                await announcer(announcement)
+            except Exception:  # the transaction is durable: its answer stands
+                log.exception("announcer %r failed", announcer)
+
     def _after_commit(self, changes) -> None:
         if changes is None:
             return
@@ -449,6 +459,8 @@ class Writer:
             else:
                 self.cache.publish(done.published, done.removed)
                 self._after_commit(done.changes)
+            people = frozenset(done.published.keys() | done.removed)
+            await self._announce(Announcement(people, forget=True, everything=done.reload))
             if not jobs[0].future.done():
                 jobs[0].future.set_result(done.result)
             return
@@ -459,6 +471,9 @@ class Writer:
         # Published before anyone is answered: a read after an acknowledgement sees it.
         self.cache.publish(outcome.published, outcome.removed)
         self._after_commit(outcome.changes)
+        if self.announcers and (outcome.published or outcome.removed or outcome.linked):
+            people = frozenset(outcome.published.keys() | outcome.removed)
+            await self._announce(Announcement(people, tuple(outcome.linked)))
         results = outcome.results
         offset = 0
         for job in jobs:

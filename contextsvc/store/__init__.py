@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextsvc.store import tables
 from contextsvc.store.codec import from_json_text, json_text
 from contextsvc.store.engine import create_engine, create_read_engine, create_schema, pause_for_readers, ping
-from contextsvc.store.leader import leader_address, register_leader
+from contextsvc.store.leader import leader_address, register_leader, replica_salt
 from contextsvc.store.lease import DatabaseHeld, WriterLease
 from contextsvc.store.migrate import UPGRADE_COMMAND, SchemaOutdated, ensure_schema, head_revision, history, revision_of
 from contextsvc.store.sql import add_counts, add_deltas, bulk_insert, chunks, delete_in, select_in
@@ -18,6 +18,7 @@ __all__ = [
     "WriterLease",
     "leader_address",
     "register_leader",
+    "replica_salt",
     "WriterConnection",
     "connect_writer",
     "UPGRADE_COMMAND",
