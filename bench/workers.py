@@ -1,5 +1,6 @@
-"""Several workers on one PostgreSQL: warm reads with one and two workers, and freshness
-across workers (acknowledged on one, visible on the other).
+"""Several workers on one PostgreSQL and one Redis: warm reads with one and two workers
+(the follower answers context reads itself, its caches following the leader's change
+messages), and freshness across workers (acknowledged on one, visible on the other).
 
     .venv/bin/python -m bench.workers [--seconds 5] [--probes 300]
 
@@ -28,6 +29,7 @@ from rich.table import Table
 
 from bench.dataset import database, individuals, postgres
 from bench.wrk import wrk
+from devservers.redis import ThrowawayRedis
 from tests.helpers import call_event
 from tests.live import live_server
 
@@ -83,6 +85,7 @@ def measure(seconds: int, rounds: int, probes: int) -> dict:
     paths = [f"/v1/context/{i}" for i in individuals(url, 1000)]
     try:
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
+            redis = servers.enter_context(ThrowawayRedis(Path(tmp) / "redis"))
             bases = [
                 servers.enter_context(
                     live_server(
@@ -91,6 +94,7 @@ def measure(seconds: int, rounds: int, probes: int) -> dict:
                         wait_for="/health/ready",
                         output=Path(tmp) / f"{n}.log",
                         standby="true",
+                        redis_url=redis.url,
                         cache_size="200000",
                     )
                 )[0]
@@ -133,7 +137,8 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=300)
     args = parser.parse_args()
     result = measure(args.seconds, args.rounds, args.probes)
-    table = Table(title=f"workers on one PostgreSQL: warm context reads (wrk 32 conns, median of {args.rounds})")
+    title = f"workers on one PostgreSQL and Redis: warm context reads (wrk 32 conns, median of {args.rounds})"
+    table = Table(title=title)
     for column in ("workers", "reads/s", "p99 ms", "non-2xx"):
         table.add_column(column, justify="right")
     for label, key in (("1", "one"), ("2 (16 + 16 conns)", "two")):

@@ -28,7 +28,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from contextsvc.api.forward import FORWARDED
 from contextsvc.settings import REPO_ROOT, Settings
+from devservers.redis import ThrowawayRedis
 from loadtests import dataset
 from loadtests.host import MAX_STALL_MS, Platform, StallProbe, slowness
 from loadtests.profiles import PROFILES, Profile
@@ -147,6 +149,20 @@ def server_histograms(base: str) -> Histograms:
                 row[1] += sample.value
             elif sample.name.endswith("_bucket") and sample.labels["le"] in ("0.01", "0.025"):
                 row[2 if sample.labels["le"] == "0.01" else 3] += sample.value
+    return found
+
+
+def cluster_histograms(bases: list[str]) -> Histograms:
+    """Every worker's histograms summed: a follower answers context reads itself and hands
+    the rest on, so its "(handed to the leader)" rows are the leader's rows again."""
+    found: Histograms = {}
+    for base in bases:
+        for name, row in server_histograms(base).items():
+            if FORWARDED in name:
+                continue
+            total = found.setdefault(name, [0.0, 0.0, 0.0, 0.0])
+            for i, value in enumerate(row):
+                total[i] += value
     return found
 
 
@@ -339,23 +355,26 @@ def main() -> int:
         f"{tail:,} calls queued for the writers ({time.perf_counter() - started:.0f}s)"
     )
     with contextlib.ExitStack() as servers:
-        # Several workers: the first leads (it starts first), the others follow and hand it
-        # what they do not serve; the server-side figures are the leader's, which serves all.
-        standby = "true" if args.workers > 1 else "false"
+        # Several workers, as in production: the first leads (it starts first), the others
+        # answer context reads themselves (their caches follow the leader through Redis)
+        # and hand it the rest; the server-side figures are every worker's together.
+        cluster: dict[str, str] = {}
+        if args.workers > 1:
+            cluster = {"standby": "true", "redis_url": servers.enter_context(ThrowawayRedis(out / "redis")).url}
         bases = [
             servers.enter_context(
-                live_server(settings.database_url, KEY, server=args.server, wait_for="/health/ready", standby=standby)
+                live_server(settings.database_url, KEY, server=args.server, wait_for="/health/ready", **cluster)
             )[0]
             for _ in range(args.workers)
         ]
         base = bases[0]
         warm_up(base, out, data)
-        before = server_histograms(base)
+        before = cluster_histograms(bases)
         with StallProbe(slowness()) as probe:
             code = run_locust(profile, out, bases, args.ui)
         if args.ui:
             return code
-        server = server_side(before, server_histograms(base))
+        server = server_side(before, cluster_histograms(bases))
         report, acked = verify_acknowledged(data, out, base)
     checks, summary = evaluate(profile, out, report, acked, server, probe.result())
     summary["workers"] = args.workers
