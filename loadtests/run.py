@@ -358,12 +358,19 @@ def main() -> int:
         # Several workers, as in production: the first leads (it starts first), the others
         # answer context reads themselves (their caches follow the leader through Redis)
         # and hand it the rest; the server-side figures are every worker's together.
-        cluster: dict[str, str] = {}
+        standby, redis_url = "false", ""
         if args.workers > 1:
-            cluster = {"standby": "true", "redis_url": servers.enter_context(ThrowawayRedis(out / "redis")).url}
+            standby, redis_url = "true", servers.enter_context(ThrowawayRedis(out / "redis")).url
         bases = [
             servers.enter_context(
-                live_server(settings.database_url, KEY, server=args.server, wait_for="/health/ready", **cluster)
+                live_server(
+                    settings.database_url,
+                    KEY,
+                    server=args.server,
+                    wait_for="/health/ready",
+                    standby=standby,
+                    redis_url=redis_url,
+                )
             )[0]
             for _ in range(args.workers)
         ]
