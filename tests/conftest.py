@@ -25,6 +25,7 @@ from contextsvc.identity import IdentityGraph
 from contextsvc.pipeline import ProfileCache, ProfileWriter, Writer
 from contextsvc.settings import Settings
 from contextsvc.store import create_engine, create_schema
+from devservers.redis import ThrowawayRedis, binary
 from tests import helpers
 from tests.helpers import KEYS, PICKLIST, Recorder
 
@@ -211,3 +212,14 @@ async def observed(database_url):
     yield writer, recorder
     await writer.stop()
     await engine.dispose()
+
+
+@pytest.fixture
+def redis_server(tmp_path) -> Iterator[ThrowawayRedis]:
+    """A throwaway Redis (shared rate limits; several workers' change messages)."""
+    if binary() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
+        pytest.skip("redis-server is not installed: apt-get install redis-server")
+    with ThrowawayRedis(tmp_path / "redis") as server:
+        yield server

@@ -5,13 +5,11 @@ worker, and a Redis outage that falls back to each process's own buckets."""
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from redis.asyncio import Redis
 
 from contextsvc.ratelimit import KeyRates, RedisTokenBuckets, TokenBuckets, parse_key_rates
-from devservers.redis import ThrowawayRedis, binary
 from tests.helpers import ADMIN, READER, WRITER
 
 
@@ -52,16 +50,6 @@ async def test_a_key_past_its_limit_gets_429_with_retry_after_and_others_are_unt
 async def test_without_a_limit_every_request_goes_through(api):
     statuses = {(await api.get("/v1/segments", headers=READER)).status_code for _ in range(50)}
     assert statuses == {200}
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    if binary() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
-        pytest.skip("redis-server is not installed: apt-get install redis-server")
-    with ThrowawayRedis(tmp_path / "redis") as server:
-        yield server
 
 
 @pytest.mark.live

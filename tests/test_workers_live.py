@@ -18,7 +18,6 @@ from sqlalchemy import select, text
 
 from contextsvc.store.lease import ADVISORY_KEY
 from contextsvc.store.tables import leader as leader_table
-from devservers.redis import ThrowawayRedis, binary
 from tests.helpers import KEYS, call_event, fetch_all
 from tests.live import kill_group, live_server, pid_listening_on
 from tests.test_event_stream_live import _next_event
@@ -28,18 +27,6 @@ ADMIN = {"Authorization": "Bearer admin-key"}
 WRITER = {"Authorization": "Bearer writer-key"}
 READER = {"Authorization": "Bearer reader-key"}
 PHONE = "+14155550142"
-
-
-@pytest.fixture
-def redis(tmp_path):
-    """A throwaway Redis: what several workers run with in production (followers' caches
-    follow the leader's change messages through it)."""
-    if binary() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed (.ci/run installs Debian's redis-server)")
-        pytest.skip("redis-server is not installed: apt-get install redis-server")
-    with ThrowawayRedis(tmp_path / "redis") as server:
-        yield server
 
 
 @contextmanager
@@ -84,8 +71,11 @@ def _served_here(base: str, status: str) -> bool:
     return f'route="/v1/context/{{lookup}}",status="{status}"' in metrics
 
 
-def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(database_url, redis):
-    with two_workers(database_url, redis_url=redis.url) as (leader, _, follower), httpx.Client(timeout=10) as client:
+def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(database_url, redis_server):
+    with (
+        two_workers(database_url, redis_url=redis_server.url) as (leader, _, follower),
+        httpx.Client(timeout=10) as client,
+    ):
         said = client.get(f"{follower}/health/ready").json()
         assert said["role"] == "follower" and "caches kept current" in said["reads"], said
         for i, phone in enumerate((PHONE, "+14155550143", "+14155550144")):
@@ -104,12 +94,12 @@ def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(
         assert _served_here(follower, "200") and _served_here(follower, "404") and _served_here(follower, "401")
 
 
-def test_read_your_writes_across_workers_a_thousand_alternations(database_url, redis):
+def test_read_your_writes_across_workers_a_thousand_alternations(database_url, redis_server):
     """Each call acknowledged by one worker is in the next context read on the other: the
     follower's own caches (profile, identity, memo) included. Every fifth call is a new
     person's first: a look-up the follower has not seen yet."""
     with (
-        two_workers(database_url, redis_url=redis.url) as (leader, _, follower),
+        two_workers(database_url, redis_url=redis_server.url) as (leader, _, follower),
         httpx.Client(timeout=10) as client,
     ):
         workers = (leader, follower)
@@ -259,21 +249,21 @@ async def test_a_leader_whose_lease_session_ends_steps_down_and_one_leads_again(
             assert posted.status_code == 201, posted.text
 
 
-def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(database_url, redis):
+def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(database_url, redis_server):
     """The follower caches the person; Redis stops (the leader's change messages cannot
     reach it), writes go on, Redis comes back empty: every read on either worker shows
     every acknowledged call, and the follower trusts its caches again once resynchronised."""
     with (
-        two_workers(database_url, redis_url=redis.url, key_rate_limits="*=100000") as (leader, _, follower),
+        two_workers(database_url, redis_url=redis_server.url, key_rate_limits="*=100000") as (leader, _, follower),
         httpx.Client(timeout=10) as client,
     ):
         said_while_down = ""
         for i in range(80):
             if i == 20:
-                redis.stop()
+                redis_server.stop()
             if i == 40:
                 said_while_down = client.get(f"{follower}/health/ready").json()["reads"]
-                redis.start()  # forgets every token and rate-limit bucket
+                redis_server.start()  # forgets every token and rate-limit bucket
             writes_to, reads_from = (leader, follower) if i % 2 else (follower, leader)
             body = call_event(f"r{i}", minutes=i, who={"phone": PHONE})
             assert client.post(f"{writes_to}/v1/calls", json=body, headers=WRITER).status_code == 201

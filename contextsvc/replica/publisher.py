@@ -29,6 +29,15 @@ _SEND = """
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return redis.call('PUBLISH', KEYS[2], ARGV[2])
 """
+# At the end of a term: the token goes only if it is still this term's (a leader that
+# stepped down must not withdraw the next leader's).
+_WITHDRAW = """
+local token = redis.call('GET', KEYS[1])
+if token and string.sub(token, 1, string.len(ARGV[1])) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 _LOOKUP_KINDS = frozenset({"phone", "email", "salesforce_id"})
 
 
@@ -49,6 +58,7 @@ class ChangePublisher:
         self.seq = 0
         self.failures = 0  # messages not sent since start (metrics, logs)
         self._script = redis.register_script(_SEND)
+        self._withdraw = redis.register_script(_WITHDRAW)
         self._lock = asyncio.Lock()
         self._beating: asyncio.Task | None = None
         self._warned_at = float("-inf")
@@ -68,7 +78,7 @@ class ChangePublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beating
         with contextlib.suppress(Exception):  # followers stop trusting at once, not after ttl
-            await self.redis.delete(TOKEN)
+            await self._withdraw(keys=[TOKEN], args=[self.epoch + ":"])
 
     async def announce(self, announcement: Announcement) -> None:
         """A Writer announcer: awaited after the commit, before the answers."""
