@@ -49,7 +49,7 @@ from contextsvc.pipeline import (
 from contextsvc.quality import AlertRule, Plausibility, QualityAlert, QualityObserver, recount_operation
 from contextsvc.ratelimit import KeyRates, RateLimiter, RedisTokenBuckets, TokenBuckets, parse_key_rates
 from contextsvc.reachability import CallingRules, Inputs, ReachabilityObserver
-from contextsvc.replica import ChangePublisher, Replica
+from contextsvc.replica import ChangePublisher, EventRelay, Replica
 from contextsvc.salesforce import SalesforceApi, SalesforceDeliverer, SalesforceJob, SalesforceSync
 from contextsvc.segments import Segments, midnight_rolls
 from contextsvc.settings import Settings
@@ -177,14 +177,17 @@ class SideBranches:
     data-quality counters and alerts. Each sees every batch inside its transaction, in the
     order below; activation comes after the producers whose events it flushes."""
 
-    def __init__(self, settings: Settings, picklist: Picklist, writer: Writer) -> None:
+    def __init__(self, settings: Settings, picklist: Picklist, writer: Writer, events: EventHub | None = None) -> None:
         self.segments = Segments(picklist, writer)
         self.quality = QualityObserver(*quality_rules(settings), publish=self._alerts_to_activation)
         outbound = OutboundPolicy(settings.outbound_allow, settings.outbound_allow_http)
         self.activation = Activation(picklist, writer, self.segments, outbound)
         self.insights = InsightCounters(picklist)
-        self.hub = EventHub()
-        self.activation.stream_listeners.append(self.hub.publish)
+        # `events`: a hub fed through Redis by whichever worker leads (several workers),
+        # which this one's events reach that way too (_event_relay).
+        self.hub = events or EventHub()
+        if events is None:
+            self.activation.stream_listeners.append(self.hub.publish)
         # DNC lists, account regions and market connect rates by local hour: read by every
         # context and by the segments that name reachability.* (re-evaluated when they change).
         self.reachability = ReachabilityObserver(reachability_inputs(settings), picklist, writer)
@@ -381,18 +384,20 @@ async def open_service(
     jobs: bool = False,
     salesforce_session: Callable[[], requests.Session] | None = None,
     telemetry: Telemetry | None = None,
+    events: EventHub | None = None,
 ) -> AsyncIterator[Service]:
     """A running service over settings.database_url: schema created, writer started with
     the side branches, and with `jobs` the background work. Closes everything on exit,
     after the writer has committed what was queued. `telemetry` (the HTTP app's) adds
-    metrics and tracing; without it nothing is measured."""
+    metrics and tracing; without it nothing is measured. `events`: the stream's hub when
+    it is fed through Redis (a worker among several)."""
     picklist = load_picklist(settings)
     retention_policy(settings)  # a bad policy stops start-up, not the first scheduled purge
     telemetry = telemetry or Telemetry()
     instruments = telemetry.instruments
     async with open_database(settings) as engine:
         writer = build_writer(settings, engine, picklist, telemetry.tracer)
-        branches = SideBranches(settings, picklist, writer)
+        branches = SideBranches(settings, picklist, writer, events)
         if instruments is not None:
             writer.observe(IngestMetrics(instruments))
             writer.commit_listeners.append(commit_recorder(instruments))
@@ -406,6 +411,7 @@ async def open_service(
             )
         await service.finish_migrations()
         publisher = await _change_publisher(settings, engine, writer, branches) if settings.standby else None
+        relay = await _event_relay(settings, branches) if settings.standby else None
         background = service.jobs() if jobs else []
         try:
             yield service
@@ -414,6 +420,9 @@ async def open_service(
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await writer.stop()
+            if relay is not None:  # after the writer: its last events go out too
+                await relay.stop()
+                await relay.redis.aclose()
             if publisher is not None:
                 await publisher.stop()
                 await publisher.redis.aclose()
@@ -440,6 +449,17 @@ async def _change_publisher(
     writer.announcers.append(publisher.announce)
     await publisher.start()
     return publisher
+
+
+async def _event_relay(settings: Settings, branches: SideBranches) -> EventRelay | None:
+    """On a leader among several workers with Redis: stream events to every worker's hub
+    (replica/events.py)."""
+    if not settings.redis_url:
+        return None
+    relay = EventRelay(replica_redis(settings))
+    branches.activation.stream_listeners.append(relay.publish)
+    await relay.start()
+    return relay
 
 
 class FollowerService:

@@ -1,24 +1,29 @@
 """A follower's caches and what it may trust of them (contextsvc/replica): the order of the
 leader's change messages, the identity cache's invalidation, the freshness token's reads,
-and look-ups from committed rows answering exactly as the leader's identity graph does."""
+look-ups from committed rows answering exactly as the leader's identity graph does, and
+stream events reaching every worker's hub through Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 from sqlalchemy import select
 
+from contextsvc.activation import ChangeEvent, EventHub, item_of
 from contextsvc.identity.graph import IdentityGraph
 from contextsvc.pipeline import Announcement
 from contextsvc.pipeline.cache import ProfileCache
 from contextsvc.pipeline.profiles import ProfileWriter
 from contextsvc.pipeline.writer import Writer
-from contextsvc.replica import ChangeMessage, Freshness, IdentityCache, Step, committed_lookup, key_digest
+from contextsvc.replica import ChangeMessage, EventRelay, Freshness, IdentityCache, Step, committed_lookup, key_digest
 from contextsvc.replica.changes import decode_message, encode_message, parse_token
+from contextsvc.replica.events import EVENTS_CHANNEL, decode_item, kept_events
 from contextsvc.replica.follower import TokenReader
 from contextsvc.store import tables as t
 from contextsvc.store.engine import create_engine, create_schema
@@ -198,3 +203,63 @@ async def _lookups_agree(calls: list[dict], cuts: list[int], url: str) -> None:
 def test_look_ups_from_committed_rows_answer_as_the_identity_graph_does(databases, calls, cuts):
     with databases.fresh() as url:
         asyncio.run(_lookups_agree(calls, cuts, url))
+
+
+# --- the event stream across workers ------------------------------------------------------------
+
+
+def _event(n: int) -> ChangeEvent:
+    return ChangeEvent(f"uuid-{n}", "dnc", "call_flagged", T0, "Call", f"c{n}", {"n": n}, None, "rule-1")
+
+
+async def _events_after(hub: EventHub, last_event_id: str | None, count: int) -> list[str]:
+    stream = hub.subscribe(last_event_id)
+    assert (await anext(stream))["comment"] == "connected"
+    ids = [(await asyncio.wait_for(anext(stream), 2))["id"] for _ in range(count)]
+    await stream.aclose()
+    return ids
+
+
+async def test_a_hub_passes_each_event_on_once_and_replays_the_newest_it_keeps():
+    hub = EventHub(keep=3)
+    for n in (1, 2, 2, 3, 1, 4):  # heard twice: a replay from Redis after a reconnection
+        hub.push(item_of(_event(n)))
+    assert await _events_after(hub, "uuid-2", 2) == ["uuid-3", "uuid-4"]
+    assert hub.push(item_of(_event(4))) is False and hub.push(item_of(_event(5))) is True
+
+
+async def test_stream_events_wait_for_redis_and_reach_every_worker_in_order(redis_server):
+    """The leader's events outlive a Redis outage in its memory, go out in order once Redis
+    is back, and Redis keeps the newest `keep` for replays on any worker."""
+    redis = Redis.from_url(redis_server.url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    relay = EventRelay(redis, keep=4, retry_s=0.05)
+    await relay.start()
+    try:
+        redis_server.stop()
+        for n in range(3):
+            relay.publish(_event(n))
+        await asyncio.sleep(0.3)
+        assert len(relay.pending) == 3  # not sent, not lost
+        redis_server.start()
+        for _ in range(100):
+            if not relay.pending:
+                break
+            await asyncio.sleep(0.05)
+        assert [uuid for uuid, _, _ in await kept_events(redis)] == ["uuid-0", "uuid-1", "uuid-2"]
+        listening = Redis.from_url(redis_server.url)
+        async with listening.pubsub() as pubsub:
+            await pubsub.subscribe(EVENTS_CHANNEL)
+            for n in range(3, 6):
+                relay.publish(_event(n))
+            heard: list[str] = []
+            deadline = time.monotonic() + 5
+            while len(heard) < 3 and time.monotonic() < deadline:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                if message is not None:  # None: nothing, or the subscription's confirmation
+                    heard.append(decode_item(message["data"])[0])
+        await listening.aclose()
+        assert heard == ["uuid-3", "uuid-4", "uuid-5"]
+        assert [uuid for uuid, _, _ in await kept_events(redis)] == ["uuid-2", "uuid-3", "uuid-4", "uuid-5"]
+    finally:
+        await relay.stop()
+        await redis.aclose()

@@ -125,6 +125,7 @@ def test_read_your_writes_across_workers_a_thousand_alternations(database_url, r
 
 
 def test_the_event_stream_on_a_follower_carries_the_leaders_events_and_replays(database_url):
+    """Without Redis a follower relays the leader's stream."""
     with two_workers(database_url) as (leader, _, follower), httpx.Client(timeout=10) as client:
         rule = {"name": "dnc", "trigger": {"type": "call_flag", "flags": ["do_not_call"]}, "target": {"type": "stream"}}
         assert client.post(f"{follower}/v1/activations", json=rule, headers=ADMIN).status_code == 201
@@ -140,6 +141,48 @@ def test_the_event_stream_on_a_follower_carries_the_leaders_events_and_replays(d
         with client.stream("GET", f"{follower}/v1/events/stream", headers=replay) as stream:
             missed = _next_event(stream.iter_lines())
         assert msgspec.json.decode(missed["data"])["current_value"]["call_id"] == "s2"
+
+
+def test_with_redis_every_workers_stream_carries_every_event_and_outlives_its_leader(database_url, redis_server):
+    """Events reach each worker's stream through Redis, whichever worker took the write;
+    Last-Event-ID replays on another worker than the one the client was on; a follower's
+    open stream goes on through a kill -9 of the leader and carries the new leader's events."""
+    with (
+        two_workers(database_url, redis_url=redis_server.url) as (leader, leader_proc, follower),
+        httpx.Client(timeout=10) as client,
+    ):
+        rule = {"name": "dnc", "trigger": {"type": "call_flag", "flags": ["do_not_call"]}, "target": {"type": "stream"}}
+        assert client.post(f"{follower}/v1/activations", json=rule, headers=ADMIN).status_code == 201
+
+        def flagged(call_id: str, minutes: int, to: str) -> None:
+            body = call_event(call_id, minutes=minutes, disposition="do_not_call")
+            assert client.post(f"{to}/v1/calls", json=body, headers=WRITER).status_code == 201
+
+        def call_of(event: dict) -> str:
+            return msgspec.json.decode(event["data"])["current_value"]["call_id"]
+
+        with client.stream("GET", f"{follower}/v1/events/stream", headers=ADMIN) as on_follower:
+            followed = on_follower.iter_lines()
+            assert next(followed) == ": connected"
+            with client.stream("GET", f"{leader}/v1/events/stream", headers=ADMIN) as on_leader:
+                led = on_leader.iter_lines()
+                assert next(led) == ": connected"
+                flagged("e1", 1, to=leader)
+                flagged("e2", 2, to=follower)
+                assert [call_of(_next_event(led)) for _ in range(2)] == ["e1", "e2"]
+            first = _next_event(followed)
+            assert call_of(first) == "e1" and call_of(_next_event(followed)) == "e2"
+            replay = {"Last-Event-ID": first["id"], **ADMIN}  # on the other worker
+            with client.stream("GET", f"{leader}/v1/events/stream", headers=replay) as again:
+                assert call_of(_next_event(again.iter_lines())) == "e2"
+
+            kill_group(leader_proc)
+            deadline = time.monotonic() + 10
+            while client.get(f"{follower}/health/ready").json().get("role") != "leader":
+                assert time.monotonic() < deadline, "the follower did not take over"
+                time.sleep(0.05)
+            flagged("e3", 3, to=follower)
+            assert call_of(_next_event(followed)) == "e3"  # the same connection, a new leader
 
 
 def test_kill_of_the_leader_while_a_stream_posts_to_the_follower_loses_no_acknowledged_call(database_url):

@@ -18,7 +18,7 @@ from contextsvc.activation.model import (
 )
 from contextsvc.activation.outbox import Backoff
 from contextsvc.activation.signing import sign, verify
-from contextsvc.activation.stream import EventHub
+from contextsvc.activation.stream import EventHub, StreamItem, item_of
 from contextsvc.activation.targets import OutboundPolicy, UnsafeTarget
 from contextsvc.activation.templates import PersonRef
 from contextsvc.activation.webhooks import WebhookDispatcher
@@ -30,6 +30,8 @@ __all__ = [
     "Deliverer",
     "DueItem",
     "EventHub",
+    "item_of",
+    "StreamItem",
     "new_rule",
     "Occurrence",
     "OutboundPolicy",

@@ -19,17 +19,21 @@ from contextsvc.activation.model import ChangeEvent
 
 _encode = msgspec.json.Encoder().encode
 KEEPALIVE_S = 15.0
-Item = tuple[str, str, str]  # (uuid, event type, JSON)
+StreamItem = tuple[str, str, str]  # (uuid, event type, JSON)
+
+
+def item_of(event: ChangeEvent) -> StreamItem:
+    return (event.event_uuid, event.event_type, _encode(event).decode())
 
 
 class _Subscriber:
     def __init__(self, limit: int) -> None:
-        self.items: deque[Item] = deque()
+        self.items: deque[StreamItem] = deque()
         self.limit = limit
         self.ready = asyncio.Event()
         self.overflowed = False
 
-    def push(self, item: Item) -> None:
+    def push(self, item: StreamItem) -> None:
         if len(self.items) >= self.limit:
             self.overflowed = True
         else:
@@ -39,7 +43,9 @@ class _Subscriber:
 
 class EventHub:
     def __init__(self, keep: int = 1000, backlog: int = 1000) -> None:
-        self._recent: deque[Item] = deque(maxlen=keep)
+        self._recent: deque[StreamItem] = deque()
+        self._seen: set[str] = set()  # the uuids in _recent
+        self._keep = keep
         self._subscribers: set[_Subscriber] = set()
         self._backlog = backlog
 
@@ -48,10 +54,20 @@ class EventHub:
         return len(self._subscribers)
 
     def publish(self, event: ChangeEvent) -> None:
-        item = (event.event_uuid, event.event_type, _encode(event).decode())
+        self.push(item_of(event))
+
+    def push(self, item: StreamItem) -> bool:
+        """To every subscriber, unless it was pushed before (an event heard twice, as when
+        several workers replay what Redis kept after a reconnection): whether it was new."""
+        if item[0] in self._seen:
+            return False
+        if len(self._recent) >= self._keep:
+            self._seen.discard(self._recent.popleft()[0])
         self._recent.append(item)
+        self._seen.add(item[0])
         for subscriber in self._subscribers:
             subscriber.push(item)
+        return True
 
     async def subscribe(self, last_event_id: str | None) -> AsyncIterator[dict]:
         subscriber = _Subscriber(self._backlog)

@@ -13,7 +13,7 @@ from litestar.response import ServerSentEvent
 from contextsvc.activation import Rule, RuleSpec, outbox
 from contextsvc.api.bodies import decode_body
 from contextsvc.api.params import MAX_ID
-from contextsvc.api.services import service_of
+from contextsvc.api.services import events_of, service_of
 from contextsvc.errors import NotFound
 from contextsvc.timeutil import from_micros, micros
 
@@ -175,4 +175,4 @@ async def _deliveries(request: Request, status, rule_id, cursor, limit) -> Deliv
 async def event_stream(request: Request) -> ServerSentEvent:
     """Each event: `id` = event uuid, `event` = event type, `data` = the ChangeEvent JSON.
     Reconnect with Last-Event-ID to replay what was missed (the last 1,000 are kept)."""
-    return ServerSentEvent(service_of(request).branches.hub.subscribe(request.headers.get("last-event-id")))
+    return ServerSentEvent(events_of(request).subscribe(request.headers.get("last-event-id")))

@@ -137,8 +137,13 @@ def create_app(
     @asynccontextmanager
     async def serving(app: Litestar) -> AsyncIterator[None]:
         # Loop-bound resources are created here, on the app's own event loop.
+        follower = getattr(app.state, "follower", None)  # its hub carries every worker's events
         async with open_service(
-            settings, jobs=True, salesforce_session=salesforce_session, telemetry=telemetry
+            settings,
+            jobs=True,
+            salesforce_session=salesforce_session,
+            telemetry=telemetry,
+            events=follower.replica.events if follower is not None else None,
         ) as service:
             app.state.service = service
             # The identity graph just loaded is long-lived: move it out of the collector's
@@ -272,7 +277,9 @@ def create_app(
             app.asgi_handler,
             lambda: hasattr(app.state, "service"),
             lambda scope: (
-                scope["method"] == "GET" and scope["path"].startswith("/v1/context/") and hasattr(app.state, "follower")
+                scope["method"] == "GET"
+                and (scope["path"].startswith("/v1/context/") or scope["path"] == "/v1/events/stream")
+                and hasattr(app.state, "follower")
             ),
         )
         app.asgi_handler = app.state.forwarding = forwarding

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar.connection import ASGIConnection
 
+from contextsvc.activation import EventHub
 from contextsvc.errors import Unavailable
 from contextsvc.service import FollowerService, Service
 
@@ -30,3 +31,14 @@ def readers_of(connection: ASGIConnection) -> Service | FollowerService:
     if follower is not None:
         return follower
     return service_of(connection)
+
+
+def events_of(connection: ASGIConnection) -> EventHub:
+    """Where this worker's event stream comes from: with several workers and Redis, the
+    hub the leader's events reach over Redis (on every worker, the leader too, so a stream
+    outlives a change of leader: the leader's service is given that hub); otherwise the
+    service's own."""
+    follower = getattr(connection.app.state, "follower", None)
+    if follower is not None:
+        return follower.replica.events
+    return service_of(connection).branches.hub

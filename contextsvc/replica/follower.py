@@ -8,6 +8,9 @@ database. Not trusted (no subscription, no leader vouching, the subscriber behin
 longer than `catch_up_s`): identity and profile straight from the database, so a Redis
 restart or a lost message never serves a stale context; only segment definitions and
 reachability inputs are then as last loaded.
+
+The same subscription carries the leader's stream events into this worker's hub
+(replica/events.py): GET /v1/events/stream is served from it on every worker.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contextsvc.activation import EventHub
 from contextsvc.context import ContextMemo, ContextReads, RenderedContext
 from contextsvc.identity import LookupKey
 from contextsvc.ingest import Picklist
@@ -30,11 +34,13 @@ from contextsvc.pipeline import ProfileCache, ProfileReads
 from contextsvc.privacy import Disclosure
 from contextsvc.reachability import Inputs, ReachabilityObserver
 from contextsvc.replica.changes import CHANNEL, TOKEN, ChangeMessage, Freshness, Step, decode_message, parse_token
+from contextsvc.replica.events import EVENTS_CHANNEL, decode_item, kept_events
 from contextsvc.replica.identity import CachedIdentity, CommittedIdentity, IdentityCache
 from contextsvc.segments import Segments
 from contextsvc.store import replica_salt
 
 log = logging.getLogger(__name__)
+_EVENTS = EVENTS_CHANNEL.encode()
 
 
 class ReplicaInputs:
@@ -163,6 +169,7 @@ class Replica:
         through = ContextReads(CommittedIdentity(engine), self._profile_rows, self.memo, self.inputs, self.inputs)
         self.reads = FollowerReads(cached, through, self)
         self.tokens = TokenReader(redis)
+        self.events = EventHub()
         self.catch_up_s, self.silence_s = catch_up_s, silence_s
         self._progress = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -209,7 +216,11 @@ class Replica:
         while True:
             try:
                 async with self.listening.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(CHANNEL, EVENTS_CHANNEL)
+                    # Subscribed first: an event sent meanwhile is both heard and kept, and
+                    # the hub drops the second copy.
+                    for item in await kept_events(self.redis):
+                        self.events.push(item)
                     await self._resync(None)
                     await self._listen(pubsub)
             except asyncio.CancelledError:
@@ -228,6 +239,9 @@ class Replica:
                 continue
             heard_at = time.monotonic()
             if message.get("type") != "message":
+                continue
+            if message["channel"] == _EVENTS:
+                self.events.push(decode_item(message["data"]))
                 continue
             change = decode_message(message["data"])
             if self.freshness.step(change) is Step.RESYNC:
