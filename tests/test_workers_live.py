@@ -66,9 +66,9 @@ def test_each_worker_says_its_role_and_a_follower_serves_what_the_leader_does(da
         assert 'route="(handed to the leader)",status="200"' in metrics
 
 
-def _served_here(base: str, status: str) -> bool:
-    metrics = httpx.get(f"{base}/metrics").text.replace('method="GET",', "")
-    return f'route="/v1/context/{{lookup}}",status="{status}"' in metrics
+def _served_here(base: str, status: str, route: str = "/v1/context/{lookup}") -> bool:
+    metrics = httpx.get(f"{base}/metrics").text.replace('method="GET",', "").replace('method="POST",', "")
+    return f'route="{route}",status="{status}"' in metrics
 
 
 def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(database_url, redis_server):
@@ -90,8 +90,15 @@ def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(
                     for base in (follower, leader)
                 )
                 assert (mine.status_code, mine.text) == (theirs.status_code, theirs.text), (lookup, params)
+        for ask in ({"phone": PHONE}, {"email": "p1@example.com"}, {"phone": "+14155550199"}):
+            ask = {**ask, "as_of": as_of}  # what an Agentforce action sends
+            mine, theirs = (
+                client.post(f"{base}/v1/agent/call-context", json=ask, headers=READER) for base in (follower, leader)
+            )
+            assert (mine.status_code, mine.text) == (theirs.status_code, theirs.text), ask
         assert httpx.get(f"{follower}/v1/context/{PHONE}").status_code == 401  # the same auth
         assert _served_here(follower, "200") and _served_here(follower, "404") and _served_here(follower, "401")
+        assert _served_here(follower, "200", "/v1/agent/call-context")
 
 
 def test_read_your_writes_across_workers_a_thousand_alternations(database_url, redis_server):

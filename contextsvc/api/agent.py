@@ -13,7 +13,7 @@ from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
 from contextsvc.api.auth import api_key_of
-from contextsvc.api.services import service_of
+from contextsvc.api.services import readers_of
 from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.calls import AwareDatetime
 from contextsvc.context import AgentCallContext, CallContext, agent_view
@@ -85,7 +85,7 @@ class AgentController(Controller):
         """For Agentforce agent actions, Flow and Prompt Builder: one of record_id, phone or
         email in; a flat answer out. Phones and emails are masked unless the API key has
         pii:read; last_recording_url is null unless it has recordings:read."""
-        service = service_of(request)
+        service = readers_of(request)
         as_of = utc_as_of(data.as_of, "POST /v1/agent/call-context")
         key = lookup_of(data, service.settings.default_region)
         rendered = await context_for(service, api_key_of(request), key, as_of, RECENT_CALLS, data.max_tokens)

@@ -33,7 +33,7 @@ from contextsvc.api.daily import daily_calls
 from contextsvc.api.demo import demo_console
 from contextsvc.api.dnc import DncController
 from contextsvc.api.errors import EXCEPTION_HANDLERS, document_errors
-from contextsvc.api.forward import LeaderDirectory, LeaderForwarding
+from contextsvc.api.forward import LeaderDirectory, LeaderForwarding, served_by_followers
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
 from contextsvc.api.internal import internal_listener
@@ -276,11 +276,7 @@ def create_app(
         forwarding = LeaderForwarding(
             app.asgi_handler,
             lambda: hasattr(app.state, "service"),
-            lambda scope: (
-                scope["method"] == "GET"
-                and (scope["path"].startswith("/v1/context/") or scope["path"] == "/v1/events/stream")
-                and hasattr(app.state, "follower")
-            ),
+            lambda scope: hasattr(app.state, "follower") and served_by_followers(scope),
         )
         app.asgi_handler = app.state.forwarding = forwarding
     if instruments is not None or settings.access_log != "off" or provider is not None:

@@ -74,6 +74,16 @@ class LeaderDirectory:
         return self._address
 
 
+# What a follower with Redis answers itself: context reads (its replica) and the event
+# stream (its hub); everything else is the leader's.
+_FOLLOWERS_SERVE = frozenset({("GET", "/v1/events/stream"), ("POST", "/v1/agent/call-context")})
+
+
+def served_by_followers(scope: HTTPScope) -> bool:
+    method, path = scope["method"], scope["path"]
+    return (method, path) in _FOLLOWERS_SERVE or (method == "GET" and path.startswith("/v1/context/"))
+
+
 class LeaderForwarding:
     """Around the app: on a worker that does not hold the writer (`is_leader()` false),
     hand requests to the leader. `client` is the worker's own connection pool."""

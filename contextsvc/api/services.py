@@ -23,7 +23,7 @@ def service_of(connection: ASGIConnection) -> Service:
 
 def readers_of(connection: ASGIConnection) -> Service | FollowerService:
     """What serves a context read here: the Service on the leader (or a lone server), on a
-    follower its own replica (api/forward.py sends it only GET /v1/context)."""
+    follower its own replica (api/forward.py keeps only context reads there)."""
     service = getattr(connection.app.state, "service", None)
     if service is not None:
         return service
