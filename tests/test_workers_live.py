@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 import msgspec
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
 from contextsvc.store.lease import ADVISORY_KEY
@@ -71,6 +72,18 @@ def _served_here(base: str, status: str, route: str = "/v1/context/{lookup}") ->
     return f'route="{route}",status="{status}"' in metrics
 
 
+def _metrics(base: str) -> dict[str, dict[tuple, float]]:
+    """name -> (sorted labels) -> value, parsed as Prometheus parses; a series twice fails."""
+    found: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text):
+        for sample in family.samples:
+            series = found.setdefault(sample.name, {})
+            labels = tuple(sorted(sample.labels.items()))
+            assert labels not in series, f"{sample.name}{labels} exposed twice"
+            series[labels] = sample.value
+    return found
+
+
 def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(database_url, redis_server):
     with (
         two_workers(database_url, redis_url=redis_server.url) as (leader, _, follower),
@@ -99,6 +112,13 @@ def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(
         assert httpx.get(f"{follower}/v1/context/{PHONE}").status_code == 401  # the same auth
         assert _served_here(follower, "200") and _served_here(follower, "404") and _served_here(follower, "401")
         assert _served_here(follower, "200", "/v1/agent/call-context")
+        mine = _metrics(follower)
+        assert mine["contextsvc_replica_caches_trusted"][()] == 1
+        assert mine["contextsvc_replica_reads_total"][(("served", "cached"),)] > 0
+        assert mine["contextsvc_replica_cache_lookups_total"][(("cache", "context_memo"), ("result", "hit"))] > 0
+        assert mine["contextsvc_sse_subscribers"][()] == 0 and "contextsvc_writer_up" not in mine
+        theirs = _metrics(leader)  # the leader's replica beside its service's state, each series once
+        assert theirs["contextsvc_writer_up"][()] == 1 and theirs["contextsvc_replica_caches_trusted"][()] == 1
 
 
 def test_read_your_writes_across_workers_a_thousand_alternations(database_url, redis_server):
@@ -322,6 +342,7 @@ def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(databa
                 assert read.status_code == 200, read.text
                 assert read.json()["recent_calls"][0]["call_id"] == f"r{i}" and read.json()["summary"]["calls"] == i + 1
         assert "reading through the database" in said_while_down
+        assert _metrics(follower)["contextsvc_replica_resyncs_total"][()] >= 2  # at start, after Redis came back
         deadline = time.monotonic() + 10
         while "caches kept current" not in client.get(f"{follower}/health/ready").json()["reads"]:
             assert time.monotonic() < deadline, "the follower did not trust its caches again after Redis came back"

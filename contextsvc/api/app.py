@@ -57,7 +57,7 @@ from contextsvc.service import (
 )
 from contextsvc.settings import Settings
 from contextsvc.store import DatabaseHeld, register_leader
-from contextsvc.telemetry import Instruments, Telemetry, tracer_provider_from_env
+from contextsvc.telemetry import Instruments, ReplicaState, Telemetry, tracer_provider_from_env
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +191,14 @@ def create_app(
             return
         async with open_replica(settings, engine) as follower:
             app.state.follower = follower
+            state = ReplicaState(follower.replica, leading=lambda: hasattr(app.state, "service"))
+            if instruments is not None:
+                instruments.registry.register(state)
             try:
                 yield
             finally:
+                if instruments is not None:
+                    instruments.registry.unregister(state)
                 del app.state.follower
 
     @asynccontextmanager

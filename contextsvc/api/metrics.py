@@ -28,7 +28,7 @@ def metrics_handler(metrics_key: str, registry: CollectorRegistry) -> Controller
             if not hmac.compare_digest(presented.encode(), metrics_key.encode()):
                 raise Unauthenticated("send the metrics key as 'Authorization: Bearer KEY'", code="invalid_metrics_key")
         service = getattr(request.app.state, "service", None)
-        if service is None:  # a follower: its own requests, nothing of a writer it does not run
+        if service is None:  # a follower: its requests and replica, nothing of a writer it does not run
             return ASGIResponse(body=generate_latest(registry), media_type=CONTENT_TYPE)
         if service.metrics is None:
             raise Unavailable("metrics are off")

@@ -174,6 +174,7 @@ class Replica:
         self._progress = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.why_not_trusted = "not subscribed yet"
+        self.applied = self.resyncs = 0  # change messages applied; caches dropped to catch up
 
     async def start(self) -> None:
         await self.inputs.reload(self.engine, None)
@@ -186,8 +187,14 @@ class Replica:
                 await self._task
         self._profile_rows.close()
 
+    @property
+    def trusted(self) -> bool:
+        """Subscribed and following a leader's messages (reads may still wait for the
+        subscriber to reach a token)."""
+        return self.freshness.subscribed and self.freshness.epoch is not None
+
     def describe(self) -> str:
-        if self.freshness.subscribed and self.freshness.epoch is not None:
+        if self.trusted:
             return "local, caches kept current by the leader's change messages"
         return f"local, reading through the database ({self.why_not_trusted})"
 
@@ -264,6 +271,7 @@ class Replica:
     async def _resync(self, change: ChangeMessage | None) -> None:
         """Drop every cache and start counting again from the message (or the token)."""
         self._lose("catching up with the leader")
+        self.resyncs += 1
         self._drop_caches()
         self.identity.salt = await replica_salt(self.engine)
         versions = change.inputs if change is not None else None
@@ -288,6 +296,7 @@ class Replica:
         if change.inputs != self.inputs.leader_versions:
             await self.inputs.reload(self.engine, change.inputs)
         self.freshness.applied_up_to(change.seq)
+        self.applied += 1
         self._advanced()
 
     def _advanced(self) -> None:

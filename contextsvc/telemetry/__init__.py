@@ -7,6 +7,7 @@ from contextsvc.telemetry.exposition import CONTENT_TYPE, ServiceMetrics, Teleme
 from contextsvc.telemetry.instruments import LATENCY_BUCKETS, BoundedLabel, Instruments, RequestHistogram
 from contextsvc.telemetry.logs import REQUEST_ID, REQUEST_LOGGER, configure_logging, logging_config
 from contextsvc.telemetry.recorders import IngestMetrics, commit_recorder, webhook_recorder
+from contextsvc.telemetry.replica import ReplicaState
 from contextsvc.telemetry.tracing import exporter_names, span_exporter, tracer_provider_from_env
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "logging_config",
     "REQUEST_ID",
     "REQUEST_LOGGER",
+    "ReplicaState",
     "RequestHistogram",
     "ServiceMetrics",
     "Telemetry",
