@@ -101,10 +101,11 @@ async def api_on(db: Path):
 
 
 async def contexts(
-    db: Path, lookups: list[str], as_of: str = AS_OF, unknown_ok: bool = False
+    db: Path, lookups: list[str], as_of: str = AS_OF, unknown_ok: bool = False, ids: dict[str, str] | None = None
 ) -> dict[str, dict | None]:
-    """The served context per lookup (individual ids blanked: they are random per store);
-    None for a lookup the store does not know, when `unknown_ok`."""
+    """The served context per lookup (individual ids blanked: they are random per store,
+    and go into `ids`, lookup -> individual id, when given); None for a lookup the store
+    does not know, when `unknown_ok`."""
     found: dict[str, dict | None] = {}
     async with api_on(db) as client:
         for lookup in lookups:
@@ -119,19 +120,10 @@ async def contexts(
                 continue
             assert response.status_code == 200, response.text
             body = response.json()
+            if ids is not None:
+                ids[lookup] = body["individual_id"]
             body["individual_id"] = None
             found[lookup] = body
-    return found
-
-
-async def individuals(db: Path, lookups: list[str]) -> dict[str, str]:
-    """lookup -> the individual id it resolves to (unknown lookups left out)."""
-    found = {}
-    async with api_on(db) as client:
-        for lookup in lookups:
-            response = await client.get(f"/v1/individuals/{quote(lookup, safe='')}", headers=ADMIN)
-            if response.status_code == 200:
-                found[lookup] = response.json()["id"]
     return found
 
 
@@ -181,8 +173,8 @@ async def assert_org_as_held(
     await post_over_http(oracle, events)
     lookups = sorted(lookups_of(events) | set(known))
     synced_contexts = await contexts(synced, lookups)
-    posted_contexts = await contexts(oracle, lookups, unknown_ok=True)
-    person_of = await individuals(oracle, lookups)
+    person_of: dict[str, str] = {}
+    posted_contexts = await contexts(oracle, lookups, unknown_ok=True, ids=person_of)
     inferred: dict[str, int] = {}
     for e, event in expected:
         if e.inferred(phase):

@@ -3,8 +3,10 @@ it does not speak, servers that never answer."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,9 +16,12 @@ from contextsvc.service import open_service
 from tests.fake_salesforce import RunningFake
 from tests.salesforce_org import contexts, held, load_org, lookups_of, settings, sync_once
 
-pytestmark = pytest.mark.live
-
-pytestmark = pytest.mark.live  # starts a server process, a TLS fake or the simulator
+pytestmark = [
+    pytest.mark.live,  # a TLS fake
+    # The client's handling of a misbehaving org; a sync's storage and resumption are
+    # checked on both backends by test_salesforce_sync and test_salesforce_org_shapes.
+    pytest.mark.backend_neutral("the Salesforce client against a misbehaving org"),
+]
 
 
 def expire_at_page(fake: RunningFake, page: int):
@@ -27,23 +32,41 @@ def expire_at_page(fake: RunningFake, page: int):
     return after_page
 
 
-async def assert_same_as_clean_sync(org_dir, fake, db, tmp_path):
-    await sync_once(tmp_path / "clean.db", fake)
-    people = sorted(lookups_of(held(org_dir, 1)))
-    assert await contexts(db, people) == await contexts(tmp_path / "clean.db", people)
+@pytest.fixture(scope="module")
+def clean_sync(org_dir, tmp_path_factory) -> dict[str, dict | None]:
+    """Every person's context after one undisturbed sync of the org: what each test's
+    interrupted and resumed sync must end with. Made once for the module, on a fake of its
+    own, in a thread (the tests' event loops are not running yet)."""
+    tmp = tmp_path_factory.mktemp("clean")
+    fake = RunningFake(tmp)
+
+    async def synced() -> dict[str, dict | None]:
+        await sync_once(tmp / "clean.db", fake)
+        return await contexts(tmp / "clean.db", sorted(lookups_of(held(org_dir, 1))))
+
+    try:
+        load_org(fake, org_dir)
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, synced()).result()
+    finally:
+        fake.close()
 
 
-async def test_an_expired_session_id_is_a_clear_error_and_a_fresh_one_resumes(org_dir, fake, tmp_path):
+async def assert_same_as_clean_sync(db, clean_sync):
+    assert await contexts(db, sorted(clean_sync)) == clean_sync
+
+
+async def test_an_expired_session_id_is_a_clear_error_and_a_fresh_one_resumes(org_dir, fake, tmp_path, clean_sync):
     load_org(fake, org_dir)
     db = tmp_path / "sf.db"
     with pytest.raises(SalesforceAuthError, match="INVALID_SESSION_ID.*CONTEXTSVC_SALESFORCE_SESSION_ID"):
         await sync_once(db, fake, after_page=expire_at_page(fake, 5))
     await sync_once(db, fake)  # a new session id (settings() issues one)
-    await assert_same_as_clean_sync(org_dir, fake, db, tmp_path)
+    await assert_same_as_clean_sync(db, clean_sync)
 
 
 @pytest.mark.parametrize("mode", ["client_credentials", "password"])
-async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fake, tmp_path, mode):
+async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fake, tmp_path, clean_sync, mode):
     load_org(fake, org_dir)
     fake.org.apps["connected-app"] = "app-secret"
     fake.org.users["sync@example.org"] = "pw" + "token"
@@ -64,7 +87,7 @@ async def test_an_expired_session_is_renewed_when_credentials_allow(org_dir, fak
     report = await sync_once(db, fake, {**credentials, "salesforce_session_id": ""}, after_page=expire_at_page(fake, 5))
     assert fake.org.logins == 2  # the first login, and one after the session expired
     assert report.calls == {"accepted": len(held(org_dir, 1))}
-    await assert_same_as_clean_sync(org_dir, fake, db, tmp_path)
+    await assert_same_as_clean_sync(db, clean_sync)
 
 
 async def test_wrong_credentials_say_so(fake, tmp_path):
@@ -80,7 +103,7 @@ async def test_wrong_credentials_say_so(fake, tmp_path):
         SalesforceApi(config, fake.session())
 
 
-async def test_request_limit_backs_off_and_resumes_from_the_watermark(org_dir, fake, tmp_path):
+async def test_request_limit_backs_off_and_resumes_from_the_watermark(org_dir, fake, tmp_path, clean_sync):
     load_org(fake, org_dir)
     fake.org.api_limit = 25  # spent part-way through the first pass, three times
     waits: list[float] = []
@@ -97,7 +120,7 @@ async def test_request_limit_backs_off_and_resumes_from_the_watermark(org_dir, f
     assert len(waits) >= 2 and waits == [60 * 2**i for i in range(len(waits))]  # each pass got further
     assert report.calls == {"accepted": len(held(org_dir, 1))}
     fake.org.api_limit = 1_000_000
-    await assert_same_as_clean_sync(org_dir, fake, db, tmp_path)
+    await assert_same_as_clean_sync(db, clean_sync)
 
 
 async def test_the_fake_answers_soql_it_does_not_speak_with_malformed_query(fake, tmp_path):
