@@ -36,13 +36,19 @@ run: $(STAMP)
 run-cluster: $(STAMP)
 	@$(BIN)/python -m devservers.cluster
 
+# One backend's tier: the in-process tests JOBS at a time (pytest-xdist, a process per
+# core), then the live ones one at a time, since they start servers and time failovers.
+JOBS ?= 2
+TIER = $(BIN)/python -m pytest -m "not live" -n $(JOBS) --backend $(1) && $(BIN)/python -m pytest -m live --backend $(1)
+
 # Every test on SQLite, then every test again on a throwaway PostgreSQL the tests start
-# themselves (initdb into a temporary directory). Without PostgreSQL's binaries the second
-# tier is skipped and says how to enable it; under CI a missing PostgreSQL fails.
+# themselves (initdb into a temporary directory), but those marked backend_neutral. Without
+# PostgreSQL's binaries the second tier is skipped and says how to enable it; under CI a
+# missing PostgreSQL fails.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest --backend sqlite
+	$(call TIER,sqlite)
 	@if $(BIN)/python -m devservers.postgres --available; then \
-		$(BIN)/python -m pytest --backend postgresql; \
+		$(call TIER,postgresql); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL tier: no PostgreSQL binaries found (.ci/run installs Debian's postgresql)"; exit 1; \
 	else \
@@ -61,7 +67,7 @@ chromium:
 # browser or the simulator (marked live). BACKEND=postgresql runs it on PostgreSQL.
 BACKEND ?= sqlite
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not live" --backend $(BACKEND)
+	$(BIN)/python -m pytest -m "not live" -n $(JOBS) --backend $(BACKEND)
 
 # The checked contracts, as CI runs them: lint and formatting (ruff) over the code and its
 # tests, types (mypy, files and options in pyproject.toml). Each must report nothing.

@@ -42,15 +42,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     helpers.BACKEND = config.getoption("--backend")
     config.addinivalue_line("markers", "sqlite_only(reason): a test of SQLite itself; skipped on PostgreSQL")
+    config.addinivalue_line(
+        "markers",
+        "backend_neutral(reason): what it checks does not depend on the database, so it runs once, "
+        "in the SQLite tier (make test runs every other test on both)",
+    )
+
+
+# Why a test runs on SQLite only, by marker: a test of SQLite itself, or one whose subject
+# (the Salesforce client, the scope scan, the browser) reads nothing the backend changes.
+SKIPPED_ON_POSTGRESQL = {"sqlite_only": "SQLite only", "backend_neutral": "runs once, in the SQLite tier"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--backend") == "sqlite":
         return
     for item in items:
-        marker = item.get_closest_marker("sqlite_only")
-        if marker is not None:
-            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.args[0] if marker.args else ''}"))
+        for name, why in SKIPPED_ON_POSTGRESQL.items():
+            marker = item.get_closest_marker(name)
+            if marker is not None:
+                item.add_marker(pytest.mark.skip(reason=f"{why}: {marker.args[0] if marker.args else ''}"))
+                break
 
 
 def pytest_report_header(config: pytest.Config) -> str:

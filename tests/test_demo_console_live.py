@@ -24,7 +24,10 @@ from playwright.sync_api import expect
 
 from tests.live import free_port, kill_group
 
-pytestmark = pytest.mark.live
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.backend_neutral("the console in a browser; the routes it calls are tested on both backends"),
+]
 
 CHROMIUM = "/usr/bin/chromium"
 # Every run saves its screenshots; `make screenshots` saves them where the README shows
