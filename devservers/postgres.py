@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 SUPERUSER = "postgres"
+START_ATTEMPTS = 4
 
 
 def binaries() -> Path | None:
@@ -51,7 +52,9 @@ class ThrowawayPostgres:
         # user there (see below), who cannot enter a test's private temp directories.
         self.root = root or Path(tempfile.mkdtemp(prefix="contextsvc-pg-"))
         self.data = self.root / "data"
-        self.port = free_port()
+        # Chosen when first started, then kept (restart() comes back on it): a port chosen
+        # before initdb could be taken by someone else's socket during those seconds.
+        self.port = 0
         # Tests need crash safety of the service, not of the machine: without fsync a test
         # database is several times faster. Benchmarks and demos keep PostgreSQL's defaults.
         self.durable = durable
@@ -79,6 +82,24 @@ class ThrowawayPostgres:
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
             )
+        if self.port:
+            self._pg_ctl_start()
+            return self
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self.port = free_port()
+            try:
+                self._pg_ctl_start()
+                return self
+            except RuntimeError as failed:
+                # Another process may have bound the port between free_port() and the
+                # postmaster's bind (the test tiers start one server per xdist worker at
+                # once): a fresh port is the cure; the log says whether it was that.
+                print(f"PostgreSQL did not start on port {self.port} (attempt {attempt}): {failed}", file=sys.stderr)
+                if attempt == START_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _pg_ctl_start(self) -> None:
         options = [
             "-c",
             "listen_addresses=127.0.0.1",
@@ -93,20 +114,24 @@ class ThrowawayPostgres:
         ]
         if not self.durable:
             options += ["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=on"]
-        self._run(
+        log = self.root / "server.log"
+        done = self._run(
             str(self.bin / "pg_ctl"),
             "-D",
             str(self.data),
             "-l",
-            str(self.root / "server.log"),
+            str(log),
             "-o",
             " ".join(options),
             "-w",
             "-t",
             "60",
             "start",
+            check=False,
         )
-        return self
+        if done.returncode != 0:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no server log)"
+            raise RuntimeError(f"pg_ctl start failed ({done.returncode}): {done.stderr or done.stdout}\n{tail}")
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
