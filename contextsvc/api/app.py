@@ -33,6 +33,7 @@ from contextsvc.api.daily import daily_calls
 from contextsvc.api.demo import demo_console
 from contextsvc.api.dnc import DncController
 from contextsvc.api.errors import EXCEPTION_HANDLERS, document_errors
+from contextsvc.api.fast_context import ContextFastPath
 from contextsvc.api.forward import LeaderDirectory, LeaderForwarding, served_by_followers
 from contextsvc.api.individuals import IndividualsController
 from contextsvc.api.insights import InsightsController, load_accounts
@@ -287,11 +288,15 @@ def create_app(
     if instruments is not None or settings.access_log != "off" or provider is not None:
         # Around the whole ASGI handler (Litestar builds it at init: exception handling,
         # routing, the tracing middleware), so 404s of unknown routes are seen too.
-        app.asgi_handler = RequestObserver(
+        app.asgi_handler = observer = RequestObserver(
             app.asgi_handler,
             instruments.http_duration if instruments else None,
             access_log=settings.access_log,
             slow_request_ms=settings.slow_request_ms,
             traced=provider is not None,
         )
+    else:
+        observer = None
+    if provider is None:  # traced, every request goes through the framework and its spans
+        app.asgi_handler = ContextFastPath(app.asgi_handler, app.state, api_keys, observer, rate_limited)
     return app

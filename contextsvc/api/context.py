@@ -16,8 +16,6 @@ from contextsvc.api.serving import context_for, utc_as_of
 from contextsvc.context import CallContext
 from contextsvc.identity import parse_lookup
 
-_TEXT = "text/plain; charset=utf-8"
-
 
 class ContextController(Controller):
     path = "/v1/context"
@@ -50,5 +48,5 @@ class ContextController(Controller):
         context = await context_for(service, api_key_of(request), key, as_of, recent, max_tokens)
         # A ready ASGIResponse skips Litestar's response conversion: the hot path of the service.
         if format == "prompt":
-            return ASGIResponse(body=context.prompt_at(as_of).encode(), media_type=_TEXT)
+            return ASGIResponse(body=context.prompt_at(as_of).encode(), media_type=MediaType.TEXT)
         return ASGIResponse(body=context.json(as_of), media_type=MediaType.JSON)

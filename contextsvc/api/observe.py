@@ -20,7 +20,7 @@ import logging
 import re
 import secrets
 from bisect import bisect_left
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from functools import lru_cache
 from time import perf_counter
 
@@ -76,14 +76,7 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         started = perf_counter()
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == _HEADER:
-                if _SANE_ID.fullmatch(value):
-                    request_id = value
-                break
-        if request_id is None:
-            request_id = self._id_format % self._next_id()
+        request_id = self.request_id(scope["headers"])
         responded = False
 
         def observed_send(message: Message) -> Awaitable[None]:
@@ -98,15 +91,7 @@ class RequestObserver:
                     message["headers"].append((_HEADER, request_id))  # type: ignore[attr-defined]
                 except (KeyError, AttributeError):  # not a list: ASGI allows any iterable
                     message["headers"] = [*message.get("headers", ()), (_HEADER, request_id)]
-                status = message["status"]
-                key = (scope.get("path_template"), scope["method"], status)  # type: ignore[typeddict-item]
-                series = self._series.get(key) or self._new_series(key)
-                if series is not None:
-                    series[bisect_left(_BOUNDS, elapsed)] += 1
-                    series[-1] += elapsed
-                trace_id = _name_span(scope) if self.traced else None  # type: ignore[arg-type]
-                if self.log_any and (self.log_all or status >= 400 or elapsed >= self.slow_s):
-                    self._log(scope, request_id.decode("ascii"), status, elapsed, trace_id)  # type: ignore[arg-type]
+                self.served(scope, message["status"], elapsed, request_id)  # type: ignore[arg-type]
             return send(message)
 
         token = REQUEST_ID.set(request_id)
@@ -115,10 +100,39 @@ class RequestObserver:
         except BaseException as exc:
             if not responded:  # 499: the client went away before an answer
                 status = 499 if isinstance(exc, asyncio.CancelledError) else 500
-                self._record(scope, status, perf_counter() - started, request_id)  # type: ignore[arg-type]
+                self.served(scope, status, perf_counter() - started, request_id)  # type: ignore[arg-type]
             raise
         finally:
             REQUEST_ID.reset(token)
+
+    def request_id(self, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+        """The client's X-Request-ID if it is sane, else a new one."""
+        for name, value in headers:
+            if name == _HEADER:
+                if _SANE_ID.fullmatch(value):
+                    return value
+                break
+        return self._id_format % self._next_id()
+
+    def served(self, scope: HTTPScope, status: int, elapsed: float, request_id: bytes, counted: bool = False) -> None:
+        """A response started `elapsed` seconds after its request arrived: into the
+        histogram (unless the caller `counted` it), onto the span, into the log when it
+        failed or was slow. Also called by the context fast path (api/fast_context.py),
+        which answers without the app."""
+        if not counted:
+            key = (scope.get("path_template"), scope["method"], status)
+            series = self._series.get(key) or self._new_series(key)
+            if series is not None:
+                series[bisect_left(_BOUNDS, elapsed)] += 1
+                series[-1] += elapsed
+        trace_id = _name_span(scope) if self.traced else None
+        if self.log_any and (self.log_all or status >= 400 or elapsed >= self.slow_s):
+            self._log(scope, request_id.decode("ascii"), status, elapsed, trace_id)
+
+    def series_for(self, template: str, method: str, status: int) -> list[float] | None:
+        """The histogram counts of one label set, for a caller that counts into them
+        itself (the context fast path: a call per request costs it more than the count)."""
+        return self._series.get((template, method, status)) or self._new_series((template, method, status))
 
     def _new_series(self, key: tuple[str | None, str, int]) -> list[float] | None:
         """The counts for a label set not seen yet. Keys with a method no route knows are
@@ -129,17 +143,6 @@ class RequestObserver:
         if key[1] in _METHODS:
             self._series[key] = series
         return series
-
-    def _record(self, scope: HTTPScope, status: int, elapsed: float, request_id: bytes) -> None:
-        """A request that ended without a response."""
-        series = self._series.get((scope.get("path_template"), scope["method"], status)) or self._new_series(
-            (scope.get("path_template"), scope["method"], status)
-        )
-        if series is not None:
-            series[bisect_left(_BOUNDS, elapsed)] += 1
-            series[-1] += elapsed
-        if self.log_any:
-            self._log(scope, request_id.decode("ascii"), status, elapsed, None)
 
     def _log(self, scope: HTTPScope, request_id: str, status: int, elapsed: float, trace_id: str | None) -> None:
         route, method, _ = _labels(scope.get("path_template"), scope["method"], status)
