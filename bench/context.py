@@ -154,7 +154,10 @@ def main() -> None:
     cold_ratio = cold["context_latency"]["p50_ms"] / small_cold["context_latency"]["p50_ms"]
     table.add_row(f"p50 at {args.calls:,} / at {args.small_calls:,} calls: warm", f"{warm_ratio:.2f}", "≤ 1.2")
     table.add_row(f"p50 at {args.calls:,} / at {args.small_calls:,} calls: cold", f"{cold_ratio:.2f}", "≤ 1.2")
-    errors = sum(r["non2xx"] for m in (warm, cold, small_warm, small_cold) for r in m.values())
+    phases = [
+        r for m in (warm, cold, small_warm, small_cold) for v in m.values() for r in (v if isinstance(v, list) else [v])
+    ]
+    errors = sum(r["non2xx"] for r in phases)
     table.add_row("non-2xx responses", str(errors), "0")
     console.print(table)
 
