@@ -22,6 +22,8 @@ from pathlib import Path
 
 SUPERUSER = "postgres"
 START_ATTEMPTS = 4
+# What the server log says when the port was taken (the only failure worth a retry).
+_PORT_TAKEN = ("could not bind", "Address already in use", "could not create any TCP/IP sockets")
 
 
 def binaries() -> Path | None:
@@ -93,9 +95,11 @@ class ThrowawayPostgres:
             except RuntimeError as failed:
                 # Another process may have bound the port between free_port() and the
                 # postmaster's bind (the test tiers start one server per xdist worker at
-                # once): a fresh port is the cure; the log says whether it was that.
+                # once): a fresh port is the cure for that, and only for that.
                 print(f"PostgreSQL did not start on port {self.port} (attempt {attempt}): {failed}", file=sys.stderr)
-                if attempt == START_ATTEMPTS:
+                self.stop("immediate")
+                if attempt == START_ATTEMPTS or not any(sign in str(failed) for sign in _PORT_TAKEN):
+                    self.port = 0
                     raise
         raise AssertionError("unreachable")
 
@@ -130,7 +134,10 @@ class ThrowawayPostgres:
             check=False,
         )
         if done.returncode != 0:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no server log)"
+            try:
+                tail = log.read_text(errors="replace")[-2000:]
+            except OSError as unreadable:
+                tail = f"(server log unreadable: {unreadable})"
             raise RuntimeError(f"pg_ctl start failed ({done.returncode}): {done.stderr or done.stdout}\n{tail}")
 
     def stop(self, mode: str = "fast") -> None:

@@ -112,6 +112,22 @@ async def test_what_it_does_not_own_is_answered_by_the_framework(api, path, head
         assert response.json()["code"] == code
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-API-Key", "nope"), ("X-API-Key", "admin-key")],
+        [("Authorization", "Basic eDp5"), ("Authorization", "Bearer admin-key")],
+    ],
+)
+async def test_the_first_of_repeated_key_headers_is_the_key_checked(api, headers):
+    """As the framework reads headers: a second header cannot swap in another key."""
+    individual_id = await dana(api)
+    framework = framework_of(api)
+    response = await api.get(f"/v1/context/{individual_id}", headers=headers)
+    assert response.status_code == 401
+    assert framework.requests == 1
+
+
 async def test_masked_keys_look_up_by_phone_through_the_framework_and_its_rate_limit(api):
     """A key that sees phones masked is limited in lookups by phone (serving.guard_lookup):
     the fast path must not be a way around that limit."""
@@ -147,5 +163,8 @@ def test_plain_queries_only():
         b"format=JSON",
         b"other=1",
         b"max_tokens=000000300",
+        b"max_tokens=0300",
+        b"recent=05",
+        b"recent=00",
     ):
         assert plain_query(query) is None, query

@@ -62,16 +62,21 @@ def presented_key(connection: ASGIConnection) -> str | None:
 
 def presented_key_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     """The same as presented_key, from raw ASGI headers (the request log: any response,
-    a 404 of an unknown route included, says which key asked — by fingerprint)."""
-    bearer = api_key = None
+    a 404 of an unknown route included, says which key asked — by fingerprint; the
+    context fast path). Like Litestar's `headers.get`, the first of repeated headers
+    counts: a second Authorization or X-API-Key must not change which key is checked."""
+    authorization = api_key = None
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                bearer = token.strip()
-        elif name == b"x-api-key":
-            api_key = value.decode("latin-1") or None
-    return bearer or api_key
+            if authorization is None:
+                authorization = value
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value
+    if authorization:
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return api_key.decode("latin-1") or None if api_key is not None else None
 
 
 async def authenticate(request: Request) -> None:

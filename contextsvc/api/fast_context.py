@@ -13,7 +13,8 @@ Anything else goes to the app unchanged: a missing or wrong key, `as_of`, anothe
 parameter or value, a rate-limited key or lookup, tracing, and any failure of the read
 (not found, ambiguous, storage), so every error is answered by the one place that
 answers errors (api/errors.py), exactly as before. A read that failed here is read again
-there; reads have no effects but cache fills.
+there (twice the work for a 404; the observer times both, from the first); reads
+have no effects but cache fills.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from datetime import UTC, datetime
 from time import perf_counter
 from typing import cast
 
+from litestar._asgi.utils import is_valid_host
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from contextsvc.api.auth import ApiKey, disclosure_for, find_key, presented_key_of_headers
-from contextsvc.api.observe import RequestObserver
+from contextsvc.api.observe import STARTED, RequestObserver
 from contextsvc.identity import parse_lookup
 from contextsvc.telemetry import LATENCY_BUCKETS
 
@@ -56,7 +58,8 @@ def plain_query(query: bytes) -> tuple[int, int, str] | None:
                 return None
             form = raw.decode()
         elif key in _BOUNDS:
-            if not raw.isdigit() or len(raw) > 5:
+            # Litestar's int parsing refuses leading zeros ("05"): so does this.
+            if not raw.isdigit() or len(raw) > 5 or (len(raw) > 1 and raw[:1] == b"0"):
                 return None
             number = int(raw)
             low, high = _BOUNDS[key]
@@ -89,6 +92,8 @@ class ContextFastPath:
         started = perf_counter()
         answer = await self._answer(cast(HTTPScope, scope))
         if answer is None:
+            # The observer measures from here: a read that failed here is read again there.
+            scope[STARTED] = started  # type: ignore[literal-required]
             await self.app(scope, receive, send)
             return
         body, headers = answer
@@ -120,6 +125,9 @@ class ContextFastPath:
         query = plain_query(scope["query_string"])
         if query is None:
             return None
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        if host is not None and not is_valid_host(host):
+            return None  # Litestar answers 400
         presented = presented_key_of_headers(scope["headers"])
         key = find_key(self.api_keys, presented) if presented else None
         if key is None or not key.allows(SCOPE):

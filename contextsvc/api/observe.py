@@ -1,4 +1,5 @@
-"""The outermost ASGI layer: a request id for every request (X-Request-ID if the client
+"""The ASGI layer around the whole app (only the context fast path, api/fast_context.py,
+is outside it, and hands it what it does not answer): a request id for every request (X-Request-ID if the client
 sent a sane one, else a new one; echoed in the response), its duration in the request
 histogram by route template, method and status, a log line when it failed or was slow
 (or for every request with CONTEXTSVC_ACCESS_LOG=all), and, when traced, the request
@@ -7,9 +8,9 @@ span renamed to the route template with the raw path taken out of its attributes
 Wrapped around the whole app, outside Litestar's routing, so unknown routes (404) and
 wrong methods (405) are counted too. A request is measured from its arrival to the start
 of its response (for the event stream: until it is connected). Per request it costs a
-header scan, a contextvar set and reset, a bisect and two additions: the target is warm
+header scan, a contextvar set and reset, a bisect and two additions; the target is warm
 reads with metrics and logging at 95% or more of the throughput without them
-(bench/observability.py, BENCHMARKS.md).
+(bench/observability.py; BENCHMARKS.md has where it stands).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from contextsvc.telemetry import LATENCY_BUCKETS, REQUEST_ID, REQUEST_LOGGER, Re
 _HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:=+/-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STARTED = "contextsvc.started"  # a scope key: when a layer outside this one took the request
 UNMATCHED = "unmatched"  # the route label of a path no route matches
 _BOUNDS = LATENCY_BUCKETS
 # Span attributes the ASGI instrumentation fills from the raw path and query string.
@@ -70,12 +72,12 @@ class RequestObserver:
         self._series: dict[tuple[str | None, str, int], list[float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Written for its cost, as it runs on every request (bench/observability.py): no
-        # helper calls on the way of a served request, state read through locals.
+        # Written for its cost, as it runs on every request (bench/observability.py): few
+        # calls on the way of a served request, state read through locals.
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
-        started = perf_counter()
+        started: float = scope.get(STARTED) or perf_counter()  # type: ignore[assignment]
         request_id = self.request_id(scope["headers"])
         responded = False
 
