@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from contextsvc.ratelimit import KeyRates, RedisTokenBuckets, TokenBuckets, parse_key_rates
-from tests.helpers import ADMIN, READER, WRITER
+from tests.helpers import ADMIN, READER, WRITER, call_event
 
 
 def test_limits_parse_per_key_with_a_default_and_bad_entries_name_no_key():
@@ -98,3 +98,28 @@ async def test_a_redis_outage_falls_back_to_per_process_buckets_and_costs_one_ti
         assert limiter.unavailable == 4
     finally:
         await client.aclose()
+
+
+async def test_masked_keys_look_people_up_by_phone_or_email_at_a_bounded_rate_on_every_read(client_for):
+    """CONTEXTSVC_LOOKUP_RATE_PER_MINUTE: a key that sees phones and emails masked could
+    otherwise guess whole numbers against the masks; each read of a person that takes a
+    phone or email shares that key's budget. Ids, and keys with pii:read, are not counted."""
+    async with client_for(lookup_rate_per_minute="4") as client:
+        posted = await client.post(
+            "/v1/calls", json=call_event("r1", who={"phone": "+14155550170", "email": "r1@example.com"}), headers=WRITER
+        )
+        individual_id = posted.json()["individual_id"]
+        reads = [
+            client.get("/v1/context/+14155550170", headers=READER),
+            client.get("/v1/context/r1@example.com/daily", headers=READER),
+            client.get("/v1/individuals/+14155550170", headers=READER),
+            client.post("/v1/agent/call-context", json={"email": "r1@example.com"}, headers=READER),
+        ]
+        assert [(await read).status_code for read in reads] == [200, 200, 200, 200]
+        for path in ("/v1/context/+14155550170", "/v1/context/+14155550170/daily", "/v1/individuals/r1@example.com"):
+            refused = await client.get(path, headers=READER)
+            assert refused.status_code == 429 and refused.json()["code"] == "rate_limited", path
+            assert int(refused.headers["retry-after"]) >= 1
+        assert (await client.get(f"/v1/individuals/{individual_id}", headers=READER)).status_code == 200
+        assert (await client.get(f"/v1/context/{individual_id}", headers=READER)).status_code == 200
+        assert (await client.get("/v1/individuals/+14155550170", headers=ADMIN)).status_code == 200

@@ -6,6 +6,7 @@ from litestar import Controller, Request, delete, get
 from litestar.params import FromPath
 
 from contextsvc.api.auth import api_key_of, disclosure_for, presented_key
+from contextsvc.api.serving import guard_lookup
 from contextsvc.api.services import service_of
 from contextsvc.identity import IndividualView, disclosed, individual, parse_lookup
 from contextsvc.pipeline import ErasureReport
@@ -26,6 +27,7 @@ class IndividualsController(Controller):
         (identifiers, evidence) are masked unless the key has pii:read."""
         service = service_of(request)
         key = parse_lookup(lookup, service.settings.default_region)
+        await guard_lookup(service, api_key_of(request), key)  # as for the context: masked keys at a bounded rate
         view = await individual(service.engine, await service.reads.resolve(key))
         if key.kind == "individual_id" and view.id != key.value:
             view.requested_id = key.value
