@@ -328,12 +328,8 @@ def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(databa
         httpx.Client(timeout=10) as client,
     ):
         said_while_down = ""
-        for i in range(80):
-            if i == 20:
-                redis_server.stop()
-            if i == 40:
-                said_while_down = client.get(f"{follower}/health/ready").json()["reads"]
-                redis_server.start()  # forgets every token and rate-limit bucket
+
+        def alternate(i: int) -> None:
             writes_to, reads_from = (leader, follower) if i % 2 else (follower, leader)
             body = call_event(f"r{i}", minutes=i, who={"phone": PHONE})
             assert client.post(f"{writes_to}/v1/calls", json=body, headers=WRITER).status_code == 201
@@ -341,12 +337,26 @@ def test_redis_restarted_mid_run_leaves_no_worker_serving_a_stale_context(databa
                 read = client.get(f"{reader}/v1/context/{PHONE}", params={"recent": 1}, headers=ADMIN)
                 assert read.status_code == 200, read.text
                 assert read.json()["recent_calls"][0]["call_id"] == f"r{i}" and read.json()["summary"]["calls"] == i + 1
+
+        for i in range(80):
+            if i == 20:
+                redis_server.stop()
+            if i == 40:
+                said_while_down = client.get(f"{follower}/health/ready").json()["reads"]
+                redis_server.start()  # forgets every token and rate-limit bucket
+            alternate(i)
         assert "reading through the database" in said_while_down
-        assert _metrics(follower)["contextsvc_replica_resyncs_total"][()] >= 2  # at start, after Redis came back
+        # Resubscribing takes the follower a moment (its retry pause, a new connection):
+        # the alternations above may all have been read through meanwhile.
         deadline = time.monotonic() + 10
         while "caches kept current" not in client.get(f"{follower}/health/ready").json()["reads"]:
             assert time.monotonic() < deadline, "the follower did not trust its caches again after Redis came back"
             time.sleep(0.1)
+        assert _metrics(follower)["contextsvc_replica_resyncs_total"][()] >= 2  # at start, after Redis came back
+        cached_before = _metrics(follower)["contextsvc_replica_reads_total"][(("served", "cached"),)]
+        for i in range(80, 100):  # trusted again: the caches it rebuilt hold every write
+            alternate(i)
+        assert _metrics(follower)["contextsvc_replica_reads_total"][(("served", "cached"),)] > cached_before
 
 
 def test_without_standby_a_second_server_still_refuses_the_database(database_url):
