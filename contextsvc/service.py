@@ -463,16 +463,18 @@ async def _event_relay(settings: Settings, branches: SideBranches) -> EventRelay
 
 
 class FollowerService:
-    """What a follower serves by itself (GET /v1/context), with the faces of Service that
-    route uses: settings, rate limits (shared through Redis), context reads."""
+    """What a follower serves by itself (a person's context, daily series and identity),
+    with the faces of Service those routes use: settings, rate limits (shared through
+    Redis), the database, context reads."""
 
-    __slots__ = ("settings", "limits", "reads", "replica")
+    __slots__ = ("settings", "limits", "reads", "replica", "engine")
 
     def __init__(self, settings: Settings, replica: Replica) -> None:
         self.settings = settings
         self.limits = RateLimits(settings)
         self.replica = replica
         self.reads = replica.reads
+        self.engine = replica.engine
 
 
 @asynccontextmanager

@@ -109,9 +109,30 @@ def test_with_redis_a_follower_answers_context_reads_itself_as_the_leader_would(
                 client.post(f"{base}/v1/agent/call-context", json=ask, headers=READER) for base in (follower, leader)
             )
             assert (mine.status_code, mine.text) == (theirs.status_code, theirs.text), ask
+        # The other reads of one person: identity (masked and in clear), the daily series.
+        for path, params in (
+            (f"/v1/individuals/{PHONE}", {}),
+            ("/v1/individuals/P1@Example.com", {}),
+            ("/v1/individuals/+14155550199", {}),
+            (f"/v1/context/{PHONE}/daily", {"as_of": as_of, "days": 7}),
+            ("/v1/context/+14155550199/daily", {"as_of": as_of}),
+        ):
+            for headers in (READER, ADMIN):
+                mine, theirs = (
+                    client.get(f"{base}{path}", params=params, headers=headers) for base in (follower, leader)
+                )
+                assert (mine.status_code, mine.text) == (theirs.status_code, theirs.text), (path, headers)
+        assert (
+            client.delete(f"{follower}/v1/individuals/+14155550144", headers=ADMIN).status_code == 200
+        )  # the leader's
+        assert client.get(f"{follower}/v1/individuals/+14155550144", headers=ADMIN).status_code == 404
         assert httpx.get(f"{follower}/v1/context/{PHONE}").status_code == 401  # the same auth
         assert _served_here(follower, "200") and _served_here(follower, "404") and _served_here(follower, "401")
         assert _served_here(follower, "200", "/v1/agent/call-context")
+        assert _served_here(follower, "200", "/v1/individuals/{lookup}") and _served_here(
+            follower, "404", "/v1/individuals/{lookup}"
+        )
+        assert _served_here(follower, "200", "/v1/context/{lookup}/daily")
         mine = _metrics(follower)
         assert mine["contextsvc_replica_caches_trusted"][()] == 1
         assert mine["contextsvc_replica_reads_total"][(("served", "cached"),)] > 0

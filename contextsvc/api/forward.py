@@ -74,14 +74,16 @@ class LeaderDirectory:
         return self._address
 
 
-# What a follower with Redis answers itself: context reads (its replica) and the event
+# What a follower with Redis answers itself: reads of one person (its replica: the
+# context, its daily series, the agent action, the person's identity) and the event
 # stream (its hub); everything else is the leader's.
 _FOLLOWERS_SERVE = frozenset({("GET", "/v1/events/stream"), ("POST", "/v1/agent/call-context")})
+_FOLLOWERS_READ = ("/v1/context/", "/v1/individuals/")
 
 
 def served_by_followers(scope: HTTPScope) -> bool:
     method, path = scope["method"], scope["path"]
-    return (method, path) in _FOLLOWERS_SERVE or (method == "GET" and path.startswith("/v1/context/"))
+    return (method, path) in _FOLLOWERS_SERVE or (method == "GET" and path.startswith(_FOLLOWERS_READ))
 
 
 class LeaderForwarding:

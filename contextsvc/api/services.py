@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.connection import ASGIConnection
 
 from contextsvc.activation import EventHub
+from contextsvc.context import ContextReads
 from contextsvc.errors import Unavailable
 from contextsvc.service import FollowerService, Service
 
@@ -31,6 +32,16 @@ def readers_of(connection: ASGIConnection) -> Service | FollowerService:
     if follower is not None:
         return follower
     return service_of(connection)
+
+
+async def person_reads_of(connection: ASGIConnection) -> tuple[Service | FollowerService, ContextReads]:
+    """What serves a read of one person (context, daily series, identity) here, and the
+    reads to serve it with: the service's own on the leader; on a follower those over its
+    caches when they hold every acknowledged write, else straight from the database."""
+    readers = readers_of(connection)
+    if isinstance(readers, FollowerService):
+        return readers, await readers.reads.current()
+    return readers, readers.reads
 
 
 def events_of(connection: ASGIConnection) -> EventHub:

@@ -124,14 +124,18 @@ class FollowerReads:
         self.cached, self.through, self.replica = cached, through, replica
         self.served_cached = self.served_through = 0
 
+    async def current(self) -> ContextReads:
+        """The reads to serve one request with (its look-up and profile rows too)."""
+        if await self.replica.caches_fresh():
+            self.served_cached += 1
+            return self.cached
+        self.served_through += 1
+        return self.through
+
     async def read(
         self, key: LookupKey, as_of: datetime, recent: int, max_tokens: int, disclosure: Disclosure
     ) -> RenderedContext:
-        if await self.replica.caches_fresh():
-            self.served_cached += 1
-            return await self.cached.read(key, as_of, recent, max_tokens, disclosure)
-        self.served_through += 1
-        return await self.through.read(key, as_of, recent, max_tokens, disclosure)
+        return await (await self.current()).read(key, as_of, recent, max_tokens, disclosure)
 
 
 class Replica:
