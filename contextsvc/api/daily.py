@@ -9,7 +9,7 @@ from litestar import Request, get
 from litestar.params import FromPath, Parameter
 
 from contextsvc.api.auth import api_key_of
-from contextsvc.api.services import person_reads_of
+from contextsvc.api.services import person_reads, readers_of
 from contextsvc.api.serving import guard_lookup, utc_as_of
 from contextsvc.context import DayCounts, daily_counts
 from contextsvc.identity import parse_lookup
@@ -38,10 +38,11 @@ async def daily_calls(
     """The day buckets the context's 7/30/90-day windows are summed from: the last 90 of
     them add up to `windows.90d` of the context at the same `as_of`. Lookups as for
     GET /v1/context/{lookup}. Contains no personal data beyond the individual id."""
-    service, reads = await person_reads_of(request)
+    service = readers_of(request)
     as_of = utc_as_of(as_of, "GET /v1/context/{lookup}/daily")
     key = parse_lookup(lookup, service.settings.default_region)
     await guard_lookup(service, api_key_of(request), key)  # as for the context: masked keys at a bounded rate
+    reads = await person_reads(service)
     individual_id = await reads.resolve(key)
     as_of_us = micros(as_of)
     _, profile = await reads.profiles.state(individual_id)

@@ -6,7 +6,7 @@ from litestar import Controller, Request, delete, get
 from litestar.params import FromPath
 
 from contextsvc.api.auth import api_key_of, disclosure_for, presented_key
-from contextsvc.api.services import person_reads_of, service_of
+from contextsvc.api.services import person_reads, readers_of, service_of
 from contextsvc.api.serving import guard_lookup
 from contextsvc.identity import IndividualView, disclosed, individual, parse_lookup
 from contextsvc.pipeline import ErasureReport
@@ -25,9 +25,10 @@ class IndividualsController(Controller):
         """`lookup` is an individual id, a Contact/Lead id (15 or 18 chars), an email or a phone.
         A merged-away id or identifier answers with the surviving person. Phones and emails
         (identifiers, evidence) are masked unless the key has pii:read."""
-        service, reads = await person_reads_of(request)
+        service = readers_of(request)
         key = parse_lookup(lookup, service.settings.default_region)
         await guard_lookup(service, api_key_of(request), key)  # as for the context: masked keys at a bounded rate
+        reads = await person_reads(service)
         view = await individual(service.engine, await reads.resolve(key))
         if key.kind == "individual_id" and view.id != key.value:
             view.requested_id = key.value

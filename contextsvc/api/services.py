@@ -34,14 +34,13 @@ def readers_of(connection: ASGIConnection) -> Service | FollowerService:
     return service_of(connection)
 
 
-async def person_reads_of(connection: ASGIConnection) -> tuple[Service | FollowerService, ContextReads]:
-    """What serves a read of one person (context, daily series, identity) here, and the
-    reads to serve it with: the service's own on the leader; on a follower those over its
-    caches when they hold every acknowledged write, else straight from the database."""
-    readers = readers_of(connection)
+async def person_reads(readers: Service | FollowerService) -> ContextReads:
+    """The reads to serve one read of a person with (daily series, identity), once the
+    request is known to be valid: the service's own on the leader; on a follower those over
+    its caches when they hold every acknowledged write, else straight from the database."""
     if isinstance(readers, FollowerService):
-        return readers, await readers.reads.current()
-    return readers, readers.reads
+        return await readers.reads.current()
+    return readers.reads
 
 
 def events_of(connection: ASGIConnection) -> EventHub:
